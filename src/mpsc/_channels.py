@@ -1,0 +1,60 @@
+"""The constructors: each makes one channel and returns its first Sender and Receiver."""
+
+from __future__ import annotations
+
+import operator
+from typing import TypeVar
+
+from ._buffered import Bounded, Unbounded
+from ._core import Chan
+from ._handles import Receiver, Sender
+from ._rendezvous import Rendezvous
+
+T = TypeVar("T")
+
+
+def _pair(chan: Chan[T]) -> tuple[Sender[T], Receiver[T]]:
+    return Sender(chan), Receiver(chan)
+
+
+def channel() -> tuple[Sender[T], Receiver[T]]:
+    """An unbounded channel: ``send`` never waits. Returns ``(Sender, Receiver)``.
+
+    >>> tx, rx = channel()
+    >>> tx.send("hi")
+    >>> rx.recv()
+    'hi'
+    """
+    return _pair(Unbounded())
+
+
+def unbounded() -> tuple[Sender[T], Receiver[T]]:
+    """The same as :func:`channel` (crossbeam's name)."""
+    return _pair(Unbounded())
+
+
+def sync_channel(bound: int) -> tuple[Sender[T], Receiver[T]]:
+    """A channel buffering at most ``bound`` messages; ``send`` waits while it is full.
+
+    ``bound == 0`` makes a rendezvous channel: ``send`` returns only once a receiver has
+    taken the value, and ``try_send`` succeeds only if a receiver is waiting.
+
+    >>> tx, rx = sync_channel(1)
+    >>> tx.send(1)
+    >>> tx.is_full()
+    True
+    """
+    if isinstance(bound, bool):
+        raise TypeError("capacity must be an int, not bool")
+    try:
+        bound = operator.index(bound)
+    except TypeError:
+        raise TypeError(f"capacity must be an int, not {type(bound).__name__}") from None
+    if bound < 0:
+        raise ValueError(f"capacity must be >= 0, got {bound}")
+    return _pair(Rendezvous() if bound == 0 else Bounded(bound))
+
+
+def bounded(capacity: int) -> tuple[Sender[T], Receiver[T]]:
+    """The same as :func:`sync_channel` (crossbeam's name)."""
+    return sync_channel(capacity)

@@ -1,0 +1,439 @@
+"""Channel state: buffer, endpoint counts, wait queues, and the one lock that decides hand-offs.
+
+Every flavour (``_buffered``, ``_rendezvous``, ``_timers``) is a subclass of :class:`Chan`. What
+they share lives here: the queues of blocked operations (``recvq``, ``sendq``) and how an
+operation joins and leaves them, disconnection when the last handle of a side is released, and
+:func:`block`, the one routine by which a thread waits on one operation or (for ``select``) on
+several.
+
+Locking rules, which the flavours follow:
+
+* ``recvq``, ``sendq``, the counts and the disconnection flags change only under ``lock``.
+* ``buf`` (and ``slots``, the bounded flavour's permits) may be touched without the lock, by
+  the handles' fast paths; ``deque.append``/``popleft``/``pop`` are atomic on every CPython.
+* A waiter is completed only by whoever claims it (see ``_waiters``), and whoever completes a
+  waiter also removes the entry through which it was completed from its queue.
+* User objects are never released while the lock is held (their ``__del__`` could call back
+  into the channel): dropped messages are carried out of the locked region first.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections import deque
+from collections.abc import Sequence
+from queue import SimpleQueue
+from threading import Lock, Thread
+from typing import Any, ClassVar, Final, Generic, TypeVar
+
+from ._deadlines import expired
+from ._errors import ClosedHandleError, Timeout
+from ._waiters import RETRY, ThreadWaiter, Waiter
+
+T = TypeVar("T")
+
+SENDERS: Final = 0
+RECEIVERS: Final = 1
+
+
+class _Nothing:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "NOTHING"
+
+
+NOTHING: Final[Any] = _Nothing()
+"""What ``Chan.poll`` returns when there is nothing to receive right now."""
+
+
+class Entry:
+    """One blocked operation's place in a channel's wait queue.
+
+    ``index`` is the operation's position in its ``select`` (0 for a plain send or recv),
+    ``handle`` the Sender or Receiver it was made through (closing that handle wakes it), and
+    ``value`` the value a send offers.
+    """
+
+    __slots__ = ("chan", "handle", "index", "sending", "value", "waiter")
+
+    def __init__(
+        self, chan: Chan[Any], waiter: Waiter, index: int, handle: object, value: Any, sending: bool
+    ) -> None:
+        self.chan = chan
+        self.waiter = waiter
+        self.index = index
+        self.handle = handle
+        self.value = value
+        self.sending = sending
+
+
+class Chan(Generic[T]):
+    """The state of one channel, shared by all its handles."""
+
+    __slots__ = (
+        "__weakref__",
+        "buf",
+        "cap",
+        "lock",
+        "receivers",
+        "recvq",
+        "rx_gone",
+        "senders",
+        "sendq",
+        "slots",
+        "tx_gone",
+    )
+
+    kind: ClassVar[str] = "channel"
+
+    def __init__(self, cap: int | None) -> None:
+        self.lock = Lock()
+        self.buf: deque[T] = deque()
+        # Permits of the bounded flavour; None where sending needs none (see _buffered).
+        self.slots: deque[bool] | None = None
+        self.recvq: deque[Entry] = deque()
+        self.sendq: deque[Entry] = deque()
+        self.cap = cap
+        self.senders = 1
+        self.receivers = 1
+        self.tx_gone = False  # every Sender released: receivers drain, then RecvError
+        self.rx_gone = False  # every Receiver released: sends fail with SendError
+
+    # -- what each flavour defines -------------------------------------------------------------
+
+    def offer(self, value: T) -> bool:
+        """Send without blocking: True if sent, False if it would block; SendError if disconnected."""
+        raise NotImplementedError
+
+    def poll(self) -> T:
+        """Receive without blocking: a value, or NOTHING; RecvError once drained and disconnected."""
+        raise NotImplementedError
+
+    def settle_locked(self) -> None:
+        """Complete every waiting operation that can complete now (the lock is held)."""
+        raise NotImplementedError
+
+    def due(self) -> float | None:
+        """For timers, the monotonic instant their next value is due; None for channels."""
+        return None
+
+    def length(self) -> int:
+        """How many messages are buffered now."""
+        return len(self.buf)
+
+    def is_full(self) -> bool:
+        """Whether a send would have to wait for room now."""
+        return self.cap is not None and len(self.buf) >= self.cap
+
+    def describe(self) -> str:
+        """The flavour as its constructor call would read, e.g. ``bounded(16)``."""
+        return self.kind
+
+    # -- joining and leaving the wait queues ---------------------------------------------------
+
+    def enqueue_locked(self, entry: Entry) -> None:
+        """Queue a blocked operation, then let the flavour complete whatever now can."""
+        if entry.sending:
+            if self.rx_gone:
+                _retry(entry)
+                return
+            self.sendq.append(entry)
+        else:
+            if self.tx_gone and not self.buf:
+                _retry(entry)
+                return
+            self.recvq.append(entry)
+        self.settle_locked()
+
+    def dequeue_locked(self, entry: Entry) -> None:
+        """Take a blocked operation out of its queue, if it is still there."""
+        queue = self.sendq if entry.sending else self.recvq
+        try:
+            queue.remove(entry)
+        except ValueError:
+            pass
+
+    def after_send(self) -> None:
+        """A lock-free send saw waiting receivers or a disconnection: settle under the lock."""
+        with self.lock:
+            dropped = self._drop_buffer_locked() if self.rx_gone else None
+            self.settle_locked()
+        del dropped  # released here, outside the lock
+
+    def after_recv(self) -> None:
+        """A lock-free receive freed room while senders wait: settle under the lock."""
+        with self.lock:
+            self.settle_locked()
+
+    # -- blocking operations, shared by every flavour -----------------------------------------
+
+    def send_blocking(self, handle: Any, value: T, deadline: float | None) -> None:
+        """Send, waiting for room (or a receiver) until ``deadline``."""
+        while True:
+            if handle._chan is not self:
+                raise closed_error(handle)
+            if self.offer(value):
+                return
+            if expired(deadline):
+                raise Timeout(value)
+            waiter = ThreadWaiter()
+            block((Entry(self, waiter, 0, handle, value, True),), waiter, deadline)
+            if waiter.index < 0:
+                raise Timeout(value)
+            if waiter.value is not RETRY:
+                return
+
+    def recv_blocking(self, handle: Any, deadline: float | None) -> T:
+        """Receive, waiting for a value until ``deadline``."""
+        while True:
+            if handle._chan is not self:
+                raise closed_error(handle)
+            value = self.poll()
+            if value is not NOTHING:
+                return value  # type: ignore[no-any-return]
+            if expired(deadline):
+                raise Timeout()
+            waiter = ThreadWaiter()
+            block((Entry(self, waiter, 0, handle, None, False),), waiter, deadline)
+            if waiter.index < 0:
+                raise Timeout()
+            if waiter.value is not RETRY:
+                return waiter.value  # type: ignore[no-any-return]
+
+    # -- ownership: handles come and go --------------------------------------------------------
+
+    def attach(self, side: int) -> None:
+        """Count one more handle on ``side`` (a clone)."""
+        with self.lock:
+            if side == SENDERS:
+                self.senders += 1
+            else:
+                self.receivers += 1
+
+    def detach(self, handle: Any, side: int) -> None:
+        """Release ``handle`` (close): the last one of a side disconnects the channel."""
+        with self.lock:
+            if handle._chan is not self:  # closed concurrently by another thread
+                return
+            handle._chan = CLOSED
+            dropped = self._release_locked(side, handle)
+        del dropped
+
+    def detach_collected(self, side: int) -> None:
+        """Release a handle that was garbage-collected without ``close()``.
+
+        The collector may run while this very thread holds ``lock`` (a collection can start
+        at any allocation), so never wait for it here: if it is taken, a helper thread
+        waits instead.
+        """
+        if self.lock.acquire(False):
+            try:
+                dropped = self._release_locked(side, None)
+            finally:
+                self.lock.release()
+            del dropped
+        else:
+            _reaper.release_later(self, side)
+
+    def _release_locked(self, side: int, handle: object) -> list[T] | None:
+        dropped = None
+        if side == SENDERS:
+            self.senders -= 1
+            if self.senders == 0:
+                self.tx_gone = True
+                _abandon(self.recvq, None)  # they drain what is buffered, then see RecvError
+                _abandon(self.sendq, None)
+            else:
+                _abandon(self.sendq, handle)
+        else:
+            self.receivers -= 1
+            if self.receivers == 0:
+                self.rx_gone = True
+                dropped = self._drop_buffer_locked()  # released at once, as Rust drops them
+                _abandon(self.sendq, None)  # they fail with SendError holding their value
+                _abandon(self.recvq, None)
+            else:
+                _abandon(self.recvq, handle)
+        return dropped
+
+    def _drop_buffer_locked(self) -> list[T]:
+        buf = self.buf
+        dropped: list[T] = []
+        while buf:
+            try:
+                dropped.append(buf.popleft())
+            except IndexError:
+                break
+        return dropped
+
+    # -- introspection -------------------------------------------------------------------------
+
+    def __repr__(self) -> str:
+        return f"<mpsc {self.describe()} channel: {self.summary()}>"
+
+    def summary(self) -> str:
+        """Length and open ends, for the reprs of the channel and its handles."""
+        parts = [f"{self.length()} queued"]
+        parts.append(f"{self.senders} sender{'s' * (self.senders != 1)}")
+        parts.append(f"{self.receivers} receiver{'s' * (self.receivers != 1)}")
+        if self.sendq:
+            parts.append(f"{len(self.sendq)} blocked sending")
+        if self.recvq:
+            parts.append(f"{len(self.recvq)} blocked receiving")
+        if self.tx_gone or self.rx_gone:
+            parts.append("disconnected")
+        return ", ".join(parts)
+
+
+def _retry(entry: Entry) -> None:
+    """Wake a waiter to look at the channel again (it disconnected, or its handle closed)."""
+    waiter = entry.waiter
+    if waiter.claim():
+        waiter.complete(entry.index, RETRY)
+
+
+def _abandon(queue: deque[Entry], handle: object) -> None:
+    """Wake the waiters in ``queue`` (only those blocked through ``handle``, if given)."""
+    if handle is None:
+        entries = list(queue)
+        queue.clear()
+    else:
+        entries = [entry for entry in queue if entry.handle is handle]
+        for entry in entries:
+            queue.remove(entry)
+    for entry in entries:
+        _retry(entry)
+
+
+class _Closed:
+    """Stands where a closed handle's channel was: touching it raises ClosedHandleError.
+
+    Handles read ``self._chan`` on every call; swapping in this object on close makes every
+    later use fail clearly without a check on the fast path.
+    """
+
+    __slots__ = ("_message",)
+
+    def __init__(self, message: str) -> None:
+        self._message = message
+
+    def __getattr__(self, name: str) -> Any:
+        raise ClosedHandleError(self._message)
+
+    def __repr__(self) -> str:
+        return "<closed>"
+
+
+CLOSED: Final[Any] = _Closed(
+    "this handle is closed: close() (or the end of its with-block) released it; "
+    "clone() a handle first to keep using the channel"
+)
+MOVED: Final[Any] = _Closed(
+    "this handle was moved into a thread by mpsc.spawn(), which closes it when the thread "
+    "ends; clone() it before spawning to keep one here"
+)
+
+
+def closed_error(handle: Any) -> ClosedHandleError:
+    """The error for using ``handle`` after it was closed or moved."""
+    chan = handle._chan
+    message = chan._message if isinstance(chan, _Closed) else CLOSED._message
+    return ClosedHandleError(message)
+
+
+def block(entries: Sequence[Entry], waiter: ThreadWaiter, deadline: float | None) -> None:
+    """Queue ``waiter`` on every entry's channel, sleep until one completes it, then leave.
+
+    On return ``waiter.index`` is the completed entry's index, or -1 if ``deadline`` passed
+    first (the waiter then claimed itself, so nothing was or will be handed to it).
+
+    Queuing goes channel by channel, and a channel may complete the waiter as soon as it is
+    queued there, so queuing stops at the first sign of a claim. Every entry not completed is
+    taken out again before returning, so nothing of this wait stays behind in any queue.
+    """
+    if _running_loop():
+        raise RuntimeError(
+            "a blocking mpsc call would freeze the running asyncio event loop; "
+            "await the *_async method (recv_async, send_async, select_async) instead"
+        )
+    queued = 0
+    try:
+        for entry in entries:
+            chan = entry.chan
+            with chan.lock:
+                if waiter.claimed:
+                    break
+                queued += 1  # counted first: an interrupt inside enqueue still dequeues it
+                chan.enqueue_locked(entry)
+        woken = waiter.sleep(deadline)
+        if not woken and not waiter.claim():
+            waiter.sleep(None)  # completed just as time ran out: the wake-up is on its way
+    except BaseException as exc:
+        if waiter.claim():  # nobody completed it: leave as if it never ran
+            raise
+        _await_completion(waiter)
+        if waiter.value is RETRY or not isinstance(exc, KeyboardInterrupt):
+            raise
+        # The operation took effect: return its result, and let Ctrl-C land right after.
+        _interrupt_main()
+    finally:
+        for entry in entries[:queued]:
+            if entry.index != waiter.index:
+                chan = entry.chan
+                with chan.lock:
+                    chan.dequeue_locked(entry)
+
+
+def _await_completion(waiter: ThreadWaiter) -> None:
+    """Wait out a completion already claimed by a peer, after an exception interrupted sleep.
+
+    The exception may have struck before or just after the wake-up was consumed, so a blocking
+    wait could hang; poll the park briefly until the outcome is recorded.
+    """
+    while waiter.index < 0:
+        try:
+            waiter.sleep_briefly()
+        except BaseException:  # a second interrupt: the first one is still being delivered
+            continue
+
+
+def _running_loop() -> bool:
+    asyncio = sys.modules.get("asyncio")
+    return asyncio is not None and asyncio.events._get_running_loop() is not None
+
+
+def _interrupt_main() -> None:
+    import _thread
+
+    _thread.interrupt_main()
+
+
+class _Reaper:
+    """Releases garbage-collected handles whose channel lock was held at collection time.
+
+    One daemon thread for the whole process, started the first time it is needed (rarely:
+    only when a collection happens while the channel's lock is taken).
+    """
+
+    def __init__(self) -> None:
+        self._queue: SimpleQueue[tuple[Chan[Any], int]] = SimpleQueue()
+        self._lock = Lock()
+        self._thread: Thread | None = None
+
+    def release_later(self, chan: Chan[Any], side: int) -> None:
+        self._queue.put((chan, side))
+        with self._lock:
+            if self._thread is None:
+                self._thread = Thread(target=self._run, name="mpsc-reaper", daemon=True)
+                self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            chan, side = self._queue.get()
+            with chan.lock:
+                dropped = chan._release_locked(side, None)
+            del chan, dropped
+
+
+_reaper = _Reaper()

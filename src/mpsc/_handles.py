@@ -1,0 +1,286 @@
+"""Sender and Receiver: the handles through which a channel is used and owned.
+
+A handle is one owner of its side of the channel. ``close()`` — or leaving its ``with`` block,
+or the handle being garbage-collected, as Rust drops it — releases it; ``clone()`` makes
+another owner. The channel disconnects for receivers once every Sender is released, and for
+senders once every Receiver is released.
+
+The hot methods (``send``, ``try_send``, ``recv``, ``try_recv``, ``__next__``) repeat the
+buffered flavour's lock-free steps inline rather than calling ``Chan.offer``/``Chan.poll``:
+an extra Python call would cost about a third of a send. Every flavour fits them: unbounded
+channels have no ``slots``, rendezvous channels and timers never have a value in ``buf`` or a
+permit in ``slots``, so they always take the call into the flavour. ``_buffered`` explains why
+the steps are safe without the lock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from types import TracebackType
+from typing import Any, ClassVar, Generic, NoReturn, Self, TypeVar
+
+from ._core import MOVED, NOTHING, RECEIVERS, SENDERS, Chan, _Closed, closed_error
+from ._deadlines import checked_deadline, deadline_after
+from ._errors import Empty, Full, RecvError, SendError
+
+T = TypeVar("T")
+
+
+class _Handle(Generic[T]):
+    """What Sender and Receiver share: ownership, introspection, repr."""
+
+    __slots__ = ("__weakref__", "_chan")
+    _side: ClassVar[int]
+
+    def __init__(self, chan: Chan[T]) -> None:
+        self._chan = chan
+
+    def _live(self) -> Chan[T]:
+        chan = self._chan
+        if isinstance(chan, _Closed):
+            raise closed_error(self)
+        return chan
+
+    def close(self) -> None:
+        """Release this handle. Idempotent; other clones stay open.
+
+        Releasing the last Sender lets receivers drain what is buffered and then see
+        ``RecvError``; releasing the last Receiver drops buffered messages at once and makes
+        every send (including blocked ones) fail with ``SendError``. A call blocked on this very
+        handle in another thread raises ``ClosedHandleError``.
+        """
+        chan = self._chan
+        if not isinstance(chan, _Closed):
+            chan.detach(self, self._side)
+
+    def clone(self) -> Self:
+        """Another owner of the same side of the same channel; close each one."""
+        chan = self._live()
+        chan.attach(self._side)
+        return type(self)(chan)
+
+    @property
+    def capacity(self) -> int | None:
+        """The bound given at construction (0 for rendezvous); None when unbounded."""
+        return self._live().cap
+
+    def __len__(self) -> int:
+        """How many messages are buffered now (always 0 on a rendezvous channel)."""
+        return self._live().length()
+
+    def __bool__(self) -> bool:
+        # A handle is an object, not a container: ``if tx:`` must not mean "if tx is non-empty".
+        return True
+
+    def is_empty(self) -> bool:
+        """Whether no message is buffered now."""
+        return self._live().length() == 0
+
+    def is_full(self) -> bool:
+        """Whether a send would wait for room now (always true on a rendezvous channel)."""
+        return self._live().is_full()
+
+    def same_channel(self, other: _Handle[Any]) -> bool:
+        """Whether ``other`` (a Sender or a Receiver) is a handle of the same channel."""
+        if not isinstance(other, _Handle):
+            raise TypeError(f"same_channel() needs a Sender or Receiver, not {type(other).__name__}")
+        return self._live() is other._live()
+
+    def _move(self) -> Self:
+        """A new handle that takes over this one's ownership; this one becomes unusable."""
+        chan = self._live()
+        with chan.lock:
+            if self._chan is not chan:
+                raise closed_error(self)
+            self._chan = MOVED
+        return type(self)(chan)
+
+    def __enter__(self) -> Self:
+        self._live()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            chan = self._chan
+        except AttributeError:  # __init__ never ran
+            return
+        if not isinstance(chan, _Closed):
+            chan.detach_collected(self._side)
+
+    def __reduce__(self) -> NoReturn:
+        raise TypeError(
+            f"an mpsc {type(self).__name__} of a thread channel cannot be pickled or copied; "
+            "use clone() for another handle"
+        )
+
+    def __repr__(self) -> str:
+        name = type(self).__name__
+        chan = self._chan
+        if chan is MOVED:
+            return f"<mpsc.{name} (moved into a spawned thread)>"
+        if isinstance(chan, _Closed):
+            return f"<mpsc.{name} (closed)>"
+        return f"<mpsc.{name} of {chan.describe()} channel: {chan.summary()}>"
+
+
+class Sender(_Handle[T]):
+    """The sending half of a channel. ``SyncSender`` is the same class, as Rust readers expect."""
+
+    __slots__ = ()
+    _side = SENDERS
+
+    def send(self, value: T) -> None:
+        """Send ``value``, waiting for room on a full bounded channel (for a receiver, at capacity 0).
+
+        Raises ``SendError`` (carrying ``value``) if every receiver is gone; the value was then
+        not sent. On an unbounded channel this never waits.
+        """
+        chan = self._chan
+        if chan.rx_gone:
+            raise SendError(value)
+        slots = chan.slots
+        if slots is not None:
+            try:
+                slots.pop()
+            except IndexError:
+                return chan.send_blocking(self, value, None)
+        chan.buf.append(value)
+        if chan.recvq or chan.rx_gone:
+            chan.after_send()
+
+    def try_send(self, value: T) -> None:
+        """Send ``value`` only if that needs no waiting.
+
+        Raises ``Full`` (carrying ``value``) when a bounded channel is full — on a rendezvous
+        channel, when no receiver is waiting — and ``SendError`` when every receiver is gone.
+        """
+        chan = self._chan
+        if chan.rx_gone:
+            raise SendError(value)
+        slots = chan.slots
+        if slots is not None:
+            try:
+                slots.pop()
+            except IndexError:
+                if chan.offer(value):
+                    return
+                raise Full(value) from None
+        chan.buf.append(value)
+        if chan.recvq or chan.rx_gone:
+            chan.after_send()
+
+    def send_timeout(self, value: T, timeout: float) -> None:
+        """Send ``value``, waiting at most ``timeout`` seconds for room.
+
+        Raises ``Timeout`` (carrying ``value``) if time runs out first, ``SendError`` if every
+        receiver is gone. ``timeout`` is a number >= 0; one too large for the clock waits forever.
+        """
+        deadline = deadline_after(timeout)
+        self._chan.send_blocking(self, value, deadline)
+
+    def send_deadline(self, value: T, deadline: float) -> None:
+        """Send ``value``, waiting for room until the ``time.monotonic()`` instant ``deadline``."""
+        self._chan.send_blocking(self, value, checked_deadline(deadline))
+
+    def is_disconnected(self) -> bool:
+        """Whether every Receiver is gone, so that no send can succeed any more."""
+        return self._live().rx_gone
+
+
+SyncSender = Sender
+"""Rust's name for the sender of a ``sync_channel``; here the same class as :class:`Sender`."""
+
+
+class Receiver(_Handle[T]):
+    """The receiving half of a channel. Clones share the messages: each goes to one of them."""
+
+    __slots__ = ()
+    _side = RECEIVERS
+
+    def recv(self) -> T:
+        """Receive the next message, waiting for one.
+
+        Messages sent before the last Sender went are still delivered; after that, raises
+        ``RecvError``.
+        """
+        chan = self._chan
+        try:
+            value = chan.buf.popleft()
+        except IndexError:
+            return chan.recv_blocking(self, None)
+        slots = chan.slots
+        if slots is not None:
+            slots.append(True)
+            if chan.sendq:
+                chan.after_recv()
+        return value
+
+    def try_recv(self) -> T:
+        """Receive a message that is there now; ``Empty`` if none, ``RecvError`` if none ever will be."""
+        chan = self._chan
+        try:
+            value = chan.buf.popleft()
+        except IndexError:
+            value = chan.poll()
+            if value is NOTHING:
+                raise Empty() from None
+            return value
+        slots = chan.slots
+        if slots is not None:
+            slots.append(True)
+            if chan.sendq:
+                chan.after_recv()
+        return value
+
+    def recv_timeout(self, timeout: float) -> T:
+        """Receive, waiting at most ``timeout`` seconds; ``Timeout`` if nothing came.
+
+        A message already there is returned even with a timeout of 0. ``timeout`` is a number
+        >= 0; one too large for the clock waits forever.
+        """
+        deadline = deadline_after(timeout)
+        return self._chan.recv_blocking(self, deadline)
+
+    def recv_deadline(self, deadline: float) -> T:
+        """Receive, waiting until the ``time.monotonic()`` instant ``deadline`` at the latest."""
+        return self._chan.recv_blocking(self, checked_deadline(deadline))
+
+    def __iter__(self) -> Iterator[T]:
+        """Iterate over messages as they arrive, until every Sender is gone and all are received."""
+        return self
+
+    def __next__(self) -> T:
+        chan = self._chan
+        try:
+            value = chan.buf.popleft()
+        except IndexError:
+            try:
+                return chan.recv_blocking(self, None)
+            except RecvError:
+                raise StopIteration from None
+        slots = chan.slots
+        if slots is not None:
+            slots.append(True)
+            if chan.sendq:
+                chan.after_recv()
+        return value
+
+    def try_iter(self) -> Iterator[T]:
+        """Iterate over the messages there now, without waiting; it ends at the first gap."""
+        while True:
+            try:
+                yield self.try_recv()
+            except (Empty, RecvError):
+                return
+
+    def is_disconnected(self) -> bool:
+        """Whether every Sender is gone (messages may still be buffered)."""
+        return self._live().tx_gone
