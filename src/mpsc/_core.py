@@ -321,6 +321,14 @@ class _Closed:
     def __getattr__(self, name: str) -> Any:
         raise ClosedHandleError(self._message)
 
+    # Releasing an already released handle does nothing, so close() and __del__ need no
+    # check (and no module globals, which may be gone when __del__ runs at exit).
+    def detach(self, handle: object, side: int) -> None:
+        pass
+
+    def detach_collected(self, side: int) -> None:
+        pass
+
     def __repr__(self) -> str:
         return "<closed>"
 

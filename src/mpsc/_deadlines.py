@@ -14,8 +14,8 @@ from time import monotonic
 
 
 def _seconds(value: object, what: str) -> float:
-    if type(value) is float or type(value) is int:
-        number = float(value)
+    if type(value) is float:
+        number = value
     elif isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{what} must be a number of seconds, not {type(value).__name__}")
     else:

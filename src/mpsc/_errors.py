@@ -46,7 +46,7 @@ class SendTimeoutError(_CarriesValue):
 
 
 class TryRecvError(ChannelError):
-    """``try_recv`` got nothing: the channel is empty (``Empty``) or drained and disconnected (``RecvError``)."""
+    """``try_recv`` got nothing: the channel is empty (``Empty``) or done for good (``RecvError``)."""
 
     message = "could not receive from the channel"
 

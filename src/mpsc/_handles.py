@@ -15,7 +15,8 @@ the steps are safe without the lock.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import sys
+from collections.abc import Callable, Iterator
 from types import TracebackType
 from typing import Any, ClassVar, Generic, NoReturn, Self, TypeVar
 
@@ -49,9 +50,7 @@ class _Handle(Generic[T]):
         every send (including blocked ones) fail with ``SendError``. A call blocked on this very
         handle in another thread raises ``ClosedHandleError``.
         """
-        chan = self._chan
-        if not isinstance(chan, _Closed):
-            chan.detach(self, self._side)
+        self._chan.detach(self, self._side)
 
     def clone(self) -> Self:
         """Another owner of the same side of the same channel; close each one."""
@@ -107,13 +106,16 @@ class _Handle(Generic[T]):
     ) -> None:
         self.close()
 
-    def __del__(self) -> None:
+    def __del__(self, _finalizing: Callable[[], bool] = sys.is_finalizing) -> None:
+        # At interpreter exit module globals are being torn down and no thread waits any
+        # more: nothing to release. (The default argument outlives the sys module's global.)
+        if _finalizing():
+            return
         try:
             chan = self._chan
         except AttributeError:  # __init__ never ran
             return
-        if not isinstance(chan, _Closed):
-            chan.detach_collected(self._side)
+        chan.detach_collected(self._side)
 
     def __reduce__(self) -> NoReturn:
         raise TypeError(

@@ -1,0 +1,75 @@
+"""Helpers for tests: bounded thread runs and small utilities. Every blocking wait is bounded."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+# Upper bound for any single blocking call in a test that is expected to complete: generous,
+# because CI machines are slow and shared, but finite so that a bug fails instead of hanging.
+WAIT = 10.0
+
+
+class Worker:
+    """A thread running ``fn(*args)`` that records its result or exception."""
+
+    def __init__(self, fn: Callable[..., Any], *args: Any, name: str | None = None) -> None:
+        self.result: Any = None
+        self.error: BaseException | None = None
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._run, args=(fn, args), name=name, daemon=True)
+        self.thread.start()
+
+    def _run(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+        try:
+            self.result = fn(*args)
+        except BaseException as exc:
+            self.error = exc
+        finally:
+            self.done.set()
+
+    def join(self, timeout: float = WAIT * 3) -> Any:
+        """Wait for the thread (bounded); re-raise its exception; return its result."""
+        self.thread.join(timeout)
+        if self.thread.is_alive():
+            raise AssertionError(f"thread {self.thread.name} did not finish within {timeout}s")
+        if self.error is not None:
+            raise self.error
+        return self.result
+
+
+def run_all(*fns: Callable[[], Any], timeout: float = WAIT * 6) -> list[Any]:
+    """Run each function in its own thread at once; join all (bounded) and return results."""
+    start = threading.Barrier(len(fns))
+
+    def gated(fn: Callable[[], Any]) -> Callable[[], Any]:
+        def run() -> Any:
+            start.wait(WAIT)
+            return fn()
+
+        return run
+
+    workers = [Worker(gated(fn)) for fn in fns]
+    return [worker.join(timeout) for worker in workers]
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = WAIT) -> None:
+    """Poll ``predicate`` until true (for states no event signals, e.g. "a thread is parked")."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        time.sleep(0.0005)
+
+
+def blocked_receivers(rx: Any) -> int:
+    """How many operations are parked receiving on the channel of ``rx`` (white-box)."""
+    return len(rx._chan.recvq)
+
+
+def blocked_senders(tx: Any) -> int:
+    """How many operations are parked sending on the channel of ``tx`` (white-box)."""
+    return len(tx._chan.sendq)
