@@ -66,21 +66,29 @@ def spawn(fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> JoinHandl
     """
     if not callable(fn):
         raise TypeError(f"spawn() needs a callable, not {type(fn).__name__}")
-    moved: list[_Handle[Any]] = []
+    handles = [arg for arg in (*args, *kwargs.values()) if isinstance(arg, _Handle)]
+    for arg in handles:  # all usable, or nothing is moved
+        arg._live()
+    moves: dict[int, tuple[_Handle[Any], _Handle[Any]]] = {}
 
     def take(arg: Any) -> Any:
         if isinstance(arg, _Handle):
-            arg = arg._move()
-            moved.append(arg)
+            if id(arg) not in moves:  # the same handle passed twice moves once
+                moves[id(arg)] = (arg, arg._move())
+            return moves[id(arg)][1]
         return arg
+
+    def give_back() -> None:  # spawn failed: the caller keeps what it passed
+        for original, moved in moves.values():
+            original._chan, moved._chan = moved._chan, original._chan
 
     try:
         args = tuple(take(arg) for arg in args)  # type: ignore[assignment]
         kwargs = {name: take(arg) for name, arg in kwargs.items()}  # type: ignore[assignment]
     except BaseException:
-        for owned in moved:
-            owned.close()
+        give_back()
         raise
+    moved = [pair[1] for pair in moves.values()]
     handle: JoinHandle[R] = JoinHandle()
 
     def run() -> None:
@@ -98,7 +106,6 @@ def spawn(fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> JoinHandl
     try:
         thread.start()
     except BaseException:
-        for owned in moved:
-            owned.close()
+        give_back()
         raise
     return handle
