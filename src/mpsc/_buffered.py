@@ -81,7 +81,7 @@ class Unbounded(Chan[T]):
         while recvq and buf:
             entry = recvq.popleft()
             waiter = entry.waiter
-            if not waiter.claim():  # a select completed elsewhere, or timed out
+            if waiter.claimed or not waiter.claim():  # completed elsewhere, or leaving
                 continue
             try:
                 value: Any = buf.popleft()

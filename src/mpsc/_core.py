@@ -2,9 +2,8 @@
 
 Every flavour (``_buffered``, ``_rendezvous``, ``_timers``) is a subclass of :class:`Chan`. What
 they share lives here: the queues of blocked operations (``recvq``, ``sendq``) and how an
-operation joins and leaves them, disconnection when the last handle of a side is released, and
-:func:`block`, the one routine by which a thread waits on one operation or (for ``select``) on
-several.
+operation joins and leaves them, and disconnection when the last handle of a side is released.
+How an operation waits (one, or a select's several, in a thread or a task) is ``_ops``.
 
 Locking rules, which the flavours follow:
 
@@ -19,16 +18,13 @@ Locking rules, which the flavours follow:
 
 from __future__ import annotations
 
-import sys
 from collections import deque
-from collections.abc import Sequence
 from queue import SimpleQueue
 from threading import Lock, Thread
 from typing import Any, ClassVar, Final, Generic, TypeVar
 
-from ._deadlines import expired
-from ._errors import ClosedHandleError, Timeout
-from ._waiters import RETRY, ThreadWaiter, Waiter
+from ._errors import ClosedHandleError
+from ._waiters import RETRY, Waiter
 
 T = TypeVar("T")
 
@@ -48,24 +44,23 @@ NOTHING: Final[Any] = _Nothing()
 
 
 class Entry:
-    """One blocked operation's place in a channel's wait queue.
+    """One operation, and its place in a channel's wait queue while it waits.
 
     ``index`` is the operation's position in its ``select`` (0 for a plain send or recv),
-    ``handle`` the Sender or Receiver it was made through (closing that handle wakes it), and
-    ``value`` the value a send offers.
+    ``handle`` the Sender or Receiver it was made through (closing that handle wakes it),
+    ``value`` the value a send offers, and ``waiter`` who sleeps on it this round.
     """
 
     __slots__ = ("chan", "handle", "index", "sending", "value", "waiter")
 
-    def __init__(
-        self, chan: Chan[Any], waiter: Waiter, index: int, handle: object, value: Any, sending: bool
-    ) -> None:
+    waiter: Waiter
+
+    def __init__(self, chan: Chan[Any], handle: Any, value: Any, sending: bool, index: int = 0) -> None:
         self.chan = chan
-        self.waiter = waiter
-        self.index = index
         self.handle = handle
         self.value = value
         self.sending = sending
+        self.index = index
 
 
 class Chan(Generic[T]):
@@ -165,41 +160,6 @@ class Chan(Generic[T]):
         """A lock-free receive freed room while senders wait: settle under the lock."""
         with self.lock:
             self.settle_locked()
-
-    # -- blocking operations, shared by every flavour -----------------------------------------
-
-    def send_blocking(self, handle: Any, value: T, deadline: float | None) -> None:
-        """Send, waiting for room (or a receiver) until ``deadline``."""
-        while True:
-            if handle._chan is not self:
-                raise closed_error(handle)
-            if self.offer(value):
-                return
-            if expired(deadline):
-                raise Timeout(value)
-            waiter = ThreadWaiter()
-            block((Entry(self, waiter, 0, handle, value, True),), waiter, deadline)
-            if waiter.index < 0:
-                raise Timeout(value)
-            if waiter.value is not RETRY:
-                return
-
-    def recv_blocking(self, handle: Any, deadline: float | None) -> T:
-        """Receive, waiting for a value until ``deadline``."""
-        while True:
-            if handle._chan is not self:
-                raise closed_error(handle)
-            value = self.poll()
-            if value is not NOTHING:
-                return value  # type: ignore[no-any-return]
-            if expired(deadline):
-                raise Timeout()
-            waiter = ThreadWaiter()
-            block((Entry(self, waiter, 0, handle, None, False),), waiter, deadline)
-            if waiter.index < 0:
-                raise Timeout()
-            if waiter.value is not RETRY:
-                return waiter.value  # type: ignore[no-any-return]
 
     # -- ownership: handles come and go --------------------------------------------------------
 
@@ -348,73 +308,6 @@ def closed_error(handle: Any) -> ClosedHandleError:
     chan = handle._chan
     message = chan._message if isinstance(chan, _Closed) else CLOSED._message
     return ClosedHandleError(message)
-
-
-def block(entries: Sequence[Entry], waiter: ThreadWaiter, deadline: float | None) -> None:
-    """Queue ``waiter`` on every entry's channel, sleep until one completes it, then leave.
-
-    On return ``waiter.index`` is the completed entry's index, or -1 if ``deadline`` passed
-    first (the waiter then claimed itself, so nothing was or will be handed to it).
-
-    Queuing goes channel by channel, and a channel may complete the waiter as soon as it is
-    queued there, so queuing stops at the first sign of a claim. Every entry not completed is
-    taken out again before returning, so nothing of this wait stays behind in any queue.
-    """
-    if _running_loop():
-        raise RuntimeError(
-            "a blocking mpsc call would freeze the running asyncio event loop; "
-            "await the *_async method (recv_async, send_async, select_async) instead"
-        )
-    queued = 0
-    try:
-        for entry in entries:
-            chan = entry.chan
-            with chan.lock:
-                if waiter.claimed:
-                    break
-                queued += 1  # counted first: an interrupt inside enqueue still dequeues it
-                chan.enqueue_locked(entry)
-        woken = waiter.sleep(deadline)
-        if not woken and not waiter.claim():
-            waiter.sleep(None)  # completed just as time ran out: the wake-up is on its way
-    except BaseException as exc:
-        if waiter.claim():  # nobody completed it: leave as if it never ran
-            raise
-        _await_completion(waiter)
-        if waiter.value is RETRY or not isinstance(exc, KeyboardInterrupt):
-            raise
-        # The operation took effect: return its result, and let Ctrl-C land right after.
-        _interrupt_main()
-    finally:
-        for entry in entries[:queued]:
-            if entry.index != waiter.index:
-                chan = entry.chan
-                with chan.lock:
-                    chan.dequeue_locked(entry)
-
-
-def _await_completion(waiter: ThreadWaiter) -> None:
-    """Wait out a completion already claimed by a peer, after an exception interrupted sleep.
-
-    The exception may have struck before or just after the wake-up was consumed, so a blocking
-    wait could hang; poll the park briefly until the outcome is recorded.
-    """
-    while waiter.index < 0:
-        try:
-            waiter.sleep_briefly()
-        except BaseException:  # a second interrupt: the first one is still being delivered
-            continue
-
-
-def _running_loop() -> bool:
-    asyncio = sys.modules.get("asyncio")
-    return asyncio is not None and asyncio.events._get_running_loop() is not None
-
-
-def _interrupt_main() -> None:
-    import _thread
-
-    _thread.interrupt_main()
 
 
 class _Reaper:

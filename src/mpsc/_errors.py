@@ -93,9 +93,10 @@ class Timeout(RecvTimeoutError, SendTimeoutError, TimeoutError):
     message = "timed out waiting on the channel"
 
 
-class ClosedHandleError(RuntimeError):
+class ClosedHandleError(ValueError):
     """A handle was used after its own ``close()`` (or after ``spawn`` moved it into a thread).
 
-    This is a programming error, not a state of the channel, so it is not a ``ChannelError``:
-    an ``except RecvError`` loop does not swallow it.
+    A ``ValueError``, as for an operation on a closed file: it is a programming error, not a
+    state of the channel, so it is not a ``ChannelError`` and ``except RecvError`` does not
+    swallow it.
     """

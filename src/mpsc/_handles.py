@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from types import TracebackType
 from typing import Any, ClassVar, Generic, NoReturn, Self, TypeVar
 
+from . import _ops
 from ._core import MOVED, NOTHING, RECEIVERS, SENDERS, Chan, _Closed, closed_error
 from ._deadlines import checked_deadline, deadline_after
 from ._errors import Empty, Full, RecvError, SendError
@@ -153,7 +154,7 @@ class Sender(_Handle[T]):
             try:
                 slots.pop()
             except IndexError:
-                return chan.send_blocking(self, value, None)
+                return _ops.send(chan, self, value, None)
         chan.buf.append(value)
         if chan.recvq or chan.rx_gone:
             chan.after_send()
@@ -185,12 +186,11 @@ class Sender(_Handle[T]):
         Raises ``Timeout`` (carrying ``value``) if time runs out first, ``SendError`` if every
         receiver is gone. ``timeout`` is a number >= 0; one too large for the clock waits forever.
         """
-        deadline = deadline_after(timeout)
-        self._chan.send_blocking(self, value, deadline)
+        _ops.send(self._chan, self, value, deadline_after(timeout))
 
     def send_deadline(self, value: T, deadline: float) -> None:
         """Send ``value``, waiting for room until the ``time.monotonic()`` instant ``deadline``."""
-        self._chan.send_blocking(self, value, checked_deadline(deadline))
+        _ops.send(self._chan, self, value, checked_deadline(deadline))
 
     def is_disconnected(self) -> bool:
         """Whether every Receiver is gone, so that no send can succeed any more."""
@@ -217,7 +217,7 @@ class Receiver(_Handle[T]):
         try:
             value = chan.buf.popleft()
         except IndexError:
-            return chan.recv_blocking(self, None)
+            return _ops.recv(chan, self, None)
         slots = chan.slots
         if slots is not None:
             slots.append(True)
@@ -248,12 +248,11 @@ class Receiver(_Handle[T]):
         A message already there is returned even with a timeout of 0. ``timeout`` is a number
         >= 0; one too large for the clock waits forever.
         """
-        deadline = deadline_after(timeout)
-        return self._chan.recv_blocking(self, deadline)
+        return _ops.recv(self._chan, self, deadline_after(timeout))
 
     def recv_deadline(self, deadline: float) -> T:
         """Receive, waiting until the ``time.monotonic()`` instant ``deadline`` at the latest."""
-        return self._chan.recv_blocking(self, checked_deadline(deadline))
+        return _ops.recv(self._chan, self, checked_deadline(deadline))
 
     def __iter__(self) -> Iterator[T]:
         """Iterate over messages as they arrive, until every Sender is gone and all are received."""
@@ -265,7 +264,7 @@ class Receiver(_Handle[T]):
             value = chan.buf.popleft()
         except IndexError:
             try:
-                return chan.recv_blocking(self, None)
+                return _ops.recv(chan, self, None)
             except RecvError:
                 raise StopIteration from None
         slots = chan.slots

@@ -2,21 +2,29 @@
 
 A waiter may be queued on several channels at once (a ``select``). Whoever completes it — a
 peer handing over a value, a channel disconnecting, the waiter itself giving up at its
-deadline — must first *claim* it, and only one claim ever succeeds. The claim is a
-``list.pop()`` on a one-element list: atomic under the GIL and, on free-threaded builds, under
-the list's own lock, so it needs no lock of ours and works across channels whose locks differ.
+deadline or on cancellation — must first *claim* it, and only one claim ever succeeds. The
+claim is a ``list.pop()`` on a one-element list: atomic under the GIL and, on free-threaded
+builds, under the list's own lock, so it needs no lock of ours and works across channels whose
+locks differ.
 
 The claimer then calls ``complete(index, value)``, which records the outcome and wakes the
 sleeper; the sleeper reads the outcome only after it is woken. ``value`` is ``RETRY`` when the
 operation did not happen (its channel disconnected, its handle closed, or a lock-free peer took
-the value first): the sleeper re-examines the channel and tries again or reports why not.
+the value first): the sleeper looks at the channels again.
+
+Two kinds of sleeper: a thread parks on a lock of its own; an asyncio task awaits a future of
+its loop, resolved directly when the waker runs on that loop's thread and through
+``call_soon_threadsafe`` otherwise.
 """
 
 from __future__ import annotations
 
-from threading import TIMEOUT_MAX, Lock
+from threading import TIMEOUT_MAX, Lock, get_ident
 from time import monotonic
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
+
+if TYPE_CHECKING:  # asyncio itself is imported only by programs that use it
+    import asyncio
 
 
 class _Retry:
@@ -50,13 +58,13 @@ class Waiter:
 
     @property
     def claimed(self) -> bool:
-        """Whether someone has claimed it (a hint: it can only change from False to True)."""
+        """A hint that nobody should try to complete it: claimed, or its sleeper is leaving."""
         return not self._token
 
     def complete(self, index: int, value: Any) -> None:
         """Record operation ``index``'s outcome and wake the sleeper; only the claimer calls it."""
+        self.value = value  # before index: a sleeper that sees index >= 0 reads a set value
         self.index = index
-        self.value = value
         self._wake()
 
     def _wake(self) -> None:
@@ -90,6 +98,69 @@ class ThreadWaiter(Waiter):
             return self._park.acquire()
         return self._park.acquire(True, remaining)
 
-    def sleep_briefly(self) -> bool:
-        """Park for at most a millisecond (used only to wait out a completion in flight)."""
-        return self._park.acquire(True, 0.001)
+    def await_completion(self) -> None:
+        """Wait out a completion already claimed by a peer, after an exception cut ``sleep`` short.
+
+        The exception may have struck before or just after the wake-up was consumed, so a
+        blocking wait could hang; poll the park briefly until the outcome is recorded.
+        """
+        while self.index < 0:
+            try:
+                self._park.acquire(True, 0.001)
+            except BaseException:  # a second interrupt while the first is being handled
+                continue
+
+
+class AsyncWaiter(Waiter):
+    """An asyncio task awaiting a future of its own loop."""
+
+    __slots__ = ("_loop", "_thread", "future")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__()
+        self._loop = loop
+        self._thread = get_ident()
+        self.future: asyncio.Future[bool] = loop.create_future()
+
+    @property
+    def claimed(self) -> bool:
+        # A cancelled task is on its way out: peers skip it rather than hand it a value it
+        # would then have to return despite the cancellation.
+        return not self._token or self.future.cancelled()
+
+    def _wake(self) -> None:
+        if get_ident() == self._thread:  # the waker runs on this loop: no cross-thread hop
+            _resolve(self.future, True)
+        else:
+            try:
+                self._loop.call_soon_threadsafe(_resolve, self.future, True)
+            except RuntimeError:  # the loop is closed: its task will never look again
+                pass
+
+    async def sleep(self, deadline: float | None) -> bool:
+        """Await completion (True) or ``deadline`` (False). Cancellation propagates."""
+        timer = None
+        if deadline is not None:
+            remaining = deadline - monotonic()
+            if remaining <= 0:
+                return False
+            if remaining < TIMEOUT_MAX:
+                timer = self._loop.call_later(remaining, _resolve, self.future, False)
+        try:
+            return await self.future
+        finally:
+            if timer is not None:
+                timer.cancel()
+
+    def await_completion(self) -> None:
+        """Wait out a completion claimed by a peer (in another thread) just as the task was
+        cancelled; the peer is inside its critical section, so this is a matter of moments."""
+        from time import sleep
+
+        while self.index < 0:
+            sleep(0)
+
+
+def _resolve(future: asyncio.Future[bool], result: bool) -> None:
+    if not future.done():
+        future.set_result(result)

@@ -1,0 +1,213 @@
+"""The one algorithm by which a send, a receive or a select runs to completion.
+
+:func:`operate` is written once, as a generator, and driven two ways: :func:`run` parks a
+thread between attempts, :func:`run_async` awaits. Each round it
+
+1. tries every operation without waiting (in random order when there are several, so that a
+   ready one is chosen uniformly);
+2. otherwise queues one waiter on every operation's channel — a channel may complete it the
+   moment it is queued there, so queuing stops at the first sign of a claim;
+3. yields to its driver to sleep until the waiter is completed or the wake-up time passes
+   (the caller's deadline or a timer's next tick);
+4. takes every entry not completed out of its queue again, and either returns the completed
+   operation's result or, after a ``RETRY`` or a timer's wake-up, starts another round.
+
+A completed waiter's result is final: if the sleep was interrupted (Ctrl-C in a thread,
+cancellation of a task) after a peer had already claimed the waiter, the operation took effect
+and its result is returned; the interruption is delivered again right after.
+"""
+
+from __future__ import annotations
+
+import random
+import sys
+from collections.abc import Callable, Generator, Sequence
+from itertools import permutations
+from typing import Any, TypeVar
+
+from ._core import NOTHING, Chan, Entry, closed_error
+from ._deadlines import expired
+from ._errors import ChannelError, Empty, Timeout
+from ._waiters import RETRY, AsyncWaiter, ThreadWaiter, Waiter
+
+T = TypeVar("T")
+W = TypeVar("W", bound=Waiter)
+
+Rounds = Generator[tuple[W, float | None], None, tuple[int, Any]]
+
+# Orders in which to try n operations, for small n: picking one at random is a single C call
+# (random.random), where shuffling would be a loop in Python.
+_ORDERS = [list(permutations(range(n))) for n in range(6)]
+
+
+def attempt(entry: Entry) -> Any:
+    """Try one operation without waiting: its result (None for a send), or NOTHING."""
+    chan = entry.chan
+    if entry.handle._chan is not chan:
+        raise closed_error(entry.handle)
+    if entry.sending:
+        return None if chan.offer(entry.value) else NOTHING
+    return chan.poll()
+
+
+def operate(
+    entries: Sequence[Entry],
+    deadline: float | None,
+    new_waiter: Callable[[], W],
+    *,
+    block: bool = True,
+    select: bool = False,
+) -> Rounds[W]:
+    """Run ``entries`` (one operation, or a select's) to completion; see the module docstring.
+
+    Returns ``(index, result)``. Raises ``Empty`` if ``block`` is false and nothing is ready,
+    ``Timeout`` once ``deadline`` passes, and the operation's own ``RecvError``/``SendError``
+    (with ``.index`` set, for a select).
+    """
+    n = len(entries)
+    orders = _ORDERS[n] if n < len(_ORDERS) else None
+    while True:
+        if orders is not None:
+            order: Sequence[int] = orders[int(random.random() * len(orders))]
+        else:
+            order = random.sample(range(n), n)
+        for position in order:
+            entry = entries[position]
+            try:
+                result = attempt(entry)
+            except ChannelError as error:
+                if select:
+                    error.index = entry.index
+                raise
+            if result is not NOTHING:
+                return entry.index, result
+        if not block:
+            raise Empty()
+        if expired(deadline):
+            raise Timeout(None if select or not entries else entries[0].value)
+
+        waiter = new_waiter()
+        wake_at = deadline
+        for entry in entries:
+            entry.waiter = waiter
+            due = entry.chan.due()
+            if due is not None and (wake_at is None or due < wake_at):
+                wake_at = due
+        queued = 0
+        try:
+            for entry in entries:
+                chan = entry.chan
+                with chan.lock:
+                    if waiter.claimed:
+                        break
+                    queued += 1  # counted first: an interrupt inside enqueue still dequeues it
+                    chan.enqueue_locked(entry)
+            yield waiter, wake_at
+        finally:
+            for entry in entries[:queued]:
+                if entry.index != waiter.index:
+                    chan = entry.chan
+                    with chan.lock:
+                        chan.dequeue_locked(entry)
+        if waiter.index >= 0 and waiter.value is not RETRY:
+            return waiter.index, waiter.value
+
+
+def thread_waiter() -> ThreadWaiter:
+    """A waiter for this thread, refused inside a running event loop (it would freeze it)."""
+    asyncio = sys.modules.get("asyncio")
+    if asyncio is not None and asyncio.events._get_running_loop() is not None:
+        raise RuntimeError(
+            "a blocking mpsc call would freeze the running asyncio event loop; "
+            "await the *_async method (recv_async, send_async, select_async) instead"
+        )
+    return ThreadWaiter()
+
+
+def run(rounds: Rounds[ThreadWaiter]) -> tuple[int, Any]:
+    """Drive ``operate`` in this thread, parking between rounds."""
+    interrupted = False
+    try:
+        waiter, wake_at = next(rounds)
+        while True:
+            try:
+                woken = waiter.sleep(wake_at)
+            except BaseException as exc:
+                if not _took_effect(waiter) or not isinstance(exc, KeyboardInterrupt):
+                    rounds.throw(exc)  # dequeues, then raises exc
+                interrupted = True  # Ctrl-C after the hand-off: deliver it once we return
+            else:
+                if not woken and not waiter.claim():
+                    waiter.sleep(None)  # completed just as time ran out: the wake-up is on its way
+            waiter, wake_at = rounds.send(None)
+    except StopIteration as stop:
+        if interrupted:
+            import _thread
+
+            _thread.interrupt_main()
+        return stop.value  # type: ignore[no-any-return]
+
+
+async def run_async(rounds: Rounds[AsyncWaiter]) -> tuple[int, Any]:
+    """Drive ``operate`` in an asyncio task, awaiting between rounds."""
+    cancelled = False
+    try:
+        waiter, wake_at = next(rounds)
+        while True:
+            try:
+                woken = await waiter.sleep(wake_at)
+            except BaseException as exc:
+                if not _took_effect(waiter):
+                    rounds.throw(exc)
+                cancelled = True  # cancelled after the hand-off: the result stands
+            else:
+                if not woken and not waiter.claim():
+                    waiter.await_completion()
+            waiter, wake_at = rounds.send(None)
+    except StopIteration as stop:
+        if cancelled:
+            # The operation completed before the cancellation reached it, so its result is
+            # returned, and the cancellation lands at the task's next await instead.
+            import asyncio
+
+            task = asyncio.current_task()
+            if task is not None:
+                task.cancel()
+        return stop.value  # type: ignore[no-any-return]
+
+
+def _took_effect(waiter: ThreadWaiter | AsyncWaiter) -> bool:
+    """After an interrupted sleep: claim the waiter (nothing happened), or else wait for the
+    peer that claimed it and say whether the operation took effect."""
+    if waiter.claim():
+        return False
+    waiter.await_completion()
+    return waiter.value is not RETRY
+
+
+def send(chan: Chan[T], handle: Any, value: T, deadline: float | None) -> None:
+    """A blocking send of ``value`` on ``chan`` through ``handle``."""
+    run(operate((Entry(chan, handle, value, True),), deadline, thread_waiter))
+
+
+def recv(chan: Chan[T], handle: Any, deadline: float | None) -> T:
+    """A blocking receive from ``chan`` through ``handle``."""
+    return run(operate((Entry(chan, handle, None, False),), deadline, thread_waiter))[1]  # type: ignore[no-any-return]
+
+
+async def send_async(chan: Chan[T], handle: Any, value: T, deadline: float | None) -> None:
+    """An awaiting send of ``value`` on ``chan`` through ``handle``."""
+    await run_async(operate((Entry(chan, handle, value, True),), deadline, new_async_waiter))
+
+
+async def recv_async(chan: Chan[T], handle: Any, deadline: float | None) -> T:
+    """An awaiting receive from ``chan`` through ``handle``."""
+    rounds = operate((Entry(chan, handle, None, False),), deadline, new_async_waiter)
+    return (await run_async(rounds))[1]  # type: ignore[no-any-return]
+
+
+def new_async_waiter() -> AsyncWaiter:
+    """A waiter for the current task, on its running loop."""
+    import asyncio
+
+    return AsyncWaiter(asyncio.get_running_loop())
