@@ -1,4 +1,4 @@
-"""mpsc: Rust's channels for Python — threads today; select, timers, asyncio and processes next.
+"""mpsc: Rust's channels for Python — threads and asyncio on one API, select, timers.
 
 >>> import mpsc
 >>> tx, rx = mpsc.channel()
@@ -22,7 +22,9 @@ from ._errors import (
     TrySendError,
 )
 from ._handles import Receiver, Sender, SyncSender
+from ._select import Select, select, select_async
 from ._spawn import JoinHandle, spawn
+from ._timers import after, at, never, tick
 
 __all__ = [
     "ChannelError",
@@ -33,6 +35,7 @@ __all__ = [
     "Receiver",
     "RecvError",
     "RecvTimeoutError",
+    "Select",
     "SendError",
     "SendTimeoutError",
     "Sender",
@@ -40,10 +43,16 @@ __all__ = [
     "Timeout",
     "TryRecvError",
     "TrySendError",
+    "after",
+    "at",
     "bounded",
     "channel",
+    "never",
+    "select",
+    "select_async",
     "spawn",
     "sync_channel",
+    "tick",
     "unbounded",
 ]
 

@@ -16,7 +16,7 @@ the steps are safe without the lock.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from types import TracebackType
 from typing import Any, ClassVar, Generic, NoReturn, Self, TypeVar
 
@@ -100,6 +100,18 @@ class _Handle(Generic[T]):
         return self
 
     def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    async def __aenter__(self) -> Self:
+        self._live()
+        return self
+
+    async def __aexit__(
         self,
         exc_type: type[BaseException] | None,
         exc: BaseException | None,
@@ -192,6 +204,17 @@ class Sender(_Handle[T]):
         """Send ``value``, waiting for room until the ``time.monotonic()`` instant ``deadline``."""
         _ops.send(self._chan, self, value, checked_deadline(deadline))
 
+    async def send_async(self, value: T) -> None:
+        """``send`` for asyncio: awaits room (on a rendezvous channel, a receiver taking it).
+
+        Safe to cancel: either the value was sent (it returns, and the cancellation lands at
+        the next await) or ``CancelledError`` is raised and the value was not sent. Use
+        ``asyncio.timeout()`` or ``asyncio.wait_for`` for a time limit.
+        """
+        chan = self._chan
+        if not chan.offer(value):
+            await _ops.send_async(chan, self, value, None)
+
     def is_disconnected(self) -> bool:
         """Whether every Receiver is gone, so that no send can succeed any more."""
         return self._live().rx_gone
@@ -273,6 +296,29 @@ class Receiver(_Handle[T]):
             if chan.sendq:
                 chan.after_recv()
         return value
+
+    async def recv_async(self) -> T:
+        """``recv`` for asyncio: awaits the next message; ``RecvError`` once none ever will come.
+
+        Safe to cancel: either a message was received (it is returned, and the cancellation
+        lands at the next await) or ``CancelledError`` is raised and nothing was taken. Use
+        ``asyncio.timeout()`` or ``asyncio.wait_for`` for a time limit.
+        """
+        chan = self._chan
+        value = chan.poll()
+        if value is not NOTHING:
+            return value
+        return await _ops.recv_async(chan, self, None)
+
+    def __aiter__(self) -> AsyncIterator[T]:
+        """``async for msg in rx``: messages as they arrive, until every Sender is gone."""
+        return self
+
+    async def __anext__(self) -> T:
+        try:
+            return await self.recv_async()
+        except RecvError:
+            raise StopAsyncIteration from None
 
     def try_iter(self) -> Iterator[T]:
         """Iterate over the messages there now, without waiting; it ends at the first gap."""

@@ -93,18 +93,19 @@ def operate(
             due = entry.chan.due()
             if due is not None and (wake_at is None or due < wake_at):
                 wake_at = due
-        queued = 0
+        queued: list[Entry] = []
         try:
-            for entry in entries:
+            for position in order:  # the same random order: no operation is favoured
+                entry = entries[position]
                 chan = entry.chan
                 with chan.lock:
                     if waiter.claimed:
                         break
-                    queued += 1  # counted first: an interrupt inside enqueue still dequeues it
+                    queued.append(entry)  # first: an interrupt inside enqueue still dequeues it
                     chan.enqueue_locked(entry)
             yield waiter, wake_at
         finally:
-            for entry in entries[:queued]:
+            for entry in queued:
                 if entry.index != waiter.index:
                     chan = entry.chan
                     with chan.lock:

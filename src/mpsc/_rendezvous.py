@@ -42,7 +42,7 @@ class Rendezvous(Chan[T]):
             entry = _claim_first(self.recvq)
             if entry is None:
                 return False
-        entry.waiter.complete(entry.index, value)
+            entry.waiter.complete(entry.index, value)
         return True
 
     def poll(self) -> T:
