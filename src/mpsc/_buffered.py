@@ -19,8 +19,8 @@ same with ``slots`` and ``sendq``: a receiver returns a permit to ``slots`` and 
 
 Capacity is exact without a lock: a sender must take a permit from ``slots`` before it appends
 to ``buf``, and a receiver returns one only after it popped, so ``len(buf)`` never exceeds the
-number of permits, ``cap``. Permits are created lazily, a chunk at a time under the lock, so
-``bounded(10**9)`` costs nothing until it fills.
+number of permits, ``cap``. Beyond the first thousand, permits are created lazily, a chunk at a
+time under the lock, so ``bounded(10**9)`` costs nothing until it fills.
 """
 
 from __future__ import annotations
@@ -101,8 +101,9 @@ class Bounded(Unbounded[T]):
 
     def __init__(self, cap: int) -> None:
         Chan.__init__(self, cap)
-        self.slots = deque()
-        self._reserve = cap  # permits not yet created
+        first = min(cap, _PERMIT_CHUNK)
+        self.slots = deque(repeat(True, first))
+        self._reserve = cap - first  # permits not yet created
 
     def describe(self) -> str:
         return f"bounded({self.cap})"

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import random
 import sys
+import threading
 from collections.abc import Callable, Generator, Sequence
 from itertools import permutations
 from typing import Any, TypeVar
@@ -57,12 +58,14 @@ def operate(
     *,
     block: bool = True,
     select: bool = False,
+    attempted: bool = False,
 ) -> Rounds[W]:
     """Run ``entries`` (one operation, or a select's) to completion; see the module docstring.
 
     Returns ``(index, result)``. Raises ``Empty`` if ``block`` is false and nothing is ready,
     ``Timeout`` once ``deadline`` passes, and the operation's own ``RecvError``/``SendError``
-    (with ``.index`` set, for a select).
+    (with ``.index`` set, for a select). ``attempted`` skips the first try (the caller's fast
+    path just failed, and queuing tries again anyway).
     """
     n = len(entries)
     orders = _ORDERS[n] if n < len(_ORDERS) else None
@@ -71,7 +74,7 @@ def operate(
             order: Sequence[int] = orders[int(random.random() * len(orders))]
         else:
             order = random.sample(range(n), n)
-        for position in order:
+        for position in () if attempted else order:
             entry = entries[position]
             try:
                 result = attempt(entry)
@@ -81,6 +84,7 @@ def operate(
                 raise
             if result is not NOTHING:
                 return entry.index, result
+        attempted = False
         if not block:
             raise Empty()
         if expired(deadline):
@@ -114,6 +118,15 @@ def operate(
             return waiter.index, waiter.value
 
 
+class _Spare(threading.local):
+    """Each thread's finished waiter, kept for its next wait (a lock costs to create)."""
+
+    waiter: ThreadWaiter | None = None
+
+
+_spare = _Spare()
+
+
 def thread_waiter() -> ThreadWaiter:
     """A waiter for this thread, refused inside a running event loop (it would freeze it)."""
     asyncio = sys.modules.get("asyncio")
@@ -122,12 +135,17 @@ def thread_waiter() -> ThreadWaiter:
             "a blocking mpsc call would freeze the running asyncio event loop; "
             "await the *_async method (recv_async, send_async, select_async) instead"
         )
-    return ThreadWaiter()
+    waiter = _spare.waiter
+    if waiter is None:
+        return ThreadWaiter()
+    _spare.waiter = None  # taken: a wait nested inside this one (a signal handler) gets its own
+    return waiter
 
 
 def run(rounds: Rounds[ThreadWaiter]) -> tuple[int, Any]:
     """Drive ``operate`` in this thread, parking between rounds."""
     interrupted = False
+    waiter = None
     try:
         waiter, wake_at = next(rounds)
         while True:
@@ -146,6 +164,9 @@ def run(rounds: Rounds[ThreadWaiter]) -> tuple[int, Any]:
             import _thread
 
             _thread.interrupt_main()
+        elif waiter is not None:  # it slept and woke normally: its park lock is held again
+            waiter.reset()
+            _spare.waiter = waiter
         return stop.value  # type: ignore[no-any-return]
 
 
@@ -191,9 +212,10 @@ def send(chan: Chan[T], handle: Any, value: T, deadline: float | None) -> None:
     run(operate((Entry(chan, handle, value, True),), deadline, thread_waiter))
 
 
-def recv(chan: Chan[T], handle: Any, deadline: float | None) -> T:
+def recv(chan: Chan[T], handle: Any, deadline: float | None, attempted: bool = False) -> T:
     """A blocking receive from ``chan`` through ``handle``."""
-    return run(operate((Entry(chan, handle, None, False),), deadline, thread_waiter))[1]  # type: ignore[no-any-return]
+    rounds = operate((Entry(chan, handle, None, False),), deadline, thread_waiter, attempted=attempted)
+    return run(rounds)[1]  # type: ignore[no-any-return]
 
 
 async def send_async(chan: Chan[T], handle: Any, value: T, deadline: float | None) -> None:

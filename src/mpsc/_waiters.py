@@ -84,6 +84,12 @@ class ThreadWaiter(Waiter):
     def _wake(self) -> None:
         self._park.release()
 
+    def reset(self) -> None:
+        """Make a finished waiter (its park lock held again) ready for another wait."""
+        self._token.append(True)
+        self.index = -1
+        self.value = RETRY
+
     def sleep(self, deadline: float | None) -> bool:
         """Park until completed (True) or until ``deadline`` passes (False).
 
