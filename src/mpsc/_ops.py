@@ -29,7 +29,7 @@ from typing import Any, TypeVar
 from ._core import NOTHING, Chan, Entry, closed_error
 from ._deadlines import expired
 from ._errors import ChannelError, Empty, Timeout
-from ._waiters import RETRY, AsyncWaiter, ThreadWaiter, Waiter
+from ._waiters import RETRY, AsyncWaiter, ThreadWaiter, TrioWaiter, Waiter
 
 T = TypeVar("T")
 W = TypeVar("W", bound=Waiter)
@@ -130,9 +130,12 @@ _spare = _Spare()
 def thread_waiter() -> ThreadWaiter:
     """A waiter for this thread, refused inside a running event loop (it would freeze it)."""
     asyncio = sys.modules.get("asyncio")
-    if asyncio is not None and asyncio.events._get_running_loop() is not None:
+    trio = sys.modules.get("trio")
+    if (asyncio is not None and asyncio.events._get_running_loop() is not None) or (
+        trio is not None and trio.lowlevel.in_trio_run()
+    ):
         raise RuntimeError(
-            "a blocking mpsc call would freeze the running asyncio event loop; "
+            "a blocking mpsc call would freeze the running event loop; "
             "await the *_async method (recv_async, send_async, select_async) instead"
         )
     waiter = _spare.waiter
@@ -156,7 +159,7 @@ def run(rounds: Rounds[ThreadWaiter]) -> tuple[int, Any]:
                     rounds.throw(exc)  # dequeues, then raises exc
                 interrupted = True  # Ctrl-C after the hand-off: deliver it once we return
             else:
-                if not woken and not waiter.claim():
+                if not woken and not waiter.abort():
                     waiter.sleep(None)  # completed just as time ran out: the wake-up is on its way
             waiter, wake_at = rounds.send(None)
     except StopIteration as stop:
@@ -170,8 +173,8 @@ def run(rounds: Rounds[ThreadWaiter]) -> tuple[int, Any]:
         return stop.value  # type: ignore[no-any-return]
 
 
-async def run_async(rounds: Rounds[AsyncWaiter]) -> tuple[int, Any]:
-    """Drive ``operate`` in an asyncio task, awaiting between rounds."""
+async def run_async(rounds: Rounds[AsyncWaiter | TrioWaiter]) -> tuple[int, Any]:
+    """Drive ``operate`` in an asyncio or trio task, awaiting between rounds."""
     cancelled = False
     try:
         waiter, wake_at = next(rounds)
@@ -183,7 +186,7 @@ async def run_async(rounds: Rounds[AsyncWaiter]) -> tuple[int, Any]:
                     rounds.throw(exc)
                 cancelled = True  # cancelled after the hand-off: the result stands
             else:
-                if not woken and not waiter.claim():
+                if not woken and not waiter.abort():
                     waiter.await_completion()
             waiter, wake_at = rounds.send(None)
     except StopIteration as stop:
@@ -198,10 +201,10 @@ async def run_async(rounds: Rounds[AsyncWaiter]) -> tuple[int, Any]:
         return stop.value  # type: ignore[no-any-return]
 
 
-def _took_effect(waiter: ThreadWaiter | AsyncWaiter) -> bool:
-    """After an interrupted sleep: claim the waiter (nothing happened), or else wait for the
+def _took_effect(waiter: ThreadWaiter | AsyncWaiter | TrioWaiter) -> bool:
+    """After an interrupted sleep: abort the waiter (nothing happened), or else wait for the
     peer that claimed it and say whether the operation took effect."""
-    if waiter.claim():
+    if waiter.abort():
         return False
     waiter.await_completion()
     return waiter.value is not RETRY
@@ -229,8 +232,14 @@ async def recv_async(chan: Chan[T], handle: Any, deadline: float | None) -> T:
     return (await run_async(rounds))[1]  # type: ignore[no-any-return]
 
 
-def new_async_waiter() -> AsyncWaiter:
-    """A waiter for the current task, on its running loop."""
-    import asyncio
-
-    return AsyncWaiter(asyncio.get_running_loop())
+def new_async_waiter() -> AsyncWaiter | TrioWaiter:
+    """A waiter for the current task: on its running asyncio loop, or in its trio run."""
+    asyncio = sys.modules.get("asyncio")
+    if asyncio is not None:
+        loop = asyncio.events._get_running_loop()
+        if loop is not None:
+            return AsyncWaiter(loop)
+    trio = sys.modules.get("trio")
+    if trio is not None and trio.lowlevel.in_trio_run():
+        return TrioWaiter()
+    raise RuntimeError("mpsc's *_async methods need a running asyncio event loop or a trio run")

@@ -12,9 +12,10 @@ sleeper; the sleeper reads the outcome only after it is woken. ``value`` is ``RE
 operation did not happen (its channel disconnected, its handle closed, or a lock-free peer took
 the value first): the sleeper looks at the channels again.
 
-Two kinds of sleeper: a thread parks on a lock of its own; an asyncio task awaits a future of
-its loop, resolved directly when the waker runs on that loop's thread and through
-``call_soon_threadsafe`` otherwise.
+Three kinds of sleeper: a thread parks on a lock of its own; an asyncio task awaits a future
+of its loop, resolved directly when the waker runs on that loop's thread and through
+``call_soon_threadsafe`` otherwise; a trio task parks in ``wait_task_rescheduled``, whose abort
+callback is exactly the sleeper's claim, so trio's own cancellation rules hold unchanged.
 """
 
 from __future__ import annotations
@@ -41,10 +42,11 @@ RETRY: Final[Any] = _Retry()
 class Waiter:
     """One blocked operation (or one ``select`` over several); completed exactly once."""
 
-    __slots__ = ("_token", "index", "value")
+    __slots__ = ("_aborted", "_token", "index", "value")
 
     def __init__(self) -> None:
         self._token = [True]
+        self._aborted = False
         self.index = -1  # which operation completed; -1 while none has
         self.value: Any = RETRY
 
@@ -55,6 +57,13 @@ class Waiter:
         except IndexError:
             return False
         return True
+
+    def abort(self) -> bool:
+        """The sleeper gives up (deadline, interrupt, cancellation): True if nobody completed
+        the waiter, which then never will be; False if a peer claimed it first. Idempotent."""
+        if not self._aborted:
+            self._aborted = self.claim()
+        return self._aborted
 
     @property
     def claimed(self) -> bool:
@@ -87,6 +96,7 @@ class ThreadWaiter(Waiter):
     def reset(self) -> None:
         """Make a finished waiter (its park lock held again) ready for another wait."""
         self._token.append(True)
+        self._aborted = False
         self.index = -1
         self.value = RETRY
 
@@ -170,3 +180,63 @@ class AsyncWaiter(Waiter):
 def _resolve(future: asyncio.Future[bool], result: bool) -> None:
     if not future.done():
         future.set_result(result)
+
+
+class TrioWaiter(Waiter):
+    """A trio task parked with ``trio.lowlevel.wait_task_rescheduled``."""
+
+    __slots__ = ("_parked", "_task", "_thread", "_token_trio")
+
+    def __init__(self) -> None:
+        import trio
+
+        super().__init__()
+        self._task = trio.lowlevel.current_task()
+        self._token_trio = trio.lowlevel.current_trio_token()
+        self._thread = get_ident()
+        self._parked = False
+
+    def _wake(self) -> None:
+        if get_ident() == self._thread:
+            self._reschedule()
+        else:
+            try:
+                self._token_trio.run_sync_soon(self._reschedule)
+            except RuntimeError:  # trio.RunFinishedError: the run is over
+                pass
+
+    def _reschedule(self) -> None:
+        # Completed before the task parked (during its own queuing)? sleep() sees it and
+        # returns at once; only a parked task may be rescheduled.
+        if self._parked:
+            import outcome
+            import trio
+
+            self._parked = False
+            trio.lowlevel.reschedule(self._task, outcome.Value(True))
+
+    async def sleep(self, deadline: float | None) -> bool:
+        """Park until completed (True) or ``deadline`` (False). A trio cancellation aborts the
+        wait only if nobody completed it first; otherwise the result stands and trio delivers
+        the cancellation at the task's next checkpoint."""
+        import trio
+
+        def abort(_raise_cancel: object) -> trio.lowlevel.Abort:
+            if self.abort():
+                self._parked = False
+                return trio.lowlevel.Abort.SUCCEEDED
+            return trio.lowlevel.Abort.FAILED  # completion in flight: its reschedule is coming
+
+        if self.index >= 0:
+            await trio.lowlevel.checkpoint()
+            return True
+        if deadline is None:
+            self._parked = True
+            return bool(await trio.lowlevel.wait_task_rescheduled(abort))
+        with trio.move_on_at(trio.current_time() + (deadline - monotonic())):
+            self._parked = True
+            return bool(await trio.lowlevel.wait_task_rescheduled(abort))
+        return False
+
+    def await_completion(self) -> None:
+        raise AssertionError("a trio wait is never interrupted after completion")  # pragma: no cover
