@@ -240,7 +240,7 @@ class Receiver(_Handle[T]):
         try:
             value = chan.buf.popleft()
         except IndexError:
-            return _ops.recv(chan, self, None, attempted=True)
+            return _ops.recv(chan, self, None)
         slots = chan.slots
         if slots is not None:
             slots.append(True)
@@ -287,7 +287,7 @@ class Receiver(_Handle[T]):
             value = chan.buf.popleft()
         except IndexError:
             try:
-                return _ops.recv(chan, self, None, attempted=True)
+                return _ops.recv(chan, self, None)
             except RecvError:
                 raise StopIteration from None
         slots = chan.slots

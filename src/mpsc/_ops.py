@@ -14,7 +14,8 @@ thread between attempts, :func:`run_async` awaits. Each round it
 
 A completed waiter's result is final: if the sleep was interrupted (Ctrl-C in a thread,
 cancellation of a task) after a peer had already claimed the waiter, the operation took effect
-and its result is returned; the interruption is delivered again right after.
+and its result is returned; the interruption is delivered again right after (for asyncio, only
+if nobody consumed it meanwhile: see ``_redeliver_cancellation``).
 """
 
 from __future__ import annotations
@@ -58,14 +59,12 @@ def operate(
     *,
     block: bool = True,
     select: bool = False,
-    attempted: bool = False,
 ) -> Rounds[W]:
     """Run ``entries`` (one operation, or a select's) to completion; see the module docstring.
 
     Returns ``(index, result)``. Raises ``Empty`` if ``block`` is false and nothing is ready,
     ``Timeout`` once ``deadline`` passes, and the operation's own ``RecvError``/``SendError``
-    (with ``.index`` set, for a select). ``attempted`` skips the first try (the caller's fast
-    path just failed, and queuing tries again anyway).
+    (with ``.index`` set, for a select).
     """
     n = len(entries)
     orders = _ORDERS[n] if n < len(_ORDERS) else None
@@ -74,7 +73,7 @@ def operate(
             order: Sequence[int] = orders[int(random.random() * len(orders))]
         else:
             order = random.sample(range(n), n)
-        for position in () if attempted else order:
+        for position in order:
             entry = entries[position]
             try:
                 result = attempt(entry)
@@ -84,7 +83,6 @@ def operate(
                 raise
             if result is not NOTHING:
                 return entry.index, result
-        attempted = False
         if not block:
             raise Empty()
         if expired(deadline):
@@ -175,7 +173,7 @@ def run(rounds: Rounds[ThreadWaiter]) -> tuple[int, Any]:
 
 async def run_async(rounds: Rounds[AsyncWaiter | TrioWaiter]) -> tuple[int, Any]:
     """Drive ``operate`` in an asyncio or trio task, awaiting between rounds."""
-    cancelled = False
+    cancelled_at = 0
     try:
         waiter, wake_at = next(rounds)
         while True:
@@ -184,21 +182,42 @@ async def run_async(rounds: Rounds[AsyncWaiter | TrioWaiter]) -> tuple[int, Any]
             except BaseException as exc:
                 if not _took_effect(waiter):
                     rounds.throw(exc)
-                cancelled = True  # cancelled after the hand-off: the result stands
+                cancelled_at = _cancel_level()  # cancelled after the hand-off: the result stands
             else:
                 if not woken and not waiter.abort():
                     waiter.await_completion()
             waiter, wake_at = rounds.send(None)
     except StopIteration as stop:
-        if cancelled:
-            # The operation completed before the cancellation reached it, so its result is
-            # returned, and the cancellation lands at the task's next await instead.
-            import asyncio
-
-            task = asyncio.current_task()
-            if task is not None:
-                task.cancel()
+        if cancelled_at:
+            _redeliver_cancellation(cancelled_at)
         return stop.value  # type: ignore[no-any-return]
+
+
+def _cancel_level() -> int:
+    import asyncio
+
+    task = asyncio.current_task()
+    return task.cancelling() if task is not None else 0
+
+
+def _redeliver_cancellation(level: int) -> None:
+    """The operation completed before a cancellation reached it, so it returns its result and
+    the cancellation is delivered again at the task's next await — unless by then someone has
+    consumed it (an ``asyncio.timeout`` block that ended normally uncancels its request) or the
+    task has finished (its result is the operation's). The request is re-delivered, not repeated:
+    the task's cancellation count is left as it was."""
+    import asyncio
+
+    task = asyncio.current_task()
+    if task is None:
+        return
+
+    def redeliver() -> None:
+        if not task.done() and task.cancelling() >= level:
+            task.cancel()
+            task.uncancel()
+
+    task.get_loop().call_soon(redeliver)
 
 
 def _took_effect(waiter: ThreadWaiter | AsyncWaiter | TrioWaiter) -> bool:
@@ -215,10 +234,9 @@ def send(chan: Chan[T], handle: Any, value: T, deadline: float | None) -> None:
     run(operate((Entry(chan, handle, value, True),), deadline, thread_waiter))
 
 
-def recv(chan: Chan[T], handle: Any, deadline: float | None, attempted: bool = False) -> T:
+def recv(chan: Chan[T], handle: Any, deadline: float | None) -> T:
     """A blocking receive from ``chan`` through ``handle``."""
-    rounds = operate((Entry(chan, handle, None, False),), deadline, thread_waiter, attempted=attempted)
-    return run(rounds)[1]  # type: ignore[no-any-return]
+    return run(operate((Entry(chan, handle, None, False),), deadline, thread_waiter))[1]  # type: ignore[no-any-return]
 
 
 async def send_async(chan: Chan[T], handle: Any, value: T, deadline: float | None) -> None:
