@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
+BENCH_ARGS ?=
 
 .PHONY: demo test suite lint bench clean
 
@@ -19,6 +20,8 @@ $(VENV)/.installed: pyproject.toml
 
 demo: $(VENV)/.installed
 	@for f in examples/*.py; do echo "== $$f"; $(PY) $$f || exit 1; done
+	@echo "== a short benchmark (make bench for the full suite against every peer)"
+	$(PY) benchmarks/run.py --quick --only spsc_unbounded,pingpong
 
 # The whole suite on the default interpreter, with the type and lint checks.
 test: lint suite
@@ -30,6 +33,19 @@ lint: $(VENV)/.installed
 
 suite: $(VENV)/.installed
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The benchmark suite's peers and matplotlib (the bench extra), on top of the test venv. pygolang
+# 0.1 needs Cython < 3 to build: it is tried with a build constraint and left out if it fails.
+$(VENV)/.bench-installed: $(VENV)/.installed pyproject.toml benchmarks/pygolang-build-constraints.txt
+	$(PY) -m pip install -q -e '.[bench]'
+	@PIP_CONSTRAINT=benchmarks/pygolang-build-constraints.txt $(PY) -m pip install -q pygolang==0.1 \
+		|| echo "pygolang 0.1 did not build: the select workloads will run without it"
+	touch $@
+
+# The full suite (a few minutes): tables on stdout, benchmarks/results/latest.json and *.png.
+# make bench BENCH_ARGS=--quick for a run under 30 s (it writes no files unless asked).
+bench: $(VENV)/.bench-installed
+	$(PY) benchmarks/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf .venv .venv-* build dist src/*.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis

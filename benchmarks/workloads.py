@@ -1,0 +1,774 @@
+"""The workloads: what is timed, how every message is accounted for, and which rows each one has.
+
+Every thread workload sends the integers ``0 .. n-1`` (split between the producers), the
+consumer receives exactly ``n`` messages and adds them up, and the run is checked afterwards:
+the sum must be ``n*(n-1)/2`` and nothing may be left queued. A lost message leaves the
+consumer waiting, which the run's timeout turns into a :class:`BenchmarkError`; a duplicated
+or corrupted one fails the sum or the leftover check. Nothing is ever dropped silently.
+
+Each run returns one number: messages (or round trips, or selects) per second for the timing
+workloads, bytes per message or per channel for the memory ones.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import threading
+import tracemalloc
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from time import perf_counter
+from typing import Any
+
+from peers import Ends, Peer
+
+
+class BenchmarkError(RuntimeError):
+    """A run lost, duplicated or corrupted messages, hung, or raised."""
+
+
+@dataclass
+class Row:
+    """One implementation in one workload: ``run(n)`` measures once and returns the metric."""
+
+    name: str
+    run: Callable[[int], float]
+    note: str = ""
+
+
+@dataclass
+class Workload:
+    key: str
+    title: str
+    group: str
+    unit: str  # "msg/s", "round trips/s", "selects/s", "B/msg", "B/channel"
+    higher_is_better: bool
+    reference: str
+    n: int  # full run
+    n_quick: int
+    rows: list[Row] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)
+    description: str = ""
+    max_repeats: int | None = None  # deterministic measurements need fewer
+    warm_up: bool = True
+    # Wake-up-bound workloads swing between fast and slow modes from one run to the next (where
+    # the scheduler puts the threads): they run `split` times as many runs of n/split messages.
+    split: int = 1
+
+    def size(self, quick: bool) -> int:
+        return (self.n_quick if quick else self.n) // self.split
+
+    def runs(self, repeats: int) -> int:
+        return min(repeats, self.max_repeats or repeats) * self.split
+
+
+# -- running threads with a watchdog -------------------------------------------------------------
+
+
+def _timeout(n: int) -> float:
+    # Generous: the slowest peer here moves ~50 k messages/s; a run this long is a hang.
+    return 60.0 + n / 5_000
+
+
+def _join_all(threads: list[threading.Thread], timeout: float, what: str) -> None:
+    deadline = perf_counter() + timeout
+    for thread in threads:
+        thread.join(max(0.0, deadline - perf_counter()))
+        if thread.is_alive():
+            raise BenchmarkError(
+                f"{what}: {thread.name} still running after {timeout:.0f} s — messages lost or a hang"
+            )
+
+
+def _guarded(errors: list[BaseException], fn: Callable[..., Any], *args: Any) -> Callable[[], None]:
+    def target() -> None:
+        try:
+            fn(*args)
+        except BaseException as exc:
+            errors.append(exc)
+
+    return target
+
+
+def _check(what: str, n: int, total: int | None, leftover: int) -> None:
+    expected = n * (n - 1) // 2
+    if total is None:
+        raise BenchmarkError(f"{what}: the consumer recorded no result")
+    if total != expected:
+        raise BenchmarkError(f"{what}: received values sum to {total}, expected {expected} (0..{n - 1})")
+    if leftover:
+        raise BenchmarkError(f"{what}: {leftover} messages still queued after receiving all {n}")
+
+
+def _close(ends: Ends) -> None:
+    result = ends.close()
+    if asyncio.iscoroutine(result):
+        asyncio.run(result)
+
+
+# -- threads: P producers, one consumer ---------------------------------------------------------
+
+
+def threads_run(make: Callable[[], Ends | None], producers: int, what: str) -> Callable[[int], float]:
+    def run(n: int) -> float:
+        ends = make()
+        assert ends is not None
+        box: dict[str, Any] = {}
+        errors: list[BaseException] = []
+        start = threading.Barrier(producers + 2)
+
+        def produce(put: Callable[[int], Any], lo: int, hi: int) -> None:
+            start.wait()
+            for i in range(lo, hi):
+                put(i)
+
+        def consume(get: Callable[[], int], count: int) -> None:
+            start.wait()
+            total = 0
+            for _ in range(count):
+                total += get()
+            box["end"] = perf_counter()
+            box["total"] = total
+
+        assert ends.get is not None
+        threads = [
+            threading.Thread(
+                target=_guarded(errors, produce, ends.puts[p], p * n // producers, (p + 1) * n // producers),
+                name=f"producer-{p}",
+                daemon=True,
+            )
+            for p in range(producers)
+        ]
+        threads.append(
+            threading.Thread(target=_guarded(errors, consume, ends.get, n), name="consumer", daemon=True)
+        )
+        for thread in threads:
+            thread.start()
+        start.wait()
+        t0 = perf_counter()
+        _join_all(threads, _timeout(n), what)
+        if errors:
+            raise BenchmarkError(f"{what}: {errors[0]!r}") from errors[0]
+        _check(what, n, box.get("total"), ends.leftover())
+        _close(ends)
+        return n / (box["end"] - t0)
+
+    return run
+
+
+def pingpong_run(make: Callable[[], tuple[Ends, Ends] | None], what: str) -> Callable[[int], float]:
+    """Round trips: the pinger sends i and waits for it to come back from an echo thread."""
+
+    def run(n: int) -> float:
+        pair = make()
+        assert pair is not None
+        requests, replies = pair
+        assert requests.get is not None
+        assert replies.get is not None
+        box: dict[str, Any] = {}
+        errors: list[BaseException] = []
+        start = threading.Barrier(3)
+
+        def echo(get: Callable[[], int], put: Callable[[int], Any]) -> None:
+            start.wait()
+            for _ in range(n):
+                put(get())
+
+        def ping(put: Callable[[int], Any], get: Callable[[], int]) -> None:
+            start.wait()
+            total = 0
+            for i in range(n):
+                put(i)
+                total += get()
+            box["end"] = perf_counter()
+            box["total"] = total
+
+        threads = [
+            threading.Thread(
+                target=_guarded(errors, echo, requests.get, replies.puts[0]), name="echo", daemon=True
+            ),
+            threading.Thread(
+                target=_guarded(errors, ping, requests.puts[0], replies.get), name="ping", daemon=True
+            ),
+        ]
+        for thread in threads:
+            thread.start()
+        start.wait()
+        t0 = perf_counter()
+        _join_all(threads, _timeout(n), what)
+        if errors:
+            raise BenchmarkError(f"{what}: {errors[0]!r}") from errors[0]
+        _check(what, n, box.get("total"), requests.leftover() + replies.leftover())
+        _close(requests)
+        _close(replies)
+        return n / (box["end"] - t0)
+
+    return run
+
+
+# -- select ---------------------------------------------------------------------------------------
+
+
+def _in_thread(body: Callable[[], tuple[float, int]], n: int, what: str) -> tuple[float, int]:
+    """Run a single-threaded timed body in a watched thread; returns (seconds, total)."""
+    box: dict[str, Any] = {}
+    errors: list[BaseException] = []
+
+    def target() -> None:
+        box["result"] = body()
+
+    thread = threading.Thread(target=_guarded(errors, target), name=what, daemon=True)
+    thread.start()
+    _join_all([thread], _timeout(n), what)
+    if errors:
+        raise BenchmarkError(f"{what}: {errors[0]!r}") from errors[0]
+    return box["result"]  # type: ignore[no-any-return]
+
+
+def select_ready_mpsc(kind: str) -> Callable[[int], float]:
+    """4 channels, only the third one holding messages: n selects (or n plain recvs) drain it."""
+    what = f"select over 4, one ready: mpsc {kind}"
+
+    def run(n: int) -> float:
+        import mpsc
+
+        chans = [mpsc.channel() for _ in range(4)]
+        tx = chans[2][0]
+        for i in range(n):
+            tx.send(i)
+        r0, r1, r2, r3 = (rx for _, rx in chans)
+
+        def body() -> tuple[float, int]:
+            total = 0
+            if kind == "recv":
+                recv = r2.recv
+                t0 = perf_counter()
+                for _ in range(n):
+                    total += recv()
+            elif kind == "select":
+                select = mpsc.select
+                t0 = perf_counter()
+                for _ in range(n):
+                    total += select(r0, r1, r2, r3)[1]
+            else:
+                sel = mpsc.Select(r0, r1, r2, r3).select
+                t0 = perf_counter()
+                for _ in range(n):
+                    total += sel()[1]
+            return perf_counter() - t0, total
+
+        elapsed, total = _in_thread(body, n, what)
+        _check(what, n, total, sum(len(rx) for _, rx in chans))
+        return n / elapsed
+
+    return run
+
+
+def select_ready_pygolang(kind: str) -> Callable[[int], float]:
+    what = f"select over 4, one ready: pygolang {kind}"
+
+    def run(n: int) -> float:
+        from golang import chan, select
+
+        chans = [chan(n) for _ in range(4)]
+        for i in range(n):
+            chans[2].send(i)
+        c0, c1, c2, c3 = chans
+
+        def body() -> tuple[float, int]:
+            total = 0
+            if kind == "recv":
+                recv = c2.recv
+                t0 = perf_counter()
+                for _ in range(n):
+                    total += recv()
+            else:
+                t0 = perf_counter()
+                for _ in range(n):
+                    total += select(c0.recv, c1.recv, c2.recv, c3.recv)[1]
+            return perf_counter() - t0, total
+
+        elapsed, total = _in_thread(body, n, what)
+        _check(what, n, total, sum(len(c) for c in chans))
+        return n / elapsed
+
+    return run
+
+
+def _blocked_rounds(
+    sends: list[Callable[[int], Any]],
+    wait: Callable[[], int],
+    reply: Callable[[int], Any],
+    get_reply: Callable[[], int],
+    n: int,
+    what: str,
+) -> float:
+    """Round trips: the pinger sends i on ``sends[i % 8]``; the echo thread, blocked in ``wait``
+    (a select over 8 channels, or a plain recv), wakes and replies."""
+    box: dict[str, Any] = {}
+    errors: list[BaseException] = []
+    start = threading.Barrier(3)
+
+    def echo() -> None:
+        start.wait()
+        for _ in range(n):
+            reply(wait())
+
+    def ping() -> None:
+        start.wait()
+        total = 0
+        for i in range(n):
+            sends[i & 7](i)
+            total += get_reply()
+        box["end"] = perf_counter()
+        box["total"] = total
+
+    threads = [
+        threading.Thread(target=_guarded(errors, echo), name="echo", daemon=True),
+        threading.Thread(target=_guarded(errors, ping), name="ping", daemon=True),
+    ]
+    for thread in threads:
+        thread.start()
+    start.wait()
+    t0 = perf_counter()
+    _join_all(threads, _timeout(n), what)
+    if errors:
+        raise BenchmarkError(f"{what}: {errors[0]!r}") from errors[0]
+    _check(what, n, box.get("total"), 0)
+    return n / (box["end"] - t0)
+
+
+def select_blocked_mpsc(kind: str) -> Callable[[int], float]:
+    what = f"blocked select over 8: mpsc {kind}"
+
+    def run(n: int) -> float:
+        import mpsc
+
+        chans = [mpsc.channel() for _ in range(8)]
+        reply_tx, reply_rx = mpsc.channel()
+        if kind == "recv":
+            sends = [chans[0][0].send] * 8
+            wait = chans[0][1].recv
+        else:
+            sends = [tx.send for tx, _ in chans]
+            r = [rx for _, rx in chans]
+            select = mpsc.select
+
+            def wait() -> Any:
+                return select(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7])[1]
+
+        rate = _blocked_rounds(sends, wait, reply_tx.send, reply_rx.recv, n, what)
+        left = sum(len(rx) for _, rx in chans) + len(reply_rx)
+        if left:
+            raise BenchmarkError(f"{what}: {left} messages still queued")
+        return rate
+
+    return run
+
+
+def select_blocked_pygolang(kind: str) -> Callable[[int], float]:
+    what = f"blocked select over 8: pygolang {kind}"
+
+    def run(n: int) -> float:
+        from golang import chan, select
+
+        chans = [chan(1) for _ in range(8)]
+        replies = chan(1)
+        if kind == "recv":
+            sends = [chans[0].send] * 8
+            wait = chans[0].recv
+        else:
+            sends = [c.send for c in chans]
+            recvs = [c.recv for c in chans]
+
+            def wait() -> Any:
+                return select(*recvs)[1]
+
+        return _blocked_rounds(sends, wait, replies.send, replies.recv, n, what)
+
+    return run
+
+
+# -- asyncio --------------------------------------------------------------------------------------
+
+
+def thread_to_async_run(peer: Peer, what: str) -> Callable[[int], float]:
+    """A thread puts n messages; a task on the main thread's loop awaits them."""
+
+    def run(n: int) -> float:
+        async def main() -> float:
+            loop = asyncio.get_running_loop()
+            ends = peer.thread_to_async(loop)
+            assert ends is not None
+            assert ends.aget is not None
+            aget = ends.aget
+            errors: list[BaseException] = []
+
+            def produce(put: Callable[[int], Any]) -> None:
+                for i in range(n):
+                    put(i)
+
+            async def consume() -> int:
+                total = 0
+                for _ in range(n):
+                    total += await aget()
+                return total
+
+            thread = threading.Thread(target=_guarded(errors, produce, ends.puts[0]), daemon=True)
+            t0 = perf_counter()
+            thread.start()
+            try:
+                total = await asyncio.wait_for(consume(), _timeout(n))
+            except TimeoutError:
+                raise BenchmarkError(f"{what}: not all {n} messages arrived — lost or a hang") from None
+            t1 = perf_counter()
+            _join_all([thread], _timeout(n), what)
+            if errors:
+                raise BenchmarkError(f"{what}: {errors[0]!r}") from errors[0]
+            _check(what, n, total, ends.leftover())
+            result = ends.close()
+            if asyncio.iscoroutine(result):
+                await result
+            return n / (t1 - t0)
+
+        return asyncio.run(main())
+
+    return run
+
+
+def async_to_thread_run(peer: Peer, what: str) -> Callable[[int], float]:
+    """A task puts n messages; a thread gets them and reports back to the loop."""
+
+    def run(n: int) -> float:
+        async def main() -> float:
+            loop = asyncio.get_running_loop()
+            ends = peer.async_to_thread(loop)
+            assert ends is not None
+            assert ends.get is not None
+            done: asyncio.Future[tuple[int, float]] = loop.create_future()
+
+            def report(result: tuple[int, float] | BaseException) -> None:
+                if done.done():
+                    return
+                if isinstance(result, BaseException):
+                    done.set_exception(result)
+                else:
+                    done.set_result(result)
+
+            def consume(get: Callable[[], int]) -> None:
+                try:
+                    total = 0
+                    for _ in range(n):
+                        total += get()
+                    loop.call_soon_threadsafe(report, (total, perf_counter()))
+                except BaseException as exc:
+                    loop.call_soon_threadsafe(report, exc)
+
+            thread = threading.Thread(target=consume, args=(ends.get,), daemon=True)
+            t0 = perf_counter()
+            thread.start()
+            if ends.aput is not None:
+                aput = ends.aput
+                for i in range(n):
+                    await aput(i)
+            else:  # a put that never blocks, called from the task (queue.SimpleQueue)
+                put = ends.puts[0]
+                for i in range(n):
+                    put(i)
+            try:
+                total, t1 = await asyncio.wait_for(done, _timeout(n))
+            except TimeoutError:
+                raise BenchmarkError(f"{what}: not all {n} messages arrived — lost or a hang") from None
+            except BenchmarkError:
+                raise
+            except BaseException as exc:
+                raise BenchmarkError(f"{what}: {exc!r}") from exc
+            _check(what, n, total, ends.leftover())
+            result = ends.close()
+            if asyncio.iscoroutine(result):
+                await result
+            return n / (t1 - t0)
+
+        return asyncio.run(main())
+
+    return run
+
+
+def async_to_async_run(peer: Peer, what: str) -> Callable[[int], float]:
+    """A producer task and a consumer task on one loop."""
+
+    def run(n: int) -> float:
+        async def main() -> float:
+            loop = asyncio.get_running_loop()
+            ends = peer.async_to_async(loop)
+            assert ends is not None
+            assert ends.aput is not None
+            assert ends.aget is not None
+            aput, aget = ends.aput, ends.aget
+
+            async def produce() -> None:
+                for i in range(n):
+                    await aput(i)
+
+            async def consume() -> int:
+                total = 0
+                for _ in range(n):
+                    total += await aget()
+                return total
+
+            t0 = perf_counter()
+            try:
+                _, total = await asyncio.wait_for(asyncio.gather(produce(), consume()), _timeout(n))
+            except TimeoutError:
+                raise BenchmarkError(f"{what}: not all {n} messages arrived — lost or a hang") from None
+            t1 = perf_counter()
+            _check(what, n, total, ends.leftover())
+            result = ends.close()
+            if asyncio.iscoroutine(result):
+                await result
+            return n / (t1 - t0)
+
+        return asyncio.run(main())
+
+    return run
+
+
+# -- memory ---------------------------------------------------------------------------------------
+
+
+def memory_queued_run(peer: Peer) -> Callable[[int], float]:
+    """Bytes the container allocates to hold n queued ints (the ints exist beforehand)."""
+
+    def run(n: int) -> float:
+        values = list(range(1_000, 1_000 + n))  # outside the small-int cache, allocated up front
+        objs = peer.make()
+        assert objs is not None
+        put = peer.put_of(objs)
+        gc.collect()
+        tracemalloc.start()
+        try:
+            before = tracemalloc.get_traced_memory()[0]
+            for value in values:
+                put(value)
+            after = tracemalloc.get_traced_memory()[0]
+        finally:
+            tracemalloc.stop()
+        del objs, put, values
+        return (after - before) / n
+
+    return run
+
+
+def memory_idle_run(peer: Peer) -> Callable[[int], float]:
+    """Bytes per empty channel, everything a program keeps for it (mpsc: Sender and Receiver)."""
+
+    def run(n: int) -> float:
+        make = peer.make
+        width = len(make() or ())
+        keep: list[Any] = [None] * (n * width)
+        gc.collect()
+        tracemalloc.start()
+        try:
+            before = tracemalloc.get_traced_memory()[0]
+            j = 0
+            for _ in range(n):
+                for obj in make() or ():
+                    keep[j] = obj
+                    j += 1
+            after = tracemalloc.get_traced_memory()[0]
+        finally:
+            tracemalloc.stop()
+        del keep
+        return (after - before) / n
+
+    return run
+
+
+# -- the suite ------------------------------------------------------------------------------------
+
+
+GROUPS = {
+    "threads": "Threads",
+    "select": "select",
+    "asyncio": "asyncio",
+    "memory": "Memory (tracemalloc; lower is better)",
+}
+
+
+def build(peers: dict[str, Peer]) -> list[Workload]:
+    """Every workload with its rows; peers that cannot run one are listed as skipped."""
+    workloads: list[Workload] = []
+
+    def rows_for(
+        workload: Workload, names: list[str], make_row: Callable[[Peer], Callable[[int], float] | None]
+    ) -> None:
+        for name in names:
+            peer = peers[name]
+            if peer.skip_reason is not None:
+                workload.skipped[name] = peer.skip_reason
+                continue
+            run = make_row(peer)
+            if run is None:
+                workload.skipped[name] = "does not offer this workload"
+                continue
+            workload.rows.append(Row(name, run, peer.note))
+
+    thread_peers = ["mpsc", "queue.SimpleQueue", "queue.Queue", "aiologic", "culsans"]
+    bounded_peers = ["mpsc", "queue.Queue", "aiologic", "culsans"]
+    for key, title, capacity, producers, reference, n, nq, names in [
+        ("spsc_unbounded", "SPSC, unbounded", None, 1, "queue.SimpleQueue", 200_000, 40_000, thread_peers),
+        ("mpsc4_unbounded", "4 producers → 1, unbounded", None, 4, "queue.SimpleQueue", 200_000, 40_000,
+         thread_peers),
+        ("spsc_bounded64", "SPSC, bounded(64)", 64, 1, "queue.Queue", 50_000, 10_000, bounded_peers),
+        ("mpsc4_bounded1", "4 producers → 1, bounded(1)", 1, 4, "queue.Queue", 30_000, 6_000, bounded_peers),
+    ]:  # fmt: skip
+        workload = Workload(key, title, "threads", "msg/s", True, reference, n, nq)
+        workload.split = 1 if capacity is None else 3
+        workload.description = (
+            f"{producers} producer thread{'s' * (producers > 1)} → 1 consumer thread, "
+            f"{'unbounded' if capacity is None else f'capacity {capacity}'}; n ints, sum checked"
+        )
+
+        def thread_row(
+            peer: Peer, capacity: int | None = capacity, producers: int = producers, key: str = key
+        ) -> Any:
+            if peer.threads(capacity, producers) is None:
+                return None
+            return threads_run(lambda: peer.threads(capacity, producers), producers, f"{key} {peer.name}")
+
+        rows_for(workload, names, thread_row)
+        workloads.append(workload)
+
+    pingpong = Workload("pingpong", "ping-pong round trips", "threads", "round trips/s", True,
+                        "queue.SimpleQueue", 40_000, 8_000)  # fmt: skip
+    pingpong.description = "two channels and an echo thread; one message in flight at a time"
+    pingpong.split = 3
+    rows_for(
+        pingpong,
+        ["mpsc", "mpsc bounded(0)", *thread_peers[1:]],
+        lambda peer: (
+            None if peer.pingpong() is None else pingpong_run(peer.pingpong, f"pingpong {peer.name}")
+        ),
+    )
+    workloads.append(pingpong)
+
+    # select: rows are mpsc's and pygolang's own calls; the reference is mpsc's plain recv.
+    go = peers["pygolang"]
+    ready = Workload("select4_ready", "select over 4, one ready", "select", "ops/s", True, "mpsc recv",
+                     200_000, 40_000)  # fmt: skip
+    ready.description = "one thread; only one of 4 channels holds messages; select vs a plain recv"
+    ready.rows += [
+        Row("mpsc recv", select_ready_mpsc("recv"), "Receiver.recv on the ready channel"),
+        Row("mpsc select", select_ready_mpsc("select"), "mpsc.select(r0, r1, r2, r3)"),
+        Row("mpsc Select", select_ready_mpsc("Select"), "a reused mpsc.Select(...).select()"),
+    ]
+    blocked = Workload("select8_blocked", "blocked select over 8, woken by one send", "select",
+                       "round trips/s", True, "mpsc recv", 40_000, 8_000)  # fmt: skip
+    blocked.split = 3
+    blocked.description = (
+        "an echo thread blocks in select over 8 channels (or a plain recv); pinger sends, waits"
+    )
+    blocked.rows += [
+        Row("mpsc recv", select_blocked_mpsc("recv"), "echo blocked in Receiver.recv"),
+        Row("mpsc select", select_blocked_mpsc("select"), "echo blocked in mpsc.select over 8"),
+    ]
+    if go.skip_reason is None:
+        ready.rows += [
+            Row("pygolang recv", select_ready_pygolang("recv"), "chan.recv"),
+            Row("pygolang select", select_ready_pygolang("select"), "golang.select over 4"),
+        ]
+        blocked.rows += [
+            Row("pygolang recv", select_blocked_pygolang("recv"), "chan(1).recv"),
+            Row("pygolang select", select_blocked_pygolang("select"), "golang.select over 8"),
+        ]
+    else:
+        ready.skipped["pygolang"] = blocked.skipped["pygolang"] = go.skip_reason
+    workloads += [ready, blocked]
+
+    bridge = ["mpsc", "aiologic", "culsans", "janus"]
+    t2a = Workload("thread_to_asyncio", "thread → asyncio", "asyncio", "msg/s", True, "aiologic",
+                   200_000, 40_000)  # fmt: skip
+    t2a.description = (
+        "a producer thread, a consumer task on the loop; unbounded. "
+        "asyncio.Queue: loop.call_soon_threadsafe(q.put_nowait, x) from the thread"
+    )
+    rows_for(
+        t2a,
+        [*bridge, "asyncio.Queue"],
+        lambda peer: (
+            thread_to_async_run(peer, f"thread→asyncio {peer.name}")
+            if _offers(peer.thread_to_async)
+            else None
+        ),
+    )
+    a2t = Workload("asyncio_to_thread", "asyncio → thread", "asyncio", "msg/s", True, "aiologic",
+                   200_000, 40_000)  # fmt: skip
+    a2t.description = (
+        "a producer task, a consumer thread; unbounded. "
+        "queue.SimpleQueue: the stdlib way out of a loop, put() (never blocks) called in the task"
+    )
+    rows_for(
+        a2t,
+        [*bridge, "queue.SimpleQueue"],
+        lambda peer: (
+            async_to_thread_run(peer, f"asyncio→thread {peer.name}")
+            if _offers(peer.async_to_thread)
+            else None
+        ),
+    )
+    a2a = Workload("asyncio_to_asyncio", "asyncio → asyncio, one loop", "asyncio", "msg/s", True,
+                   "asyncio.Queue", 200_000, 40_000)  # fmt: skip
+    a2a.description = "a producer task and a consumer task on one loop; unbounded"
+    rows_for(
+        a2a,
+        [*bridge, "asyncio.Queue"],
+        lambda peer: (
+            async_to_async_run(peer, f"asyncio→asyncio {peer.name}") if _offers(peer.async_to_async) else None
+        ),
+    )
+    workloads += [t2a, a2t, a2a]
+
+    memory_peers = ["mpsc", "collections.deque", "queue.SimpleQueue", "queue.Queue",
+                    "asyncio.Queue", "aiologic", "culsans", "janus"]  # fmt: skip
+    queued = Workload("memory_queued", "bytes per queued message", "memory", "B/msg", False,
+                      "collections.deque", 1_000_000, 200_000)  # fmt: skip
+    queued.description = "n ints queued (allocated beforehand), traced bytes / n"
+    rows_for(
+        queued,
+        ["mpsc bounded(10**6)", *memory_peers],
+        lambda peer: memory_queued_run(peer) if peer.make() is not None else None,
+    )
+    idle = Workload("memory_idle", "bytes per idle channel", "memory", "B/channel", False,
+                    "collections.deque", 10_000, 2_000)  # fmt: skip
+    idle.description = "n empty channels kept alive (mpsc: Sender + Receiver), traced bytes / n"
+    rows_for(
+        idle,
+        ["mpsc bounded(64)", *memory_peers],
+        lambda peer: memory_idle_run(peer) if peer.make() is not None else None,
+    )
+    for workload in (queued, idle):
+        workload.max_repeats, workload.warm_up = 3, False
+    if go.skip_reason is None:
+        reason = "C++ allocations are invisible to tracemalloc"
+        queued.skipped["pygolang"] = idle.skipped["pygolang"] = reason
+    workloads += [queued, idle]
+    return workloads
+
+
+def _offers(method: Callable[[asyncio.AbstractEventLoop], Ends | None]) -> bool:
+    """Whether a peer's asyncio method gives ends (asked outside a loop, with a throwaway loop)."""
+    loop = asyncio.new_event_loop()
+    try:
+        ends = method(loop)
+        if ends is not None:
+            _close_quietly(ends, loop)
+        return ends is not None
+    finally:
+        loop.close()
+
+
+def _close_quietly(ends: Ends, loop: asyncio.AbstractEventLoop) -> None:
+    result = ends.close()
+    if asyncio.iscoroutine(result):
+        result.close()
