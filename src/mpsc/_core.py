@@ -204,7 +204,7 @@ class Chan(Generic[T]):
                 self.tx_gone = True
                 _abandon(self.recvq, None)  # they drain what is buffered, then see RecvError
                 _abandon(self.sendq, None)
-            else:
+            elif handle is not None:  # a collected handle has no call blocked on it
                 _abandon(self.sendq, handle)
         else:
             self.receivers -= 1
@@ -213,7 +213,7 @@ class Chan(Generic[T]):
                 dropped = self._drop_buffer_locked()  # released at once, as Rust drops them
                 _abandon(self.sendq, None)  # they fail with SendError holding their value
                 _abandon(self.recvq, None)
-            else:
+            elif handle is not None:
                 _abandon(self.recvq, handle)
         return dropped
 
@@ -254,7 +254,7 @@ def _retry(entry: Entry) -> None:
 
 
 def _abandon(queue: deque[Entry], handle: object) -> None:
-    """Wake the waiters in ``queue`` (only those blocked through ``handle``, if given)."""
+    """Wake the waiters in ``queue``: all of them, or (given a handle) those blocked through it."""
     if handle is None:
         entries = list(queue)
         queue.clear()

@@ -55,7 +55,7 @@ def attempt(entry: Entry) -> Any:
 def operate(
     entries: Sequence[Entry],
     deadline: float | None,
-    new_waiter: Callable[[], W],
+    new_waiter: Callable[[bool], W],
     *,
     block: bool = True,
     select: bool = False,
@@ -83,18 +83,20 @@ def operate(
                 raise
             if result is not NOTHING:
                 return entry.index, result
-        if not block:
-            raise Empty()
-        if expired(deadline):
-            raise Timeout(None if select or not entries else entries[0].value)
-
-        waiter = new_waiter()
+        final = not block or expired(deadline)
+        if final and n < 2:  # one lock-free look at one channel is already atomic
+            raise Empty() if not block else Timeout(None if select or not n else entries[0].value)
+        # A last look at several channels must be atomic too (a value may move from a channel
+        # not yet looked at to one already passed): queue on all of them, then give up at once.
+        waiter = new_waiter(not final)
         wake_at = deadline
         for entry in entries:
             entry.waiter = waiter
             due = entry.chan.due()
             if due is not None and (wake_at is None or due < wake_at):
                 wake_at = due
+        if final:
+            wake_at = float("-inf")
         queued: list[Entry] = []
         try:
             for position in order:  # the same random order: no operation is favoured
@@ -114,6 +116,8 @@ def operate(
                         chan.dequeue_locked(entry)
         if waiter.index >= 0 and waiter.value is not RETRY:
             return waiter.index, waiter.value
+        if final:
+            raise Empty() if not block else Timeout()
 
 
 class _Spare(threading.local):
@@ -125,12 +129,13 @@ class _Spare(threading.local):
 _spare = _Spare()
 
 
-def thread_waiter() -> ThreadWaiter:
-    """A waiter for this thread, refused inside a running event loop (it would freeze it)."""
+def thread_waiter(parking: bool = True) -> ThreadWaiter:
+    """A waiter for this thread; one that may park is refused inside a running event loop."""
     asyncio = sys.modules.get("asyncio")
     trio = sys.modules.get("trio")
-    if (asyncio is not None and asyncio.events._get_running_loop() is not None) or (
-        trio is not None and trio.lowlevel.in_trio_run()
+    if parking and (
+        (asyncio is not None and asyncio.events._get_running_loop() is not None)
+        or (trio is not None and trio.lowlevel.in_trio_run())
     ):
         raise RuntimeError(
             "a blocking mpsc call would freeze the running event loop; "
@@ -250,7 +255,7 @@ async def recv_async(chan: Chan[T], handle: Any, deadline: float | None) -> T:
     return (await run_async(rounds))[1]  # type: ignore[no-any-return]
 
 
-def new_async_waiter() -> AsyncWaiter | TrioWaiter:
+def new_async_waiter(parking: bool = True) -> AsyncWaiter | TrioWaiter:
     """A waiter for the current task: on its running asyncio loop, or in its trio run."""
     asyncio = sys.modules.get("asyncio")
     if asyncio is not None:

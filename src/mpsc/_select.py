@@ -8,6 +8,7 @@ under stable indices, for loops that drop channels as they disconnect.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable
 from typing import Any
 
@@ -41,8 +42,8 @@ def _entries(operations: Iterable[tuple[int, object]]) -> list[Entry]:
 
 def _deadline(timeout: float | None, block: bool, count: int) -> float | None:
     deadline = None if timeout is None else deadline_after(timeout)
-    if not count and timeout is None and block:
-        raise ValueError("select() with no operations, no timeout and block=True would wait forever")
+    if not count and deadline is None and block:
+        raise ValueError("select() with no operations and no (finite) timeout would wait forever")
     return deadline
 
 
@@ -98,20 +99,22 @@ class Select:
     present when it starts.
     """
 
-    __slots__ = ("_next", "_operations")
+    __slots__ = ("_lock", "_next", "_operations")
 
     def __init__(self, *operations: Operation) -> None:
         self._operations: dict[int, Operation] = {}
         self._next = 0
+        self._lock = threading.Lock()
         for operation in operations:
             self.add(operation)
 
     def add(self, operation: Operation) -> int:
         """Add a Receiver or a ``(Sender, value)`` pair; return its index."""
-        index = self._next
-        _entry(operation, index)  # checked now, not at the next select
-        self._operations[index] = operation
-        self._next += 1
+        _entry(operation, self._next)  # checked now, not at the next select
+        with self._lock:
+            index = self._next
+            self._operations[index] = operation
+            self._next += 1
         return index
 
     def recv(self, receiver: Receiver[Any]) -> int:
@@ -125,7 +128,8 @@ class Select:
     def remove(self, index: int) -> None:
         """Remove the operation with this index (``ValueError`` if there is none)."""
         try:
-            del self._operations[index]
+            with self._lock:
+                del self._operations[index]
         except KeyError:
             raise ValueError(f"no operation with index {index} in this Select") from None
 
@@ -135,9 +139,14 @@ class Select:
     def __contains__(self, index: object) -> bool:
         return index in self._operations
 
+    def _current(self) -> list[Entry]:
+        with self._lock:
+            operations = list(self._operations.items())
+        return _entries(operations)
+
     def select(self, timeout: float | None = None, block: bool = True) -> tuple[int, Any]:
         """As :func:`select` over the current operations; indices are the ones ``add`` gave."""
-        entries = _entries(self._operations.items())
+        entries = self._current()
         deadline = _deadline(timeout, block, len(entries))
         return _ops.run(_ops.operate(entries, deadline, _ops.thread_waiter, block=block, select=True))
 
@@ -147,7 +156,7 @@ class Select:
 
     async def select_async(self, timeout: float | None = None, block: bool = True) -> tuple[int, Any]:
         """As :func:`select_async` over the current operations."""
-        entries = _entries(self._operations.items())
+        entries = self._current()
         deadline = _deadline(timeout, block, len(entries))
         rounds = _ops.operate(entries, deadline, _ops.new_async_waiter, block=block, select=True)
         return await _ops.run_async(rounds)
