@@ -42,53 +42,73 @@ Rounds = Generator[tuple[W, float | None], None, tuple[int, Any]]
 _ORDERS = [list(permutations(range(n))) for n in range(6)]
 
 
-def attempt(entry: Entry) -> Any:
-    """Try one operation without waiting: its result (None for a send), or NOTHING."""
-    chan = entry.chan
-    if entry.handle._chan is not chan:
-        raise closed_error(entry.handle)
-    if entry.sending:
-        return None if chan.offer(entry.value) else NOTHING
-    return chan.poll()
+Op = tuple[Chan[Any], Any, Any, bool, int]
+"""One operation: (channel, handle, value to send, whether it sends, its index in a select)."""
+
+
+def random_order(n: int) -> Sequence[int]:
+    """A uniformly random order of ``range(n)``."""
+    if n < len(_ORDERS):
+        orders = _ORDERS[n]
+        return orders[int(random.random() * len(orders))]
+    return random.sample(range(n), n)
+
+
+def try_once(ops: Sequence[Op], order: Sequence[int], select: bool) -> tuple[int, Any] | None:
+    """Try each operation once without waiting, in ``order``: the first to complete gives
+    ``(index, result)`` (result None for a send); None if none could. A disconnected channel
+    raises its ``RecvError``/``SendError`` (with ``.index`` set, for a select)."""
+    for position in order:
+        chan, handle, value, sending, index = ops[position]
+        if handle._chan is not chan:
+            raise closed_error(handle)
+        try:
+            if sending:
+                if chan.offer(value):
+                    return index, None
+            else:
+                result = chan.poll()
+                if result is not NOTHING:
+                    return index, result
+        except ChannelError as error:
+            if select:
+                error.index = index
+            raise
+    return None
 
 
 def operate(
-    entries: Sequence[Entry],
+    ops: Sequence[Op],
     deadline: float | None,
     new_waiter: Callable[[bool], W],
     *,
     block: bool = True,
     select: bool = False,
+    tried: bool = False,
 ) -> Rounds[W]:
-    """Run ``entries`` (one operation, or a select's) to completion; see the module docstring.
+    """Run ``ops`` (one operation, or a select's) to completion; see the module docstring.
 
     Returns ``(index, result)``. Raises ``Empty`` if ``block`` is false and nothing is ready,
     ``Timeout`` once ``deadline`` passes, and the operation's own ``RecvError``/``SendError``
-    (with ``.index`` set, for a select).
+    (with ``.index`` set, for a select). ``tried`` says the caller has just tried them all.
     """
-    n = len(entries)
-    orders = _ORDERS[n] if n < len(_ORDERS) else None
+    n = len(ops)
+    entries: list[Entry] = []
     while True:
-        if orders is not None:
-            order: Sequence[int] = orders[int(random.random() * len(orders))]
-        else:
-            order = random.sample(range(n), n)
-        for position in order:
-            entry = entries[position]
-            try:
-                result = attempt(entry)
-            except ChannelError as error:
-                if select:
-                    error.index = entry.index
-                raise
-            if result is not NOTHING:
-                return entry.index, result
+        order = random_order(n)
+        if not tried:
+            found = try_once(ops, order, select)
+            if found is not None:
+                return found
+        tried = False
         final = not block or expired(deadline)
         if final and n < 2:  # one lock-free look at one channel is already atomic
-            raise Empty() if not block else Timeout(None if select or not n else entries[0].value)
+            raise Empty() if not block else Timeout(None if select or not n else ops[0][2])
         # A last look at several channels must be atomic too (a value may move from a channel
         # not yet looked at to one already passed): queue on all of them, then give up at once.
         waiter = new_waiter(not final)
+        if not entries:  # made once, for the first round that waits, and reused after
+            entries = [Entry(*op) for op in ops]
         wake_at = deadline
         for entry in entries:
             entry.waiter = waiter
@@ -236,22 +256,22 @@ def _took_effect(waiter: ThreadWaiter | AsyncWaiter | TrioWaiter) -> bool:
 
 def send(chan: Chan[T], handle: Any, value: T, deadline: float | None) -> None:
     """A blocking send of ``value`` on ``chan`` through ``handle``."""
-    run(operate((Entry(chan, handle, value, True),), deadline, thread_waiter))
+    run(operate(((chan, handle, value, True, 0),), deadline, thread_waiter))
 
 
 def recv(chan: Chan[T], handle: Any, deadline: float | None) -> T:
     """A blocking receive from ``chan`` through ``handle``."""
-    return run(operate((Entry(chan, handle, None, False),), deadline, thread_waiter))[1]  # type: ignore[no-any-return]
+    return run(operate(((chan, handle, None, False, 0),), deadline, thread_waiter))[1]  # type: ignore[no-any-return]
 
 
 async def send_async(chan: Chan[T], handle: Any, value: T, deadline: float | None) -> None:
     """An awaiting send of ``value`` on ``chan`` through ``handle``."""
-    await run_async(operate((Entry(chan, handle, value, True),), deadline, new_async_waiter))
+    await run_async(operate(((chan, handle, value, True, 0),), deadline, new_async_waiter))
 
 
 async def recv_async(chan: Chan[T], handle: Any, deadline: float | None) -> T:
     """An awaiting receive from ``chan`` through ``handle``."""
-    rounds = operate((Entry(chan, handle, None, False),), deadline, new_async_waiter)
+    rounds = operate(((chan, handle, None, False, 0),), deadline, new_async_waiter)
     return (await run_async(rounds))[1]  # type: ignore[no-any-return]
 
 

@@ -9,24 +9,23 @@ under stable indices, for loops that drop channels as they disconnect.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Sequence
 from typing import Any
 
 from . import _ops
-from ._core import Entry
 from ._deadlines import deadline_after
 from ._handles import Receiver, Sender, _Handle
 
 Operation = Receiver[Any] | tuple[Sender[Any], Any]
 
 
-def _entry(operation: object, index: int) -> Entry:
-    """Check one operation and make its entry; nothing is registered anywhere yet."""
+def _op(operation: object, index: int) -> _ops.Op:
+    """Check one operation; nothing is registered anywhere, nothing is tried yet."""
     if isinstance(operation, Receiver):
-        return Entry(operation._live(), operation, None, False, index)
+        return (operation._live(), operation, None, False, index)
     if type(operation) is tuple and len(operation) == 2 and isinstance(operation[0], Sender):
         sender, value = operation
-        return Entry(sender._live(), sender, value, True, index)
+        return (sender._live(), sender, value, True, index)
     if isinstance(operation, Sender):
         raise TypeError(f"operation {index}: a send is a (Sender, value) pair, not a bare Sender")
     if isinstance(operation, _Handle):
@@ -36,15 +35,26 @@ def _entry(operation: object, index: int) -> Entry:
     )
 
 
-def _entries(operations: Iterable[tuple[int, object]]) -> list[Entry]:
-    return [_entry(operation, index) for index, operation in operations]
-
-
 def _deadline(timeout: float | None, block: bool, count: int) -> float | None:
     deadline = None if timeout is None else deadline_after(timeout)
     if not count and deadline is None and block:
         raise ValueError("select() with no operations and no (finite) timeout would wait forever")
     return deadline
+
+
+def _select(ops: Sequence[_ops.Op], timeout: float | None, block: bool) -> tuple[int, Any]:
+    deadline = _deadline(timeout, block, len(ops))
+    found = _ops.try_once(ops, _ops.random_order(len(ops)), True)
+    if found is not None:  # the common case, without the machinery of waiting
+        return found
+    rounds = _ops.operate(ops, deadline, _ops.thread_waiter, block=block, select=True, tried=True)
+    return _ops.run(rounds)
+
+
+async def _select_async(ops: Sequence[_ops.Op], timeout: float | None, block: bool) -> tuple[int, Any]:
+    deadline = _deadline(timeout, block, len(ops))
+    rounds = _ops.operate(ops, deadline, _ops.new_async_waiter, block=block, select=True)
+    return await _ops.run_async(rounds)
 
 
 def select(*operations: Operation, timeout: float | None = None, block: bool = True) -> tuple[int, Any]:
@@ -59,24 +69,20 @@ def select(*operations: Operation, timeout: float | None = None, block: bool = T
     ``timeout`` (seconds) expiring raises ``Timeout``; with ``block=False`` nothing waits and
     ``Empty`` is raised if nothing is ready now.
     """
-    entries = _entries(enumerate(operations))
-    deadline = _deadline(timeout, block, len(entries))
-    return _ops.run(_ops.operate(entries, deadline, _ops.thread_waiter, block=block, select=True))
+    return _select([_op(operation, index) for index, operation in enumerate(operations)], timeout, block)
 
 
 async def select_async(
     *operations: Operation, timeout: float | None = None, block: bool = True
 ) -> tuple[int, Any]:
-    """:func:`select` for asyncio: awaits instead of blocking the thread.
+    """:func:`select` for asyncio (or trio): awaits instead of blocking the thread.
 
     Cancelling it is safe: either it returns (an operation had completed just before) and the
     cancellation lands at the next await, or it raises ``CancelledError`` and no operation
     took effect.
     """
-    entries = _entries(enumerate(operations))
-    deadline = _deadline(timeout, block, len(entries))
-    rounds = _ops.operate(entries, deadline, _ops.new_async_waiter, block=block, select=True)
-    return await _ops.run_async(rounds)
+    ops = [_op(operation, index) for index, operation in enumerate(operations)]
+    return await _select_async(ops, timeout, block)
 
 
 class Select:
@@ -99,10 +105,11 @@ class Select:
     present when it starts.
     """
 
-    __slots__ = ("_lock", "_next", "_operations")
+    __slots__ = ("_lock", "_next", "_operations", "_ops")
 
     def __init__(self, *operations: Operation) -> None:
         self._operations: dict[int, Operation] = {}
+        self._ops: tuple[_ops.Op, ...] = ()  # checked operations, rebuilt on every change
         self._next = 0
         self._lock = threading.Lock()
         for operation in operations:
@@ -110,10 +117,11 @@ class Select:
 
     def add(self, operation: Operation) -> int:
         """Add a Receiver or a ``(Sender, value)`` pair; return its index."""
-        _entry(operation, self._next)  # checked now, not at the next select
         with self._lock:
             index = self._next
+            op = _op(operation, index)  # checked now, not at the next select
             self._operations[index] = operation
+            self._ops = (*self._ops, op)
             self._next += 1
         return index
 
@@ -127,11 +135,11 @@ class Select:
 
     def remove(self, index: int) -> None:
         """Remove the operation with this index (``ValueError`` if there is none)."""
-        try:
-            with self._lock:
-                del self._operations[index]
-        except KeyError:
-            raise ValueError(f"no operation with index {index} in this Select") from None
+        with self._lock:
+            if index not in self._operations:
+                raise ValueError(f"no operation with index {index} in this Select")
+            del self._operations[index]
+            self._ops = tuple(op for op in self._ops if op[4] != index)
 
     def __len__(self) -> int:
         return len(self._operations)
@@ -139,27 +147,17 @@ class Select:
     def __contains__(self, index: object) -> bool:
         return index in self._operations
 
-    def _current(self) -> list[Entry]:
-        with self._lock:
-            operations = list(self._operations.items())
-        return _entries(operations)
-
     def select(self, timeout: float | None = None, block: bool = True) -> tuple[int, Any]:
         """As :func:`select` over the current operations; indices are the ones ``add`` gave."""
-        entries = self._current()
-        deadline = _deadline(timeout, block, len(entries))
-        return _ops.run(_ops.operate(entries, deadline, _ops.thread_waiter, block=block, select=True))
+        return _select(self._ops, timeout, block)
 
     def try_select(self) -> tuple[int, Any]:
         """``select(block=False)``: complete a ready operation or raise ``Empty``."""
-        return self.select(block=False)
+        return _select(self._ops, None, False)
 
     async def select_async(self, timeout: float | None = None, block: bool = True) -> tuple[int, Any]:
         """As :func:`select_async` over the current operations."""
-        entries = self._current()
-        deadline = _deadline(timeout, block, len(entries))
-        rounds = _ops.operate(entries, deadline, _ops.new_async_waiter, block=block, select=True)
-        return await _ops.run_async(rounds)
+        return await _select_async(self._ops, timeout, block)
 
     def __repr__(self) -> str:
         return f"<mpsc.Select of {len(self._operations)} operations>"
