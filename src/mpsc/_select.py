@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from . import _ops
+from ._core import closed_error
 from ._deadlines import deadline_after
 from ._handles import Receiver, Sender, _Handle
 
@@ -147,17 +148,26 @@ class Select:
     def __contains__(self, index: object) -> bool:
         return index in self._operations
 
+    def _checked(self) -> tuple[_ops.Op, ...]:
+        """The current operations, after checking that none of their handles was closed since
+        it was added (an error then, before any operation is tried)."""
+        ops = self._ops
+        for chan, handle, *_ in ops:
+            if handle._chan is not chan:
+                raise closed_error(handle)
+        return ops
+
     def select(self, timeout: float | None = None, block: bool = True) -> tuple[int, Any]:
         """As :func:`select` over the current operations; indices are the ones ``add`` gave."""
-        return _select(self._ops, timeout, block)
+        return _select(self._checked(), timeout, block)
 
     def try_select(self) -> tuple[int, Any]:
         """``select(block=False)``: complete a ready operation or raise ``Empty``."""
-        return _select(self._ops, None, False)
+        return _select(self._checked(), None, False)
 
     async def select_async(self, timeout: float | None = None, block: bool = True) -> tuple[int, Any]:
         """As :func:`select_async` over the current operations."""
-        return await _select_async(self._ops, timeout, block)
+        return await _select_async(self._checked(), timeout, block)
 
     def __repr__(self) -> str:
         return f"<mpsc.Select of {len(self._operations)} operations>"
