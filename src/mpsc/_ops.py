@@ -15,7 +15,7 @@ thread between attempts, :func:`run_async` awaits. Each round it
 A completed waiter's result is final: if the sleep was interrupted (Ctrl-C in a thread,
 cancellation of a task) after a peer had already claimed the waiter, the operation took effect
 and its result is returned; the interruption is delivered again right after (for asyncio, only
-if nobody consumed it meanwhile: see ``_redeliver_cancellation``).
+if nobody consumed it meanwhile: see ``AsyncWaiter.redeliver``).
 """
 
 from __future__ import annotations
@@ -198,7 +198,7 @@ def run(rounds: Rounds[ThreadWaiter]) -> tuple[int, Any]:
 
 async def run_async(rounds: Rounds[AsyncWaiter | TrioWaiter]) -> tuple[int, Any]:
     """Drive ``operate`` in an asyncio or trio task, awaiting between rounds."""
-    cancelled_at = 0
+    interrupted: tuple[AsyncWaiter | TrioWaiter, int] | None = None
     try:
         waiter, wake_at = next(rounds)
         while True:
@@ -207,42 +207,15 @@ async def run_async(rounds: Rounds[AsyncWaiter | TrioWaiter]) -> tuple[int, Any]
             except BaseException as exc:
                 if not _took_effect(waiter):
                     rounds.throw(exc)
-                cancelled_at = _cancel_level()  # cancelled after the hand-off: the result stands
+                interrupted = waiter, waiter.interrupted()  # after the hand-off: the result stands
             else:
                 if not woken and not waiter.abort():
                     waiter.await_completion()
             waiter, wake_at = rounds.send(None)
     except StopIteration as stop:
-        if cancelled_at:
-            _redeliver_cancellation(cancelled_at)
+        if interrupted is not None:
+            interrupted[0].redeliver(interrupted[1])
         return stop.value  # type: ignore[no-any-return]
-
-
-def _cancel_level() -> int:
-    import asyncio
-
-    task = asyncio.current_task()
-    return task.cancelling() if task is not None else 0
-
-
-def _redeliver_cancellation(level: int) -> None:
-    """The operation completed before a cancellation reached it, so it returns its result and
-    the cancellation is delivered again at the task's next await — unless by then someone has
-    consumed it (an ``asyncio.timeout`` block that ended normally uncancels its request) or the
-    task has finished (its result is the operation's). The request is re-delivered, not repeated:
-    the task's cancellation count is left as it was."""
-    import asyncio
-
-    task = asyncio.current_task()
-    if task is None:
-        return
-
-    def redeliver() -> None:
-        if not task.done() and task.cancelling() >= level:
-            task.cancel()
-            task.uncancel()
-
-    task.get_loop().call_soon(redeliver)
 
 
 def _took_effect(waiter: ThreadWaiter | AsyncWaiter | TrioWaiter) -> bool:

@@ -171,10 +171,41 @@ class AsyncWaiter(Waiter):
     def await_completion(self) -> None:
         """Wait out a completion claimed by a peer (in another thread) just as the task was
         cancelled; the peer is inside its critical section, so this is a matter of moments."""
-        from time import sleep
+        _spin_until_completed(self)
 
-        while self.index < 0:
-            sleep(0)
+    def interrupted(self) -> int:
+        """Note, when a cancellation came after the operation completed, how many cancellation
+        requests the task has then; ``redeliver`` uses it."""
+        import asyncio
+
+        task = asyncio.current_task()
+        return task.cancelling() if task is not None else 0
+
+    def redeliver(self, level: int) -> None:
+        """The operation completed before a cancellation reached it, so it returns its result
+        and the cancellation is delivered again at the task's next await — unless by then
+        someone consumed it (an ``asyncio.timeout`` block that ended normally uncancels its
+        request) or the task finished (its result is the operation's). The request is
+        re-delivered, not repeated: the task's cancellation count is left as it was."""
+        import asyncio
+
+        task = asyncio.current_task()
+        if task is None or not level:
+            return
+
+        def again() -> None:
+            if not task.done() and task.cancelling() >= level:
+                task.cancel()
+                task.uncancel()
+
+        self._loop.call_soon(again)
+
+
+def _spin_until_completed(waiter: Waiter) -> None:
+    from time import sleep
+
+    while waiter.index < 0:
+        sleep(0)
 
 
 def _resolve(future: asyncio.Future[bool], result: bool) -> None:
@@ -227,8 +258,8 @@ class TrioWaiter(Waiter):
                 return trio.lowlevel.Abort.SUCCEEDED
             return trio.lowlevel.Abort.FAILED  # completion in flight: its reschedule is coming
 
-        if self.index >= 0:
-            await trio.lowlevel.checkpoint()
+        if self.index >= 0:  # completed while queuing: yield, but a cancellation must not undo it
+            await trio.lowlevel.cancel_shielded_checkpoint()
             return True
         if deadline is None:
             self._parked = True
@@ -239,4 +270,12 @@ class TrioWaiter(Waiter):
         return False
 
     def await_completion(self) -> None:
-        raise AssertionError("a trio wait is never interrupted after completion")  # pragma: no cover
+        """Only an exception other than trio's cancellation (which aborts cleanly or not at all)
+        can interrupt a wait a peer has claimed; wait out that peer's completion."""
+        _spin_until_completed(self)
+
+    def interrupted(self) -> int:
+        return 0
+
+    def redeliver(self, level: int) -> None:
+        """Nothing to do: trio cancellation is level-triggered, the next checkpoint raises it."""
