@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import threading
+from collections import deque
 from collections.abc import Callable
 from typing import Any
+
+import mpsc
 
 # Upper bound for any single blocking call in a test that is expected to complete: generous,
 # because CI machines are slow and shared, but finite so that a bug fails instead of hanging.
@@ -73,3 +76,36 @@ def blocked_receivers(rx: Any) -> int:
 def blocked_senders(tx: Any) -> int:
     """How many operations are parked sending on the channel of ``tx`` (white-box)."""
     return len(tx._chan.sendq)
+
+
+def make(cap: int | None) -> tuple[mpsc.Sender[Any], mpsc.Receiver[Any]]:
+    """A channel of capacity ``cap``: None for unbounded."""
+    return mpsc.channel() if cap is None else mpsc.sync_channel(cap)
+
+
+def recv_all(rx: Any) -> list[Any]:
+    """Receive until the channel is disconnected and drained; each wait is bounded."""
+    got = []
+    while True:
+        try:
+            got.append(rx.recv_timeout(WAIT))
+        except mpsc.RecvError:
+            return got
+
+
+class WatchedDeque(deque[Any]):
+    """A channel buffer that records the largest length it ever had right after an append."""
+
+    peak = 0
+
+    def append(self, value: Any) -> None:
+        super().append(value)
+        self.peak = max(self.peak, len(self))
+
+
+def watch(tx: Any) -> WatchedDeque:
+    """Swap a fresh (still empty) channel's buffer for a WatchedDeque (white-box)."""
+    assert not tx._chan.buf
+    watched = WatchedDeque()
+    tx._chan.buf = watched
+    return watched

@@ -19,12 +19,12 @@ import itertools
 import random
 import threading
 import time
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
 import pytest
-from helpers import WAIT, Worker, blocked_receivers, blocked_senders, wait_until
+from helpers import WAIT, WatchedDeque, Worker, blocked_receivers, blocked_senders, make, wait_until, watch
 
 import mpsc
 
@@ -37,10 +37,6 @@ CHURN_N = 3000  # numbered messages per churn test
 CHURN_LIMIT = WAIT * 2  # a churn loop of CHURN_N messages that runs longer than this is stuck
 SENDER_PACE = 1.0  # how often a thread feeding an unbounded channel pauses (see jitter)
 BOUNDED_PACE = 0.5  # the same for the other churning threads
-
-
-def make(cap: int | None) -> tuple[mpsc.Sender[Any], mpsc.Receiver[Any]]:
-    return mpsc.channel() if cap is None else mpsc.sync_channel(cap)
 
 
 def run(main: Callable[[], Coroutine[Any, Any, T]], limit: float = WAIT * 3) -> T:
@@ -67,26 +63,6 @@ async def until(predicate: Callable[[], bool], timeout: float = WAIT) -> None:
 def queues_empty(*handles: Any) -> bool:
     """No operation is queued on any of these handles' channels (white-box)."""
     return all(not h._chan.recvq and not h._chan.sendq for h in handles)
-
-
-class _WatchedDeque(deque[Any]):
-    """A channel buffer that records the largest length it ever had right after an append."""
-
-    peak = 0
-
-    def append(self, value: Any) -> None:
-        super().append(value)
-        n = len(self)
-        if n > self.peak:
-            self.peak = n
-
-
-def watch(tx: mpsc.Sender[Any]) -> _WatchedDeque:
-    """Swap a fresh (still empty) channel's buffer for a _WatchedDeque."""
-    assert not tx._chan.buf
-    watched = _WatchedDeque()
-    tx._chan.buf = watched
-    return watched
 
 
 # -- plain use: values, parking, waking --------------------------------------------------------
@@ -1491,7 +1467,7 @@ def numbered_receiver(rx: mpsc.Receiver[Any], cap: int | None) -> list[Any]:
                 return got
 
 
-def check_capacity(watched: _WatchedDeque, cap: int | None) -> None:
+def check_capacity(watched: WatchedDeque, cap: int | None) -> None:
     if cap is not None:
         assert watched.peak <= cap, f"{watched.peak} buffered on a channel of capacity {cap}"
 

@@ -21,15 +21,20 @@ from collections import Counter, deque
 from typing import Any
 
 import pytest
-from helpers import WAIT, Worker, blocked_receivers, blocked_senders, run_all, wait_until
+from helpers import (
+    WAIT,
+    WatchedDeque,
+    Worker,
+    blocked_receivers,
+    blocked_senders,
+    make,
+    run_all,
+    wait_until,
+)
 
 import mpsc
 
 CAPACITIES = [None, 16, 1, 0]
-
-
-def make(cap: int | None) -> tuple[mpsc.Sender[Any], mpsc.Receiver[Any]]:
-    return mpsc.channel() if cap is None else mpsc.sync_channel(cap)
 
 
 def produce_consume(
@@ -107,22 +112,10 @@ def test_soak_every_message_once(cap: int | None, receivers: int) -> None:
 # -- 5: capacity is exact ----------------------------------------------------------------------
 
 
-class _WatchedDeque(deque[Any]):
-    """A buffer that records the largest length it ever had right after an append."""
-
-    peak = 0
-
-    def append(self, value: Any) -> None:
-        super().append(value)
-        n = len(self)
-        if n > self.peak:
-            self.peak = n
-
-
 @pytest.mark.parametrize("cap", [1, 2, 5, 64])
 def test_capacity_never_exceeded(cap: int, fast_switching: None) -> None:
     tx, rx = mpsc.sync_channel(cap)
-    watched = _WatchedDeque()
+    watched = WatchedDeque()
     tx._chan.buf = watched
     stop = threading.Event()
     seen = []
@@ -155,7 +148,7 @@ def test_capacity_never_exceeded(cap: int, fast_switching: None) -> None:
 
 def test_rendezvous_never_buffers(fast_switching: None) -> None:
     tx, rx = mpsc.sync_channel(0)
-    watched = _WatchedDeque()
+    watched = WatchedDeque()
     tx._chan.buf = watched
 
     def producer(tx: mpsc.Sender[int]) -> None:

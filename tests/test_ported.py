@@ -25,7 +25,7 @@ import weakref
 from typing import Any
 
 import pytest
-from helpers import WAIT, Worker, blocked_receivers, blocked_senders, run_all, wait_until
+from helpers import WAIT, Worker, blocked_receivers, blocked_senders, recv_all, run_all, wait_until
 
 import mpsc
 
@@ -54,16 +54,6 @@ STD = pytest.mark.parametrize("cap", [None, 0], ids=flavour)  # mpsc.rs and mpsc
 def within(fn: Any, *args: Any, timeout: float = WAIT) -> Any:
     """Call ``fn(*args)`` in a Worker and wait (bounded) for it: plain blocking calls stay bounded."""
     return Worker(fn, *args).join(timeout)
-
-
-def recv_all(rx: mpsc.Receiver[Any]) -> list[Any]:
-    """Receive until the channel is disconnected and drained; each wait is bounded."""
-    got = []
-    while True:
-        try:
-            got.append(rx.recv_timeout(WAIT))
-        except mpsc.RecvError:
-            return got
 
 
 def send_until_disconnected(*senders: mpsc.Sender[Any]) -> int:

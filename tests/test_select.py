@@ -29,17 +29,13 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from helpers import WAIT, Worker, blocked_receivers, blocked_senders, run_all, wait_until
+from helpers import WAIT, Worker, blocked_receivers, blocked_senders, make, recv_all, run_all, wait_until
 
 import mpsc
 from mpsc import _core
 
 CAPS = [0, 1, None]
 CAP_IDS = ["rendezvous", "bounded1", "unbounded"]
-
-
-def make(cap: int | None) -> tuple[mpsc.Sender[Any], mpsc.Receiver[Any]]:
-    return mpsc.channel() if cap is None else mpsc.sync_channel(cap)
 
 
 def idle(*handles: Any) -> bool:
@@ -62,16 +58,6 @@ def offer_ready(tx: mpsc.Sender[Any], value: Any, cap: int | None) -> Worker | N
 
 def finish(worker: Worker | None) -> Any:
     return None if worker is None else worker.join()
-
-
-def receive_all(rx: mpsc.Receiver[Any]) -> list[Any]:
-    """Every value until the channel disconnects; each wait bounded."""
-    got = []
-    while True:
-        try:
-            got.append(rx.recv_timeout(WAIT))
-        except mpsc.RecvError:
-            return got
 
 
 def run_async(coro: Any) -> Any:
@@ -542,7 +528,7 @@ def test_doubleselect_no_value_is_delivered_twice(cap: int, fast_switching: None
     def mux(rx: mpsc.Receiver[int], out: mpsc.Sender[int]) -> int:
         with out:
             forwarded = 0
-            for value in receive_all(rx):
+            for value in recv_all(rx):
                 out.send_timeout(value, WAIT)
                 forwarded += 1
             return forwarded
@@ -550,7 +536,7 @@ def test_doubleselect_no_value_is_delivered_twice(cap: int, fast_switching: None
     muxers = [Worker(mux, rx, out_tx.clone()) for _, rx in lanes]
     out_tx.close()
     feeder = Worker(sender)
-    seen = receive_all(out_rx)
+    seen = recv_all(out_rx)
     feeder.join()
     forwarded = [muxer.join() for muxer in muxers]
     counts = Counter(seen)
@@ -866,7 +852,7 @@ def test_multi_consumer_through_selects(fast_switching: None) -> None:
                 q_tx.send_timeout(i, WAIT)
 
     feeder = Worker(feed)
-    results = receive_all(r_rx)
+    results = recv_all(r_rx)
     feeder.join()
     per_worker = [worker.join() for worker in pool]
     assert len(results) == items
@@ -919,7 +905,7 @@ def test_sends_of_timing_out_selects_are_all_or_nothing(cap: int, fast_switching
     n = 1000
     tx, rx = make(cap)
     quiet_tx, quiet_rx = mpsc.sync_channel(0)
-    consumer = Worker(receive_all, rx)
+    consumer = Worker(recv_all, rx)
     rng = random.Random(11)
     deadline = time.monotonic() + WAIT * 3
     with tx:

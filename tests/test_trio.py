@@ -7,7 +7,7 @@ import threading
 from typing import Any
 
 import pytest
-from helpers import WAIT, Worker, blocked_receivers, blocked_senders, wait_until
+from helpers import WAIT, Worker, blocked_receivers, blocked_senders, make, wait_until
 
 import mpsc
 
@@ -15,10 +15,6 @@ trio = pytest.importorskip("trio")
 testing = pytest.importorskip("trio.testing")
 
 CAPACITIES = [None, 1, 0]
-
-
-def make(cap: int | None) -> tuple[mpsc.Sender[Any], mpsc.Receiver[Any]]:
-    return mpsc.channel() if cap is None else mpsc.sync_channel(cap)
 
 
 def run(fn: Any, *args: Any) -> Any:
