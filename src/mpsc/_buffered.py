@@ -29,7 +29,7 @@ from collections import deque
 from itertools import repeat
 from typing import Any, TypeVar
 
-from ._core import NOTHING, Chan
+from ._core import NOTHING, Chan, take_permit
 from ._errors import RecvError, SendError
 from ._waiters import RETRY
 
@@ -111,9 +111,9 @@ class Bounded(Unbounded[T]):
     def offer(self, value: T) -> bool:
         if self.rx_gone:
             raise SendError(value)
-        try:
-            self.slots.pop()  # type: ignore[union-attr]
-        except IndexError:
+        slots = self.slots
+        assert slots is not None
+        if not slots or not take_permit(slots):
             with self.lock:
                 if not self._take_permit_locked():
                     return False
@@ -152,11 +152,8 @@ class Bounded(Unbounded[T]):
     def _take_permit_locked(self) -> bool:
         slots = self.slots
         assert slots is not None
-        try:
-            slots.pop()
+        if slots and take_permit(slots):
             return True
-        except IndexError:
-            pass
         if not self._reserve:
             return False
         chunk = min(self._reserve, _PERMIT_CHUNK)

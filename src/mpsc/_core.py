@@ -246,6 +246,16 @@ class Chan(Generic[T]):
         return ", ".join(parts)
 
 
+def take_permit(slots: deque[bool]) -> bool:
+    """Take one of a bounded channel's permits if there is one (a lock-free receiver may
+    return one at any moment, another sender take the last)."""
+    try:
+        slots.pop()
+    except IndexError:
+        return False
+    return True
+
+
 def _retry(entry: Entry) -> None:
     """Wake a waiter to look at the channel again (it disconnected, or its handle closed)."""
     waiter = entry.waiter

@@ -21,7 +21,7 @@ from types import TracebackType
 from typing import Any, ClassVar, Generic, NoReturn, Self, TypeVar
 
 from . import _ops
-from ._core import MOVED, NOTHING, RECEIVERS, SENDERS, Chan, _Closed, closed_error
+from ._core import MOVED, NOTHING, RECEIVERS, SENDERS, Chan, _Closed, closed_error, take_permit
 from ._deadlines import checked_deadline, deadline_after
 from ._errors import Empty, Full, RecvError, SendError
 
@@ -163,9 +163,11 @@ class Sender(_Handle[T]):
             raise SendError(value)
         slots = chan.slots
         if slots is not None:
+            if not slots:  # full (a rendezvous channel always is): the slow path decides
+                return _ops.send(chan, self, value, None)
             try:
                 slots.pop()
-            except IndexError:
+            except IndexError:  # another sender took the last permit just now
                 return _ops.send(chan, self, value, None)
         chan.buf.append(value)
         if chan.recvq or chan.rx_gone:
@@ -181,13 +183,10 @@ class Sender(_Handle[T]):
         if chan.rx_gone:
             raise SendError(value)
         slots = chan.slots
-        if slots is not None:
-            try:
-                slots.pop()
-            except IndexError:
-                if chan.offer(value):
-                    return
-                raise Full(value) from None
+        if slots is not None and (not slots or not take_permit(slots)):
+            if chan.offer(value):
+                return
+            raise Full(value)
         chan.buf.append(value)
         if chan.recvq or chan.rx_gone:
             chan.after_send()
