@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import math
+import os
 import random
 import threading
 import time
@@ -1577,6 +1578,14 @@ def _select_until_timeout(operations: list[Any], iterations: int, timeout: float
             raise AssertionError("a channel that never fires fired")
 
 
+def mpsc_traced_bytes() -> int:
+    """Bytes traced as allocated by mpsc's own code and still alive: threads left over from
+    other tests may allocate meanwhile, and would make a process-wide count flaky."""
+    package = os.path.dirname(mpsc.__file__)
+    snapshot = tracemalloc.take_snapshot().filter_traces([tracemalloc.Filter(True, f"{package}{os.sep}*")])
+    return sum(stat.size for stat in snapshot.statistics("filename"))
+
+
 def _parked_select_memory(
     monkeypatch: pytest.MonkeyPatch, iterations: int, timeout: float, many: bool
 ) -> None:
@@ -1610,11 +1619,11 @@ def _parked_select_memory(
     try:
         _select_until_timeout(operations, 500, timeout)
         gc.collect()
-        before = tracemalloc.get_traced_memory()[0]
+        before = mpsc_traced_bytes()
         registrations[0] = 0
         _select_until_timeout(operations, iterations, timeout)
         gc.collect()
-        after = tracemalloc.get_traced_memory()[0]
+        after = mpsc_traced_bytes()
     finally:
         tracemalloc.stop()
     # Every parked select queues one entry per channel operation (timers are not counted).
@@ -1676,11 +1685,11 @@ def test_woken_selects_deregister_and_memory_does_not_grow(monkeypatch: pytest.M
     try:
         rounds(500, 500)
         gc.collect()
-        before = tracemalloc.get_traced_memory()[0]
+        before = mpsc_traced_bytes()
         registrations[0] = 0
         rounds(1000, 4000)
         gc.collect()
-        after = tracemalloc.get_traced_memory()[0]
+        after = mpsc_traced_bytes()
     finally:
         tracemalloc.stop()
     # Every select parked, queued on all four lanes.

@@ -106,11 +106,11 @@ class Select:
     present when it starts.
     """
 
-    __slots__ = ("_lock", "_next", "_operations", "_ops")
+    __slots__ = ("_cached", "_lock", "_next", "_ops")
 
     def __init__(self, *operations: Operation) -> None:
-        self._operations: dict[int, Operation] = {}
-        self._ops: tuple[_ops.Op, ...] = ()  # checked operations, rebuilt on every change
+        self._ops: dict[int, _ops.Op] = {}  # checked operations by index
+        self._cached: tuple[_ops.Op, ...] | None = ()  # their tuple, made again after a change
         self._next = 0
         self._lock = threading.Lock()
         for operation in operations:
@@ -120,9 +120,8 @@ class Select:
         """Add a Receiver or a ``(Sender, value)`` pair; return its index."""
         with self._lock:
             index = self._next
-            op = _op(operation, index)  # checked now, not at the next select
-            self._operations[index] = operation
-            self._ops = (*self._ops, op)
+            self._ops[index] = _op(operation, index)  # checked now, not at the next select
+            self._cached = None
             self._next += 1
         return index
 
@@ -137,21 +136,23 @@ class Select:
     def remove(self, index: int) -> None:
         """Remove the operation with this index (``ValueError`` if there is none)."""
         with self._lock:
-            if index not in self._operations:
+            if self._ops.pop(index, None) is None:
                 raise ValueError(f"no operation with index {index} in this Select")
-            del self._operations[index]
-            self._ops = tuple(op for op in self._ops if op[4] != index)
+            self._cached = None
 
     def __len__(self) -> int:
-        return len(self._operations)
+        return len(self._ops)
 
     def __contains__(self, index: object) -> bool:
-        return index in self._operations
+        return index in self._ops
 
     def _checked(self) -> tuple[_ops.Op, ...]:
         """The current operations, after checking that none of their handles was closed since
         it was added (an error then, before any operation is tried)."""
-        ops = self._ops
+        ops = self._cached
+        if ops is None:
+            with self._lock:
+                ops = self._cached = tuple(self._ops.values())
         for chan, handle, *_ in ops:
             if handle._chan is not chan:
                 raise closed_error(handle)
@@ -170,4 +171,4 @@ class Select:
         return await _select_async(self._checked(), timeout, block)
 
     def __repr__(self) -> str:
-        return f"<mpsc.Select of {len(self._operations)} operations>"
+        return f"<mpsc.Select of {len(self._ops)} operations>"
