@@ -155,7 +155,14 @@ def test_churn_of_cancelled_sends_loses_nothing(cap: int) -> None:
     tx, rx = make(cap)
     total = 1500
     got: list[int] = []
-    consumer = Worker(lambda: got.extend(rx))
+
+    def consume() -> None:
+        for value in rx:
+            got.append(value)
+            if value % 50 == 0:  # now and then let a sender wait, so that waits get cut
+                wait_until(lambda: blocked_senders(rx) > 0 or rx.is_disconnected())
+
+    consumer = Worker(consume)
 
     async def main() -> int:
         cut = 0
