@@ -43,3 +43,26 @@ def worker_result() -> str:
         return str(n) + suffix
 
     return mpsc.spawn(work, 3, suffix="?").join()
+
+
+def selecting(jobs: mpsc.Receiver[int], out: mpsc.Sender[str]) -> int | None:
+    ticker: mpsc.Receiver[float] = mpsc.tick(0.1)
+    index, value = mpsc.select(jobs, (out, "ready"), ticker, mpsc.after(1.0), timeout=2.0)
+    sel = mpsc.Select(jobs)
+    quit_index: int = sel.recv(mpsc.never())
+    sel.remove(quit_index)
+    sel.try_select()
+    instant: float = mpsc.at(0.0).recv()
+    del instant
+    if index == 0 and isinstance(value, int):
+        return value
+    return None
+
+
+async def async_usage(tx: mpsc.Sender[int], rx: mpsc.Receiver[int]) -> list[int]:
+    async with tx:
+        await tx.send_async(1)
+    first: int = await rx.recv_async()
+    rest = [n async for n in rx]
+    await mpsc.select_async(rx, timeout=0.1)
+    return [first, *rest]
