@@ -108,6 +108,9 @@ class Bounded(Unbounded[T]):
     def describe(self) -> str:
         return f"bounded({self.cap})"
 
+    def may_send(self) -> bool:
+        return bool(self.slots) or bool(self._reserve) or self.rx_gone
+
     def offer(self, value: T) -> bool:
         if self.rx_gone:
             raise SendError(value)

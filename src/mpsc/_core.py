@@ -109,6 +109,15 @@ class Chan(Generic[T]):
         """Complete every waiting operation that can complete now (the lock is held)."""
         raise NotImplementedError
 
+    def may_recv(self) -> bool:
+        """A lock-free hint: could a receive complete now (a value is there, or none ever will
+        be)? False means it would wait — true at the instant of the look."""
+        return bool(self.buf) or self.tx_gone
+
+    def may_send(self) -> bool:
+        """A lock-free hint: could a send complete now (room, a waiting receiver, or none left)?"""
+        return True
+
     def due(self) -> float | None:
         """For timers, the monotonic instant their next value is due; None for channels."""
         return None

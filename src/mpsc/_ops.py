@@ -3,8 +3,8 @@
 :func:`operate` is written once, as a generator, and driven two ways: :func:`run` parks a
 thread between attempts, :func:`run_async` awaits. Each round it
 
-1. tries every operation without waiting (in random order when there are several, so that a
-   ready one is chosen uniformly);
+1. tries the operations that look ready, without waiting (drawn at random among them, so that
+   a ready one is chosen uniformly);
 2. otherwise queues one waiter on every operation's channel — a channel may complete it the
    moment it is queued there, so queuing stops at the first sign of a claim;
 3. yields to its driver to sleep until the waiter is completed or the wake-up time passes
@@ -24,7 +24,6 @@ import random
 import sys
 import threading
 from collections.abc import Callable, Generator, Sequence
-from itertools import permutations
 from typing import Any, TypeVar
 
 from ._core import NOTHING, Chan, Entry, closed_error
@@ -37,31 +36,28 @@ W = TypeVar("W", bound=Waiter)
 
 Rounds = Generator[tuple[W, float | None], None, tuple[int, Any]]
 
-# Orders in which to try n operations, for small n: picking one at random is a single C call
-# (random.random), where shuffling would be a loop in Python.
-_ORDERS = [list(permutations(range(n))) for n in range(6)]
-
-
 Op = tuple[Chan[Any], Any, Any, bool, int]
 """One operation: (channel, handle, value to send, whether it sends, its index in a select)."""
 
 
-def random_order(n: int) -> Sequence[int]:
-    """A uniformly random order of ``range(n)``."""
-    if n < len(_ORDERS):
-        orders = _ORDERS[n]
-        return orders[int(random.random() * len(orders))]
-    return random.sample(range(n), n)
+def try_once(ops: Sequence[Op], select: bool) -> tuple[int, Any] | None:
+    """Try the operations that look ready, once each, without waiting; the first to complete
+    gives ``(index, result)`` (result None for a send), or None if none could.
 
-
-def try_once(ops: Sequence[Op], order: Sequence[int], select: bool) -> tuple[int, Any] | None:
-    """Try each operation once without waiting, in ``order``: the first to complete gives
-    ``(index, result)`` (result None for a send); None if none could. A disconnected channel
-    raises its ``RecvError``/``SendError`` (with ``.index`` set, for a select)."""
-    for position in order:
-        chan, handle, value, sending, index = ops[position]
+    Readiness is a lock-free look at each channel (no exception, no lock for one that is not
+    ready); the operation to attempt is then drawn uniformly among the ready ones, so that none
+    starves. A disconnected channel counts as ready: its attempt raises ``RecvError`` or
+    ``SendError`` (with ``.index`` set, for a select).
+    """
+    ready = []
+    for position, (chan, handle, _value, sending, _index) in enumerate(ops):
         if handle._chan is not chan:
             raise closed_error(handle)
+        if chan.may_send() if sending else chan.may_recv():
+            ready.append(position)
+    while ready:
+        pick = ready.pop(int(random.random() * len(ready)) if len(ready) > 1 else 0)
+        chan, _handle, value, sending, index = ops[pick]
         try:
             if sending:
                 if chan.offer(value):
@@ -75,6 +71,14 @@ def try_once(ops: Sequence[Op], order: Sequence[int], select: bool) -> tuple[int
                 error.index = index
             raise
     return None
+
+
+def _rotation(n: int) -> Sequence[int]:
+    """The positions from a random one on: no operation is always queued first."""
+    if n < 2:
+        return range(n)
+    start = int(random.random() * n)
+    return [*range(start, n), *range(start)]
 
 
 def operate(
@@ -95,9 +99,8 @@ def operate(
     n = len(ops)
     entries: list[Entry] = []
     while True:
-        order = random_order(n)
         if not tried:
-            found = try_once(ops, order, select)
+            found = try_once(ops, select)
             if found is not None:
                 return found
         tried = False
@@ -119,7 +122,7 @@ def operate(
             wake_at = float("-inf")
         queued: list[Entry] = []
         try:
-            for position in order:  # the same random order: no operation is favoured
+            for position in _rotation(n):
                 entry = entries[position]
                 chan = entry.chan
                 with chan.lock:

@@ -35,6 +35,12 @@ class Rendezvous(Chan[T]):
     def is_full(self) -> bool:
         return True
 
+    def may_recv(self) -> bool:
+        return bool(self.sendq) or self.tx_gone
+
+    def may_send(self) -> bool:
+        return bool(self.recvq) or self.rx_gone
+
     def offer(self, value: T) -> bool:
         with self.lock:
             if self.rx_gone:

@@ -45,7 +45,7 @@ def _deadline(timeout: float | None, block: bool, count: int) -> float | None:
 
 def _select(ops: Sequence[_ops.Op], timeout: float | None, block: bool) -> tuple[int, Any]:
     deadline = _deadline(timeout, block, len(ops))
-    found = _ops.try_once(ops, _ops.random_order(len(ops)), True)
+    found = _ops.try_once(ops, True)
     if found is not None:  # the common case, without the machinery of waiting
         return found
     rounds = _ops.operate(ops, deadline, _ops.thread_waiter, block=block, select=True, tried=True)

@@ -31,6 +31,10 @@ class _Timer(Chan[float]):
     def offer(self, value: float) -> bool:
         raise TypeError("timers have no Sender")
 
+    def may_recv(self) -> bool:
+        due = self.due()
+        return due is not None and monotonic() >= due
+
     def enqueue_locked(self, entry: Entry) -> None:
         self.recvq.append(entry)
 
