@@ -411,6 +411,72 @@ def test_closing_last_sender_racing_receivers(cap: int | None, fast_switching: N
         assert sorted(got) == list(range(n))
 
 
+class _LockThatLetsTheLastSenderGo:
+    """A channel lock whose first acquisition, by a receiver about to queue, lets a value be
+    sent and the last sender close just before it (white-box: the window between a receiver's
+    lock-free look and its queuing)."""
+
+    def __init__(self, lock: Any, before_first: Any) -> None:
+        self._lock = lock
+        self._before_first = before_first
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        before, self._before_first = self._before_first, None
+        if before is not None:
+            before()
+        return bool(self._lock.acquire(blocking, timeout))
+
+    def release(self) -> None:
+        self._lock.release()
+
+    def __enter__(self) -> bool:
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+class _QueueWhereAnotherReceiverStealsTheValue(deque[Any]):
+    """A wait queue that, as a receiver joins it, lets a lock-free receiver take the buffered
+    value (white-box: the moment between queuing and the hand-over)."""
+
+    def __init__(self, rx: mpsc.Receiver[Any]) -> None:
+        super().__init__()
+        self.rx = rx
+        self.stolen: list[Any] = []
+
+    def append(self, entry: Any) -> None:
+        super().append(entry)
+        self.stolen.append(self.rx.try_recv())
+
+
+@pytest.mark.parametrize("cap", [None, 16, 1])
+def test_receiver_queued_as_the_last_value_is_taken_after_the_last_sender_left(
+    cap: int | None,
+) -> None:
+    """Regression (found by CI on the free-threaded build): a receiver that queues after the
+    last sender left, while one value is still buffered, and loses that value to a lock-free
+    receiver must still wake and see the disconnection instead of sleeping for ever."""
+    tx, rx = make(cap)
+    thief = rx.clone()
+    chan = tx._chan  # type: ignore[attr-defined]
+    chan.recvq = _QueueWhereAnotherReceiverStealsTheValue(thief)
+
+    def send_then_leave() -> None:
+        tx.send_timeout("last", WAIT)
+        tx.close()
+
+    chan.lock = _LockThatLetsTheLastSenderGo(chan.lock, send_then_leave)
+    receiver = Worker(rx.recv)  # no timeout of its own: only a wake-up can end it
+    try:
+        with pytest.raises(mpsc.RecvError):
+            receiver.join(WAIT)
+    finally:
+        rx.close()  # frees a receiver that was never woken (ClosedHandleError)
+    assert chan.recvq.stolen == ["last"]
+    assert chan.tx_gone and not chan.recvq
+
+
 @pytest.mark.stress
 @pytest.mark.parametrize("cap", CAPACITIES)
 def test_soak_races(cap: int | None, fast_switching: None) -> None:

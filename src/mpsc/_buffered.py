@@ -29,7 +29,7 @@ from collections import deque
 from itertools import repeat
 from typing import Any, TypeVar
 
-from ._core import NOTHING, Chan, take_permit
+from ._core import NOTHING, Chan, abandon, take_permit
 from ._errors import RecvError, SendError
 from ._waiters import RETRY
 
@@ -87,10 +87,15 @@ class Unbounded(Chan[T]):
                 value: Any = buf.popleft()
             except IndexError:  # a lock-free receiver took it first: this one tries again
                 waiter.complete(entry.index, RETRY)
-                return
+                break
             if slots is not None:
                 slots.append(True)
             waiter.complete(entry.index, value)
+        if recvq and self.tx_gone and not buf:
+            # A receiver may queue after the last sender left, while a value was still
+            # buffered, and a lock-free receiver take that value before this hand-over: no
+            # sender is left to wake it, so it must look again now and see the disconnection.
+            abandon(recvq, None)
 
 
 class Bounded(Unbounded[T]):

@@ -211,19 +211,19 @@ class Chan(Generic[T]):
             self.senders -= 1
             if self.senders == 0:
                 self.tx_gone = True
-                _abandon(self.recvq, None)  # they drain what is buffered, then see RecvError
-                _abandon(self.sendq, None)
+                abandon(self.recvq, None)  # they drain what is buffered, then see RecvError
+                abandon(self.sendq, None)
             elif handle is not None:  # a collected handle has no call blocked on it
-                _abandon(self.sendq, handle)
+                abandon(self.sendq, handle)
         else:
             self.receivers -= 1
             if self.receivers == 0:
                 self.rx_gone = True
                 dropped = self._drop_buffer_locked()  # released at once, as Rust drops them
-                _abandon(self.sendq, None)  # they fail with SendError holding their value
-                _abandon(self.recvq, None)
+                abandon(self.sendq, None)  # they fail with SendError holding their value
+                abandon(self.recvq, None)
             elif handle is not None:
-                _abandon(self.recvq, handle)
+                abandon(self.recvq, handle)
         return dropped
 
     def _drop_buffer_locked(self) -> list[T]:
@@ -272,7 +272,7 @@ def _retry(entry: Entry) -> None:
         waiter.complete(entry.index, RETRY)
 
 
-def _abandon(queue: deque[Entry], handle: object) -> None:
+def abandon(queue: deque[Entry], handle: object) -> None:
     """Wake the waiters in ``queue``: all of them, or (given a handle) those blocked through it."""
     if handle is None:
         entries = list(queue)
