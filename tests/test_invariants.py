@@ -17,6 +17,7 @@ from __future__ import annotations
 import gc
 import random
 import threading
+import time
 from collections import Counter, deque
 from typing import Any
 
@@ -66,9 +67,16 @@ def produce_consume(
     sending = [mpsc.spawn(producer, tx.clone(), p) for p in range(producers)]
     tx.close()
     rx.close()
+    # A bound for the whole run, generous for the slowest case (rendezvous hand-offs on the
+    # free-threaded build, about 100 us each on 2 cores, in a soak run of 2 million messages).
+    deadline = time.monotonic() + WAIT * 12 + producers * per_producer * 300e-6
+
+    def remaining() -> float:
+        return max(0.0, deadline - time.monotonic())
+
     for handle in sending:
-        handle.join(WAIT * 12)
-    return [handle.join(WAIT * 12) for handle in receiving]
+        handle.join(remaining())
+    return [handle.join(remaining()) for handle in receiving]
 
 
 def assert_exactly_once(results: list[list[tuple[int, int]]], producers: int, n: int) -> None:
