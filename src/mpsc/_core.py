@@ -172,9 +172,11 @@ class Chan(Generic[T]):
 
     # -- ownership: handles come and go --------------------------------------------------------
 
-    def attach(self, side: int) -> None:
-        """Count one more handle on ``side`` (a clone)."""
+    def attach(self, side: int, handle: Any = None) -> None:
+        """Count one more handle on ``side``: a clone of ``handle``, which must still be open."""
         with self.lock:
+            if handle is not None and handle._chan is not self:  # closed concurrently
+                raise closed_error(handle)
             if side == SENDERS:
                 self.senders += 1
             else:
@@ -343,10 +345,17 @@ class _Reaper:
 
     def release_later(self, chan: Chan[Any], side: int) -> None:
         self._queue.put((chan, side))
-        with self._lock:
-            if self._thread is None:
-                self._thread = Thread(target=self._run, name="mpsc-reaper", daemon=True)
-                self._thread.start()
+        # Never wait for _lock: making and starting the Thread allocates, so a collection may
+        # run while it is held and call this again in the same thread. Whoever holds it
+        # starts the thread, which then finds everything queued so far.
+        if self._thread is None and self._lock.acquire(False):
+            try:
+                if self._thread is None:
+                    thread = Thread(target=self._run, name="mpsc-reaper", daemon=True)
+                    thread.start()
+                    self._thread = thread
+            finally:
+                self._lock.release()
 
     def _run(self) -> None:
         while True:

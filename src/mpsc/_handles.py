@@ -56,7 +56,7 @@ class _Handle(Generic[T]):
     def clone(self) -> Self:
         """Another owner of the same side of the same channel; close each one."""
         chan = self._live()
-        chan.attach(self._side)
+        chan.attach(self._side, self)
         return type(self)(chan)
 
     @property

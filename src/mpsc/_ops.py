@@ -128,6 +128,13 @@ def operate(
                 with chan.lock:
                     if waiter.claimed:
                         break
+                    if entry.handle._chan is not chan:
+                        # Its handle was closed (or moved) since try_once looked, and that close
+                        # woke only what was queued then. Unless another channel has completed
+                        # the waiter meanwhile (that result stands), fail as a queued call would.
+                        if not waiter.claim():
+                            break
+                        raise closed_error(entry.handle)
                     queued.append(entry)  # first: an interrupt inside enqueue still dequeues it
                     chan.enqueue_locked(entry)
             yield waiter, wake_at
