@@ -14,8 +14,8 @@ from typing import Any
 class ChannelError(Exception):
     """Base of every error a channel operation reports.
 
-    ``index`` is set when the error comes from :func:`mpsc.select`: the position of the
-    operation that raised it. It is None otherwise.
+    ``index`` is set on a ``RecvError`` or ``SendError`` that an operation of a select raised:
+    that operation's position. It is None otherwise (also on a select's ``Timeout``/``Empty``).
     """
 
     message = "channel error"
@@ -79,7 +79,8 @@ class RecvError(TryRecvError, RecvTimeoutError):
 
 
 class Empty(TryRecvError, queue.Empty):
-    """``try_recv`` found the channel empty while senders still exist."""
+    """Nothing to receive now: ``try_recv`` on an empty channel that senders (or a timer)
+    may still fill, or a non-blocking select with no operation ready."""
 
     message = "receiving on an empty channel"
 
@@ -88,7 +89,8 @@ class Empty(TryRecvError, queue.Empty):
 
 
 class Timeout(RecvTimeoutError, SendTimeoutError, TimeoutError):
-    """The timeout or deadline passed first. On a send, ``.value`` holds the value not sent."""
+    """The timeout or deadline passed first. After ``send_timeout``/``send_deadline``,
+    ``.value`` holds the value not sent (None after a select, whose operations keep theirs)."""
 
     message = "timed out waiting on the channel"
 

@@ -77,7 +77,8 @@ class _Handle(Generic[T]):
         return self._live().length() == 0
 
     def is_full(self) -> bool:
-        """Whether a send would wait for room now (always true on a rendezvous channel)."""
+        """Whether the buffer is at capacity now (always true on a rendezvous channel, where a
+        send waits unless a receiver is already waiting)."""
         return self._live().is_full()
 
     def same_channel(self, other: _Handle[Any]) -> bool:
