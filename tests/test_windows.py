@@ -1,11 +1,15 @@
-"""Race windows between a handle's close (or clone) and an operation through it, forced white-box.
+"""Race windows between the lock-free fast paths, close (or clone) and a blocked operation,
+forced white-box.
 
-Each test swaps a channel's lock (or the reaper's thread factory) for an instrumented object
-that runs the racing step at exactly the moment the window is open, so the interleaving that a
-stress run hits once in a million is replayed every time. Each is the regression test of a
+Each test swaps a channel's lock or wait queue (or the reaper's thread factory) for an
+instrumented object that runs the racing step at exactly the moment the window is open, so the
+interleaving that a stress run hits once in a million is replayed every time. Each is the regression test of a
 lost wake-up or a resurrected handle found while reviewing the lock-free fast paths against
-the locked operations (the family of 77d4a72):
+the locked operations:
 
+* a receiver that queues after the last sender left, while a value is still buffered, and loses
+  that value to a lock-free receiver before the hand-over, sleeps for ever (found by CI on the
+  free-threaded build);
 * a blocking call whose handle is closed between its lock-free look (``try_once``) and its
   queuing sleeps on, through the closed handle, until something else happens to wake it — for
   ever after the last receiver left, or on a timer that never fires;
@@ -21,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import threading
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -70,6 +75,50 @@ def _wake_everyone(chan: Any) -> None:
     with chan.lock:
         _core.abandon(chan.recvq, None)
         _core.abandon(chan.sendq, None)
+
+
+# -- a receiver queued as the last value is taken, after the last sender left ----------------
+
+
+class _QueueWhereAnotherReceiverStealsTheValue(deque[Any]):
+    """A wait queue that, as a receiver joins it, lets a lock-free receiver take the buffered
+    value (white-box: the moment between queuing and the hand-over)."""
+
+    def __init__(self, rx: mpsc.Receiver[Any]) -> None:
+        super().__init__()
+        self.rx = rx
+        self.stolen: list[Any] = []
+
+    def append(self, entry: Any) -> None:
+        super().append(entry)
+        self.stolen.append(self.rx.try_recv())
+
+
+@pytest.mark.parametrize("cap", [None, 16, 1])
+def test_receiver_queued_as_the_last_value_is_taken_after_the_last_sender_left(
+    cap: int | None,
+) -> None:
+    """Regression (found by CI on the free-threaded build): a receiver that queues after the
+    last sender left, while one value is still buffered, and loses that value to a lock-free
+    receiver must still wake and see the disconnection instead of sleeping for ever."""
+    tx, rx = make(cap)
+    thief = rx.clone()
+    chan = tx._chan  # type: ignore[attr-defined]
+    chan.recvq = _QueueWhereAnotherReceiverStealsTheValue(thief)
+
+    def send_then_leave() -> None:
+        tx.send_timeout("last", WAIT)
+        tx.close()
+
+    chan.lock = _LockThatRunsFirst(chan.lock, send_then_leave)
+    receiver = Worker(rx.recv)  # no timeout of its own: only a wake-up can end it
+    try:
+        with pytest.raises(mpsc.RecvError):
+            receiver.join(WAIT)
+    finally:
+        rx.close()  # frees a receiver that was never woken (ClosedHandleError)
+    assert chan.recvq.stolen == ["last"]
+    assert chan.tx_gone and not chan.recvq
 
 
 # -- a blocking call whose handle is closed as it queues ------------------------------------------
