@@ -7,8 +7,9 @@ BENCH_ARGS ?=
 
 .PHONY: demo test suite lint bench clean
 
-# venv + the package with its test and lint tools, rebuilt when pyproject.toml changes.
-$(VENV)/.installed: pyproject.toml
+# venv + the package with its test and lint tools, rebuilt when the build files change. The
+# install compiles select's C try pass (src/mpsc/_accel.c) in place where the interpreter has the GIL.
+$(VENV)/.installed: pyproject.toml setup.py src/mpsc/_accel.c
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	@if $(PY) -c 'import sys; sys.exit(0 if getattr(sys, "_is_gil_enabled", lambda: True)() else 1)'; then \
@@ -27,8 +28,8 @@ demo: $(VENV)/.installed
 test: lint suite
 
 lint: $(VENV)/.installed
-	$(PY) -m ruff check src tests examples benchmarks
-	$(PY) -m ruff format --check src tests examples benchmarks
+	$(PY) -m ruff check src tests examples benchmarks setup.py
+	$(PY) -m ruff format --check src tests examples benchmarks setup.py
 	$(PY) -m mypy
 
 suite: $(VENV)/.installed
@@ -48,4 +49,4 @@ bench: $(VENV)/.bench-installed
 	$(PY) benchmarks/run.py $(BENCH_ARGS)
 
 clean:
-	rm -rf .venv .venv-* build dist src/*.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf .venv .venv-* build dist src/*.egg-info src/mpsc/*.so .pytest_cache .mypy_cache .ruff_cache .hypothesis

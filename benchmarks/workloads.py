@@ -232,6 +232,7 @@ def select_ready_mpsc(kind: str) -> Callable[[int], float]:
 
     def run(n: int) -> float:
         import mpsc
+        from mpsc import _select
 
         chans = [mpsc.channel() for _ in range(4)]
         tx = chans[2][0]
@@ -246,8 +247,8 @@ def select_ready_mpsc(kind: str) -> Callable[[int], float]:
                 t0 = perf_counter()
                 for _ in range(n):
                     total += recv()
-            elif kind == "select":
-                select = mpsc.select
+            elif kind in ("select", "pure select"):
+                select = mpsc.select if kind == "select" else _select.pure_select
                 t0 = perf_counter()
                 for _ in range(n):
                     total += select(r0, r1, r2, r3)[1]
@@ -663,6 +664,12 @@ def build(peers: dict[str, Peer]) -> list[Workload]:
         Row("mpsc select", select_ready_mpsc("select"), "mpsc.select(r0, r1, r2, r3)"),
         Row("mpsc Select", select_ready_mpsc("Select"), "a reused mpsc.Select(...).select()"),
     ]
+    from mpsc import _select
+
+    if _select.accelerated:  # the pure-Python pass, which builds without a compiler fall back on
+        ready.rows.append(
+            Row("mpsc select (pure)", select_ready_mpsc("pure select"), "mpsc.select without its C try pass")
+        )
     blocked = Workload("select8_blocked", "blocked select over 8, woken by one send", "select",
                        "round trips/s", True, "mpsc recv", 40_000, 8_000)  # fmt: skip
     blocked.split = 3

@@ -1,4 +1,5 @@
-"""Shared test set-up: the ``--stress`` switch and fixtures that widen race windows."""
+"""Shared test set-up: the ``--stress`` switch, fixtures that widen race windows, and the
+choice of select's try pass (C or pure Python)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,9 @@ import sys
 from collections.abc import Iterator
 
 import pytest
+
+import mpsc
+from mpsc import _select
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -35,3 +39,17 @@ def fast_switching() -> Iterator[None]:
         yield
     finally:
         sys.setswitchinterval(old)
+
+
+SELECT_PASSES = ["c", "pure"] if _select.accelerated else ["pure"]
+
+
+@pytest.fixture(params=SELECT_PASSES)
+def select_pass(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run a test with each try pass of select this build has: the C one (``_accel.c``, where it
+    was built) and the pure-Python one, which is also what the C pass falls back on."""
+    if request.param == "pure":
+        monkeypatch.setattr(mpsc, "select", _select.pure_select)
+        monkeypatch.setattr(_select, "select", _select.pure_select)
+        monkeypatch.setattr(_select, "_try_ready", _select._undecided)
+    return str(request.param)

@@ -35,6 +35,9 @@ from helpers import WAIT, Worker, blocked_receivers, blocked_senders, make, recv
 import mpsc
 from mpsc import _core
 
+# Every test here runs with each try pass of select: the C one and the pure one (conftest).
+pytestmark = pytest.mark.usefixtures("select_pass")
+
 CAPS = [0, 1, None]
 CAP_IDS = ["rendezvous", "bounded1", "unbounded"]
 

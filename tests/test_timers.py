@@ -25,6 +25,9 @@ from helpers import WAIT, Worker, blocked_receivers, run_all, wait_until
 
 import mpsc
 
+# Every test here runs with each try pass of select: the C one and the pure one (conftest).
+pytestmark = pytest.mark.usefixtures("select_pass")
+
 SLACK = 0.5  # how late a timer may be observed on a slow machine
 EPS = 1e-9  # float rounding in instant arithmetic
 

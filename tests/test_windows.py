@@ -35,6 +35,9 @@ from helpers import WAIT, Worker, make, wait_until
 import mpsc
 from mpsc import _core
 
+# Every test here runs with each try pass of select: the C one and the pure one (conftest).
+pytestmark = pytest.mark.usefixtures("select_pass")
+
 
 class _LockThatRunsFirst:
     """A channel lock whose first acquisition runs ``before_first`` just before it (which may

@@ -8,13 +8,17 @@ under stable indices, for loops that drop channels as they disconnect.
 
 from __future__ import annotations
 
+import functools
+import os
 import threading
 from collections.abc import Sequence
 from typing import Any
 
 from . import _ops
-from ._core import closed_error
+from ._buffered import Bounded, Unbounded
+from ._core import NOTHING, Chan, closed_error
 from ._deadlines import deadline_after
+from ._errors import ChannelError, RecvError, SendError
 from ._handles import Receiver, Sender, _Handle
 
 Operation = Receiver[Any] | tuple[Sender[Any], Any]
@@ -160,11 +164,11 @@ class Select:
 
     def select(self, timeout: float | None = None, block: bool = True) -> tuple[int, Any]:
         """As :func:`select` over the current operations; indices are the ones ``add`` gave."""
-        return _select(self._checked(), timeout, block)
+        return _try_ready(self._cached, timeout) or _select(self._checked(), timeout, block)
 
     def try_select(self) -> tuple[int, Any]:
         """``select(block=False)``: complete a ready operation or raise ``Empty``."""
-        return _select(self._checked(), None, False)
+        return _try_ready(self._cached, None) or _select(self._checked(), None, False)
 
     async def select_async(self, timeout: float | None = None, block: bool = True) -> tuple[int, Any]:
         """As :func:`select_async` over the current operations."""
@@ -172,3 +176,38 @@ class Select:
 
     def __repr__(self) -> str:
         return f"<mpsc.Select of {len(self._ops)} operations>"
+
+
+def _undecided(ops: object, timeout: object) -> None:
+    """The pure try pass of a Select call before its own: none (``_select`` does it all)."""
+    return None
+
+
+_try_ready: Any = _undecided
+pure_select = select
+
+# The C try pass (``_accel.c``), where it was built (CPython with the GIL) and MPSC_PURE is not
+# set: a select with a ready operation on buffered channels completes there; every other call
+# goes on to the pure code above, which is the reference for what a select does.
+accelerated = False
+if not os.environ.get("MPSC_PURE"):
+    try:
+        from . import _accel
+    except ImportError:
+        pass
+    else:
+        _accel.setup(
+            Receiver,
+            Sender,
+            Chan,
+            Unbounded,
+            Bounded,
+            ChannelError,
+            RecvError,
+            SendError,
+            NOTHING,
+            int.from_bytes(os.urandom(8)),
+        )
+        select = functools.update_wrapper(_accel.FastSelect(pure_select), pure_select)
+        _try_ready = _accel.try_ops
+        accelerated = True

@@ -1,0 +1,640 @@
+/* mpsc._accel: the try pass of select, in C.
+ *
+ * A select whose operations are all on buffered channels (unbounded or bounded) and of which one
+ * is ready completes here, with no Python frame: check the operations, look at every channel,
+ * draw one ready operation uniformly, and do it exactly as the handles' lock-free fast paths do
+ * (``_handles.py``, ``_buffered.py``). Everything else (a rendezvous channel, a timer, a closed
+ * handle, a bad timeout, nothing ready) returns "undecided" before any channel was touched, and
+ * the pure-Python select does the whole call: its result, errors and waiting are the reference.
+ *
+ * Why the pass is safe: it runs under the GIL from its first look to its last step, calling no
+ * Python code and allocating no object the collector tracks in between, so what it sees ready is
+ * still ready when it acts (a lock-free look followed by an action, made atomic by the GIL). The
+ * steps that follow the action and may run Python code (``after_send``/``after_recv``, which settle
+ * waiting peers under the channel lock) are the same calls the fast paths make. Free-threaded
+ * builds have no GIL to lean on: the extension is not built for them (setup.py), and this file
+ * refuses to compile there.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <structmember.h> /* T_OBJECT_EX, for 3.11 */
+
+#ifdef Py_GIL_DISABLED
+#error "mpsc._accel relies on the GIL; free-threaded builds use the pure-Python select"
+#endif
+
+/* What ``setup`` is given: the classes and the layout of the slots the pass reads. */
+static PyTypeObject *receiver_type, *sender_type, *chan_type, *unbounded_type, *bounded_type;
+static PyObject *channel_error, *recv_error, *send_error, *nothing;
+static PyObject *deque_popleft, *deque_append, *deque_pop; /* the unbound deque methods */
+static PyObject *str_after_send, *str_after_recv, *str_index, *str_may_recv, *str_may_send,
+    *str_poll, *str_offer;
+static Py_ssize_t off_handle_chan, off_buf, off_slots, off_recvq, off_sendq, off_tx_gone,
+    off_rx_gone;
+static int ready_to_use;
+
+#define SLOT(obj, offset) (*(PyObject **)((char *)(obj) + (offset)))
+
+/* xorshift64*: the draw among ready operations. Uniform enough for fairness, and cheap. */
+static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
+
+static Py_ssize_t
+draw(Py_ssize_t n)
+{
+    uint64_t x = rng_state;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    rng_state = x;
+    return (Py_ssize_t)(((x * 0x2545F4914F6CDD1Dull) >> 32) * (uint64_t)n >> 32);
+}
+
+/* One operation as the pass sees it. Its pointers are borrowed from the caller's arguments
+ * (the channel is held for the pass by ``fast_select_call``: a handle may let go of it). */
+typedef struct {
+    PyObject *chan;
+    PyObject *value;     /* what a send sends */
+    PyObject *index;     /* the operation's index, as a Python int; NULL: its position */
+    Py_ssize_t position; /* where it is in the call */
+    int sending;
+    int inline_ok; /* on a buffered channel: done here, as the handles' fast paths do it */
+} Op;
+
+enum { UNDECIDED = 0, DONE = 1, FAILED = -1, NOT_READY = 2, NOT_DONE = 3 };
+
+/* Whether ``chan`` is a channel at all (not the marker of a closed or moved handle), and
+ * whether an operation on it can be done inline: a buffered channel, and for a send on a
+ * bounded one, no permit to be made under its lock first. */
+static int
+classify(Op *op)
+{
+    PyObject *chan = op->chan;
+    op->inline_ok = 0;
+    if (Py_IS_TYPE(chan, unbounded_type) || Py_IS_TYPE(chan, bounded_type)) {
+        if (!SLOT(chan, off_buf) || !SLOT(chan, off_slots) || !SLOT(chan, off_recvq)
+            || !SLOT(chan, off_sendq) || !SLOT(chan, off_tx_gone) || !SLOT(chan, off_rx_gone))
+            return 0; /* never so for a channel mpsc made: leave it to the pure path */
+        op->inline_ok = !op->sending || Py_IS_TYPE(chan, unbounded_type)
+                        || Py_SIZE(SLOT(chan, off_slots)) > 0
+                        || SLOT(chan, off_rx_gone) == Py_True;
+        return 1;
+    }
+    return PyObject_TypeCheck(chan, chan_type);
+}
+
+/* Readiness, as ``may_recv``/``may_send``: 1 ready, 0 not, -1 error. An inline operation is
+ * looked at here; any other asks its flavour (Python code, which may let other threads run). */
+static int
+ready(const Op *op, int *python_ran)
+{
+    PyObject *chan = op->chan;
+    if (op->inline_ok) {
+        if (!op->sending)
+            return Py_SIZE(SLOT(chan, off_buf)) > 0 || SLOT(chan, off_tx_gone) == Py_True;
+        return 1; /* classify saw room, no sender limit, or no receiver left */
+    }
+    *python_ran = 1;
+    PyObject *answer = PyObject_CallMethodNoArgs(chan, op->sending ? str_may_send : str_may_recv);
+    if (answer == NULL)
+        return -1;
+    int truth = PyObject_IsTrue(answer);
+    Py_DECREF(answer);
+    return truth;
+}
+
+static PyObject *
+call1(PyObject *method, PyObject *self)
+{
+    return PyObject_Vectorcall(method, &self, 1, NULL);
+}
+
+static int
+call2(PyObject *method, PyObject *self, PyObject *arg)
+{
+    PyObject *args[2] = {self, arg};
+    PyObject *r = PyObject_Vectorcall(method, args, 2, NULL);
+    if (r == NULL)
+        return -1;
+    Py_DECREF(r);
+    return 0;
+}
+
+static int
+settle(PyObject *chan, PyObject *name)
+{
+    PyObject *r = PyObject_CallMethodNoArgs(chan, name);
+    if (r == NULL)
+        return -1;
+    Py_DECREF(r);
+    return 0;
+}
+
+static PyObject *
+index_of(const Op *op)
+{
+    return op->index ? Py_NewRef(op->index) : PyLong_FromSsize_t(op->position);
+}
+
+/* The ChannelError being raised (RecvError, SendError) gets the operation's ``.index``, as
+ * ``_ops.try_once`` sets it; other exceptions pass unchanged. Returns FAILED. */
+static int
+failed(const Op *op)
+{
+    if (!PyErr_ExceptionMatches(channel_error))
+        return FAILED;
+    PyObject *type, *error, *traceback;
+    PyErr_Fetch(&type, &error, &traceback);
+    PyErr_NormalizeException(&type, &error, &traceback);
+    PyObject *index = index_of(op);
+    if (index == NULL || PyObject_SetAttr(error, str_index, index) < 0) {
+        Py_XDECREF(index);
+        Py_XDECREF(type);
+        Py_XDECREF(error);
+        Py_XDECREF(traceback);
+        return FAILED;
+    }
+    Py_DECREF(index);
+    PyErr_Restore(type, error, traceback);
+    return FAILED;
+}
+
+/* Raise a select's disconnection error, as the flavour's ``poll``/``offer`` would. */
+static int
+raise_disconnected(const Op *op)
+{
+    PyObject *error = op->sending ? PyObject_CallOneArg(send_error, op->value)
+                                  : PyObject_CallNoArgs(recv_error);
+    if (error == NULL)
+        return FAILED;
+    PyErr_SetObject((PyObject *)Py_TYPE(error), error);
+    Py_DECREF(error);
+    return failed(op);
+}
+
+/* Do one ready inline operation: the steps of ``Receiver.recv``/``Sender.send``'s fast paths.
+ * Only while no Python code ran since the look: what was ready still is. */
+static int
+perform_inline(const Op *op, PyObject **result)
+{
+    PyObject *chan = op->chan;
+    PyObject *buf = SLOT(chan, off_buf);
+    if (!op->sending) {
+        if (Py_SIZE(buf) == 0) /* ready and empty: every sender is gone */
+            return raise_disconnected(op);
+        PyObject *value = call1(deque_popleft, buf);
+        if (value == NULL)
+            return FAILED;
+        PyObject *slots = SLOT(chan, off_slots);
+        if (slots != Py_None) {
+            if (call2(deque_append, slots, Py_True) < 0
+                || (Py_SIZE(SLOT(chan, off_sendq)) > 0 && settle(chan, str_after_recv) < 0)) {
+                Py_DECREF(value);
+                return FAILED;
+            }
+        }
+        *result = value;
+        return DONE;
+    }
+    if (SLOT(chan, off_rx_gone) == Py_True)
+        return raise_disconnected(op);
+    PyObject *slots = SLOT(chan, off_slots);
+    if (slots != Py_None) {
+        PyObject *permit = call1(deque_pop, slots); /* there is one: classify saw it */
+        if (permit == NULL)
+            return FAILED;
+        Py_DECREF(permit);
+    }
+    if (call2(deque_append, buf, op->value) < 0)
+        return FAILED;
+    if ((Py_SIZE(SLOT(chan, off_recvq)) > 0 || SLOT(chan, off_rx_gone) == Py_True)
+        && settle(chan, str_after_send) < 0)
+        return FAILED;
+    *result = Py_NewRef(Py_None);
+    return DONE;
+}
+
+/* Try one operation through its flavour's ``poll``/``offer``, as ``_ops.try_once`` does:
+ * DONE, NOT_DONE (it was no longer ready) or FAILED. */
+static int
+perform_by_flavour(const Op *op, PyObject **result)
+{
+    if (!op->sending) {
+        PyObject *value = PyObject_CallMethodNoArgs(op->chan, str_poll);
+        if (value == NULL)
+            return failed(op);
+        if (value == nothing) {
+            Py_DECREF(value);
+            return NOT_DONE;
+        }
+        *result = value;
+        return DONE;
+    }
+    PyObject *sent = PyObject_CallMethodOneArg(op->chan, str_offer, op->value);
+    if (sent == NULL)
+        return failed(op);
+    int truth = PyObject_IsTrue(sent);
+    Py_DECREF(sent);
+    if (truth < 0)
+        return FAILED;
+    if (!truth)
+        return NOT_DONE;
+    *result = Py_NewRef(Py_None);
+    return DONE;
+}
+
+/* Look at every operation, then try the ready ones in a uniformly random order until one
+ * completes. On DONE, *found is the new ``(index, result)`` pair. */
+static int
+run_pass(Op *ops, Py_ssize_t n, PyObject **found)
+{
+    Py_ssize_t stack[16];
+    Py_ssize_t *ready_at = n <= 16 ? stack : PyMem_New(Py_ssize_t, n);
+    if (ready_at == NULL) {
+        PyErr_NoMemory();
+        return FAILED;
+    }
+    Py_ssize_t count = 0;
+    int python_ran = 0;
+    int outcome = NOT_READY;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        int r = ready(&ops[i], &python_ran);
+        if (r < 0) {
+            outcome = FAILED;
+            goto done;
+        }
+        if (r)
+            ready_at[count++] = i;
+    }
+    while (count) {
+        Py_ssize_t pick = count > 1 ? draw(count) : 0;
+        const Op *op = &ops[ready_at[pick]];
+        ready_at[pick] = ready_at[--count];
+        PyObject *result;
+        /* Once Python code ran, another thread may have taken what looked ready: every try
+         * then goes through the flavour, which copes with that. */
+        outcome = op->inline_ok && !python_ran ? perform_inline(op, &result)
+                                               : perform_by_flavour(op, &result);
+        if (outcome == NOT_DONE) {
+            outcome = NOT_READY;
+            continue;
+        }
+        if (outcome == DONE) {
+            PyObject *index = index_of(op);
+            *found = index ? PyTuple_Pack(2, index, result) : NULL;
+            Py_XDECREF(index);
+            Py_DECREF(result);
+            if (*found == NULL)
+                outcome = FAILED;
+        }
+        break;
+    }
+done:
+    if (ready_at != stack)
+        PyMem_Free(ready_at);
+    return outcome;
+}
+
+/* Whether a select's ``timeout`` surely passes ``deadline_after``'s checks: None, or an exact
+ * float or int that is >= 0. Anything else is left to the pure path to accept or refuse. */
+static int
+plain_timeout(PyObject *timeout)
+{
+    if (timeout == Py_None)
+        return 1;
+    if (PyFloat_CheckExact(timeout))
+        return PyFloat_AS_DOUBLE(timeout) >= 0.0; /* false for NaN */
+    if (PyLong_CheckExact(timeout))
+        return _PyLong_Sign(timeout) >= 0;
+    return 0;
+}
+
+/* ---- FastSelect: ``mpsc.select`` ------------------------------------------------------------ */
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *fallback; /* the pure-Python select */
+    PyObject *dict;     /* __doc__, __wrapped__, ... (functools.update_wrapper) */
+    vectorcallfunc vectorcall;
+} FastSelect;
+
+/* The raw operations of a ``select(*operations)`` call, checked as ``_select._op`` would accept
+ * them; 0 if one of them is not a plain buffered-channel operation. */
+static int
+scan_operations(PyObject *const *args, Py_ssize_t n, Op *ops)
+{
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *operation = args[i];
+        Op *op = &ops[i];
+        op->position = i;
+        op->index = NULL;
+        PyObject *handle;
+        if (Py_IS_TYPE(operation, receiver_type)) {
+            handle = operation;
+            op->sending = 0;
+            op->value = NULL;
+        }
+        else if (PyTuple_CheckExact(operation) && PyTuple_GET_SIZE(operation) == 2
+                 && Py_IS_TYPE(PyTuple_GET_ITEM(operation, 0), sender_type)) {
+            handle = PyTuple_GET_ITEM(operation, 0);
+            op->sending = 1;
+            op->value = PyTuple_GET_ITEM(operation, 1);
+        }
+        else
+            return 0;
+        op->chan = SLOT(handle, off_handle_chan);
+        if (op->chan == NULL || !classify(op))
+            return 0; /* a closed or moved handle: the pure path raises */
+    }
+    return 1;
+}
+
+static PyObject *
+fast_select_call(PyObject *callable, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+{
+    FastSelect *self = (FastSelect *)callable;
+    Py_ssize_t n = PyVectorcall_NARGS(nargsf);
+    if (!ready_to_use || n == 0)
+        goto fallback;
+    if (kwnames) {
+        Py_ssize_t nkw = PyTuple_GET_SIZE(kwnames);
+        for (Py_ssize_t k = 0; k < nkw; k++) {
+            PyObject *name = PyTuple_GET_ITEM(kwnames, k);
+            if (PyUnicode_CompareWithASCIIString(name, "timeout") == 0) {
+                if (!plain_timeout(args[n + k]))
+                    goto fallback;
+            }
+            else if (PyUnicode_CompareWithASCIIString(name, "block") != 0)
+                goto fallback; /* the pure path raises the TypeError */
+        }
+    }
+    Op stack[8];
+    Op *ops = n <= 8 ? stack : PyMem_New(Op, n);
+    if (ops == NULL)
+        return PyErr_NoMemory();
+    PyObject *found = NULL;
+    int outcome = UNDECIDED;
+    if (scan_operations(args, n, ops)) {
+        /* The handles keep their channels only until closed, and a flavour's Python code may
+         * let another thread close one mid-pass: hold each channel for the pass. */
+        for (Py_ssize_t i = 0; i < n; i++)
+            Py_INCREF(ops[i].chan);
+        outcome = run_pass(ops, n, &found);
+        for (Py_ssize_t i = 0; i < n; i++)
+            Py_DECREF(ops[i].chan);
+    }
+    if (ops != stack)
+        PyMem_Free(ops);
+    if (outcome == DONE)
+        return found;
+    if (outcome == FAILED)
+        return NULL;
+fallback:
+    return PyObject_Vectorcall(self->fallback, args, n, kwnames);
+}
+
+static PyObject *
+fast_select_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
+{
+    PyObject *fallback;
+    if (kwargs && PyDict_GET_SIZE(kwargs)) {
+        PyErr_SetString(PyExc_TypeError, "FastSelect takes no keyword arguments");
+        return NULL;
+    }
+    if (!PyArg_ParseTuple(args, "O:FastSelect", &fallback))
+        return NULL;
+    if (!PyCallable_Check(fallback)) {
+        PyErr_SetString(PyExc_TypeError, "FastSelect needs the pure select to fall back on");
+        return NULL;
+    }
+    FastSelect *self = (FastSelect *)type->tp_alloc(type, 0);
+    if (self == NULL)
+        return NULL;
+    self->fallback = Py_NewRef(fallback);
+    self->dict = NULL;
+    self->vectorcall = fast_select_call;
+    return (PyObject *)self;
+}
+
+static int
+fast_select_traverse(FastSelect *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->fallback);
+    Py_VISIT(self->dict);
+    return 0;
+}
+
+static int
+fast_select_clear(FastSelect *self)
+{
+    Py_CLEAR(self->fallback);
+    Py_CLEAR(self->dict);
+    return 0;
+}
+
+static void
+fast_select_dealloc(FastSelect *self)
+{
+    PyObject_GC_UnTrack(self);
+    fast_select_clear(self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *
+fast_select_repr(FastSelect *self)
+{
+    return PyUnicode_FromFormat("<mpsc.select (C try pass) over %R>", self->fallback);
+}
+
+static PyGetSetDef fast_select_getset[] = {
+    {"__dict__", PyObject_GenericGetDict, PyObject_GenericSetDict, NULL, NULL},
+    {NULL},
+};
+
+static PyTypeObject FastSelectType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "mpsc._accel.FastSelect",
+    .tp_doc = "FastSelect(pure_select): select with its try pass in C, the rest in pure_select.",
+    .tp_basicsize = sizeof(FastSelect),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL,
+    .tp_new = fast_select_new,
+    .tp_traverse = (traverseproc)fast_select_traverse,
+    .tp_clear = (inquiry)fast_select_clear,
+    .tp_dealloc = (destructor)fast_select_dealloc,
+    .tp_repr = (reprfunc)fast_select_repr,
+    .tp_call = PyVectorcall_Call,
+    .tp_vectorcall_offset = offsetof(FastSelect, vectorcall),
+    .tp_dictoffset = offsetof(FastSelect, dict),
+    .tp_getset = fast_select_getset,
+};
+
+/* ---- try_ops: the Select builder's try pass ------------------------------------------------ */
+
+/* ``try_ops(ops, timeout)``: ``ops`` a tuple of ``_ops.Op`` tuples ``(chan, handle, value,
+ * sending, index)``. Returns ``(index, result)`` if one ran, else None (nothing was done: the
+ * pure path decides, from the start). */
+static PyObject *
+try_ops(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "try_ops(ops, timeout)");
+        return NULL;
+    }
+    PyObject *tuple = args[0];
+    if (!ready_to_use || !PyTuple_CheckExact(tuple) || !plain_timeout(args[1]))
+        Py_RETURN_NONE;
+    Py_ssize_t n = PyTuple_GET_SIZE(tuple);
+    if (n == 0)
+        Py_RETURN_NONE;
+    Op stack[8];
+    Op *ops = n <= 8 ? stack : PyMem_New(Op, n);
+    if (ops == NULL)
+        return PyErr_NoMemory();
+    int outcome = UNDECIDED;
+    PyObject *found = NULL;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *item = PyTuple_GET_ITEM(tuple, i);
+        if (!PyTuple_CheckExact(item) || PyTuple_GET_SIZE(item) != 5)
+            goto done;
+        Op *op = &ops[i];
+        op->chan = PyTuple_GET_ITEM(item, 0);
+        PyObject *handle = PyTuple_GET_ITEM(item, 1);
+        op->value = PyTuple_GET_ITEM(item, 2);
+        op->sending = PyTuple_GET_ITEM(item, 3) == Py_True;
+        op->index = PyTuple_GET_ITEM(item, 4);
+        op->position = i;
+        if (!Py_IS_TYPE(handle, op->sending ? sender_type : receiver_type)
+            || SLOT(handle, off_handle_chan) != op->chan /* closed since it was added */
+            || !classify(op))
+            goto done;
+    }
+    outcome = run_pass(ops, n, &found);
+done:
+    if (ops != stack)
+        PyMem_Free(ops);
+    if (outcome == DONE)
+        return found;
+    if (outcome == FAILED)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+/* ---- setup ----------------------------------------------------------------------------------- */
+
+static int
+slot_offset(PyObject *cls, const char *name, Py_ssize_t *offset)
+{
+    PyObject *descr = PyObject_GetAttrString(cls, name);
+    if (descr == NULL)
+        return -1;
+    int ok = Py_IS_TYPE(descr, &PyMemberDescr_Type)
+             && ((PyMemberDescrObject *)descr)->d_member->type == T_OBJECT_EX;
+    if (ok)
+        *offset = ((PyMemberDescrObject *)descr)->d_member->offset;
+    else
+        PyErr_Format(PyExc_TypeError, "%R.%s is not an object slot", cls, name);
+    Py_DECREF(descr);
+    return ok ? 0 : -1;
+}
+
+static int
+take_type(PyObject *obj, PyTypeObject **where)
+{
+    if (!PyType_Check(obj)) {
+        PyErr_Format(PyExc_TypeError, "setup() needs classes, got %R", obj);
+        return -1;
+    }
+    Py_XSETREF(*where, (PyTypeObject *)Py_NewRef(obj));
+    return 0;
+}
+
+static PyObject *
+setup(PyObject *module, PyObject *args)
+{
+    PyObject *receiver, *sender, *chan, *unbounded, *bounded, *cerr, *rerr, *serr, *marker, *seed;
+    if (!PyArg_ParseTuple(args, "OOOOOOOOOO:setup", &receiver, &sender, &chan, &unbounded,
+                          &bounded, &cerr, &rerr, &serr, &marker, &seed))
+        return NULL;
+    ready_to_use = 0;
+    if (take_type(receiver, &receiver_type) < 0 || take_type(sender, &sender_type) < 0
+        || take_type(chan, &chan_type) < 0 || take_type(unbounded, &unbounded_type) < 0
+        || take_type(bounded, &bounded_type) < 0)
+        return NULL;
+    Py_ssize_t sender_chan;
+    if (slot_offset(receiver, "_chan", &off_handle_chan) < 0
+        || slot_offset(sender, "_chan", &sender_chan) < 0
+        || slot_offset(unbounded, "buf", &off_buf) < 0
+        || slot_offset(unbounded, "slots", &off_slots) < 0
+        || slot_offset(unbounded, "recvq", &off_recvq) < 0
+        || slot_offset(unbounded, "sendq", &off_sendq) < 0
+        || slot_offset(unbounded, "tx_gone", &off_tx_gone) < 0
+        || slot_offset(unbounded, "rx_gone", &off_rx_gone) < 0)
+        return NULL;
+    if (sender_chan != off_handle_chan) {
+        PyErr_SetString(PyExc_TypeError, "Sender and Receiver keep _chan at different places");
+        return NULL;
+    }
+    Py_XSETREF(channel_error, Py_NewRef(cerr));
+    Py_XSETREF(recv_error, Py_NewRef(rerr));
+    Py_XSETREF(send_error, Py_NewRef(serr));
+    Py_XSETREF(nothing, Py_NewRef(marker));
+    uint64_t s = (uint64_t)PyLong_AsUnsignedLongLongMask(seed);
+    if (PyErr_Occurred())
+        return NULL;
+    rng_state = s ? s : 0x9E3779B97F4A7C15ull; /* xorshift must not start at 0 */
+    ready_to_use = 1;
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef methods[] = {
+    {"setup", setup, METH_VARARGS,
+     "setup(Receiver, Sender, Chan, Unbounded, Bounded, ChannelError, RecvError, SendError, "
+     "NOTHING, seed): the classes and markers of the pure code, and the random seed."},
+    {"try_ops", (PyCFunction)(void (*)(void))try_ops, METH_FASTCALL,
+     "try_ops(ops, timeout) -> (index, result) | None: the Select builder's try pass."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module_def = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "mpsc._accel",
+    .m_doc = "The try pass of mpsc's select in C (GIL builds only); see _accel.c.",
+    .m_size = -1,
+    .m_methods = methods,
+};
+
+PyMODINIT_FUNC
+PyInit__accel(void)
+{
+    if (PyType_Ready(&FastSelectType) < 0)
+        return NULL;
+    PyObject *deque = NULL, *collections = PyImport_ImportModule("collections");
+    if (collections == NULL)
+        return NULL;
+    deque = PyObject_GetAttrString(collections, "deque");
+    Py_DECREF(collections);
+    if (deque == NULL)
+        return NULL;
+    deque_popleft = PyObject_GetAttrString(deque, "popleft");
+    deque_append = PyObject_GetAttrString(deque, "append");
+    deque_pop = PyObject_GetAttrString(deque, "pop");
+    Py_DECREF(deque);
+    str_after_send = PyUnicode_InternFromString("after_send");
+    str_after_recv = PyUnicode_InternFromString("after_recv");
+    str_index = PyUnicode_InternFromString("index");
+    str_may_recv = PyUnicode_InternFromString("may_recv");
+    str_may_send = PyUnicode_InternFromString("may_send");
+    str_poll = PyUnicode_InternFromString("poll");
+    str_offer = PyUnicode_InternFromString("offer");
+    if (!deque_popleft || !deque_append || !deque_pop || !str_after_send || !str_after_recv
+        || !str_index || !str_may_recv || !str_may_send || !str_poll || !str_offer)
+        return NULL;
+    PyObject *module = PyModule_Create(&module_def);
+    if (module == NULL)
+        return NULL;
+    if (PyModule_AddObjectRef(module, "FastSelect", (PyObject *)&FastSelectType) < 0) {
+        Py_DECREF(module);
+        return NULL;
+    }
+    return module;
+}

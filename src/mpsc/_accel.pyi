@@ -1,0 +1,23 @@
+# The C try pass of select (_accel.c); built for CPython with the GIL only.
+from collections.abc import Callable, Sequence
+from typing import Any
+
+def setup(
+    receiver: type,
+    sender: type,
+    chan: type,
+    unbounded: type,
+    bounded: type,
+    channel_error: type,
+    recv_error: type,
+    send_error: type,
+    nothing: object,
+    seed: int,
+) -> None: ...
+def try_ops(ops: Sequence[tuple[Any, ...]] | None, timeout: object) -> tuple[int, Any] | None: ...
+
+class FastSelect:
+    def __init__(self, fallback: Callable[..., tuple[int, Any]]) -> None: ...
+    def __call__(
+        self, *operations: Any, timeout: float | None = None, block: bool = True
+    ) -> tuple[int, Any]: ...

@@ -1,0 +1,376 @@
+"""select's try pass in C (``src/mpsc/_accel.c``): where it is used, and what only it could break.
+
+Its behaviour is tested by the whole of test_select, test_timers and test_windows, which run
+once with each pass (the ``select_pass`` fixture), and by test_select_model, which checks both
+against a reference model. What is here concerns the C pass itself: that it is really in use
+where it is built, that it leaks and over-releases nothing (every path: results, errors, values
+handed back), that each case it leaves to the pure code (a closed handle, an odd timeout or
+keyword, no operation, a permit that must be made under the lock) ends as the pure code says,
+and that the Python steps it calls after an inline operation (waking parked peers) run.
+"""
+
+from __future__ import annotations
+
+import gc
+import math
+import os
+import subprocess
+import sys
+import sysconfig
+import textwrap
+import tracemalloc
+from collections.abc import Callable
+from fractions import Fraction
+from typing import Any
+
+import pytest
+from helpers import WAIT, Worker, blocked_receivers, blocked_senders, wait_until
+
+import mpsc
+from mpsc import _select
+
+pytestmark = pytest.mark.usefixtures("select_pass")
+
+FREE_THREADED = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
+
+
+# -- where the C pass is used ---------------------------------------------------------------------
+
+
+def test_the_c_pass_is_built_and_used_on_cpython_with_the_gil(select_pass: str) -> None:
+    """CI and `make test` build it (gcc and the Python headers are on every machine we use):
+    a build that failed silently must fail here, not leave select slow. Set MPSC_PURE=1 to
+    run without it on purpose."""
+    if os.environ.get("MPSC_PURE"):
+        assert not _select.accelerated
+    elif sys.implementation.name == "cpython" and not FREE_THREADED:
+        assert _select.accelerated, "mpsc._accel was not built: is a C compiler installed?"
+    else:  # its correctness argument needs the GIL: free-threaded builds run the pure pass
+        assert not _select.accelerated
+    expected = type(_select.pure_select) if select_pass == "pure" else mpsc._accel.FastSelect
+    assert isinstance(mpsc.select, expected)
+
+
+def run_python(code: str, mpsc_pure: str) -> str:
+    """What a fresh interpreter prints running ``code`` with ``MPSC_PURE`` set so."""
+    env = {**os.environ, "MPSC_PURE": mpsc_pure}
+    out = subprocess.run(
+        [sys.executable, "-c", code], check=False, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
+def test_mpsc_pure_turns_the_c_pass_off() -> None:
+    code = "import mpsc, mpsc._select as s; print(s.accelerated, mpsc.select is s.pure_select)"
+    assert run_python(code, "1").split() == ["False", "True"]
+
+
+def test_select_keeps_the_pure_functions_name_doc_and_signature() -> None:
+    import inspect
+
+    assert mpsc.select.__name__ == "select"
+    assert mpsc.select.__doc__ == _select.pure_select.__doc__
+    assert mpsc.select.__module__ == "mpsc._select"
+    assert str(inspect.signature(mpsc.select)) == str(inspect.signature(_select.pure_select))
+
+
+# -- nothing leaks, nothing is released twice -----------------------------------------------------
+
+
+class Token:
+    """A value whose references can be counted."""
+
+
+def refs(obj: object) -> int:
+    return sys.getrefcount(obj)
+
+
+@pytest.mark.parametrize("cap", [1, 3, None], ids=["bounded1", "bounded3", "unbounded"])
+def test_values_received_and_sent_by_select_keep_exact_reference_counts(cap: int | None) -> None:
+    tx, rx = mpsc.channel() if cap is None else mpsc.bounded(cap)
+    quiet_tx, quiet_rx = mpsc.channel()
+    token = Token()
+    alone = refs(token)
+    tx.send(token)
+    assert refs(token) == alone + 1  # the buffer's
+    index, value = mpsc.select(quiet_rx, rx)
+    assert (index, value) == (1, token)
+    del value
+    assert refs(token) == alone  # the buffer let go, the result too
+    assert mpsc.select((tx, token), quiet_rx) == (0, None)
+    assert refs(token) == alone + 1
+    assert rx.recv() is token
+    assert refs(token) == alone
+    del quiet_tx
+
+
+def test_a_send_select_on_a_disconnected_channel_hands_the_value_back_once() -> None:
+    tx, rx = mpsc.channel()
+    rx.close()
+    token = Token()
+    alone = refs(token)
+    for _ in range(1000):
+        with pytest.raises(mpsc.SendError) as caught:
+            mpsc.select((tx, token))
+        assert caught.value.value is token
+        assert caught.value.index == 0
+        del caught
+    assert refs(token) == alone
+
+
+def memory_growth(body: Callable[[], None], rounds: int) -> int:
+    """Bytes still allocated after ``rounds`` calls of ``body`` beyond those after the first ten."""
+    for _ in range(10):
+        body()
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for _ in range(rounds):
+            body()
+        gc.collect()
+        return tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+
+
+def test_a_hundred_thousand_ready_selects_leave_no_memory_behind() -> None:
+    pairs = [mpsc.channel(), mpsc.bounded(2), mpsc.channel(), mpsc.bounded(5)]
+    receivers = [rx for _, rx in pairs]
+    tx = pairs[1][0]
+    wide = [receivers[0]] * 20 + [pairs[1][1]]  # more operations than the C pass keeps on its stack
+
+    def body() -> None:
+        tx.send(1000)
+        mpsc.select(*receivers)
+        mpsc.select((tx, 2000), receivers[0], timeout=1.5)
+        mpsc.select(*wide, block=False)
+
+    growth = memory_growth(body, 30_000)
+    assert growth < 30_000, f"{growth} bytes left behind by 90,000 selects"
+
+
+def test_selects_that_raise_leave_no_memory_behind() -> None:
+    tx, rx = mpsc.channel()
+    tx.close()
+    gone_tx, gone_rx = mpsc.channel()
+    gone_rx.close()
+
+    def body() -> None:
+        try:
+            mpsc.select(rx)
+        except mpsc.RecvError:
+            pass
+        try:
+            mpsc.select((gone_tx, Token()))
+        except mpsc.SendError:
+            pass
+
+    growth = memory_growth(body, 20_000)
+    assert growth < 30_000, f"{growth} bytes left behind by 40,000 failing selects"
+
+
+# -- what the C pass leaves to the pure code ends as the pure code says ---------------------------
+
+
+@pytest.fixture
+def ready() -> tuple[mpsc.Sender[Any], mpsc.Receiver[Any]]:
+    """A channel holding one value, "v"."""
+    tx, rx = mpsc.channel()
+    tx.send("v")
+    return tx, rx
+
+
+@pytest.mark.parametrize(
+    ("timeout", "error"),
+    [(-1, ValueError), (-0.5, ValueError), (math.nan, ValueError), (True, TypeError), ("1", TypeError)],
+)
+def test_a_bad_timeout_fails_even_with_an_operation_ready(
+    ready: tuple[mpsc.Sender[Any], mpsc.Receiver[Any]], timeout: Any, error: type[Exception]
+) -> None:
+    tx, rx = ready
+    with pytest.raises(error):
+        mpsc.select(rx, timeout=timeout)
+    assert len(rx) == 1
+
+
+@pytest.mark.parametrize("timeout", [0, 0.0, -0.0, 2, 2.5, 10**400, math.inf, Fraction(1, 2)])
+def test_every_valid_timeout_takes_the_ready_operation(
+    ready: tuple[mpsc.Sender[Any], mpsc.Receiver[Any]], timeout: Any
+) -> None:
+    tx, rx = ready
+    assert mpsc.select(rx, timeout=timeout) == (0, "v")
+
+
+def test_an_unknown_keyword_is_a_type_error_and_takes_nothing(
+    ready: tuple[mpsc.Sender[Any], mpsc.Receiver[Any]],
+) -> None:
+    tx, rx = ready
+    with pytest.raises(TypeError):
+        mpsc.select(rx, timeuot=1)  # type: ignore[call-arg]
+    assert len(rx) == 1
+
+
+def test_block_false_and_block_true_take_the_ready_operation(
+    ready: tuple[mpsc.Sender[Any], mpsc.Receiver[Any]],
+) -> None:
+    tx, rx = ready
+    assert mpsc.select(rx, block=False) == (0, "v")
+    tx.send("w")
+    assert mpsc.select(rx, block=True, timeout=1) == (0, "w")
+
+
+def test_no_operations_is_decided_by_the_pure_code() -> None:
+    with pytest.raises(ValueError):
+        mpsc.select()
+    with pytest.raises(mpsc.Empty):
+        mpsc.select(block=False)
+    with pytest.raises(mpsc.Timeout):
+        mpsc.select(timeout=0)
+
+
+def test_a_closed_handle_beside_a_ready_one_fails_and_takes_nothing(
+    ready: tuple[mpsc.Sender[Any], mpsc.Receiver[Any]],
+) -> None:
+    tx, rx = ready
+    closed = rx.clone()
+    closed.close()
+    with pytest.raises(mpsc.ClosedHandleError):
+        mpsc.select(rx, closed)
+    sel = mpsc.Select(rx)
+    clone = rx.clone()
+    index = sel.add(clone)
+    clone.close()
+    with pytest.raises(mpsc.ClosedHandleError):
+        sel.try_select()
+    sel.remove(index)
+    assert sel.try_select()[1] == "v"
+
+
+def test_many_operations_with_one_ready_anywhere() -> None:
+    """Beyond the sizes the C pass keeps on its stack (8 operations, 16 ready ones)."""
+    pairs = [mpsc.channel() for _ in range(40)]
+    for where in [0, 7, 8, 15, 16, 17, 39]:
+        pairs[where][0].send(where)
+        assert mpsc.select(*[rx for _, rx in pairs]) == (where, where)
+        sel = mpsc.Select(*[rx for _, rx in pairs])
+        pairs[where][0].send(-where)
+        assert sel.select() == (where, -where)
+    for tx, _ in pairs:
+        tx.send("x")
+    got = {mpsc.select(*[rx for _, rx in pairs])[0] for _ in range(40)}
+    assert got == set(range(40))  # each ready channel gave its one value
+
+
+def test_sends_beyond_the_first_thousand_permits_keep_the_capacity_exact() -> None:
+    """A bounded channel makes its permits beyond 1024 under its lock, lazily: a send that needs
+    one is done by the channel's own code, not inline."""
+    tx, rx = mpsc.bounded(1100)
+    quiet_tx, quiet_rx = mpsc.channel()
+    for i in range(1100):
+        assert mpsc.select((tx, i), quiet_rx) == (0, None)
+    assert len(rx) == 1100
+    with pytest.raises(mpsc.Empty):
+        mpsc.select((tx, "over"), quiet_rx, block=False)
+    assert mpsc.select(rx) == (0, 0)
+    assert mpsc.select((tx, "last"), quiet_rx) == (0, None)
+    assert list(rx.try_iter()) == [*range(1, 1100), "last"]
+    del quiet_tx
+
+
+def test_a_ready_timer_and_a_ready_channel_in_one_select() -> None:
+    import time
+
+    tx, rx = mpsc.channel()
+    tx.send("value")
+    timer = mpsc.at(time.monotonic() - 1)
+    first = mpsc.select(timer, rx)
+    second = mpsc.select(timer, rx, timeout=WAIT)
+    assert sorted([first[0], second[0]]) == [0, 1]
+    assert (first if first[0] == 1 else second)[1] == "value"
+    with pytest.raises(mpsc.Timeout):
+        mpsc.select(timer, rx, timeout=0)
+
+
+# -- the steps after an inline operation wake parked peers ----------------------------------------
+
+
+def test_a_select_send_hands_the_value_to_a_parked_receiver() -> None:
+    tx, rx = mpsc.channel()
+    quiet_tx, quiet_rx = mpsc.channel()
+    receiver = Worker(rx.recv_timeout, WAIT)
+    wait_until(lambda: blocked_receivers(rx) == 1)
+    assert mpsc.select(quiet_rx, (tx, "handed")) == (1, None)
+    assert receiver.join() == "handed"
+    del quiet_tx
+
+
+def test_a_select_receive_admits_a_parked_sender() -> None:
+    tx, rx = mpsc.bounded(1)
+    tx.send("first")
+    sender = Worker(tx.send_timeout, "second", WAIT)
+    wait_until(lambda: blocked_senders(tx) == 1)
+    assert mpsc.select(rx) == (0, "first")
+    assert sender.join() is None
+    assert len(rx) == 1  # admitted into the freed slot: capacity still exact
+    assert mpsc.select(rx) == (0, "second")
+
+
+def test_closing_the_last_receiver_then_sending_by_select_drops_nothing_twice() -> None:
+    tx, rx = mpsc.channel()
+    token = Token()
+    alone = refs(token)
+    tx.send(token)
+    rx.close()  # drops the buffered token
+    assert refs(token) == alone
+    with pytest.raises(mpsc.SendError):
+        mpsc.select((tx, token))
+    assert refs(token) == alone
+
+
+def test_the_pure_pass_of_the_builder_is_the_one_under_test(select_pass: str) -> None:
+    """The fixture really switches the builder's pass too (else half the runs test nothing new)."""
+    expected = _select._undecided if select_pass == "pure" else mpsc._accel.try_ops
+    assert _select._try_ready is expected
+
+
+def test_select_runs_in_a_fresh_interpreter_with_the_c_pass_and_without() -> None:
+    code = textwrap.dedent(
+        """
+        import mpsc
+        tx, rx = mpsc.channel()
+        tx.send(1)
+        print(mpsc.select(rx))
+        """
+    )
+    for pure in ["", "1"]:
+        assert run_python(code, pure).strip() == "(0, 1)"
+
+
+def test_a_handle_closed_by_code_the_pass_runs_leaves_its_channel_usable_to_the_end() -> None:
+    """The pass asks non-buffered flavours whether they are ready (Python code, which may do
+    anything, here close the only handle of another channel in the same select). The closed
+    handle's channel must stay alive until the pass is done with it, and the select ends as
+    the pure one does: the look had found the value there, the try finds the channel emptied
+    by the close and disconnected."""
+    from mpsc._rendezvous import Rendezvous
+
+    tx, victim = mpsc.channel()
+    tx.send("buffered")
+    tx.close()
+    victim_chan = victim._chan
+
+    class ClosesTheVictim(Rendezvous[Any]):
+        __slots__ = ()
+
+        def may_recv(self) -> bool:
+            victim.close()  # its channel's last handle: nothing else holds the channel now
+            gc.collect()
+            return False
+
+    meddler = mpsc.Receiver(ClosesTheVictim())
+    del victim_chan
+    with pytest.raises(mpsc.RecvError) as caught:
+        mpsc.select(victim, meddler, block=False)
+    assert caught.value.index == 0
