@@ -12,6 +12,8 @@ BENCH_ARGS ?=
 $(VENV)/.installed: pyproject.toml setup.py src/mpsc/_accel.c
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
+	@# A failed (optional) build must not leave an older build of the C pass in place.
+	rm -f src/mpsc/_accel$$($(PY) -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))')
 	@if $(PY) -c 'import sys; sys.exit(0 if getattr(sys, "_is_gil_enabled", lambda: True)() else 1)'; then \
 		$(PY) -m pip install -q -e '.[test,lint]'; \
 	else \

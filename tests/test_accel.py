@@ -374,3 +374,104 @@ def test_a_handle_closed_by_code_the_pass_runs_leaves_its_channel_usable_to_the_
     with pytest.raises(mpsc.RecvError) as caught:
         mpsc.select(victim, meddler, block=False)
     assert caught.value.index == 0
+
+
+def test_a_later_handle_closed_by_code_the_pass_runs_fails_the_select() -> None:
+    """As above, but the closed handle comes after the operation whose look closed it: the pure
+    select checks each handle as it looks at it, so it raises, and the C pass must not receive
+    through the closed handle instead."""
+    from mpsc._rendezvous import Rendezvous
+
+    tx, victim = mpsc.channel()
+    tx.send("buffered")
+
+    class ClosesTheVictim(Rendezvous[Any]):
+        __slots__ = ()
+
+        def may_recv(self) -> bool:
+            victim.close()
+            return False
+
+    meddler = mpsc.Receiver(ClosesTheVictim())
+    with pytest.raises(mpsc.ClosedHandleError):
+        mpsc.select(meddler, victim, block=False)
+    tx2, victim = mpsc.channel()
+    tx2.send("buffered")
+    sel = mpsc.Select(meddler, victim)
+    with pytest.raises(mpsc.ClosedHandleError):
+        sel.try_select()
+
+
+def test_pickling_or_copying_select_gives_select_itself() -> None:
+    import copy
+    import pickle
+
+    assert pickle.loads(pickle.dumps(mpsc.select)) is mpsc.select
+    assert copy.deepcopy(mpsc.select) is mpsc.select
+
+
+FORK = """
+import os, mpsc
+pairs = [mpsc.channel() for _ in range(8)]
+for tx, _ in pairs:
+    for _ in range(40):
+        tx.send(0)
+receivers = [rx for _, rx in pairs]
+read_end, write_end = os.pipe()
+pid = os.fork()
+if pid == 0:  # the child: its 30 choices to the parent, then out at once
+    try:
+        os.write(write_end, bytes(mpsc.select(*receivers)[0] for _ in range(30)))
+    finally:
+        os._exit(0)
+os.close(write_end)
+mine = bytes(mpsc.select(*receivers)[0] for _ in range(30))
+_, status = os.waitpid(pid, 0)
+print(status, mine.hex(), os.read(read_end, 100).hex())
+"""
+
+
+def test_a_forked_child_draws_other_choices_than_its_parent(select_pass: str) -> None:
+    """(In a fresh interpreter: this one has threads, and fork() copies none of them.)"""
+    status, mine, theirs = run_python(FORK, "1" if select_pass == "pure" else "").split()
+    assert status == "0"
+    assert len(mine) == len(theirs) == 60
+    assert mine != theirs  # the same 30 draws out of 8 by chance: odds 8**-30
+
+
+SUBINTERPRETER = """
+import sys, mpsc
+from mpsc import _select
+try:
+    import _interpreters as interpreters  # 3.13
+    def make(): return interpreters.create(interpreters.new_config("legacy"))
+    def run(i, code): interpreters.exec(i, code)
+except ImportError:
+    import _xxsubinterpreters as interpreters
+    def make():
+        try:
+            return interpreters.create(isolated=False)  # 3.12
+        except TypeError:
+            return interpreters.create()  # 3.11
+    def run(i, code): interpreters.run_string(i, code)
+before = _select.accelerated
+sub = make()
+run(sub, "import sys; sys.path[:0] = %r\\n"
+         "import mpsc\\n"
+         "tx, rx = mpsc.channel(); tx.send(7)\\n"
+         "assert mpsc.select(rx) == (0, 7)\\n"
+         "assert not mpsc._select.accelerated or %r" % (sys.path, not before))
+interpreters.destroy(sub)
+tx, rx = mpsc.channel()
+tx.send(8)
+print(before, _select.accelerated, isinstance(mpsc.select, type(_select.pure_select)), mpsc.select(rx))
+"""
+
+
+def test_a_subinterpreter_runs_the_pure_select_and_leaves_the_c_pass_to_the_main_one() -> None:
+    """The C pass holds one interpreter's classes: a second interpreter importing mpsc must not
+    take it over (the first's selects would all fall back to the pure code, slowly)."""
+    before, after, pure, result = run_python(SUBINTERPRETER, "").strip().split(maxsplit=3)
+    assert before == after == str(_select.accelerated)
+    assert pure == str(not _select.accelerated)
+    assert result == "(0, 8)"

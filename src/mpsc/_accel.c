@@ -1,24 +1,36 @@
 /* mpsc._accel: the try pass of select, in C.
  *
- * A select whose operations are all on buffered channels (unbounded or bounded) and of which one
- * is ready completes here, with no Python frame: check the operations, look at every channel,
- * draw one ready operation uniformly, and do it exactly as the handles' lock-free fast paths do
- * (``_handles.py``, ``_buffered.py``). Everything else (a rendezvous channel, a timer, a closed
- * handle, a bad timeout, nothing ready) returns "undecided" before any channel was touched, and
- * the pure-Python select does the whole call: its result, errors and waiting are the reference.
+ * A select of which one operation is ready completes here, with no Python frame: check the
+ * operations, look at every channel, draw one ready operation uniformly, and do it. Operations on
+ * buffered channels (unbounded, bounded) are looked at and done inline, with the steps of the
+ * handles' lock-free fast paths (``_handles.py``, ``_buffered.py``); others (rendezvous, timers,
+ * a bounded send that needs a permit made under the lock) through their flavour's own
+ * ``may_recv``/``may_send`` and ``poll``/``offer``, as ``_ops.try_once`` does. What the pass
+ * cannot decide (a closed handle, a bad timeout or keyword, nothing ready) leaves every channel
+ * untouched and goes on to the pure-Python select: its results, errors and waiting are the
+ * reference, and this pass only ever does what it would have done.
  *
- * Why the pass is safe: it runs under the GIL from its first look to its last step, calling no
- * Python code and allocating no object the collector tracks in between, so what it sees ready is
- * still ready when it acts (a lock-free look followed by an action, made atomic by the GIL). The
- * steps that follow the action and may run Python code (``after_send``/``after_recv``, which settle
- * waiting peers under the channel lock) are the same calls the fast paths make. Free-threaded
- * builds have no GIL to lean on: the extension is not built for them (setup.py), and this file
- * refuses to compile there.
+ * Why the inline steps are safe: when every operation is inline, the pass runs under the GIL from
+ * its first look to its action, calling no Python code and allocating nothing the collector
+ * tracks in between, so what it saw ready is still ready when it acts (a lock-free look followed
+ * by an action, made atomic by the GIL). Once any Python code has run (a flavour's method), other
+ * threads may have moved since the look, so every try then goes through the flavour, which copes
+ * with that, and each later handle is checked again for a close. The steps after an action that
+ * may run Python code (``after_send``/``after_recv``, which settle parked peers under the channel
+ * lock) are the calls the fast paths make. Free-threaded builds have no GIL to lean on: the
+ * extension is not built for them (setup.py), and this file refuses to compile there.
+ *
+ * One interpreter: the classes it is given live in the interpreter that imported mpsc first; a
+ * subinterpreter's ``setup`` is refused, and mpsc there runs the pure select.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <stddef.h>
 #include <stdint.h>
-#include <structmember.h> /* T_OBJECT_EX, for 3.11 */
+#if PY_VERSION_HEX < 0x030C0000
+#include <structmember.h>
+#define Py_T_OBJECT_EX T_OBJECT_EX
+#endif
 
 #ifdef Py_GIL_DISABLED
 #error "mpsc._accel relies on the GIL; free-threaded builds use the pure-Python select"
@@ -33,6 +45,7 @@ static PyObject *str_after_send, *str_after_recv, *str_index, *str_may_recv, *st
 static Py_ssize_t off_handle_chan, off_buf, off_slots, off_recvq, off_sendq, off_tx_gone,
     off_rx_gone;
 static int ready_to_use;
+static PyInterpreterState *owner; /* the interpreter whose classes these are */
 
 #define SLOT(obj, offset) (*(PyObject **)((char *)(obj) + (offset)))
 
@@ -54,6 +67,7 @@ draw(Py_ssize_t n)
  * (the channel is held for the pass by ``fast_select_call``: a handle may let go of it). */
 typedef struct {
     PyObject *chan;
+    PyObject *handle;    /* the Sender or Receiver: its close fails the select */
     PyObject *value;     /* what a send sends */
     PyObject *index;     /* the operation's index, as a Python int; NULL: its position */
     Py_ssize_t position; /* where it is in the call */
@@ -143,19 +157,30 @@ failed(const Op *op)
 {
     if (!PyErr_ExceptionMatches(channel_error))
         return FAILED;
+#if PY_VERSION_HEX >= 0x030C0000
+    PyObject *error = PyErr_GetRaisedException();
+#else
     PyObject *type, *error, *traceback;
     PyErr_Fetch(&type, &error, &traceback);
     PyErr_NormalizeException(&type, &error, &traceback);
+#endif
     PyObject *index = index_of(op);
-    if (index == NULL || PyObject_SetAttr(error, str_index, index) < 0) {
-        Py_XDECREF(index);
+    int set = index ? PyObject_SetAttr(error, str_index, index) : -1;
+    Py_XDECREF(index);
+#if PY_VERSION_HEX >= 0x030C0000
+    if (set < 0)
+        Py_DECREF(error); /* the error of setting it is raised instead */
+    else
+        PyErr_SetRaisedException(error);
+#else
+    if (set < 0) {
         Py_XDECREF(type);
-        Py_XDECREF(error);
+        Py_DECREF(error);
         Py_XDECREF(traceback);
-        return FAILED;
     }
-    Py_DECREF(index);
-    PyErr_Restore(type, error, traceback);
+    else
+        PyErr_Restore(type, error, traceback);
+#endif
     return FAILED;
 }
 
@@ -258,6 +283,12 @@ run_pass(Op *ops, Py_ssize_t n, PyObject **found)
     int python_ran = 0;
     int outcome = NOT_READY;
     for (Py_ssize_t i = 0; i < n; i++) {
+        /* Code run for an earlier look may have closed this handle (a finalizer, a hook, the
+         * flavour itself): the pure select checks each handle as it looks at it, and raises. */
+        if (python_ran && SLOT(ops[i].handle, off_handle_chan) != ops[i].chan) {
+            outcome = UNDECIDED;
+            goto done;
+        }
         int r = ready(&ops[i], &python_ran);
         if (r < 0) {
             outcome = FAILED;
@@ -270,7 +301,7 @@ run_pass(Op *ops, Py_ssize_t n, PyObject **found)
         Py_ssize_t pick = count > 1 ? draw(count) : 0;
         const Op *op = &ops[ready_at[pick]];
         ready_at[pick] = ready_at[--count];
-        PyObject *result;
+        PyObject *result = NULL;
         /* Once Python code ran, another thread may have taken what looked ready: every try
          * then goes through the flavour, which copes with that. */
         outcome = op->inline_ok && !python_ran ? perform_inline(op, &result)
@@ -304,8 +335,11 @@ plain_timeout(PyObject *timeout)
         return 1;
     if (PyFloat_CheckExact(timeout))
         return PyFloat_AS_DOUBLE(timeout) >= 0.0; /* false for NaN */
-    if (PyLong_CheckExact(timeout))
-        return _PyLong_Sign(timeout) >= 0;
+    if (PyLong_CheckExact(timeout)) {
+        int overflow;
+        long seconds = PyLong_AsLongAndOverflow(timeout, &overflow);
+        return overflow > 0 || (overflow == 0 && seconds >= 0);
+    }
     return 0;
 }
 
@@ -342,6 +376,7 @@ scan_operations(PyObject *const *args, Py_ssize_t n, Op *ops)
         }
         else
             return 0;
+        op->handle = handle;
         op->chan = SLOT(handle, off_handle_chan);
         if (op->chan == NULL || !classify(op))
             return 0; /* a closed or moved handle: the pure path raises */
@@ -446,6 +481,18 @@ fast_select_repr(FastSelect *self)
     return PyUnicode_FromFormat("<mpsc.select (C try pass) over %R>", self->fallback);
 }
 
+/* Pickled (and copied) by reference, as the function it stands for. */
+static PyObject *
+fast_select_reduce(PyObject *self, PyObject *unused)
+{
+    return PyObject_GetAttrString(self, "__qualname__");
+}
+
+static PyMethodDef fast_select_methods[] = {
+    {"__reduce__", fast_select_reduce, METH_NOARGS, NULL},
+    {NULL},
+};
+
 static PyGetSetDef fast_select_getset[] = {
     {"__dict__", PyObject_GenericGetDict, PyObject_GenericSetDict, NULL, NULL},
     {NULL},
@@ -466,6 +513,7 @@ static PyTypeObject FastSelectType = {
     .tp_vectorcall_offset = offsetof(FastSelect, vectorcall),
     .tp_dictoffset = offsetof(FastSelect, dict),
     .tp_getset = fast_select_getset,
+    .tp_methods = fast_select_methods,
 };
 
 /* ---- try_ops: the Select builder's try pass ------------------------------------------------ */
@@ -498,7 +546,7 @@ try_ops(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             goto done;
         Op *op = &ops[i];
         op->chan = PyTuple_GET_ITEM(item, 0);
-        PyObject *handle = PyTuple_GET_ITEM(item, 1);
+        PyObject *handle = op->handle = PyTuple_GET_ITEM(item, 1);
         op->value = PyTuple_GET_ITEM(item, 2);
         op->sending = PyTuple_GET_ITEM(item, 3) == Py_True;
         op->index = PyTuple_GET_ITEM(item, 4);
@@ -528,7 +576,7 @@ slot_offset(PyObject *cls, const char *name, Py_ssize_t *offset)
     if (descr == NULL)
         return -1;
     int ok = Py_IS_TYPE(descr, &PyMemberDescr_Type)
-             && ((PyMemberDescrObject *)descr)->d_member->type == T_OBJECT_EX;
+             && ((PyMemberDescrObject *)descr)->d_member->type == Py_T_OBJECT_EX;
     if (ok)
         *offset = ((PyMemberDescrObject *)descr)->d_member->offset;
     else
@@ -548,21 +596,24 @@ take_type(PyObject *obj, PyTypeObject **where)
     return 0;
 }
 
+/* ``setup(...)``: True once the pass may be used, False in a second interpreter (whose classes
+ * are not the ones the pass holds: its mpsc runs the pure select). */
 static PyObject *
 setup(PyObject *module, PyObject *args)
 {
-    PyObject *receiver, *sender, *chan, *unbounded, *bounded, *cerr, *rerr, *serr, *marker, *seed;
-    if (!PyArg_ParseTuple(args, "OOOOOOOOOO:setup", &receiver, &sender, &chan, &unbounded,
-                          &bounded, &cerr, &rerr, &serr, &marker, &seed))
+    PyObject *receiver, *sender, *chan, *unbounded, *bounded, *cerr, *rerr, *serr, *marker;
+    if (!PyArg_ParseTuple(args, "OOOOOOOOO:setup", &receiver, &sender, &chan, &unbounded,
+                          &bounded, &cerr, &rerr, &serr, &marker))
         return NULL;
+    PyInterpreterState *here = PyInterpreterState_Get();
+    if (owner != NULL && owner != here)
+        Py_RETURN_FALSE;
     ready_to_use = 0;
     if (take_type(receiver, &receiver_type) < 0 || take_type(sender, &sender_type) < 0
         || take_type(chan, &chan_type) < 0 || take_type(unbounded, &unbounded_type) < 0
         || take_type(bounded, &bounded_type) < 0)
         return NULL;
-    Py_ssize_t sender_chan;
     if (slot_offset(receiver, "_chan", &off_handle_chan) < 0
-        || slot_offset(sender, "_chan", &sender_chan) < 0
         || slot_offset(unbounded, "buf", &off_buf) < 0
         || slot_offset(unbounded, "slots", &off_slots) < 0
         || slot_offset(unbounded, "recvq", &off_recvq) < 0
@@ -570,26 +621,48 @@ setup(PyObject *module, PyObject *args)
         || slot_offset(unbounded, "tx_gone", &off_tx_gone) < 0
         || slot_offset(unbounded, "rx_gone", &off_rx_gone) < 0)
         return NULL;
-    if (sender_chan != off_handle_chan) {
-        PyErr_SetString(PyExc_TypeError, "Sender and Receiver keep _chan at different places");
+    /* The same slots are read through a Sender and on a Bounded channel: same places. */
+    Py_ssize_t again;
+    if (slot_offset(sender, "_chan", &again) < 0)
+        return NULL;
+    int same = again == off_handle_chan;
+    const char *names[] = {"buf", "slots", "recvq", "sendq", "tx_gone", "rx_gone"};
+    Py_ssize_t offsets[] = {off_buf, off_slots, off_recvq, off_sendq, off_tx_gone, off_rx_gone};
+    for (int i = 0; same && i < 6; i++) {
+        if (slot_offset(bounded, names[i], &again) < 0)
+            return NULL;
+        same = again == offsets[i];
+    }
+    if (!same) {
+        PyErr_SetString(PyExc_TypeError, "the handles or channel flavours disagree on their layout");
         return NULL;
     }
     Py_XSETREF(channel_error, Py_NewRef(cerr));
     Py_XSETREF(recv_error, Py_NewRef(rerr));
     Py_XSETREF(send_error, Py_NewRef(serr));
     Py_XSETREF(nothing, Py_NewRef(marker));
-    uint64_t s = (uint64_t)PyLong_AsUnsignedLongLongMask(seed);
-    if (PyErr_Occurred())
+    owner = here;
+    ready_to_use = 1;
+    Py_RETURN_TRUE;
+}
+
+/* ``seed(n)``: start the draw afresh (at import, and in the child after a fork, which would
+ * otherwise draw the same choices as its parent). */
+static PyObject *
+seed(PyObject *module, PyObject *arg)
+{
+    uint64_t s = (uint64_t)PyLong_AsUnsignedLongLongMask(arg);
+    if (s == (uint64_t)-1 && PyErr_Occurred())
         return NULL;
     rng_state = s ? s : 0x9E3779B97F4A7C15ull; /* xorshift must not start at 0 */
-    ready_to_use = 1;
     Py_RETURN_NONE;
 }
 
 static PyMethodDef methods[] = {
     {"setup", setup, METH_VARARGS,
      "setup(Receiver, Sender, Chan, Unbounded, Bounded, ChannelError, RecvError, SendError, "
-     "NOTHING, seed): the classes and markers of the pure code, and the random seed."},
+     "NOTHING) -> bool: the classes and markers of the pure code; False in a second interpreter."},
+    {"seed", seed, METH_O, "seed(n): seed the random draw among ready operations."},
     {"try_ops", (PyCFunction)(void (*)(void))try_ops, METH_FASTCALL,
      "try_ops(ops, timeout) -> (index, result) | None: the Select builder's try pass."},
     {NULL, NULL, 0, NULL},

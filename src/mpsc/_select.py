@@ -196,18 +196,11 @@ if not os.environ.get("MPSC_PURE"):
     except ImportError:
         pass
     else:
-        _accel.setup(
-            Receiver,
-            Sender,
-            Chan,
-            Unbounded,
-            Bounded,
-            ChannelError,
-            RecvError,
-            SendError,
-            NOTHING,
-            int.from_bytes(os.urandom(8)),
-        )
-        select = functools.update_wrapper(_accel.FastSelect(pure_select), pure_select)
-        _try_ready = _accel.try_ops
-        accelerated = True
+        if _accel.setup(
+            Receiver, Sender, Chan, Unbounded, Bounded, ChannelError, RecvError, SendError, NOTHING
+        ):
+            _accel.seed(int.from_bytes(os.urandom(8)))
+            os.register_at_fork(after_in_child=lambda: _accel.seed(int.from_bytes(os.urandom(8))))
+            select = functools.update_wrapper(_accel.FastSelect(pure_select), pure_select)
+            _try_ready = _accel.try_ops
+            accelerated = True
