@@ -37,18 +37,23 @@ FREE_THREADED = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
 # -- where the C pass is used ---------------------------------------------------------------------
 
 
-def test_the_c_pass_is_built_and_used_on_cpython_with_the_gil(select_pass: str) -> None:
+def test_the_c_pass_is_built_and_used_on_cpython(select_pass: str) -> None:
     """CI and `make test` build it (gcc and the Python headers are on every machine we use):
     a build that failed silently must fail here, not leave select slow. Set MPSC_PURE=1 to
     run without it on purpose."""
     if os.environ.get("MPSC_PURE"):
         assert not _select.accelerated
-    elif sys.implementation.name == "cpython" and not FREE_THREADED:
+    else:
+        assert sys.implementation.name == "cpython"
         assert _select.accelerated, "mpsc._accel was not built: is a C compiler installed?"
-    else:  # its correctness argument needs the GIL: free-threaded builds run the pure pass
-        assert not _select.accelerated
     expected = type(_select.pure_select) if select_pass == "pure" else mpsc._accel.FastSelect
     assert isinstance(mpsc.select, expected)
+
+
+def test_importing_the_c_pass_leaves_a_free_threaded_interpreter_without_the_gil() -> None:
+    """An extension that does not declare itself safe without the GIL turns it back on."""
+    code = "import sys, mpsc; print(getattr(sys, '_is_gil_enabled', lambda: True)())"
+    assert run_python(code, "").strip() == str(not FREE_THREADED)
 
 
 def run_python(code: str, mpsc_pure: str) -> str:

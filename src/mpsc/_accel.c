@@ -1,24 +1,23 @@
 /* mpsc._accel: the try pass of select, in C.
  *
  * A select of which one operation is ready completes here, with no Python frame: check the
- * operations, look at every channel, draw one ready operation uniformly, and do it. Operations on
- * buffered channels (unbounded, bounded) are looked at and done inline, with the steps of the
- * handles' lock-free fast paths (``_handles.py``, ``_buffered.py``); others (rendezvous, timers,
- * a bounded send that needs a permit made under the lock) through their flavour's own
- * ``may_recv``/``may_send`` and ``poll``/``offer``, as ``_ops.try_once`` does. What the pass
- * cannot decide (a closed handle, a bad timeout or keyword, nothing ready) leaves every channel
- * untouched and goes on to the pure-Python select: its results, errors and waiting are the
- * reference, and this pass only ever does what it would have done.
+ * operations, look at every channel, draw one ready operation uniformly, and try it. Operations
+ * on buffered channels (unbounded, bounded) are looked at and tried inline, with the steps of
+ * ``Unbounded.poll``/``offer`` and ``Bounded.offer`` (``_buffered.py``); others (rendezvous,
+ * timers) through their flavour's own ``may_recv``/``may_send`` and ``poll``/``offer``, as
+ * ``_ops.try_once`` does. What the pass cannot decide (a closed handle, a bad timeout or keyword,
+ * nothing ready) leaves every channel untouched and goes on to the pure-Python select: its
+ * results, errors and waiting are the reference, and this pass only ever does what it would
+ * have done.
  *
- * Why the inline steps are safe: when every operation is inline, the pass runs under the GIL from
- * its first look to its action, calling no Python code and allocating nothing the collector
- * tracks in between, so what it saw ready is still ready when it acts (a lock-free look followed
- * by an action, made atomic by the GIL). Once any Python code has run (a flavour's method), other
- * threads may have moved since the look, so every try then goes through the flavour, which copes
- * with that, and each later handle is checked again for a close. The steps after an action that
- * may run Python code (``after_send``/``after_recv``, which settle parked peers under the channel
- * lock) are the calls the fast paths make. Free-threaded builds have no GIL to lean on: the
- * extension is not built for them (setup.py), and this file refuses to compile there.
+ * Nothing here leans on the GIL. A look is a hint, as in the pure pass: the inline try copes
+ * with the value or the permit being gone by then (another thread took it), exactly as the
+ * Python steps do, and the lock-free steps keep ``_buffered.py``'s ordering argument because
+ * they are the same deque calls in the same order. Reads of state other threads change
+ * (``tx_gone``, ``rx_gone``, a deque's length, a handle's channel) are atomic on free-threaded
+ * builds; a handle's channel is read as a new reference there (a close may drop it at once). A
+ * handle closed by code run mid-pass (a flavour's method, a finalizer) is seen as the pure pass
+ * sees it: each handle is checked as its operation is looked at.
  *
  * One interpreter: the classes it is given live in the interpreter that imported mpsc first; a
  * subinterpreter's ``setup`` is refused, and mpsc there runs the pure select.
@@ -32,16 +31,13 @@
 #define Py_T_OBJECT_EX T_OBJECT_EX
 #endif
 
-#ifdef Py_GIL_DISABLED
-#error "mpsc._accel relies on the GIL; free-threaded builds use the pure-Python select"
-#endif
 
 /* What ``setup`` is given: the classes and the layout of the slots the pass reads. */
 static PyTypeObject *receiver_type, *sender_type, *chan_type, *unbounded_type, *bounded_type;
 static PyObject *channel_error, *recv_error, *send_error, *nothing;
 static PyObject *deque_popleft, *deque_append, *deque_pop; /* the unbound deque methods */
 static PyObject *str_after_send, *str_after_recv, *str_index, *str_may_recv, *str_may_send,
-    *str_poll, *str_offer;
+    *str_poll, *str_offer, *str_chan;
 static Py_ssize_t off_handle_chan, off_buf, off_slots, off_recvq, off_sendq, off_tx_gone,
     off_rx_gone;
 static int ready_to_use;
@@ -49,13 +45,59 @@ static PyInterpreterState *owner; /* the interpreter whose classes these are */
 
 #define SLOT(obj, offset) (*(PyObject **)((char *)(obj) + (offset)))
 
-/* xorshift64*: the draw among ready operations. Uniform enough for fairness, and cheap. */
-static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
+/* Reads of what other threads change: a flag (True or False, immortal), a deque's length. */
+#ifdef Py_GIL_DISABLED
+#define FLAG(chan, offset) ((PyObject *)_Py_atomic_load_ptr_relaxed(&SLOT(chan, offset)))
+#define LENGTH(deque) _Py_atomic_load_ssize_relaxed(&((PyVarObject *)(deque))->ob_size)
+#define PER_THREAD _Thread_local
+#else
+#define FLAG(chan, offset) SLOT(chan, offset)
+#define LENGTH(deque) Py_SIZE(deque)
+#define PER_THREAD
+#endif
+
+/* The channel a handle is on now, as a new reference; NULL (no error set) if it has none. */
+static PyObject *
+channel_of(PyObject *handle)
+{
+#ifdef Py_GIL_DISABLED
+    /* A close in another thread may replace and release it at any instant: the attribute
+     * read takes the reference safely. */
+    PyObject *chan = PyObject_GetAttr(handle, str_chan);
+    if (chan == NULL)
+        PyErr_Clear();
+    return chan;
+#else
+    return Py_XNewRef(SLOT(handle, off_handle_chan));
+#endif
+}
+
+/* Whether ``handle`` is still open on ``chan`` (not closed, or moved, since it was read). */
+static int
+still_on(PyObject *handle, PyObject *chan)
+{
+    PyObject *now = channel_of(handle);
+    Py_XDECREF(now); /* only compared: the caller holds ``chan`` */
+    return now == chan;
+}
+
+/* xorshift64*, one state per thread (one in all under the GIL): the draw among ready
+ * operations. A state starts from the seed the last ``seed()`` gave, mixed with where the state
+ * lives (each thread's differs). */
+static uint64_t seed_base = 0x9E3779B97F4A7C15ull, seed_generation = 1;
+static PER_THREAD uint64_t rng_state, rng_generation;
 
 static Py_ssize_t
 draw(Py_ssize_t n)
 {
     uint64_t x = rng_state;
+    if (rng_generation != seed_generation) {
+        x = seed_base ^ (uint64_t)(uintptr_t)&rng_state; /* splitmix64 of that */
+        x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+        x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+        x = (x ^ (x >> 31)) | 1; /* xorshift must not start at 0 */
+        rng_generation = seed_generation;
+    }
     x ^= x >> 12;
     x ^= x << 25;
     x ^= x >> 27;
@@ -63,8 +105,8 @@ draw(Py_ssize_t n)
     return (Py_ssize_t)(((x * 0x2545F4914F6CDD1Dull) >> 32) * (uint64_t)n >> 32);
 }
 
-/* One operation as the pass sees it. Its pointers are borrowed from the caller's arguments
- * (the channel is held for the pass by ``fast_select_call``: a handle may let go of it). */
+/* One operation as the pass sees it. The channel is held for the pass (its handle may let go of
+ * it: a close mid-pass); the other pointers are borrowed from the caller's arguments. */
 typedef struct {
     PyObject *chan;
     PyObject *handle;    /* the Sender or Receiver: its close fails the select */
@@ -90,8 +132,8 @@ classify(Op *op)
             || !SLOT(chan, off_sendq) || !SLOT(chan, off_tx_gone) || !SLOT(chan, off_rx_gone))
             return 0; /* never so for a channel mpsc made: leave it to the pure path */
         op->inline_ok = !op->sending || Py_IS_TYPE(chan, unbounded_type)
-                        || Py_SIZE(SLOT(chan, off_slots)) > 0
-                        || SLOT(chan, off_rx_gone) == Py_True;
+                        || LENGTH(SLOT(chan, off_slots)) > 0
+                        || FLAG(chan, off_rx_gone) == Py_True;
         return 1;
     }
     return PyObject_TypeCheck(chan, chan_type);
@@ -105,7 +147,7 @@ ready(const Op *op, int *python_ran)
     PyObject *chan = op->chan;
     if (op->inline_ok) {
         if (!op->sending)
-            return Py_SIZE(SLOT(chan, off_buf)) > 0 || SLOT(chan, off_tx_gone) == Py_True;
+            return LENGTH(SLOT(chan, off_buf)) > 0 || FLAG(chan, off_tx_gone) == Py_True;
         return 1; /* classify saw room, no sender limit, or no receiver left */
     }
     *python_ran = 1;
@@ -197,23 +239,41 @@ raise_disconnected(const Op *op)
     return failed(op);
 }
 
-/* Do one ready inline operation: the steps of ``Receiver.recv``/``Sender.send``'s fast paths.
- * Only while no Python code ran since the look: what was ready still is. */
+/* Whether the exception set is the IndexError of an empty deque (then cleared). */
+static int
+was_empty(void)
+{
+    if (!PyErr_ExceptionMatches(PyExc_IndexError))
+        return 0;
+    PyErr_Clear();
+    return 1;
+}
+
+static int perform_by_flavour(const Op *op, PyObject **result);
+
+/* Try one inline operation: the steps of ``Unbounded.poll`` and of ``Unbounded.offer`` and
+ * ``Bounded.offer`` (the handles' fast paths are the same), in the same order: DONE, NOT_DONE
+ * (nothing there any more) or FAILED. */
 static int
 perform_inline(const Op *op, PyObject **result)
 {
     PyObject *chan = op->chan;
     PyObject *buf = SLOT(chan, off_buf);
+    PyObject *slots = SLOT(chan, off_slots);
     if (!op->sending) {
-        if (Py_SIZE(buf) == 0) /* ready and empty: every sender is gone */
-            return raise_disconnected(op);
         PyObject *value = call1(deque_popleft, buf);
-        if (value == NULL)
-            return FAILED;
-        PyObject *slots = SLOT(chan, off_slots);
+        if (value == NULL) {
+            if (!was_empty())
+                return FAILED;
+            if (FLAG(chan, off_tx_gone) != Py_True)
+                return NOT_DONE;
+            value = call1(deque_popleft, buf); /* one sent just before the last sender left */
+            if (value == NULL)
+                return was_empty() ? raise_disconnected(op) : FAILED;
+        }
         if (slots != Py_None) {
             if (call2(deque_append, slots, Py_True) < 0
-                || (Py_SIZE(SLOT(chan, off_sendq)) > 0 && settle(chan, str_after_recv) < 0)) {
+                || (LENGTH(SLOT(chan, off_sendq)) > 0 && settle(chan, str_after_recv) < 0)) {
                 Py_DECREF(value);
                 return FAILED;
             }
@@ -221,18 +281,21 @@ perform_inline(const Op *op, PyObject **result)
         *result = value;
         return DONE;
     }
-    if (SLOT(chan, off_rx_gone) == Py_True)
+    if (FLAG(chan, off_rx_gone) == Py_True)
         return raise_disconnected(op);
-    PyObject *slots = SLOT(chan, off_slots);
     if (slots != Py_None) {
-        PyObject *permit = call1(deque_pop, slots); /* there is one: classify saw it */
-        if (permit == NULL)
-            return FAILED;
+        PyObject *permit = LENGTH(slots) > 0 ? call1(deque_pop, slots) : NULL;
+        if (permit == NULL) {
+            if (PyErr_Occurred() && !was_empty())
+                return FAILED;
+            /* Out of permits: whether more are to be made is decided under the lock. */
+            return perform_by_flavour(op, result);
+        }
         Py_DECREF(permit);
     }
     if (call2(deque_append, buf, op->value) < 0)
         return FAILED;
-    if ((Py_SIZE(SLOT(chan, off_recvq)) > 0 || SLOT(chan, off_rx_gone) == Py_True)
+    if ((LENGTH(SLOT(chan, off_recvq)) > 0 || FLAG(chan, off_rx_gone) == Py_True)
         && settle(chan, str_after_send) < 0)
         return FAILED;
     *result = Py_NewRef(Py_None);
@@ -285,7 +348,7 @@ run_pass(Op *ops, Py_ssize_t n, PyObject **found)
     for (Py_ssize_t i = 0; i < n; i++) {
         /* Code run for an earlier look may have closed this handle (a finalizer, a hook, the
          * flavour itself): the pure select checks each handle as it looks at it, and raises. */
-        if (python_ran && SLOT(ops[i].handle, off_handle_chan) != ops[i].chan) {
+        if (python_ran && !still_on(ops[i].handle, ops[i].chan)) {
             outcome = UNDECIDED;
             goto done;
         }
@@ -302,10 +365,7 @@ run_pass(Op *ops, Py_ssize_t n, PyObject **found)
         const Op *op = &ops[ready_at[pick]];
         ready_at[pick] = ready_at[--count];
         PyObject *result = NULL;
-        /* Once Python code ran, another thread may have taken what looked ready: every try
-         * then goes through the flavour, which copes with that. */
-        outcome = op->inline_ok && !python_ran ? perform_inline(op, &result)
-                                               : perform_by_flavour(op, &result);
+        outcome = op->inline_ok ? perform_inline(op, &result) : perform_by_flavour(op, &result);
         if (outcome == NOT_DONE) {
             outcome = NOT_READY;
             continue;
@@ -353,7 +413,8 @@ typedef struct {
 } FastSelect;
 
 /* The raw operations of a ``select(*operations)`` call, checked as ``_select._op`` would accept
- * them; 0 if one of them is not a plain buffered-channel operation. */
+ * them. Returns how many were taken (their channels held): all n, or fewer if one of them is
+ * not an operation on an open handle of a channel. */
 static int
 scan_operations(PyObject *const *args, Py_ssize_t n, Op *ops)
 {
@@ -377,11 +438,15 @@ scan_operations(PyObject *const *args, Py_ssize_t n, Op *ops)
         else
             return 0;
         op->handle = handle;
-        op->chan = SLOT(handle, off_handle_chan);
-        if (op->chan == NULL || !classify(op))
-            return 0; /* a closed or moved handle: the pure path raises */
+        op->chan = channel_of(handle);
+        if (op->chan == NULL)
+            return i;
+        if (!classify(op)) {
+            Py_DECREF(op->chan);
+            return i; /* a closed or moved handle: the pure path raises */
+        }
     }
-    return 1;
+    return n;
 }
 
 static PyObject *
@@ -409,15 +474,11 @@ fast_select_call(PyObject *callable, PyObject *const *args, size_t nargsf, PyObj
         return PyErr_NoMemory();
     PyObject *found = NULL;
     int outcome = UNDECIDED;
-    if (scan_operations(args, n, ops)) {
-        /* The handles keep their channels only until closed, and a flavour's Python code may
-         * let another thread close one mid-pass: hold each channel for the pass. */
-        for (Py_ssize_t i = 0; i < n; i++)
-            Py_INCREF(ops[i].chan);
+    Py_ssize_t taken = scan_operations(args, n, ops);
+    if (taken == n)
         outcome = run_pass(ops, n, &found);
-        for (Py_ssize_t i = 0; i < n; i++)
-            Py_DECREF(ops[i].chan);
-    }
+    for (Py_ssize_t i = 0; i < taken; i++)
+        Py_DECREF(ops[i].chan);
     if (ops != stack)
         PyMem_Free(ops);
     if (outcome == DONE)
@@ -545,14 +606,14 @@ try_ops(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         if (!PyTuple_CheckExact(item) || PyTuple_GET_SIZE(item) != 5)
             goto done;
         Op *op = &ops[i];
-        op->chan = PyTuple_GET_ITEM(item, 0);
+        op->chan = PyTuple_GET_ITEM(item, 0); /* held by the tuple, which the caller holds */
         PyObject *handle = op->handle = PyTuple_GET_ITEM(item, 1);
         op->value = PyTuple_GET_ITEM(item, 2);
         op->sending = PyTuple_GET_ITEM(item, 3) == Py_True;
         op->index = PyTuple_GET_ITEM(item, 4);
         op->position = i;
         if (!Py_IS_TYPE(handle, op->sending ? sender_type : receiver_type)
-            || SLOT(handle, off_handle_chan) != op->chan /* closed since it was added */
+            || !still_on(handle, op->chan) /* closed since it was added */
             || !classify(op))
             goto done;
     }
@@ -654,7 +715,8 @@ seed(PyObject *module, PyObject *arg)
     uint64_t s = (uint64_t)PyLong_AsUnsignedLongLongMask(arg);
     if (s == (uint64_t)-1 && PyErr_Occurred())
         return NULL;
-    rng_state = s ? s : 0x9E3779B97F4A7C15ull; /* xorshift must not start at 0 */
+    seed_base = s;
+    seed_generation++; /* every thread's state starts again from it */
     Py_RETURN_NONE;
 }
 
@@ -699,8 +761,10 @@ PyInit__accel(void)
     str_may_send = PyUnicode_InternFromString("may_send");
     str_poll = PyUnicode_InternFromString("poll");
     str_offer = PyUnicode_InternFromString("offer");
+    str_chan = PyUnicode_InternFromString("_chan");
     if (!deque_popleft || !deque_append || !deque_pop || !str_after_send || !str_after_recv
-        || !str_index || !str_may_recv || !str_may_send || !str_poll || !str_offer)
+        || !str_index || !str_may_recv || !str_may_send || !str_poll || !str_offer
+        || !str_chan)
         return NULL;
     PyObject *module = PyModule_Create(&module_def);
     if (module == NULL)
@@ -709,5 +773,12 @@ PyInit__accel(void)
         Py_DECREF(module);
         return NULL;
     }
+#ifdef Py_GIL_DISABLED
+    /* Safe without the GIL (see the top of this file): importing it must not turn it back on. */
+    if (PyUnstable_Module_SetGIL(module, Py_MOD_GIL_NOT_USED) < 0) {
+        Py_DECREF(module);
+        return NULL;
+    }
+#endif
     return module;
 }
