@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import mpsc
@@ -109,3 +110,17 @@ def watch(tx: Any) -> WatchedDeque:
     watched = WatchedDeque()
     tx._chan.buf = watched
     return watched
+
+
+@contextmanager
+def watchdog(seconds: float, wake: Callable[[], None]) -> Iterator[None]:
+    """Call ``wake()`` from another thread if the block still runs after ``seconds``: a call
+    that should return at once but waits after all is woken (and fails its test) rather than
+    hanging the run."""
+    timer = threading.Timer(seconds, wake)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()

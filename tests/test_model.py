@@ -31,7 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from helpers import WAIT, blocked_receivers, blocked_senders, wait_until
+from helpers import WAIT, blocked_receivers, blocked_senders, wait_until, watchdog
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
@@ -266,13 +266,8 @@ class ChannelMachine(RuleBasedStateMachine):
         """
         if how not in UNTIMED:
             return outcome(call)
-        watchdog = threading.Timer(LONG, self.close_everything)
-        watchdog.daemon = True
-        watchdog.start()
-        try:
+        with watchdog(LONG, self.close_everything):
             return outcome(call)
-        finally:
-            watchdog.cancel()
 
     def close_everything(self) -> None:
         for handle in self.senders + self.receivers:

@@ -46,7 +46,6 @@ import math
 import os
 import random
 import sys
-import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -55,6 +54,7 @@ from typing import Any, ClassVar
 
 import pytest
 from conftest import SELECT_PASSES
+from helpers import watchdog
 from hypothesis import Phase, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
@@ -338,13 +338,8 @@ class SelectMachine(RuleBasedStateMachine):
     def watched(self, call: Callable[[], Any], wake: Callable[[], None]) -> tuple[Any, Any]:
         """``plain_outcome(call)`` for a call without a timeout that the model says returns at
         once; should it wait after all, ``wake`` disconnects it after LONG (the test fails)."""
-        watchdog = threading.Timer(LONG, wake)
-        watchdog.daemon = True
-        watchdog.start()
-        try:
+        with watchdog(LONG, wake):
             return plain_outcome(call)
-        finally:
-            watchdog.cancel()
 
     # -- select --------------------------------------------------------------------------------
 

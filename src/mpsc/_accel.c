@@ -45,10 +45,13 @@ static PyInterpreterState *owner; /* the interpreter whose classes these are */
 
 #define SLOT(obj, offset) (*(PyObject **)((char *)(obj) + (offset)))
 
-/* Reads of what other threads change: a flag (True or False, immortal), a deque's length. */
+/* Reads of what other threads change: a flag (True or False, immortal), a deque's length.
+ * Sequentially consistent, as Python's own reads of them are on free-threaded builds: the
+ * ordering argument (write your deque, then read the other side's) needs that on weakly ordered
+ * CPUs, and on x86 it costs nothing. */
 #ifdef Py_GIL_DISABLED
-#define FLAG(chan, offset) ((PyObject *)_Py_atomic_load_ptr_relaxed(&SLOT(chan, offset)))
-#define LENGTH(deque) _Py_atomic_load_ssize_relaxed(&((PyVarObject *)(deque))->ob_size)
+#define FLAG(chan, offset) ((PyObject *)_Py_atomic_load_ptr(&SLOT(chan, offset)))
+#define LENGTH(deque) _Py_atomic_load_ssize(&((PyVarObject *)(deque))->ob_size)
 #define PER_THREAD _Thread_local
 #else
 #define FLAG(chan, offset) SLOT(chan, offset)
@@ -386,6 +389,19 @@ done:
     return outcome;
 }
 
+/* The end of a pass, for its caller: the ``(index, result)`` pair, NULL with the error set, or
+ * UNDECIDED_MARK (the pure code decides). Frees the operations if they were not on the stack. */
+#define UNDECIDED_MARK Py_None
+static PyObject *
+ending(int outcome, PyObject *found, Op *ops, Op *stack)
+{
+    if (ops != stack)
+        PyMem_Free(ops);
+    if (outcome == DONE)
+        return found;
+    return outcome == FAILED ? NULL : UNDECIDED_MARK;
+}
+
 /* Whether a select's ``timeout`` surely passes ``deadline_after``'s checks: None, or an exact
  * float or int that is >= 0. Anything else is left to the pure path to accept or refuse. */
 static int
@@ -415,7 +431,7 @@ typedef struct {
 /* The raw operations of a ``select(*operations)`` call, checked as ``_select._op`` would accept
  * them. Returns how many were taken (their channels held): all n, or fewer if one of them is
  * not an operation on an open handle of a channel. */
-static int
+static Py_ssize_t
 scan_operations(PyObject *const *args, Py_ssize_t n, Op *ops)
 {
     for (Py_ssize_t i = 0; i < n; i++) {
@@ -436,7 +452,7 @@ scan_operations(PyObject *const *args, Py_ssize_t n, Op *ops)
             op->value = PyTuple_GET_ITEM(operation, 1);
         }
         else
-            return 0;
+            return i; /* not one the C pass knows (a subclass, or bad input): the pure path */
         op->handle = handle;
         op->chan = channel_of(handle);
         if (op->chan == NULL)
@@ -479,12 +495,9 @@ fast_select_call(PyObject *callable, PyObject *const *args, size_t nargsf, PyObj
         outcome = run_pass(ops, n, &found);
     for (Py_ssize_t i = 0; i < taken; i++)
         Py_DECREF(ops[i].chan);
-    if (ops != stack)
-        PyMem_Free(ops);
-    if (outcome == DONE)
-        return found;
-    if (outcome == FAILED)
-        return NULL;
+    PyObject *ended = ending(outcome, found, ops, stack);
+    if (ended != UNDECIDED_MARK)
+        return ended;
 fallback:
     return PyObject_Vectorcall(self->fallback, args, n, kwnames);
 }
@@ -618,14 +631,9 @@ try_ops(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             goto done;
     }
     outcome = run_pass(ops, n, &found);
-done:
-    if (ops != stack)
-        PyMem_Free(ops);
-    if (outcome == DONE)
-        return found;
-    if (outcome == FAILED)
-        return NULL;
-    Py_RETURN_NONE;
+done:;
+    PyObject *ended = ending(outcome, found, ops, stack);
+    return ended == UNDECIDED_MARK ? Py_NewRef(Py_None) : ended;
 }
 
 /* ---- setup ----------------------------------------------------------------------------------- */
@@ -667,9 +675,8 @@ setup(PyObject *module, PyObject *args)
                           &bounded, &cerr, &rerr, &serr, &marker))
         return NULL;
     PyInterpreterState *here = PyInterpreterState_Get();
-    if (owner != NULL && owner != here)
-        Py_RETURN_FALSE;
-    ready_to_use = 0;
+    if (owner != NULL)  /* set up once: never swapped under selects running in other threads */
+        return PyBool_FromLong(owner == here);
     if (take_type(receiver, &receiver_type) < 0 || take_type(sender, &sender_type) < 0
         || take_type(chan, &chan_type) < 0 || take_type(unbounded, &unbounded_type) < 0
         || take_type(bounded, &bounded_type) < 0)
@@ -733,7 +740,7 @@ static PyMethodDef methods[] = {
 static struct PyModuleDef module_def = {
     PyModuleDef_HEAD_INIT,
     .m_name = "mpsc._accel",
-    .m_doc = "The try pass of mpsc's select in C (GIL builds only); see _accel.c.",
+    .m_doc = "The try pass of mpsc's select in C; see _accel.c.",
     .m_size = -1,
     .m_methods = methods,
 };

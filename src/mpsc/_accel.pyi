@@ -1,4 +1,4 @@
-# The C try pass of select (_accel.c); built for CPython with the GIL only.
+# The C try pass of select (_accel.c); built for CPython, with or without the GIL.
 from collections.abc import Callable, Sequence
 from typing import Any
 

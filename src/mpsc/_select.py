@@ -186,9 +186,9 @@ def _undecided(ops: object, timeout: object) -> None:
 _try_ready: Any = _undecided
 pure_select = select
 
-# The C try pass (``_accel.c``), where it was built (CPython with the GIL) and MPSC_PURE is not
-# set: a select with a ready operation on buffered channels completes there; every other call
-# goes on to the pure code above, which is the reference for what a select does.
+# The C try pass (``_accel.c``), where it was built (CPython) and MPSC_PURE is not set: a select
+# with a ready operation completes there; every other call goes on to the pure code above,
+# which is the reference for what a select does.
 accelerated = False
 if not os.environ.get("MPSC_PURE"):
     try:
