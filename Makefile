@@ -8,7 +8,7 @@ BENCH_ARGS ?=
 .PHONY: demo test suite lint bench clean
 
 # venv + the package with its test and lint tools, rebuilt when the build files change. The
-# install compiles select's C try pass (src/mpsc/_accel.c) in place where the interpreter has the GIL.
+# install compiles select's C try pass (src/mpsc/_accel.c) in place, on CPython.
 $(VENV)/.installed: pyproject.toml setup.py src/mpsc/_accel.c
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip

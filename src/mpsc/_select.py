@@ -179,7 +179,7 @@ class Select:
 
 
 def _undecided(ops: object, timeout: object) -> None:
-    """The pure try pass of a Select call before its own: none (``_select`` does it all)."""
+    """Without the C pass, a Select call has no try pass before ``_select``'s own."""
     return None
 
 
@@ -199,8 +199,12 @@ if not os.environ.get("MPSC_PURE"):
         if _accel.setup(
             Receiver, Sender, Chan, Unbounded, Bounded, ChannelError, RecvError, SendError, NOTHING
         ):
-            _accel.seed(int.from_bytes(os.urandom(8)))
-            os.register_at_fork(after_in_child=lambda: _accel.seed(int.from_bytes(os.urandom(8))))
+
+            def _reseed() -> None:  # at import, and in a forked child (else it draws as its parent)
+                _accel.seed(int.from_bytes(os.urandom(8)))
+
+            _reseed()
+            os.register_at_fork(after_in_child=_reseed)
             select = functools.update_wrapper(_accel.FastSelect(pure_select), pure_select)
             _try_ready = _accel.try_ops
             accelerated = True
