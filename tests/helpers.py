@@ -6,6 +6,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from itertools import repeat
 from typing import Any
 
 import mpsc
@@ -103,12 +104,23 @@ class WatchedDeque(deque[Any]):
         super().append(value)
         self.peak = max(self.peak, len(self))
 
+    def __iadd__(self, values: Any) -> WatchedDeque:  # how a blocked sender's value is admitted
+        super().__iadd__(values)
+        self.peak = max(self.peak, len(self))
+        return self
+
+
+def use_buffer(chan: Any, buf: deque[Any]) -> None:
+    """Give a fresh (still empty) channel another buffer object (white-box)."""
+    assert not chan.buf
+    chan.buf = buf
+    chan.take = map(deque.popleft, repeat(buf))
+
 
 def watch(tx: Any) -> WatchedDeque:
     """Swap a fresh (still empty) channel's buffer for a WatchedDeque (white-box)."""
-    assert not tx._chan.buf
     watched = WatchedDeque()
-    tx._chan.buf = watched
+    use_buffer(tx._chan, watched)
     return watched
 
 

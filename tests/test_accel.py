@@ -27,7 +27,7 @@ import pytest
 from helpers import WAIT, Worker, blocked_receivers, blocked_senders, wait_until
 
 import mpsc
-from mpsc import _core, _select
+from mpsc import _core, _ownership, _select
 
 pytestmark = pytest.mark.usefixtures("select_pass")
 
@@ -186,8 +186,7 @@ def test_operations_the_c_pass_leaves_to_the_pure_code_keep_no_channel_alive() -
 
     tx, rx = mpsc.channel()
     other_tx, other_rx = mpsc.channel()
-    other_rx._chan.attach(_core.RECEIVERS)  # what clone() does, for a handle of the subclass
-    mine = MyReceiver(other_rx._chan)
+    mine = _ownership.new_owner(MyReceiver, other_rx._chan, _core.RECEIVERS)  # a clone, of the subclass
     chan = weakref.ref(rx._chan)
     before = refs(rx._chan)
     for _ in range(100):

@@ -24,13 +24,13 @@ from typing import Any
 import pytest
 from helpers import (
     WAIT,
-    WatchedDeque,
     Worker,
     blocked_receivers,
     blocked_senders,
     make,
     run_all,
     wait_until,
+    watch,
 )
 
 import mpsc
@@ -123,8 +123,7 @@ def test_soak_every_message_once(cap: int | None, receivers: int) -> None:
 @pytest.mark.parametrize("cap", [1, 2, 5, 64])
 def test_capacity_never_exceeded(cap: int, fast_switching: None) -> None:
     tx, rx = mpsc.sync_channel(cap)
-    watched = WatchedDeque()
-    tx._chan.buf = watched
+    watched = watch(tx)
     stop = threading.Event()
     seen = []
 
@@ -156,8 +155,7 @@ def test_capacity_never_exceeded(cap: int, fast_switching: None) -> None:
 
 def test_rendezvous_never_buffers(fast_switching: None) -> None:
     tx, rx = mpsc.sync_channel(0)
-    watched = WatchedDeque()
-    tx._chan.buf = watched
+    watched = watch(tx)
 
     def producer(tx: mpsc.Sender[int]) -> None:
         with tx:

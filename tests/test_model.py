@@ -698,7 +698,7 @@ class BlockedPeerMachine(ChannelMachine):
             assert (
                 waiting == [pending.entry]
                 and pending.entry.waiter is pending.waiter
-                and not pending.waiter.claimed
+                and not pending.waiter.claims
             ), "the parked helper was woken although the model says nothing happened to it"
         for handle in self.senders + self.receivers:
             expect_senders = int(pending is not None and pending.sending)

@@ -33,7 +33,7 @@ import pytest
 from helpers import WAIT, Worker, make, wait_until
 
 import mpsc
-from mpsc import _core
+from mpsc import _ownership
 
 # Every test here runs with each try pass of select: the C one and the pure one (conftest).
 pytestmark = pytest.mark.usefixtures("select_pass")
@@ -76,8 +76,8 @@ def _close_as_first_lock(handle: Any) -> Any:
 def _wake_everyone(chan: Any) -> None:
     """Wake whatever still waits on ``chan`` (test clean-up for a wait nothing else ends)."""
     with chan.lock:
-        _core.abandon(chan.recvq, None)
-        _core.abandon(chan.sendq, None)
+        chan.wake_all_locked(chan.recvq)
+        chan.wake_all_locked(chan.sendq)
 
 
 # -- a receiver queued as the last value is taken, after the last sender left ----------------
@@ -266,8 +266,8 @@ def test_handle_collected_while_the_reaper_starts_does_not_deadlock(monkeypatch:
     channel lock is taken, ``release_later`` runs again in the same thread and waits for ever
     on the lock that thread holds (with whatever channel lock it held, too). White-box: a
     fresh reaper whose Thread factory drops such a handle, as a collection there would."""
-    reaper = _core._Reaper()
-    monkeypatch.setattr(_core, "_reaper", reaper)
+    reaper = _ownership._Reaper()
+    monkeypatch.setattr(_ownership, "_reaper", reaper)
     tx1, rx1 = mpsc.channel()
     tx2, rx2 = mpsc.channel()
     chan1, chan2 = tx1._chan, tx2._chan  # type: ignore[attr-defined]
@@ -279,7 +279,7 @@ def test_handle_collected_while_the_reaper_starts_does_not_deadlock(monkeypatch:
                 doomed.pop()  # the last reference: __del__ runs here, chan2's lock is taken
             super().__init__(*args, **kwargs)
 
-    monkeypatch.setattr(_core, "Thread", ThreadMadeDuringACollection)
+    monkeypatch.setattr(_ownership, "Thread", ThreadMadeDuringACollection)
 
     def collect_with_locks_held() -> None:
         # Clones made (and dropped) in this thread: on the free-threaded build an object

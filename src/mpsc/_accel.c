@@ -34,12 +34,15 @@
 
 /* What ``setup`` is given: the classes and the layout of the slots the pass reads. */
 static PyTypeObject *receiver_type, *sender_type, *chan_type, *unbounded_type, *bounded_type;
-static PyObject *channel_error, *recv_error, *send_error, *nothing;
+static PyObject *channel_error, *recv_error, *send_error, *nothing, *settle_and_raise_after;
 static PyObject *deque_popleft, *deque_append, *deque_pop; /* the unbound deque methods */
 static PyObject *str_after_send, *str_after_recv, *str_index, *str_may_recv, *str_may_send,
     *str_poll, *str_offer, *str_chan;
 static Py_ssize_t off_handle_chan, off_buf, off_slots, off_recvq, off_sendq, off_tx_gone,
     off_rx_gone;
+/* Set once, by ``setup`` during mpsc's import and before ``mpsc.select`` exists; read by every
+ * select, from any thread (an atomic load on free-threaded builds, see LOAD_INT). ``owner`` is
+ * read only by ``setup``, which runs under the import lock. */
 static int ready_to_use;
 static PyInterpreterState *owner; /* the interpreter whose classes these are */
 
@@ -53,10 +56,18 @@ static PyInterpreterState *owner; /* the interpreter whose classes these are */
 #define FLAG(chan, offset) ((PyObject *)_Py_atomic_load_ptr(&SLOT(chan, offset)))
 #define LENGTH(deque) _Py_atomic_load_ssize(&((PyVarObject *)(deque))->ob_size)
 #define PER_THREAD _Thread_local
+#define LOAD_INT(var) _Py_atomic_load_int(&(var))
+#define STORE_INT(var, value) _Py_atomic_store_int(&(var), (value))
+#define LOAD_U64(var) _Py_atomic_load_uint64(&(var))
+#define STORE_U64(var, value) _Py_atomic_store_uint64(&(var), (value))
 #else
 #define FLAG(chan, offset) SLOT(chan, offset)
 #define LENGTH(deque) Py_SIZE(deque)
 #define PER_THREAD
+#define LOAD_INT(var) (var)
+#define STORE_INT(var, value) ((var) = (value))
+#define LOAD_U64(var) (var)
+#define STORE_U64(var, value) ((var) = (value))
 #endif
 
 /* The channel a handle is on now, as a new reference; NULL (no error set) if it has none. */
@@ -86,7 +97,10 @@ still_on(PyObject *handle, PyObject *chan)
 
 /* xorshift64*, one state per thread (one in all under the GIL): the draw among ready
  * operations. A state starts from the seed the last ``seed()`` gave, mixed with where the state
- * lives (each thread's differs). */
+ * lives (each thread's differs). ``seed()`` runs at import and in a forked child (one thread
+ * then), but other threads may draw meanwhile: the seed is read and written atomically without
+ * the GIL, and a thread that reads a new generation with the old base (or the reverse) only
+ * draws from another good seed. */
 static uint64_t seed_base = 0x9E3779B97F4A7C15ull, seed_generation = 1;
 static PER_THREAD uint64_t rng_state, rng_generation;
 
@@ -94,12 +108,13 @@ static Py_ssize_t
 draw(Py_ssize_t n)
 {
     uint64_t x = rng_state;
-    if (rng_generation != seed_generation) {
-        x = seed_base ^ (uint64_t)(uintptr_t)&rng_state; /* splitmix64 of that */
+    uint64_t generation = LOAD_U64(seed_generation);
+    if (rng_generation != generation) {
+        x = LOAD_U64(seed_base) ^ (uint64_t)(uintptr_t)&rng_state; /* splitmix64 of that */
         x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
         x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
         x = (x ^ (x >> 31)) | 1; /* xorshift must not start at 0 */
-        rng_generation = seed_generation;
+        rng_generation = generation;
     }
     x ^= x >> 12;
     x ^= x << 25;
@@ -254,9 +269,40 @@ was_empty(void)
 
 static int perform_by_flavour(const Op *op, PyObject **result);
 
-/* Try one inline operation: the steps of ``Unbounded.poll`` and of ``Unbounded.offer`` and
- * ``Bounded.offer`` (the handles' fast paths are the same), in the same order: DONE, NOT_DONE
- * (nothing there any more) or FAILED. */
+/* After an inline operation took effect, a peer that parked meanwhile on the other side must be
+ * woken, by Python code (``Chan.settle``) in which an exception may land (a signal handler's).
+ * The operation happened, so it stands: ``_interrupts.settle_and_raise_after`` finishes the
+ * settling and arms the exception to be raised once control is back in Python code. (Rare: the
+ * pass leaves a channel with a parked peer to the pure code, see perform_inline; only a peer that
+ * parks between that look and the operation gets here.) */
+static void
+settle_after_effect(PyObject *chan, PyObject *name)
+{
+    if (settle(chan, name) == 0)
+        return;
+#if PY_VERSION_HEX >= 0x030C0000
+    PyObject *exc = PyErr_GetRaisedException();
+#else
+    PyObject *type, *exc, *traceback;
+    PyErr_Fetch(&type, &exc, &traceback);
+    PyErr_NormalizeException(&type, &exc, &traceback);
+    if (exc != NULL && traceback != NULL)
+        PyException_SetTraceback(exc, traceback);
+    Py_XDECREF(type);
+    Py_XDECREF(traceback);
+#endif
+    PyObject *args[2] = {chan, exc};
+    PyObject *r = PyObject_Vectorcall(settle_and_raise_after, args, 2, NULL);
+    Py_XDECREF(exc);
+    if (r == NULL)
+        PyErr_WriteUnraisable(settle_and_raise_after);
+    Py_XDECREF(r);
+}
+
+/* Try one inline operation: the steps of ``Unbounded.poll`` and ``Unbounded.offer`` (which
+ * ``Bounded`` shares), in the same order: DONE, NOT_DONE (nothing there any more), UNDECIDED
+ * (a peer is parked on the other side: the pure code, whose Python frames can hold back an
+ * exception until the select has returned, wakes it) or FAILED. */
 static int
 perform_inline(const Op *op, PyObject **result)
 {
@@ -264,6 +310,8 @@ perform_inline(const Op *op, PyObject **result)
     PyObject *buf = SLOT(chan, off_buf);
     PyObject *slots = SLOT(chan, off_slots);
     if (!op->sending) {
+        if (slots != Py_None && LENGTH(SLOT(chan, off_sendq)) > 0)
+            return UNDECIDED;
         PyObject *value = call1(deque_popleft, buf);
         if (value == NULL) {
             if (!was_empty())
@@ -275,17 +323,20 @@ perform_inline(const Op *op, PyObject **result)
                 return was_empty() ? raise_disconnected(op) : FAILED;
         }
         if (slots != Py_None) {
-            if (call2(deque_append, slots, Py_True) < 0
-                || (LENGTH(SLOT(chan, off_sendq)) > 0 && settle(chan, str_after_recv) < 0)) {
+            if (call2(deque_append, slots, Py_True) < 0) {
                 Py_DECREF(value);
                 return FAILED;
             }
+            if (LENGTH(SLOT(chan, off_sendq)) > 0)
+                settle_after_effect(chan, str_after_recv);
         }
         *result = value;
         return DONE;
     }
     if (FLAG(chan, off_rx_gone) == Py_True)
         return raise_disconnected(op);
+    if (LENGTH(SLOT(chan, off_recvq)) > 0)
+        return UNDECIDED;
     if (slots != Py_None) {
         PyObject *permit = LENGTH(slots) > 0 ? call1(deque_pop, slots) : NULL;
         if (permit == NULL) {
@@ -298,9 +349,8 @@ perform_inline(const Op *op, PyObject **result)
     }
     if (call2(deque_append, buf, op->value) < 0)
         return FAILED;
-    if ((LENGTH(SLOT(chan, off_recvq)) > 0 || FLAG(chan, off_rx_gone) == Py_True)
-        && settle(chan, str_after_send) < 0)
-        return FAILED;
+    if (LENGTH(SLOT(chan, off_recvq)) > 0 || FLAG(chan, off_rx_gone) == Py_True)
+        settle_after_effect(chan, str_after_send);
     *result = Py_NewRef(Py_None);
     return DONE;
 }
@@ -470,7 +520,7 @@ fast_select_call(PyObject *callable, PyObject *const *args, size_t nargsf, PyObj
 {
     FastSelect *self = (FastSelect *)callable;
     Py_ssize_t n = PyVectorcall_NARGS(nargsf);
-    if (!ready_to_use || n == 0)
+    if (!LOAD_INT(ready_to_use) || n == 0)
         goto fallback;
     if (kwnames) {
         Py_ssize_t nkw = PyTuple_GET_SIZE(kwnames);
@@ -592,8 +642,8 @@ static PyTypeObject FastSelectType = {
 
 /* ---- try_ops: the Select builder's try pass ------------------------------------------------ */
 
-/* ``try_ops(ops, timeout)``: ``ops`` a tuple of ``_ops.Op`` tuples ``(chan, handle, value,
- * sending, index)``. Returns ``(index, result)`` if one ran, else None (nothing was done: the
+/* ``try_ops(ops, timeout)``: ``ops`` a tuple of ``_ops.Operation`` records ``(chan, handle,
+ * value, sending, index)`` (a tuple subclass). Returns ``(index, result)`` if one ran, else None (nothing was done: the
  * pure path decides, from the start). */
 static PyObject *
 try_ops(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
@@ -603,7 +653,7 @@ try_ops(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         return NULL;
     }
     PyObject *tuple = args[0];
-    if (!ready_to_use || !PyTuple_CheckExact(tuple) || !plain_timeout(args[1]))
+    if (!LOAD_INT(ready_to_use) || !PyTuple_CheckExact(tuple) || !plain_timeout(args[1]))
         Py_RETURN_NONE;
     Py_ssize_t n = PyTuple_GET_SIZE(tuple);
     if (n == 0)
@@ -616,7 +666,7 @@ try_ops(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     PyObject *found = NULL;
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *item = PyTuple_GET_ITEM(tuple, i);
-        if (!PyTuple_CheckExact(item) || PyTuple_GET_SIZE(item) != 5)
+        if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != 5) /* an _ops.Operation */
             goto done;
         Op *op = &ops[i];
         op->chan = PyTuple_GET_ITEM(item, 0); /* held by the tuple, which the caller holds */
@@ -670,9 +720,10 @@ take_type(PyObject *obj, PyTypeObject **where)
 static PyObject *
 setup(PyObject *module, PyObject *args)
 {
-    PyObject *receiver, *sender, *chan, *unbounded, *bounded, *cerr, *rerr, *serr, *marker;
-    if (!PyArg_ParseTuple(args, "OOOOOOOOO:setup", &receiver, &sender, &chan, &unbounded,
-                          &bounded, &cerr, &rerr, &serr, &marker))
+    PyObject *receiver, *sender, *chan, *unbounded, *bounded, *cerr, *rerr, *serr, *marker,
+        *settler;
+    if (!PyArg_ParseTuple(args, "OOOOOOOOOO:setup", &receiver, &sender, &chan, &unbounded,
+                          &bounded, &cerr, &rerr, &serr, &marker, &settler))
         return NULL;
     PyInterpreterState *here = PyInterpreterState_Get();
     if (owner != NULL)  /* set up once: never swapped under selects running in other threads */
@@ -709,8 +760,9 @@ setup(PyObject *module, PyObject *args)
     Py_XSETREF(recv_error, Py_NewRef(rerr));
     Py_XSETREF(send_error, Py_NewRef(serr));
     Py_XSETREF(nothing, Py_NewRef(marker));
+    Py_XSETREF(settle_and_raise_after, Py_NewRef(settler));
     owner = here;
-    ready_to_use = 1;
+    STORE_INT(ready_to_use, 1);
     Py_RETURN_TRUE;
 }
 
@@ -722,15 +774,16 @@ seed(PyObject *module, PyObject *arg)
     uint64_t s = (uint64_t)PyLong_AsUnsignedLongLongMask(arg);
     if (s == (uint64_t)-1 && PyErr_Occurred())
         return NULL;
-    seed_base = s;
-    seed_generation++; /* every thread's state starts again from it */
+    STORE_U64(seed_base, s);
+    STORE_U64(seed_generation, LOAD_U64(seed_generation) + 1); /* every thread starts again */
     Py_RETURN_NONE;
 }
 
 static PyMethodDef methods[] = {
     {"setup", setup, METH_VARARGS,
      "setup(Receiver, Sender, Chan, Unbounded, Bounded, ChannelError, RecvError, SendError, "
-     "NOTHING) -> bool: the classes and markers of the pure code; False in a second interpreter."},
+     "NOTHING, settle_and_raise_after) -> bool: the classes, markers and helper of the pure "
+     "code; False in a second interpreter."},
     {"seed", seed, METH_O, "seed(n): seed the random draw among ready operations."},
     {"try_ops", (PyCFunction)(void (*)(void))try_ops, METH_FASTCALL,
      "try_ops(ops, timeout) -> (index, result) | None: the Select builder's try pass."},

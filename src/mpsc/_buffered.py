@@ -1,13 +1,13 @@
 """The buffered flavours: ``unbounded()`` (a deque) and ``bounded(n)``, n >= 1 (a deque + permits).
 
 Fast path. A send appends to ``buf`` and a receive pops from it without taking the lock; the
-lock and a waiter are needed only when someone must sleep. ``Sender.send`` and
-``Receiver.recv`` inline the same steps as :meth:`Unbounded.offer` and :meth:`Unbounded.poll`
-so that the common case costs no extra call.
+lock and a waiter are needed only when someone must sleep, and a sleeping peer is handed its
+value (or, for a sender, has its value moved into ``buf``) by whoever makes that possible, and
+woken once.
 
 Why no wake-up is lost (the ordering argument). A receiver that finds ``buf`` empty takes the
 lock, *first* appends its entry to ``recvq``, *then* looks at ``buf`` again (``settle_locked``).
-A sender *first* appends to ``buf``, *then* looks at ``recvq`` (and calls ``after_send`` if
+A sender *first* appends to ``buf``, *then* looks at ``recvq`` (and settles under the lock if
 anyone is there). Each side writes its own deque before reading the other's, so at least one of
 them sees the other: either the receiver finds the value, or the sender finds the receiver and
 hands the value over under the lock. Under the GIL every deque operation is sequentially
@@ -21,6 +21,13 @@ Capacity is exact without a lock: a sender must take a permit from ``slots`` bef
 to ``buf``, and a receiver returns one only after it popped, so ``len(buf)`` never exceeds the
 number of permits, ``cap``. Beyond the first thousand, permits are created lazily, a chunk at a
 time under the lock, so ``bounded(10**9)`` costs nothing until it fills.
+
+Interrupts (see ``_interrupts``). The steps are written so that an exception can land only
+before a send's value is appended or a receive's value is popped, or after — never between a
+permit and the value it stands for: a permit is taken with ``del slots[-1]`` and a value popped
+with ``for value in self.take``, neither of which is a check point. After the value moved,
+the only check points are the permit's return (``slots.append``) and the settling that wakes
+a peer; an exception landing there is held until the call has returned (``finish``).
 """
 
 from __future__ import annotations
@@ -29,8 +36,9 @@ from collections import deque
 from itertools import repeat
 from typing import Any, TypeVar
 
-from ._core import NOTHING, Chan, abandon, take_permit
+from ._core import NOTHING, PERMIT, Chan, Entry, first_live
 from ._errors import RecvError, SendError
+from ._interrupts import finish
 from ._waiters import RETRY
 
 T = TypeVar("T")
@@ -50,52 +58,82 @@ class Unbounded(Chan[T]):
     def offer(self, value: T) -> bool:
         if self.rx_gone:
             raise SendError(value)
-        self.buf.append(value)
-        if self.recvq or self.rx_gone:
-            self.after_send()
+        slots = self.slots
+        if slots is not None:
+            try:
+                del slots[-1]  # take a permit
+            except IndexError:
+                if not self._more_permits():
+                    return False
+        try:
+            self.buf.append(value)
+            if self.recvq or self.rx_gone:
+                self.settle()
+        except BaseException as exc:  # the value is in: the send happened
+            return finish(True, Chan.settle, self, exc)
         return True
+
+    def _more_permits(self) -> bool:
+        """Out of permits (bounded): take one of those not created yet; False if full."""
+        return False
 
     def poll(self) -> T:
         try:
-            value = self.buf.popleft()
+            for value in self.take:
+                break
         except IndexError:
             if not self.tx_gone:
                 return NOTHING  # type: ignore[no-any-return]
             try:  # a value sent just before the last sender left is still delivered
-                value = self.buf.popleft()
+                for value in self.take:
+                    break
             except IndexError:
                 raise RecvError() from None
         slots = self.slots
         if slots is not None:
-            slots.append(True)
-            if self.sendq:
-                self.after_recv()
+            try:
+                slots.append(True)
+                if self.sendq:
+                    self.settle()
+            except BaseException as exc:  # the value is taken: the receive happened
+                return finish(value, Chan.settle, self, exc)
         return value
 
-    def settle_locked(self) -> None:
-        self._hand_over_buffered_locked()
+    def settle_locked(self) -> list[T] | None:
+        dropped = self.drop_buffer_locked() if self.rx_gone and self.buf else None
+        self._hand_over_locked()
+        self.settle_disconnected_locked()
+        return dropped
 
-    def _hand_over_buffered_locked(self) -> None:
+    def _hand_over_locked(self) -> None:
         """Give buffered values, oldest first, to receivers in the order they queued."""
-        buf, recvq, slots = self.buf, self.recvq, self.slots
-        while recvq and buf:
-            entry = recvq.popleft()
-            waiter = entry.waiter
-            if waiter.claimed or not waiter.claim():  # completed elsewhere, or leaving
-                continue
+        recvq = self.recvq
+        while recvq and self.buf:
+            entry = first_live(recvq)
+            if entry is None or not self.buf:  # (a lock-free receiver took the value meanwhile)
+                return
+            self._hand_over_one_locked(entry)
+
+    def _hand_over_one_locked(self, entry: Entry) -> None:
+        """One burst: claim the head receiver, pop the oldest value into its waiter, return
+        the permit, wake it, and take it out of the queue."""
+        waiter = entry.waiter
+        claims = waiter.claims
+        claims += (entry,)
+        if claims[0] is entry:
             try:
-                value: Any = buf.popleft()
-            except IndexError:  # a lock-free receiver took it first: this one tries again
-                waiter.complete(entry.index, RETRY)
+                for waiter.value in self.take:
+                    break
+            except IndexError:  # a lock-free receiver took it first: this one looks again
+                waiter.value = RETRY
+            else:
+                slots = self.slots
+                if slots is not None:
+                    slots += PERMIT
+            waiter.index = entry.index
+            for _ in waiter.unpark:
                 break
-            if slots is not None:
-                slots.append(True)
-            waiter.complete(entry.index, value)
-        if recvq and self.tx_gone and not buf:
-            # A receiver may queue after the last sender left, while a value was still
-            # buffered, and a lock-free receiver take that value before this hand-over: no
-            # sender is left to wake it, so it must look again now and see the disconnection.
-            abandon(recvq, None)
+        del self.recvq[0]
 
 
 class Bounded(Unbounded[T]):
@@ -116,55 +154,76 @@ class Bounded(Unbounded[T]):
     def may_send(self) -> bool:
         return bool(self.slots) or bool(self._reserve) or self.rx_gone
 
-    def offer(self, value: T) -> bool:
-        if self.rx_gone:
-            raise SendError(value)
+    def _more_permits(self) -> bool:
+        if not self._reserve or not self._make_permits():
+            return False
         slots = self.slots
         assert slots is not None
-        if not slots or not take_permit(slots):
-            with self.lock:
-                if not self._take_permit_locked():
-                    return False
-        self.buf.append(value)
-        if self.recvq or self.rx_gone:
-            self.after_send()
+        try:
+            del slots[-1]
+        except IndexError:  # other senders took the new ones first
+            return False
         return True
 
-    def settle_locked(self) -> None:
+    def _make_permits(self) -> bool:
+        """Create the next chunk of permits not yet created; False if there are none left."""
+        with self.lock:
+            return self._make_permits_locked()
+
+    def _make_permits_locked(self) -> bool:
+        if not self._reserve:
+            return False
+        chunk = min(self._reserve, _PERMIT_CHUNK)
+        more = repeat(True, chunk)
+        slots = self.slots
+        assert slots is not None
+        # No check point between these two: the permits move from the reserve to the deque.
+        self._reserve -= chunk
+        slots += more
+        return True
+
+    def settle_locked(self) -> list[T] | None:
+        dropped = self.drop_buffer_locked() if self.rx_gone and self.buf else None
         while True:
-            self._hand_over_buffered_locked()
-            if not self.sendq or not self._admit_senders_locked():
-                return
+            self._hand_over_locked()
+            if not self.sendq or self.rx_gone or not self._admit_senders_locked():
+                break
+        self.settle_disconnected_locked()
+        return dropped
 
     def _admit_senders_locked(self) -> bool:
         """Move blocked senders' values into free room, first come first served."""
         sendq, slots = self.sendq, self.slots
-        assert slots is not None
         admitted = False
         while sendq:
-            entry = sendq[0]
-            if entry.waiter.claimed:
-                sendq.popleft()
-                continue
-            if not self._take_permit_locked():
+            if not slots and not self._make_permits_locked():
                 break
-            sendq.popleft()
-            if not entry.waiter.claim():  # claimed elsewhere meanwhile: give the permit back
-                slots.append(True)
-                continue
-            self.buf.append(entry.value)
-            entry.waiter.complete(entry.index, None)
+            entry = first_live(sendq)
+            if entry is None or not self._admit_one_locked(entry):
+                break
             admitted = True
         return admitted
 
-    def _take_permit_locked(self) -> bool:
+    def _admit_one_locked(self, entry: Entry) -> bool:
+        """One burst: take a permit, claim the head sender, append its value, wake it, and take
+        it out of the queue. False if there was no permit left (a lock-free sender took it)."""
         slots = self.slots
         assert slots is not None
-        if slots and take_permit(slots):
-            return True
-        if not self._reserve:
+        try:
+            del slots[-1]
+        except IndexError:
             return False
-        chunk = min(self._reserve, _PERMIT_CHUNK)
-        self._reserve -= chunk
-        slots.extend(repeat(True, chunk - 1))  # and one for the caller
+        waiter = entry.waiter
+        claims = waiter.claims
+        claims += (entry,)
+        if claims[0] is entry:
+            buf: Any = self.buf
+            buf += (entry.value,)
+            waiter.value = None
+            waiter.index = entry.index
+            for _ in waiter.unpark:
+                break
+        else:  # claimed elsewhere meanwhile: the permit goes back
+            slots += PERMIT
+        del self.sendq[0]
         return True

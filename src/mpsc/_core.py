@@ -1,17 +1,25 @@
 """Channel state: buffer, endpoint counts, wait queues, and the one lock that decides hand-offs.
 
 Every flavour (``_buffered``, ``_rendezvous``, ``_timers``) is a subclass of :class:`Chan`. What
-they share lives here: the queues of blocked operations (``recvq``, ``sendq``) and how an
-operation joins and leaves them, and disconnection when the last handle of a side is released.
-How an operation waits (one, or a select's several, in a thread or a task) is ``_ops``.
+they share lives here: the queues of blocked operations (``recvq``, ``sendq``), how an operation
+joins and leaves them, how a queued operation is completed, and what happens when the last
+handle of a side is released. How an operation waits is ``_ops``; who owns a handle is
+``_ownership``.
 
 Locking rules, which the flavours follow:
 
 * ``recvq``, ``sendq``, the counts and the disconnection flags change only under ``lock``.
 * ``buf`` (and ``slots``, the bounded flavour's permits) may be touched without the lock, by
-  the handles' fast paths; ``deque.append``/``popleft``/``pop`` are atomic on every CPython.
-* A waiter is completed only by whoever claims it (see ``_waiters``), and whoever completes a
-  waiter also removes the entry through which it was completed from its queue.
+  the lock-free steps of ``poll`` and ``offer``; ``deque.append``/``popleft``/``pop`` are atomic
+  on every CPython.
+* A queued operation is completed only by whoever claims its waiter (see ``_waiters``), in one
+  *burst* (see ``_interrupts``): claim, record the outcome, wake a parked thread, and take the
+  entry out of its queue, with no point in between where an exception could land. A task is
+  told to expect its outcome (``Waiter.alert``) just before the burst, since waking it runs
+  the event loop's Python code.
+* ``settle_locked`` completes whatever can complete now and can be run again at any time: an
+  exception landing between two bursts leaves the channel consistent, and settling again goes
+  on from there. That is how every locked step recovers (``_interrupts.complete``).
 * User objects are never released while the lock is held (their ``__del__`` could call back
   into the channel): dropped messages are carried out of the locked region first.
 """
@@ -19,17 +27,21 @@ Locking rules, which the flavours follow:
 from __future__ import annotations
 
 from collections import deque
-from queue import SimpleQueue
-from threading import Lock, Thread
+from collections.abc import Iterator
+from itertools import repeat
+from threading import Lock
 from typing import Any, ClassVar, Final, Generic, TypeVar
 
-from ._errors import ClosedHandleError
+from ._fork import registry as _registry
 from ._waiters import RETRY, Waiter
 
 T = TypeVar("T")
 
 SENDERS: Final = 0
 RECEIVERS: Final = 1
+
+PERMIT: Final = (True,)
+"""``slots += PERMIT`` gives a permit back without a check point (``slots.append`` has one)."""
 
 
 class _Nothing:
@@ -44,23 +56,24 @@ NOTHING: Final[Any] = _Nothing()
 
 
 class Entry:
-    """One operation, and its place in a channel's wait queue while it waits.
+    """One operation's place in a channel's wait queue while it waits.
 
     ``index`` is the operation's position in its ``select`` (0 for a plain send or recv),
     ``handle`` the Sender or Receiver it was made through (closing that handle wakes it),
-    ``value`` the value a send offers, and ``waiter`` who sleeps on it this round.
+    ``value`` the value a send offers, and ``waiter`` who sleeps on it.
     """
 
     __slots__ = ("chan", "handle", "index", "sending", "value", "waiter")
 
-    waiter: Waiter
-
-    def __init__(self, chan: Chan[Any], handle: Any, value: Any, sending: bool, index: int = 0) -> None:
+    def __init__(
+        self, chan: Chan[Any], handle: Any, value: Any, sending: bool, index: int, waiter: Waiter
+    ) -> None:
         self.chan = chan
         self.handle = handle
         self.value = value
         self.sending = sending
         self.index = index
+        self.waiter = waiter
 
 
 class Chan(Generic[T]):
@@ -77,6 +90,7 @@ class Chan(Generic[T]):
         "senders",
         "sendq",
         "slots",
+        "take",
         "tx_gone",
     )
 
@@ -85,6 +99,10 @@ class Chan(Generic[T]):
     def __init__(self, cap: int | None) -> None:
         self.lock = Lock()
         self.buf: deque[T] = deque()
+        self.take: Iterator[T] = map(deque.popleft, repeat(self.buf))
+        """``for value in chan.take: break`` pops the oldest value straight into ``value``
+        (``IndexError`` when empty): unlike ``value = buf.popleft()``, no check point comes
+        between the pop and the store, so an interrupt cannot drop the value on the floor."""
         # Permits of the bounded flavour; None where sending needs none (see _buffered).
         self.slots: deque[bool] | None = None
         self.recvq: deque[Entry] = deque()
@@ -94,6 +112,7 @@ class Chan(Generic[T]):
         self.receivers = 1
         self.tx_gone = False  # every Sender released: receivers drain, then RecvError
         self.rx_gone = False  # every Receiver released: sends fail with SendError
+        _registry.add(self)
 
     # -- what each flavour defines -------------------------------------------------------------
 
@@ -105,8 +124,9 @@ class Chan(Generic[T]):
         """Receive without blocking: a value, or NOTHING; RecvError once drained and disconnected."""
         raise NotImplementedError
 
-    def settle_locked(self) -> None:
-        """Complete every waiting operation that can complete now (the lock is held)."""
+    def settle_locked(self) -> list[T] | None:
+        """Complete every waiting operation that can complete now (the lock is held); return
+        the messages dropped because no receiver is left, to be released after the lock."""
         raise NotImplementedError
 
     def may_recv(self) -> bool:
@@ -134,21 +154,101 @@ class Chan(Generic[T]):
         """The flavour as its constructor call would read, e.g. ``bounded(16)``."""
         return self.kind
 
+    # -- settling ----------------------------------------------------------------------------
+
+    def settle(self) -> None:
+        """Complete whatever can complete now. Restartable: ``_interrupts.complete`` runs it
+        again after an exception lands in it."""
+        with self.lock:
+            dropped = self.settle_locked()
+        del dropped  # released here, outside the lock
+
+    # The lock-free steps call these when they see someone waiting on the other side.
+    after_send = settle
+    after_recv = settle
+
+    def wake_all_locked(self, queue: deque[Entry]) -> None:
+        """Wake every operation in ``queue`` to look again (it can never complete here)."""
+        while queue:
+            entry = queue[0]
+            if not entry.waiter.claims:
+                entry.waiter.alert()
+            complete_at(queue, 0, RETRY)
+
+    def settle_disconnected_locked(self) -> None:
+        """Wake the operations that can never complete: every send once no receiver is left,
+        every receive once no sender is left and the buffer is drained. (With one side gone,
+        whatever waits on that side waits through a closed handle: it is woken to see that.)"""
+        if self.rx_gone:
+            self.wake_all_locked(self.sendq)
+            self.wake_all_locked(self.recvq)
+        elif self.tx_gone and not self.buf:
+            self.wake_all_locked(self.recvq)
+            self.wake_all_locked(self.sendq)
+
+    def wake_through_locked(self, handle: object) -> None:
+        """Wake the operations blocked through ``handle``, which was just closed."""
+        for queue in (self.recvq, self.sendq):
+            position = 0
+            while position < len(queue):
+                entry = queue[position]
+                if entry.handle is handle:
+                    if not entry.waiter.claims:
+                        entry.waiter.alert()
+                    complete_at(queue, position, RETRY)
+                else:
+                    position += 1
+
+    # -- ownership: the last handle of a side disconnects it (``_ownership`` counts them) ------
+
+    def release_locked(self, side: int, handle: Any, marker: object) -> list[T] | bool | None:
+        """Release one handle of ``side``: mark ``handle`` with ``marker`` and count it gone, in
+        one burst (``handle`` is None for a collected one, on which no call can be blocked),
+        then settle (restartable: ``settle_after_release``). False if ``handle`` was released
+        already; otherwise the messages dropped, to be released after the lock."""
+        if handle is not None:
+            if handle._chan is not self:
+                return False
+            handle._chan = marker
+        if side == SENDERS:
+            self.senders -= 1
+            if not self.senders:
+                self.tx_gone = True
+        else:
+            self.receivers -= 1
+            if not self.receivers:
+                self.rx_gone = True
+        return self.settle_after_release_locked(handle)
+
+    def settle_after_release_locked(self, handle: object) -> list[T] | None:
+        if handle is not None:
+            self.wake_through_locked(handle)
+        return self.settle_locked()
+
+    def settle_after_release(self, handle: object) -> None:
+        """``settle`` after ``handle`` was released, for ``_interrupts.complete``."""
+        with self.lock:
+            dropped = self.settle_after_release_locked(handle)
+        del dropped
+
     # -- joining and leaving the wait queues ---------------------------------------------------
 
     def enqueue_locked(self, entry: Entry) -> None:
-        """Queue a blocked operation, then let the flavour complete whatever now can."""
+        """Queue a blocked operation, then complete whatever now can (it, maybe)."""
         if entry.sending:
             if self.rx_gone:
-                _retry(entry)
+                entry.waiter.alert()
+                complete_alone(entry, RETRY)  # it looks again and sees the disconnection
                 return
             self.sendq.append(entry)
         else:
             if self.tx_gone and not self.buf:
-                _retry(entry)
+                entry.waiter.alert()
+                complete_alone(entry, RETRY)
                 return
             self.recvq.append(entry)
-        self.settle_locked()
+        dropped = self.settle_locked()
+        assert dropped is None  # only a send can leave messages to drop, and none was made here
 
     def dequeue_locked(self, entry: Entry) -> None:
         """Take a blocked operation out of its queue, if it is still there."""
@@ -158,85 +258,17 @@ class Chan(Generic[T]):
         except ValueError:
             pass
 
-    def after_send(self) -> None:
-        """A lock-free send saw waiting receivers or a disconnection: settle under the lock."""
-        with self.lock:
-            dropped = self._drop_buffer_locked() if self.rx_gone else None
-            self.settle_locked()
-        del dropped  # released here, outside the lock
-
-    def after_recv(self) -> None:
-        """A lock-free receive freed room while senders wait: settle under the lock."""
-        with self.lock:
-            self.settle_locked()
-
-    # -- ownership: handles come and go --------------------------------------------------------
-
-    def attach(self, side: int, handle: Any = None) -> None:
-        """Count one more handle on ``side``: a clone of ``handle``, which must still be open."""
-        with self.lock:
-            if handle is not None and handle._chan is not self:  # closed concurrently
-                raise closed_error(handle)
-            if side == SENDERS:
-                self.senders += 1
-            else:
-                self.receivers += 1
-
-    def detach(self, handle: Any, side: int) -> None:
-        """Release ``handle`` (close): the last one of a side disconnects the channel."""
-        with self.lock:
-            if handle._chan is not self:  # closed concurrently by another thread
-                return
-            handle._chan = CLOSED
-            dropped = self._release_locked(side, handle)
-        del dropped
-
-    def detach_collected(self, side: int) -> None:
-        """Release a handle that was garbage-collected without ``close()``.
-
-        The collector may run while this very thread holds ``lock`` (a collection can start
-        at any allocation), so never wait for it here: if it is taken, a helper thread
-        waits instead.
-        """
-        if self.lock.acquire(False):
-            try:
-                dropped = self._release_locked(side, None)
-            finally:
-                self.lock.release()
-            del dropped
-        else:
-            _reaper.release_later(self, side)
-
-    def _release_locked(self, side: int, handle: object) -> list[T] | None:
-        dropped = None
-        if side == SENDERS:
-            self.senders -= 1
-            if self.senders == 0:
-                self.tx_gone = True
-                abandon(self.recvq, None)  # they drain what is buffered, then see RecvError
-                abandon(self.sendq, None)
-            elif handle is not None:  # a collected handle has no call blocked on it
-                abandon(self.sendq, handle)
-        else:
-            self.receivers -= 1
-            if self.receivers == 0:
-                self.rx_gone = True
-                dropped = self._drop_buffer_locked()  # released at once, as Rust drops them
-                abandon(self.sendq, None)  # they fail with SendError holding their value
-                abandon(self.recvq, None)
-            elif handle is not None:
-                abandon(self.recvq, handle)
-        return dropped
-
-    def _drop_buffer_locked(self) -> list[T]:
-        buf = self.buf
+    def drop_buffer_locked(self) -> list[T]:
+        """Empty the buffer (every receiver is gone); the caller releases what it returns."""
         dropped: list[T] = []
-        while buf:
+        take = self.take
+        while True:
             try:
-                dropped.append(buf.popleft())
+                for value in take:
+                    break
             except IndexError:
-                break
-        return dropped
+                return dropped
+            dropped += (value,)
 
     # -- introspection -------------------------------------------------------------------------
 
@@ -257,112 +289,48 @@ class Chan(Generic[T]):
         return ", ".join(parts)
 
 
-def take_permit(slots: deque[bool]) -> bool:
-    """Take one of a bounded channel's permits if there is one (a lock-free receiver may
-    return one at any moment, another sender take the last)."""
-    try:
-        slots.pop()
-    except IndexError:
-        return False
-    return True
+# -- bursts: each completes one queued operation with no check point inside ----------------------
 
 
-def _retry(entry: Entry) -> None:
-    """Wake a waiter to look at the channel again (it disconnected, or its handle closed)."""
+def complete_at(queue: deque[Entry], position: int, value: Any) -> bool:
+    """Claim the waiter of ``queue[position]`` and complete it with ``value``; its entry leaves
+    the queue either way. False if someone else had claimed it first. One burst."""
+    entry = queue[position]
     waiter = entry.waiter
-    if waiter.claim():
-        waiter.complete(entry.index, RETRY)
+    claims = waiter.claims
+    claims += (entry,)
+    won = claims[0] is entry
+    if won:
+        waiter.value = value
+        waiter.index = entry.index
+        for _ in waiter.unpark:
+            break
+    del queue[position]
+    return won
 
 
-def abandon(queue: deque[Entry], handle: object) -> None:
-    """Wake the waiters in ``queue``: all of them, or (given a handle) those blocked through it."""
-    if handle is None:
-        entries = list(queue)
-        queue.clear()
-    else:
-        entries = [entry for entry in queue if entry.handle is handle]
-        for entry in entries:
-            queue.remove(entry)
-    for entry in entries:
-        _retry(entry)
+def complete_alone(entry: Entry, value: Any) -> bool:
+    """``complete_at`` for an entry that is in no queue (it was about to join one). One burst."""
+    waiter = entry.waiter
+    claims = waiter.claims
+    claims += (entry,)
+    won = claims[0] is entry
+    if won:
+        waiter.value = value
+        waiter.index = entry.index
+        for _ in waiter.unpark:
+            break
+    return won
 
 
-class _Closed:
-    """Stands where a closed handle's channel was: touching it raises ClosedHandleError.
-
-    Handles read ``self._chan`` on every call; swapping in this object on close makes every
-    later use fail clearly without a check on the fast path.
-    """
-
-    __slots__ = ("_message",)
-
-    def __init__(self, message: str) -> None:
-        self._message = message
-
-    def __getattr__(self, name: str) -> Any:
-        raise ClosedHandleError(self._message)
-
-    # Releasing an already released handle does nothing, so close() and __del__ need no
-    # check (and no module globals, which may be gone when __del__ runs at exit).
-    def detach(self, handle: object, side: int) -> None:
-        pass
-
-    def detach_collected(self, side: int) -> None:
-        pass
-
-    def __repr__(self) -> str:
-        return "<closed>"
-
-
-CLOSED: Final[Any] = _Closed(
-    "this handle is closed: close() (or the end of its with-block) released it; "
-    "clone() a handle first to keep using the channel"
-)
-MOVED: Final[Any] = _Closed(
-    "this handle was moved into a thread by mpsc.spawn(), which closes it when the thread "
-    "ends; clone() it before spawning to keep one here"
-)
-
-
-def closed_error(handle: Any) -> ClosedHandleError:
-    """The error for using ``handle`` after it was closed or moved."""
-    chan = handle._chan
-    message = chan._message if isinstance(chan, _Closed) else CLOSED._message
-    return ClosedHandleError(message)
-
-
-class _Reaper:
-    """Releases garbage-collected handles whose channel lock was held at collection time.
-
-    One daemon thread for the whole process, started the first time it is needed (rarely:
-    only when a collection happens while the channel's lock is taken).
-    """
-
-    def __init__(self) -> None:
-        self._queue: SimpleQueue[tuple[Chan[Any], int]] = SimpleQueue()
-        self._lock = Lock()
-        self._thread: Thread | None = None
-
-    def release_later(self, chan: Chan[Any], side: int) -> None:
-        self._queue.put((chan, side))
-        # Never wait for _lock: making and starting the Thread allocates, so a collection may
-        # run while it is held and call this again in the same thread. Whoever holds it
-        # starts the thread, which then finds everything queued so far.
-        if self._thread is None and self._lock.acquire(False):
-            try:
-                if self._thread is None:
-                    thread = Thread(target=self._run, name="mpsc-reaper", daemon=True)
-                    thread.start()
-                    self._thread = thread
-            finally:
-                self._lock.release()
-
-    def _run(self) -> None:
-        while True:
-            chan, side = self._queue.get()
-            with chan.lock:
-                dropped = chan._release_locked(side, None)
-            del chan, dropped
-
-
-_reaper = _Reaper()
+def first_live(queue: deque[Entry]) -> Entry | None:
+    """Drop the entries at the head of ``queue`` whose waiter is claimed (completed elsewhere,
+    or leaving) or whose sleeper is gone; return the new head, told to expect its outcome.
+    The lock is held."""
+    while queue:
+        entry = queue[0]
+        waiter = entry.waiter
+        if not waiter.claims and waiter.alert():
+            return entry
+        del queue[0]
+    return None

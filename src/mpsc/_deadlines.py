@@ -21,8 +21,8 @@ def _seconds(value: object, what: str) -> float:
     else:
         try:
             number = float(value)
-        except OverflowError:  # an int too large for a float: longer than any clock
-            return math.inf
+        except OverflowError:  # an int too large for a float: beyond any clock, either way
+            return math.inf if value > 0 else -math.inf  # type: ignore[operator]
     if math.isnan(number):
         raise ValueError(f"{what} must not be NaN")
     return number

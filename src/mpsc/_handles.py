@@ -3,14 +3,12 @@
 A handle is one owner of its side of the channel. ``close()`` — or leaving its ``with`` block,
 or the handle being garbage-collected, as Rust drops it — releases it; ``clone()`` makes
 another owner. The channel disconnects for receivers once every Sender is released, and for
-senders once every Receiver is released.
+senders once every Receiver is released (``_ownership``).
 
-The hot methods (``send``, ``try_send``, ``recv``, ``try_recv``, ``__next__``) repeat the
-buffered flavour's lock-free steps inline rather than calling ``Chan.offer``/``Chan.poll``:
-an extra Python call would cost about a third of a send. Every flavour fits them: unbounded
-channels have no ``slots``, rendezvous channels and timers never have a value in ``buf`` or a
-permit in ``slots``, so they always take the call into the flavour. ``_buffered`` explains why
-the steps are safe without the lock.
+The handles are thin: every call goes to its channel's ``offer``/``poll`` (which do the
+lock-free step, see ``_buffered``) and, when that would have to wait, to ``_ops``, which waits.
+Each returns what those return, directly: an exception held back until a call has returned
+(see ``_interrupts``) is raised in the caller's frame, after it has the result.
 """
 
 from __future__ import annotations
@@ -21,11 +19,25 @@ from types import TracebackType
 from typing import Any, ClassVar, Generic, NoReturn, Self, TypeVar
 
 from . import _ops
-from ._core import MOVED, NOTHING, RECEIVERS, SENDERS, Chan, _Closed, closed_error, take_permit
+from ._core import NOTHING, RECEIVERS, SENDERS, Chan
 from ._deadlines import checked_deadline, deadline_after
-from ._errors import Empty, Full, RecvError, SendError
+from ._errors import Empty, Full, RecvError
+from ._interrupts import finish, nothing
+from ._ownership import MOVED, clone, is_closed_marker, open_channel, release, release_collected
 
 T = TypeVar("T")
+
+_modules = sys.modules
+
+
+def _running_trio() -> Any:
+    """The trio module when called from a trio task, else None. trio's rule is that every
+    async operation is a checkpoint: it raises a pending cancellation before the operation,
+    and lets other tasks run after one that completed at once."""
+    trio = _modules.get("trio")
+    if trio is not None and trio.lowlevel.in_trio_run():
+        return trio
+    return None
 
 
 class _Handle(Generic[T]):
@@ -35,13 +47,15 @@ class _Handle(Generic[T]):
     _side: ClassVar[int]
 
     def __init__(self, chan: Chan[T]) -> None:
+        if not isinstance(chan, Chan):
+            raise TypeError(
+                f"{type(self).__name__} handles are made by mpsc.channel() and the other "
+                f"constructors, not from {type(chan).__name__}"
+            )
         self._chan = chan
 
     def _live(self) -> Chan[T]:
-        chan = self._chan
-        if isinstance(chan, _Closed):
-            raise closed_error(self)
-        return chan
+        return open_channel(self)
 
     def close(self) -> None:
         """Release this handle. Idempotent; other clones stay open.
@@ -51,13 +65,11 @@ class _Handle(Generic[T]):
         every send (including blocked ones) fail with ``SendError``. A call blocked on this very
         handle in another thread raises ``ClosedHandleError``.
         """
-        self._chan.detach(self, self._side)
+        release(self, self._side)
 
     def clone(self) -> Self:
         """Another owner of the same side of the same channel; close each one."""
-        chan = self._live()
-        chan.attach(self._side, self)
-        return type(self)(chan)
+        return clone(self, self._side)
 
     @property
     def capacity(self) -> int | None:
@@ -86,15 +98,6 @@ class _Handle(Generic[T]):
         if not isinstance(other, _Handle):
             raise TypeError(f"same_channel() needs a Sender or Receiver, not {type(other).__name__}")
         return self._live() is other._live()
-
-    def _move(self) -> Self:
-        """A new handle that takes over this one's ownership; this one becomes unusable."""
-        chan = self._live()
-        with chan.lock:
-            if self._chan is not chan:
-                raise closed_error(self)
-            self._chan = MOVED
-        return type(self)(chan)
 
     def __enter__(self) -> Self:
         self._live()
@@ -127,9 +130,10 @@ class _Handle(Generic[T]):
             return
         try:
             chan = self._chan
-        except AttributeError:  # __init__ never ran
+        except AttributeError:  # never given a channel (a clone or move that did not happen)
             return
-        chan.detach_collected(self._side)
+        if not is_closed_marker(chan):
+            release_collected(chan, self._side)
 
     def __reduce__(self) -> NoReturn:
         raise TypeError(
@@ -142,7 +146,7 @@ class _Handle(Generic[T]):
         chan = self._chan
         if chan is MOVED:
             return f"<mpsc.{name} (moved into a spawned thread)>"
-        if isinstance(chan, _Closed):
+        if is_closed_marker(chan):
             return f"<mpsc.{name} (closed)>"
         return f"<mpsc.{name} of {chan.describe()} channel: {chan.summary()}>"
 
@@ -160,19 +164,8 @@ class Sender(_Handle[T]):
         not sent. On an unbounded channel this never waits.
         """
         chan = self._chan
-        if chan.rx_gone:
-            raise SendError(value)
-        slots = chan.slots
-        if slots is not None:
-            if not slots:  # full (a rendezvous channel always is): the slow path decides
-                return _ops.send(chan, self, value, None)
-            try:
-                slots.pop()
-            except IndexError:  # another sender took the last permit just now
-                return _ops.send(chan, self, value, None)
-        chan.buf.append(value)
-        if chan.recvq or chan.rx_gone:
-            chan.after_send()
+        if not chan.offer(value):
+            _ops.send(chan, self, value, None, tried=True)
 
     def try_send(self, value: T) -> None:
         """Send ``value`` only if that needs no waiting.
@@ -180,17 +173,8 @@ class Sender(_Handle[T]):
         Raises ``Full`` (carrying ``value``) when a bounded channel is full — on a rendezvous
         channel, when no receiver is waiting — and ``SendError`` when every receiver is gone.
         """
-        chan = self._chan
-        if chan.rx_gone:
-            raise SendError(value)
-        slots = chan.slots
-        if slots is not None and (not slots or not take_permit(slots)):
-            if chan.offer(value):
-                return
+        if not self._chan.offer(value):
             raise Full(value)
-        chan.buf.append(value)
-        if chan.recvq or chan.rx_gone:
-            chan.after_send()
 
     def send_timeout(self, value: T, timeout: float) -> None:
         """Send ``value``, waiting at most ``timeout`` seconds for room.
@@ -205,15 +189,23 @@ class Sender(_Handle[T]):
         _ops.send(self._chan, self, value, checked_deadline(deadline))
 
     async def send_async(self, value: T) -> None:
-        """``send`` for asyncio: awaits room (on a rendezvous channel, a receiver taking it).
+        """``send`` for asyncio (or trio): awaits room (on a rendezvous channel, a receiver taking it).
 
         Safe to cancel: either the value was sent (it returns, and the cancellation lands at
         the next await) or ``CancelledError`` is raised and the value was not sent. Use
         ``asyncio.timeout()`` or ``asyncio.wait_for`` for a time limit.
         """
         chan = self._chan
+        trio = _running_trio()
+        if trio is not None:
+            await trio.lowlevel.checkpoint_if_cancelled()
         if not chan.offer(value):
             await _ops.send_async(chan, self, value, None)
+        elif trio is not None:
+            try:
+                await trio.lowlevel.cancel_shielded_checkpoint()
+            except BaseException as exc:  # (KeyboardInterrupt) the value is sent: raise after
+                finish(None, nothing, None, exc)
 
     def is_disconnected(self) -> bool:
         """Whether every Receiver is gone, so that no send can succeed any more."""
@@ -237,32 +229,16 @@ class Receiver(_Handle[T]):
         ``RecvError``.
         """
         chan = self._chan
-        try:
-            value = chan.buf.popleft()
-        except IndexError:
-            return _ops.recv(chan, self, None)
-        slots = chan.slots
-        if slots is not None:
-            slots.append(True)
-            if chan.sendq:
-                chan.after_recv()
+        value = chan.poll()
+        if value is NOTHING:
+            return _ops.recv(chan, self, None, tried=True)
         return value
 
     def try_recv(self) -> T:
         """Receive a message that is there now; ``Empty`` if none, ``RecvError`` if none ever will be."""
-        chan = self._chan
-        try:
-            value = chan.buf.popleft()
-        except IndexError:
-            value = chan.poll()
-            if value is NOTHING:
-                raise Empty() from None
-            return value
-        slots = chan.slots
-        if slots is not None:
-            slots.append(True)
-            if chan.sendq:
-                chan.after_recv()
+        value = self._chan.poll()
+        if value is NOTHING:
+            raise Empty()
         return value
 
     def recv_timeout(self, timeout: float) -> T:
@@ -284,31 +260,33 @@ class Receiver(_Handle[T]):
     def __next__(self) -> T:
         chan = self._chan
         try:
-            value = chan.buf.popleft()
-        except IndexError:
-            try:
-                return _ops.recv(chan, self, None)
-            except RecvError:
-                raise StopIteration from None
-        slots = chan.slots
-        if slots is not None:
-            slots.append(True)
-            if chan.sendq:
-                chan.after_recv()
+            value = chan.poll()
+            if value is NOTHING:
+                return _ops.recv(chan, self, None, tried=True)
+        except RecvError:
+            raise StopIteration from None
         return value
 
     async def recv_async(self) -> T:
-        """``recv`` for asyncio: awaits the next message; ``RecvError`` once none ever will come.
+        """``recv`` for asyncio (or trio): awaits the next message; ``RecvError`` once none ever will come.
 
         Safe to cancel: either a message was received (it is returned, and the cancellation
         lands at the next await) or ``CancelledError`` is raised and nothing was taken. Use
         ``asyncio.timeout()`` or ``asyncio.wait_for`` for a time limit.
         """
         chan = self._chan
+        trio = _running_trio()
+        if trio is not None:
+            await trio.lowlevel.checkpoint_if_cancelled()
         value = chan.poll()
-        if value is not NOTHING:
-            return value
-        return await _ops.recv_async(chan, self, None)
+        if value is NOTHING:
+            return await _ops.recv_async(chan, self, None)
+        if trio is not None:
+            try:
+                await trio.lowlevel.cancel_shielded_checkpoint()
+            except BaseException as exc:  # (KeyboardInterrupt) the value is taken: raise after
+                return finish(value, nothing, None, exc)
+        return value
 
     def __aiter__(self) -> AsyncIterator[T]:
         """``async for msg in rx``: messages as they arrive, until every Sender is gone."""

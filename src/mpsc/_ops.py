@@ -1,21 +1,25 @@
 """The one algorithm by which a send, a receive or a select runs to completion.
 
-:func:`operate` is written once, as a generator, and driven two ways: :func:`run` parks a
-thread between attempts, :func:`run_async` awaits. Each round it
+A call is a list of :class:`Operation` records (one for a send or a receive, several for a
+select). Each round it
 
-1. tries the operations that look ready, without waiting (drawn at random among them, so that
-   a ready one is chosen uniformly);
-2. otherwise queues one waiter on every operation's channel — a channel may complete it the
-   moment it is queued there, so queuing stops at the first sign of a claim;
-3. yields to its driver to sleep until the waiter is completed or the wake-up time passes
-   (the caller's deadline or a timer's next tick);
-4. takes every entry not completed out of its queue again, and either returns the completed
-   operation's result or, after a ``RETRY`` or a timer's wake-up, starts another round.
+1. tries the operations that look ready, without waiting (``try_ops``: drawn at random among
+   them, so that a ready one is chosen uniformly);
+2. otherwise queues one waiter on every operation's channel (``Wait.join``) — a channel may
+   complete it the moment it is queued there, so queuing stops at the first sign of a claim;
+3. sleeps until the waiter is completed or the wake-up time passes (the caller's deadline or a
+   timer's next tick) — a thread parks (``run``), a task awaits (``run_async``);
+4. claims its own waiter (``Waiter.abort``): if that succeeds, nobody completed it and nothing
+   happened (a deadline, a timer due, an interrupt); if it fails, a channel completed it and
+   its outcome stands. It then leaves every queue it is still in (``Wait.leave``) and returns
+   the outcome, or starts another round after ``RETRY`` or a timer's wake-up.
 
-A completed waiter's result is final: if the sleep was interrupted (Ctrl-C in a thread,
-cancellation of a task) after a peer had already claimed the waiter, the operation took effect
-and its result is returned; the interruption is delivered again right after (for asyncio, only
-if nobody consumed it meanwhile: see ``AsyncWaiter.redeliver``).
+Interrupts (see ``_interrupts``). An exception that cuts the sleep short (Ctrl-C, a signal
+handler's exception, a cancellation) goes through step 4 too: the call either did not happen
+— the exception propagates and the channels are as if it never ran — or happened, and returns
+its result with the exception raised right after (a cancellation is delivered again at the
+task's next await). Leaving the queues is restartable, so an exception landing there is held
+until it is done.
 """
 
 from __future__ import annotations
@@ -23,24 +27,31 @@ from __future__ import annotations
 import random
 import sys
 import threading
-from collections.abc import Callable, Generator, Sequence
-from typing import Any, TypeVar
+from collections.abc import Sequence
+from typing import Any, NamedTuple, TypeVar
 
-from ._core import NOTHING, Chan, Entry, closed_error
+from ._core import NOTHING, Chan, Entry
 from ._deadlines import expired
 from ._errors import ChannelError, Empty, Timeout
+from ._interrupts import finish
+from ._ownership import closed_error
 from ._waiters import RETRY, AsyncWaiter, ThreadWaiter, TrioWaiter, Waiter
 
 T = TypeVar("T")
-W = TypeVar("W", bound=Waiter)
-
-Rounds = Generator[tuple[W, float | None], None, tuple[int, Any]]
-
-Op = tuple[Chan[Any], Any, Any, bool, int]
-"""One operation: (channel, handle, value to send, whether it sends, its index in a select)."""
 
 
-def try_once(ops: Sequence[Op], select: bool) -> tuple[int, Any] | None:
+class Operation(NamedTuple):
+    """One operation of a call: receive from ``chan`` (``sending`` false) or send ``value``,
+    through ``handle``; ``number`` is its index in a select (0 for a plain send or recv)."""
+
+    chan: Chan[Any]
+    handle: Any
+    value: Any
+    sending: bool
+    number: int
+
+
+def try_ops(ops: Sequence[Operation], select: bool) -> tuple[int, Any] | None:
     """Try the operations that look ready, once each, without waiting; the first to complete
     gives ``(index, result)`` (result None for a send), or None if none could.
 
@@ -50,10 +61,11 @@ def try_once(ops: Sequence[Op], select: bool) -> tuple[int, Any] | None:
     ``SendError`` (with ``.index`` set, for a select).
     """
     ready = []
-    for position, (chan, handle, _value, sending, _index) in enumerate(ops):
-        if handle._chan is not chan:
-            raise closed_error(handle)
-        if chan.may_send() if sending else chan.may_recv():
+    for position, op in enumerate(ops):
+        chan = op.chan
+        if op.handle._chan is not chan:
+            raise closed_error(op.handle)
+        if chan.may_send() if op.sending else chan.may_recv():
             ready.append(position)
     while ready:
         pick = ready.pop(int(random.random() * len(ready)) if len(ready) > 1 else 0)
@@ -81,77 +93,209 @@ def _rotation(n: int) -> Sequence[int]:
     return [*range(start, n), *range(start)]
 
 
-def operate(
-    ops: Sequence[Op],
+class Wait:
+    """One round of waiting: one waiter, queued on the channel of every operation."""
+
+    __slots__ = ("entries", "queued", "waiter")
+
+    def __init__(self, ops: Sequence[Operation], waiter: Waiter) -> None:
+        self.waiter = waiter
+        self.entries = [Entry(*op, waiter) for op in ops]
+        self.queued: list[Entry] = []
+
+    def join(self) -> None:
+        """Queue the waiter on every channel, from a random one on; stop once it is claimed."""
+        waiter, entries, queued = self.waiter, self.entries, self.queued
+        for position in _rotation(len(entries)):
+            entry = entries[position]
+            chan = entry.chan
+            with chan.lock:
+                if waiter.claims:
+                    break
+                if entry.handle._chan is not chan:
+                    # Its handle was closed (or moved) since try_ops looked, and that close woke
+                    # only what was queued then. Unless another channel has completed the waiter
+                    # meanwhile (that result stands), fail as a queued call would.
+                    if not waiter.abort():
+                        break
+                    raise closed_error(entry.handle)
+                queued += (entry,)  # first: an interrupt inside enqueue still dequeues it
+                chan.enqueue_locked(entry)
+
+    def leave(self) -> None:
+        """Take the entries out of every queue they are still in. Restartable."""
+        queued = self.queued
+        while queued:
+            entry = queued[-1]
+            chan = entry.chan
+            with chan.lock:
+                chan.dequeue_locked(entry)
+            del queued[-1]
+
+
+def _wake_at(ops: Sequence[Operation], deadline: float | None, final: bool) -> float | None:
+    """When to stop sleeping: the deadline, or sooner when a timer among ``ops`` falls due."""
+    if final:
+        return float("-inf")
+    wake_at = deadline
+    for op in ops:
+        due = op.chan.due()
+        if due is not None and (wake_at is None or due < wake_at):
+            wake_at = due
+    return wake_at
+
+
+def _nothing_ready(ops: Sequence[Operation], block: bool, select: bool) -> BaseException:
+    return Empty() if not block else Timeout(None if select or not ops else ops[0].value)
+
+
+def run(
+    ops: Sequence[Operation],
     deadline: float | None,
-    new_waiter: Callable[[bool], W],
     *,
     block: bool = True,
     select: bool = False,
     tried: bool = False,
-) -> Rounds[W]:
-    """Run ``ops`` (one operation, or a select's) to completion; see the module docstring.
+) -> tuple[int, Any]:
+    """Run ``ops`` (one operation, or a select's) to completion in this thread, parking
+    between rounds; see the module docstring.
 
     Returns ``(index, result)``. Raises ``Empty`` if ``block`` is false and nothing is ready,
     ``Timeout`` once ``deadline`` passes, and the operation's own ``RecvError``/``SendError``
     (with ``.index`` set, for a select). ``tried`` says the caller has just tried them all.
     """
-    n = len(ops)
-    entries: list[Entry] = []
     while True:
         if not tried:
-            found = try_once(ops, select)
+            found = try_ops(ops, select)
             if found is not None:
                 return found
         tried = False
         final = not block or expired(deadline)
-        if final and n < 2:  # one lock-free look at one channel is already atomic
-            raise Empty() if not block else Timeout(None if select or not n else ops[0][2])
+        if final and len(ops) < 2:  # one lock-free look at one channel is already atomic
+            raise _nothing_ready(ops, block, select)
         # A last look at several channels must be atomic too (a value may move from a channel
         # not yet looked at to one already passed): queue on all of them, then give up at once.
-        waiter = new_waiter(not final)
-        if not entries:  # made once, for the first round that waits, and reused after
-            entries = [Entry(*op) for op in ops]
-        wake_at = deadline
-        for entry in entries:
-            entry.waiter = waiter
-            due = entry.chan.due()
-            if due is not None and (wake_at is None or due < wake_at):
-                wake_at = due
-        if final:
-            wake_at = float("-inf")
-        queued: list[Entry] = []
+        waiter = thread_waiter(not final)
+        wait = Wait(ops, waiter)
+        woken = False
+        # Until the outcome is in hand, whatever lands is handled below; the steps from the
+        # sleep on have no check point but the sleep itself (and a spin without the GIL).
         try:
-            for position in _rotation(n):
-                entry = entries[position]
-                chan = entry.chan
-                with chan.lock:
-                    if waiter.claimed:
-                        break
-                    if entry.handle._chan is not chan:
-                        # Its handle was closed (or moved) since try_once looked, and that close
-                        # woke only what was queued then. Unless another channel has completed
-                        # the waiter meanwhile (that result stands), fail as a queued call would.
-                        if not waiter.claim():
-                            break
-                        raise closed_error(entry.handle)
-                    queued.append(entry)  # first: an interrupt inside enqueue still dequeues it
-                    chan.enqueue_locked(entry)
-            yield waiter, wake_at
-        finally:
-            for entry in queued:
-                if entry.index != waiter.index:
-                    chan = entry.chan
-                    with chan.lock:
-                        chan.dequeue_locked(entry)
-        if waiter.index >= 0 and waiter.value is not RETRY:
-            return waiter.index, waiter.value
-        if final:
-            raise Empty() if not block else Timeout()
+            wait.join()
+            woken = waiter.sleep(_wake_at(ops, deadline, final))
+            claims = waiter.claims
+            claims += (waiter,)
+            if claims[0] is waiter:  # nobody completed it: a deadline, a timer, the last look
+                outcome: tuple[int, Any] = (-1, RETRY)
+            else:
+                while waiter.index < 0:  # the claimer's burst may still be ending on another core
+                    pass
+                outcome = waiter.index, waiter.value
+        except BaseException as exc:
+            claims = waiter.claims
+            claims += (waiter,)
+            if claims[0] is waiter:  # nobody completed it: the call did not happen
+                wait.leave()
+                raise
+            while waiter.index < 0:
+                pass
+            outcome = waiter.index, waiter.value
+            if outcome[1] is RETRY:
+                wait.leave()
+                raise
+            try:  # it happened: leave the queues, then return with the exception raised after
+                return finish(outcome, Wait.leave, wait, exc)
+            except BaseException as landed:  # as finish() started
+                return finish(outcome, Wait.leave, wait, landed)
+        try:
+            wait.leave()
+        except BaseException as exc:
+            if outcome[1] is RETRY:
+                raise
+            return finish(outcome, Wait.leave, wait, exc)
+        if outcome[0] < 0 or woken:  # its park lock is held again: keep it for the next wait
+            waiter.claims = []
+            waiter.index = -1
+            waiter.value = RETRY
+            _spare.waiter = waiter
+        if outcome[1] is not RETRY:
+            return outcome
+        if outcome[0] < 0:  # woken by the clock
+            if final:
+                raise _nothing_ready(ops, block, select)
+            if expired(deadline) and len(ops) < 2:
+                raise Timeout(ops[0].value if not select else None)
+        # Otherwise look again: a channel disconnected, a handle closed, a value went to a
+        # lock-free peer, or a timer fell due. (After the last look too: a channel that
+        # disconnected during it has an operation that can complete, Go's runtime tests say.)
+
+
+async def run_async(
+    ops: Sequence[Operation], deadline: float | None, *, block: bool = True, select: bool = False
+) -> tuple[int, Any]:
+    """``run`` for an asyncio or trio task, awaiting between rounds."""
+    while True:
+        found = try_ops(ops, select)
+        if found is not None:
+            return found
+        final = not block or expired(deadline)
+        if final and len(ops) < 2:
+            raise _nothing_ready(ops, block, select)
+        waiter = new_async_waiter()
+        wait = Wait(ops, waiter)
+        try:
+            wait.join()
+            await waiter.sleep(_wake_at(ops, deadline, final))
+            claims = waiter.claims
+            claims += (waiter,)
+            if claims[0] is waiter:
+                outcome: tuple[int, Any] = (-1, RETRY)
+            else:
+                while waiter.index < 0:
+                    pass
+                outcome = waiter.index, waiter.value
+        except BaseException as exc:
+            claims = waiter.claims
+            claims += (waiter,)
+            if claims[0] is waiter:  # the call did not happen
+                wait.leave()
+                raise
+            while waiter.index < 0:
+                pass
+            outcome = waiter.index, waiter.value
+            if outcome[1] is RETRY:
+                wait.leave()
+                raise
+            # It happened: the result stands. A cancellation is delivered again at the task's
+            # next await; any other exception is raised right after the return.
+            if _is_cancellation(exc):
+                level = waiter.interrupted()
+                wait.leave()
+                waiter.redeliver(level)
+                return outcome
+            return finish(outcome, Wait.leave, wait, exc)
+        try:
+            wait.leave()
+        except BaseException as exc:
+            if outcome[1] is RETRY:
+                raise
+            return finish(outcome, Wait.leave, wait, exc)
+        if outcome[1] is not RETRY:
+            return outcome
+        if outcome[0] < 0:
+            if final:
+                raise _nothing_ready(ops, block, select)
+            if expired(deadline) and len(ops) < 2:
+                raise Timeout(ops[0].value if not select else None)
+
+
+def _is_cancellation(exc: BaseException) -> bool:
+    asyncio = sys.modules.get("asyncio")
+    return asyncio is not None and isinstance(exc, asyncio.CancelledError)
 
 
 class _Spare(threading.local):
-    """Each thread's finished waiter, kept for its next wait (a lock costs to create)."""
+    """Each thread's waiter from its last clean wait, kept for the next (a lock costs to create)."""
 
     waiter: ThreadWaiter | None = None
 
@@ -178,87 +322,7 @@ def thread_waiter(parking: bool = True) -> ThreadWaiter:
     return waiter
 
 
-def run(rounds: Rounds[ThreadWaiter]) -> tuple[int, Any]:
-    """Drive ``operate`` in this thread, parking between rounds."""
-    interrupted = False
-    waiter = None
-    try:
-        waiter, wake_at = next(rounds)
-        while True:
-            try:
-                woken = waiter.sleep(wake_at)
-            except BaseException as exc:
-                if not _took_effect(waiter) or not isinstance(exc, KeyboardInterrupt):
-                    rounds.throw(exc)  # dequeues, then raises exc
-                interrupted = True  # Ctrl-C after the hand-off: deliver it once we return
-            else:
-                if not woken and not waiter.abort():
-                    waiter.sleep(None)  # completed just as time ran out: the wake-up is on its way
-            waiter, wake_at = rounds.send(None)
-    except StopIteration as stop:
-        if interrupted:
-            import _thread
-
-            _thread.interrupt_main()
-        elif waiter is not None:  # it slept and woke normally: its park lock is held again
-            waiter.reset()
-            _spare.waiter = waiter
-        return stop.value  # type: ignore[no-any-return]
-
-
-async def run_async(rounds: Rounds[AsyncWaiter | TrioWaiter]) -> tuple[int, Any]:
-    """Drive ``operate`` in an asyncio or trio task, awaiting between rounds."""
-    interrupted: tuple[AsyncWaiter | TrioWaiter, int] | None = None
-    try:
-        waiter, wake_at = next(rounds)
-        while True:
-            try:
-                woken = await waiter.sleep(wake_at)
-            except BaseException as exc:
-                if not _took_effect(waiter):
-                    rounds.throw(exc)
-                interrupted = waiter, waiter.interrupted()  # after the hand-off: the result stands
-            else:
-                if not woken and not waiter.abort():
-                    waiter.await_completion()
-            waiter, wake_at = rounds.send(None)
-    except StopIteration as stop:
-        if interrupted is not None:
-            interrupted[0].redeliver(interrupted[1])
-        return stop.value  # type: ignore[no-any-return]
-
-
-def _took_effect(waiter: ThreadWaiter | AsyncWaiter | TrioWaiter) -> bool:
-    """After an interrupted sleep: abort the waiter (nothing happened), or else wait for the
-    peer that claimed it and say whether the operation took effect."""
-    if waiter.abort():
-        return False
-    waiter.await_completion()
-    return waiter.value is not RETRY
-
-
-def send(chan: Chan[T], handle: Any, value: T, deadline: float | None) -> None:
-    """A blocking send of ``value`` on ``chan`` through ``handle``."""
-    run(operate(((chan, handle, value, True, 0),), deadline, thread_waiter))
-
-
-def recv(chan: Chan[T], handle: Any, deadline: float | None) -> T:
-    """A blocking receive from ``chan`` through ``handle``."""
-    return run(operate(((chan, handle, None, False, 0),), deadline, thread_waiter))[1]  # type: ignore[no-any-return]
-
-
-async def send_async(chan: Chan[T], handle: Any, value: T, deadline: float | None) -> None:
-    """An awaiting send of ``value`` on ``chan`` through ``handle``."""
-    await run_async(operate(((chan, handle, value, True, 0),), deadline, new_async_waiter))
-
-
-async def recv_async(chan: Chan[T], handle: Any, deadline: float | None) -> T:
-    """An awaiting receive from ``chan`` through ``handle``."""
-    rounds = operate(((chan, handle, None, False, 0),), deadline, new_async_waiter)
-    return (await run_async(rounds))[1]  # type: ignore[no-any-return]
-
-
-def new_async_waiter(parking: bool = True) -> AsyncWaiter | TrioWaiter:
+def new_async_waiter() -> AsyncWaiter | TrioWaiter:
     """A waiter for the current task: on its running asyncio loop, or in its trio run."""
     asyncio = sys.modules.get("asyncio")
     if asyncio is not None:
@@ -269,3 +333,23 @@ def new_async_waiter(parking: bool = True) -> AsyncWaiter | TrioWaiter:
     if trio is not None and trio.lowlevel.in_trio_run():
         return TrioWaiter()
     raise RuntimeError("mpsc's *_async methods need a running asyncio event loop or a trio run")
+
+
+def send(chan: Chan[T], handle: Any, value: T, deadline: float | None, tried: bool = False) -> None:
+    """A blocking send of ``value`` on ``chan`` through ``handle``."""
+    run((Operation(chan, handle, value, True, 0),), deadline, tried=tried)
+
+
+def recv(chan: Chan[T], handle: Any, deadline: float | None, tried: bool = False) -> T:
+    """A blocking receive from ``chan`` through ``handle``."""
+    return run((Operation(chan, handle, None, False, 0),), deadline, tried=tried)[1]  # type: ignore[no-any-return]
+
+
+async def send_async(chan: Chan[T], handle: Any, value: T, deadline: float | None) -> None:
+    """An awaiting send of ``value`` on ``chan`` through ``handle``."""
+    await run_async((Operation(chan, handle, value, True, 0),), deadline)
+
+
+async def recv_async(chan: Chan[T], handle: Any, deadline: float | None) -> T:
+    """An awaiting receive from ``chan`` through ``handle``."""
+    return (await run_async((Operation(chan, handle, None, False, 0),), deadline))[1]  # type: ignore[no-any-return]

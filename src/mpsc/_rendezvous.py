@@ -6,6 +6,11 @@ the sender's queued entry. Either way the send returns only once a receiver hold
 Everything happens under the lock; there is no lock-free path (``buf`` stays empty and
 ``slots`` has no permits, which sends the handles' fast paths straight here).
 
+Each hand-over is one burst (see ``_core``): both sides are claimed, the value moves and both
+are woken with no check point in between. A call that completes here can still meet a check
+point as it leaves the lock; an exception landing there is held until the call has returned
+(``_interrupts.finish``).
+
 A waiter never pairs with itself: a ``select`` that both sends to and receives from the same
 rendezvous channel can only be matched by someone else.
 """
@@ -13,11 +18,12 @@ rendezvous channel can only be matched by someone else.
 from __future__ import annotations
 
 from collections import deque
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from ._core import NOTHING, Chan, Entry
+from ._core import NOTHING, Chan, Entry, complete_at, first_live
 from ._errors import RecvError, SendError
-from ._waiters import RETRY, Waiter
+from ._interrupts import finish
+from ._waiters import RETRY
 
 T = TypeVar("T")
 
@@ -42,67 +48,107 @@ class Rendezvous(Chan[T]):
         return bool(self.recvq) or self.rx_gone
 
     def offer(self, value: T) -> bool:
-        with self.lock:
-            if self.rx_gone:
-                raise SendError(value)
-            entry = _claim_first(self.recvq)
-            if entry is None:
-                return False
-            entry.waiter.complete(entry.index, value)
+        given = False
+        try:
+            with self.lock:
+                if self.rx_gone:
+                    raise SendError(value)
+                while not given:
+                    if first_live(self.recvq) is None:
+                        return False
+                    given = complete_at(self.recvq, 0, value)
+        except BaseException as exc:
+            if not given:
+                raise
+            return finish(True, Chan.settle, self, exc)  # a receiver has it: the send happened
         return True
 
     def poll(self) -> T:
-        with self.lock:
-            entry = _claim_first(self.sendq)
-            if entry is not None:
-                entry.waiter.complete(entry.index, None)
-                return entry.value  # type: ignore[no-any-return]
-            if self.tx_gone:
-                raise RecvError()
-            return NOTHING  # type: ignore[no-any-return]
+        taken: Any = NOTHING
+        try:
+            with self.lock:
+                while taken is NOTHING:
+                    if first_live(self.sendq) is None:
+                        if self.tx_gone:
+                            raise RecvError()
+                        return NOTHING  # type: ignore[no-any-return]
+                    taken = _take_head(self.sendq)
+        except BaseException as exc:
+            if taken is NOTHING:
+                raise
+            return finish(taken, Chan.settle, self, exc)  # type: ignore[no-any-return]
+        return taken  # type: ignore[no-any-return]
 
     def settle_locked(self) -> None:
         sendq, recvq = self.sendq, self.recvq
         while sendq and recvq:
             pair = _first_pair(sendq, recvq)
             if pair is None:
-                return
+                break
             sender, receiver = pair
-            sendq.remove(sender)
-            if not sender.waiter.claim():
-                continue
-            recvq.remove(receiver)
-            if not receiver.waiter.claim():
-                sender.waiter.complete(sender.index, RETRY)  # it queues again, losing nothing
-                continue
-            receiver.waiter.complete(receiver.index, sender.value)
-            sender.waiter.complete(sender.index, None)
+            if not sendq[sender].waiter.alert():
+                del sendq[sender]
+            elif not recvq[receiver].waiter.alert():
+                del recvq[receiver]
+            else:
+                _match(sendq, sender, recvq, receiver)
+        self.settle_disconnected_locked()
 
 
-def _claim_first(queue: deque[Entry]) -> Entry | None:
-    """Claim and dequeue the oldest waiting entry, if any."""
-    while True:
-        entry = _first_live(queue, None)
-        if entry is None:
-            return None
-        if entry.waiter.claim():
-            queue.remove(entry)
-            return entry
+def _take_head(sendq: deque[Entry]) -> Any:
+    """One burst: claim the head sender, complete it, and return its value (NOTHING if it was
+    claimed elsewhere first); it leaves the queue either way."""
+    entry = sendq[0]
+    waiter = entry.waiter
+    claims = waiter.claims
+    claims += (entry,)
+    value = NOTHING
+    if claims[0] is entry:
+        value = entry.value
+        waiter.value = None
+        waiter.index = entry.index
+        for _ in waiter.unpark:
+            break
+    del sendq[0]
+    return value
 
 
-def _first_live(queue: deque[Entry], exclude: Waiter | None) -> Entry | None:
-    for entry in queue:
-        if not entry.waiter.claimed and entry.waiter is not exclude:
-            return entry
-    return None
+def _match(sendq: deque[Entry], sender: int, recvq: deque[Entry], receiver: int) -> None:
+    """One burst: claim a queued sender and a queued receiver and move the value between them.
+    A sender whose receiver was claimed elsewhere first is woken to queue again."""
+    send, recv = sendq[sender], recvq[receiver]
+    send_waiter, recv_waiter = send.waiter, recv.waiter
+    claims = send_waiter.claims
+    claims += (send,)
+    if claims[0] is send:
+        claims = recv_waiter.claims
+        claims += (recv,)
+        if claims[0] is recv:
+            recv_waiter.value = send.value
+            recv_waiter.index = recv.index
+            send_waiter.value = None
+            for _ in recv_waiter.unpark:
+                break
+        else:
+            send_waiter.value = RETRY  # it queues again, losing nothing
+        send_waiter.index = send.index
+        for _ in send_waiter.unpark:
+            break
+        del recvq[receiver]
+    del sendq[sender]
 
 
-def _first_pair(sendq: deque[Entry], recvq: deque[Entry]) -> tuple[Entry, Entry] | None:
-    """The oldest sender and the oldest receiver that are both waiting and not the same waiter."""
-    for sender in sendq:
-        if sender.waiter.claimed:
+def _first_pair(sendq: deque[Entry], recvq: deque[Entry]) -> tuple[int, int] | None:
+    """Positions of the oldest sender and the oldest receiver that are both waiting and not
+    the same waiter; claimed entries met on the way are dropped."""
+    while sendq and sendq[0].waiter.claims:
+        del sendq[0]
+    while recvq and recvq[0].waiter.claims:
+        del recvq[0]
+    for sender, send in enumerate(sendq):
+        if send.waiter.claims:
             continue
-        receiver = _first_live(recvq, sender.waiter)
-        if receiver is not None:
-            return sender, receiver
+        for receiver, recv in enumerate(recvq):
+            if not recv.waiter.claims and recv.waiter is not send.waiter:
+                return sender, receiver
     return None

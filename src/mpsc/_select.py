@@ -16,21 +16,24 @@ from typing import Any
 
 from . import _ops
 from ._buffered import Bounded, Unbounded
-from ._core import NOTHING, Chan, closed_error
+from ._core import NOTHING, Chan
 from ._deadlines import deadline_after
 from ._errors import ChannelError, RecvError, SendError
 from ._handles import Receiver, Sender, _Handle
+from ._interrupts import settle_and_raise_after
+from ._ops import Operation as _Op
+from ._ownership import closed_error, is_open
 
 Operation = Receiver[Any] | tuple[Sender[Any], Any]
 
 
-def _op(operation: object, index: int) -> _ops.Op:
+def _op(operation: object, index: int) -> _Op:
     """Check one operation; nothing is registered anywhere, nothing is tried yet."""
     if isinstance(operation, Receiver):
-        return (operation._live(), operation, None, False, index)
+        return _Op(operation._live(), operation, None, False, index)
     if type(operation) is tuple and len(operation) == 2 and isinstance(operation[0], Sender):
         sender, value = operation
-        return (sender._live(), sender, value, True, index)
+        return _Op(sender._live(), sender, value, True, index)
     if isinstance(operation, Sender):
         raise TypeError(f"operation {index}: a send is a (Sender, value) pair, not a bare Sender")
     if isinstance(operation, _Handle):
@@ -47,19 +50,14 @@ def _deadline(timeout: float | None, block: bool, count: int) -> float | None:
     return deadline
 
 
-def _select(ops: Sequence[_ops.Op], timeout: float | None, block: bool) -> tuple[int, Any]:
+def _select(ops: Sequence[_Op], timeout: float | None, block: bool) -> tuple[int, Any]:
     deadline = _deadline(timeout, block, len(ops))
-    found = _ops.try_once(ops, True)
-    if found is not None:  # the common case, without the machinery of waiting
-        return found
-    rounds = _ops.operate(ops, deadline, _ops.thread_waiter, block=block, select=True, tried=True)
-    return _ops.run(rounds)
+    return _ops.run(ops, deadline, block=block, select=True)
 
 
-async def _select_async(ops: Sequence[_ops.Op], timeout: float | None, block: bool) -> tuple[int, Any]:
+async def _select_async(ops: Sequence[_Op], timeout: float | None, block: bool) -> tuple[int, Any]:
     deadline = _deadline(timeout, block, len(ops))
-    rounds = _ops.operate(ops, deadline, _ops.new_async_waiter, block=block, select=True)
-    return await _ops.run_async(rounds)
+    return await _ops.run_async(ops, deadline, block=block, select=True)
 
 
 def select(*operations: Operation, timeout: float | None = None, block: bool = True) -> tuple[int, Any]:
@@ -113,8 +111,8 @@ class Select:
     __slots__ = ("_cached", "_lock", "_next", "_ops")
 
     def __init__(self, *operations: Operation) -> None:
-        self._ops: dict[int, _ops.Op] = {}  # checked operations by index
-        self._cached: tuple[_ops.Op, ...] | None = ()  # their tuple, made again after a change
+        self._ops: dict[int, _Op] = {}  # checked operations by index
+        self._cached: tuple[_Op, ...] | None = ()  # their tuple, made again after a change
         self._next = 0
         self._lock = threading.Lock()
         for operation in operations:
@@ -150,16 +148,16 @@ class Select:
     def __contains__(self, index: object) -> bool:
         return index in self._ops
 
-    def _checked(self) -> tuple[_ops.Op, ...]:
+    def _checked(self) -> tuple[_Op, ...]:
         """The current operations, after checking that none of their handles was closed since
         it was added (an error then, before any operation is tried)."""
         ops = self._cached
         if ops is None:
             with self._lock:
                 ops = self._cached = tuple(self._ops.values())
-        for chan, handle, *_ in ops:
-            if handle._chan is not chan:
-                raise closed_error(handle)
+        for op in ops:
+            if not is_open(op.handle, op.chan):
+                raise closed_error(op.handle)
         return ops
 
     def select(self, timeout: float | None = None, block: bool = True) -> tuple[int, Any]:
@@ -197,7 +195,16 @@ if not os.environ.get("MPSC_PURE"):
         pass
     else:
         if _accel.setup(
-            Receiver, Sender, Chan, Unbounded, Bounded, ChannelError, RecvError, SendError, NOTHING
+            Receiver,
+            Sender,
+            Chan,
+            Unbounded,
+            Bounded,
+            ChannelError,
+            RecvError,
+            SendError,
+            NOTHING,
+            settle_and_raise_after,
         ):
 
             def _reseed() -> None:  # at import, and in a forked child (else it draws as its parent)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import threading
+from _thread import LockType, allocate_lock
 from collections.abc import Callable
+from time import monotonic
 from typing import Any, Generic, ParamSpec, TypeVar
 
 from ._deadlines import deadline_after
 from ._errors import Timeout
 from ._handles import _Handle
+from ._ownership import move, unmove
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -36,11 +39,11 @@ class JoinHandle(Generic[R]):
 
         With ``timeout`` (seconds), raise ``mpsc.Timeout`` if the thread is still running then.
         """
-        if timeout is None:
+        deadline = None if timeout is None else deadline_after(timeout)
+        if deadline is None:
             self.thread.join()
         else:
-            deadline = deadline_after(timeout)
-            self.thread.join(None if deadline is None else timeout)
+            self.thread.join(max(0.0, deadline - monotonic()))
         if not self._done:
             raise Timeout()
         if self._error is not None:
@@ -63,37 +66,29 @@ def spawn(fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> JoinHandl
     ``move`` closure moves them: the thread owns it from now on and closes it when ``fn``
     returns or raises, and the caller's handle becomes unusable (``clone()`` it first to keep
     one). That is what lets ``for msg in rx`` end once the workers are done.
+
+    All or nothing: if spawning fails (or is interrupted), no handle has moved and ``fn`` does
+    not run. The thread starts first and waits at a gate; the handles move; the gate opens —
+    the one step that commits the spawn, with no check point after it (see ``_interrupts``).
     """
     if not callable(fn):
         raise TypeError(f"spawn() needs a callable, not {type(fn).__name__}")
     handles = [arg for arg in (*args, *kwargs.values()) if isinstance(arg, _Handle)]
     for arg in handles:  # all usable, or nothing is moved
         arg._live()
-    moves: dict[int, tuple[_Handle[Any], _Handle[Any]]] = {}
-
-    def take(arg: Any) -> Any:
-        if isinstance(arg, _Handle):
-            if id(arg) not in moves:  # the same handle passed twice moves once
-                moves[id(arg)] = (arg, arg._move())
-            return moves[id(arg)][1]
-        return arg
-
-    def give_back() -> None:  # spawn failed: the caller keeps what it passed
-        for original, moved in moves.values():
-            original._chan, moved._chan = moved._chan, original._chan
-
-    try:
-        args = tuple(take(arg) for arg in args)  # type: ignore[assignment]
-        kwargs = {name: take(arg) for name, arg in kwargs.items()}  # type: ignore[assignment]
-    except BaseException:
-        give_back()
-        raise
-    moved = [pair[1] for pair in moves.values()]
     handle: JoinHandle[R] = JoinHandle()
+    gate = allocate_lock()
+    gate.acquire()
+    opening = map(LockType.release, (gate,))
+    call: list[Any] = []  # (args, kwargs, moved handles) once the spawn commits
 
     def run() -> None:
+        gate.acquire()
+        if not call:  # the spawn did not commit: the caller keeps its handles
+            return
+        run_args, run_kwargs, moved = call[0]
         try:
-            handle._result = fn(*args, **kwargs)
+            handle._result = fn(*run_args, **run_kwargs)
         except BaseException as exc:
             handle._error = exc
         finally:
@@ -103,9 +98,29 @@ def spawn(fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> JoinHandl
 
     thread = threading.Thread(target=run, name=f"mpsc-{getattr(fn, '__name__', 'spawn')}")
     handle._thread = thread
+    moves: dict[int, tuple[_Handle[Any], _Handle[Any]]] = {}
+
+    def take(arg: Any) -> Any:
+        if isinstance(arg, _Handle):
+            key = id(arg)
+            if key not in moves:  # the same handle passed twice moves once
+                moves[key] = (arg, move(arg))
+            return moves[key][1]
+        return arg
+
     try:
         thread.start()
+        moved_args = tuple(take(arg) for arg in args)
+        moved_kwargs = {name: take(arg) for name, arg in kwargs.items()}
+        moved = [pair[1] for pair in moves.values()]
+        work = (moved_args, moved_kwargs, moved)
     except BaseException:
-        give_back()
+        for original, new in moves.values():  # the caller keeps what it passed
+            unmove(original, new)
+        for _ in opening:  # a started thread finds nothing to do
+            break
         raise
+    call += (work,)
+    for _ in opening:
+        break
     return handle

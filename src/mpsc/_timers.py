@@ -19,6 +19,8 @@ from typing import Any
 from ._core import NOTHING, RECEIVERS, Chan, Entry
 from ._deadlines import _seconds, checked_deadline
 from ._handles import Receiver
+from ._interrupts import finish
+from ._ownership import new_owner
 
 
 class _Timer(Chan[float]):
@@ -39,7 +41,7 @@ class _Timer(Chan[float]):
         self.recvq.append(entry)
 
     def settle_locked(self) -> None:
-        pass
+        pass  # nothing but the clock makes a timer ready, and a waiter looks at it when due
 
     def is_full(self) -> bool:
         return self.length() >= (self.cap or 0)
@@ -71,10 +73,11 @@ class At(_Timer):
         return self.when if self._unfired else None
 
     def poll(self) -> float:
-        if not self._unfired or monotonic() < self.when:
+        unfired = self._unfired
+        if not unfired or monotonic() < self.when:
             return NOTHING  # type: ignore[no-any-return]
         try:
-            self._unfired.pop()
+            del unfired[-1]  # (not a check point: nothing can come between it and the return)
         except IndexError:  # another receiver took it
             return NOTHING  # type: ignore[no-any-return]
         return self.when
@@ -102,16 +105,22 @@ class Tick(_Timer):
     def poll(self) -> float:
         if monotonic() < self._next:
             return NOTHING  # type: ignore[no-any-return]
-        with self.lock:
-            now = monotonic()
-            scheduled = self._next
-            if now < scheduled:  # another receiver took this tick
-                return NOTHING  # type: ignore[no-any-return]
-            # A reader less than a period late keeps the rhythm; a later one has missed
-            # ticks, which are dropped: the next comes a full period from now.
-            following = scheduled + self.period
-            self._next = following if now < following else now + self.period
-            return scheduled
+        taken = False
+        try:
+            with self.lock:
+                now = monotonic()
+                scheduled = self._next
+                if now < scheduled:  # another receiver took this tick
+                    return NOTHING  # type: ignore[no-any-return]
+                # A reader less than a period late keeps the rhythm; a later one has missed
+                # ticks, which are dropped: the next comes a full period from now.
+                following = scheduled + self.period
+                self._next, taken = (following if now < following else now + self.period), True
+        except BaseException as exc:
+            if not taken:
+                raise
+            return finish(scheduled, Chan.settle, self, exc)  # (leaving the lock) the tick is ours
+        return scheduled
 
     def length(self) -> int:
         return 1 if monotonic() >= self._next else 0
@@ -173,5 +182,4 @@ def tick(period: float) -> Receiver[float]:
 def never() -> Receiver[Any]:
     """A Receiver that never delivers anything and never disconnects (every ``never()`` is
     the same channel)."""
-    _NEVER.attach(RECEIVERS)
-    return Receiver(_NEVER)
+    return new_owner(Receiver, _NEVER, RECEIVERS)

@@ -1,31 +1,42 @@
-"""Waiters: how one blocked operation sleeps and is woken, and the claim that makes it happen once.
+"""Waiters: how one blocked operation sleeps and is woken, and the claim that decides who completes it.
 
 A waiter may be queued on several channels at once (a ``select``). Whoever completes it — a
-peer handing over a value, a channel disconnecting, the waiter itself giving up at its
-deadline or on cancellation — must first *claim* it, and only one claim ever succeeds. The
-claim is a ``list.pop()`` on a one-element list: atomic under the GIL and, on free-threaded
-builds, under the list's own lock, so it needs no lock of ours and works across channels whose
-locks differ.
+channel handing over a value, a disconnection, the sleeper itself giving up at its deadline or
+on an interrupt — first *claims* it, by appending itself to the waiter's ``claims`` list
+(``claims += (entry,)``); the first element is the one that counts, whatever comes after. The
+append is one atomic list operation with or without the GIL, needs no lock of ours (so it works
+across channels whose locks differ), and is not a point where Python raises a signal handler's
+exception (see ``_interrupts``), so a claimer always knows whether it won. A channel claims with
+the queue entry through which it completes the waiter; the sleeper claims with the waiter.
 
-The claimer then calls ``complete(index, value)``, which records the outcome and wakes the
-sleeper; the sleeper reads the outcome only after it is woken. ``value`` is ``RETRY`` when the
-operation did not happen (its channel disconnected, its handle closed, or a lock-free peer took
-the value first): the sleeper looks at the channels again.
+The winner records the outcome — ``value`` (``RETRY`` when the operation did not happen: the
+channel disconnected, the handle closed, or a lock-free peer took the value first, and the
+sleeper looks again), then ``index``, the operation's position — and wakes the sleeper, which
+reads the outcome only after it is woken.
 
-Three kinds of sleeper: a thread parks on a lock of its own; an asyncio task awaits a future
-of its loop, resolved directly when the waker runs on that loop's thread and through
-``call_soon_threadsafe`` otherwise; a trio task parks in ``wait_task_rescheduled``, whose abort
-callback is exactly the sleeper's claim, so trio's own cancellation rules hold unchanged.
+Three kinds of sleeper:
+
+* a thread parks on a lock of its own; ``unpark`` releases it from inside a burst;
+* an asyncio task awaits a future of its loop, resolved directly when the waker runs on the
+  loop's thread and through ``call_soon_threadsafe`` otherwise;
+* a trio task parks in ``wait_task_rescheduled``, whose abort callback is the sleeper's claim.
+
+Waking a task runs Python code (the event loop's), so it cannot be part of a burst: a task is
+*alerted* just before the burst that completes it (``alert``), which also tells whether it can
+still run at all (a task whose event loop is closed can never take what it would be given).
 """
 
 from __future__ import annotations
 
-from threading import TIMEOUT_MAX, Lock, get_ident
+from _thread import LockType, allocate_lock, get_ident
+from itertools import repeat
+from threading import TIMEOUT_MAX
 from time import monotonic
 from typing import TYPE_CHECKING, Any, Final
 
 if TYPE_CHECKING:  # asyncio itself is imported only by programs that use it
     import asyncio
+    from collections.abc import Iterator
 
 
 class _Retry:
@@ -36,67 +47,54 @@ class _Retry:
 
 
 RETRY: Final[Any] = _Retry()
-"""Outcome of a wait that did not take effect: look at the channel again."""
+"""Outcome of a wait that did not take effect: look at the channels again."""
 
 
 class Waiter:
     """One blocked operation (or one ``select`` over several); completed exactly once."""
 
-    __slots__ = ("_aborted", "_token", "index", "value")
+    __slots__ = ("claims", "index", "thread", "value")
+
+    unpark: Iterator[object]
+    """Stepped once (``for _ in waiter.unpark: break``) inside a burst, wakes a parked thread; an
+    empty iterator for tasks, which ``alert`` wakes before the burst."""
 
     def __init__(self) -> None:
-        self._token = [True]
-        self._aborted = False
+        self.claims: list[object] = []
         self.index = -1  # which operation completed; -1 while none has
         self.value: Any = RETRY
-
-    def claim(self) -> bool:
-        """Take the right to complete this waiter; True for exactly one caller, ever."""
-        try:
-            self._token.pop()
-        except IndexError:
-            return False
-        return True
+        self.thread = get_ident()
 
     def abort(self) -> bool:
         """The sleeper gives up (deadline, interrupt, cancellation): True if nobody completed
-        the waiter, which then never will be; False if a peer claimed it first. Idempotent."""
-        if not self._aborted:
-            self._aborted = self.claim()
-        return self._aborted
+        the waiter, which then never will be; False if a peer claimed it first."""
+        claims = self.claims
+        claims += (self,)
+        return claims[0] is self
 
-    @property
-    def claimed(self) -> bool:
-        """A hint that nobody should try to complete it: claimed, or its sleeper is leaving."""
-        return not self._token
-
-    def complete(self, index: int, value: Any) -> None:
-        """Record operation ``index``'s outcome and wake the sleeper; only the claimer calls it."""
-        self.value = value  # before index: a sleeper that sees index >= 0 reads a set value
-        self.index = index
-        self._wake()
-
-    def _wake(self) -> None:
-        raise NotImplementedError
+    def alert(self) -> bool:
+        """Tell the sleeper its outcome is coming, just before the burst that records it: wakes a
+        task (a thread is woken inside the burst, by ``unpark``). False if the sleeper can never
+        run again to take it (a task whose event loop is closed, or that is being cancelled).
+        A task alerted for an outcome that then goes elsewhere wakes, finds itself unclaimed,
+        and looks again."""
+        return True
 
 
 class ThreadWaiter(Waiter):
     """A thread parked on a lock of its own, released by whoever completes the waiter."""
 
-    __slots__ = ("_park",)
+    __slots__ = ("_park", "unpark")
 
     def __init__(self) -> None:
         super().__init__()
-        self._park = Lock()
+        self._park = allocate_lock()
         self._park.acquire()
-
-    def _wake(self) -> None:
-        self._park.release()
+        self.unpark = map(LockType.release, repeat(self._park))
 
     def reset(self) -> None:
-        """Make a finished waiter (its park lock held again) ready for another wait."""
-        self._token.append(True)
-        self._aborted = False
+        """Make a waiter whose last wait ended cleanly (its park lock held again) ready for another."""
+        self.claims = []
         self.index = -1
         self.value = RETRY
 
@@ -114,44 +112,34 @@ class ThreadWaiter(Waiter):
             return self._park.acquire()
         return self._park.acquire(True, remaining)
 
-    def await_completion(self) -> None:
-        """Wait out a completion already claimed by a peer, after an exception cut ``sleep`` short.
 
-        The exception may have struck before or just after the wake-up was consumed, so a
-        blocking wait could hang; poll the park briefly until the outcome is recorded.
-        """
-        while self.index < 0:
-            try:
-                self._park.acquire(True, 0.001)
-            except BaseException:  # a second interrupt while the first is being handled
-                continue
+_NO_UNPARK: Final[Iterator[object]] = iter(())
 
 
 class AsyncWaiter(Waiter):
     """An asyncio task awaiting a future of its own loop."""
 
-    __slots__ = ("_loop", "_thread", "future")
+    __slots__ = ("_loop", "future")
+
+    unpark = _NO_UNPARK
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         super().__init__()
         self._loop = loop
-        self._thread = get_ident()
         self.future: asyncio.Future[bool] = loop.create_future()
 
-    @property
-    def claimed(self) -> bool:
-        # A cancelled task is on its way out: peers skip it rather than hand it a value it
-        # would then have to return despite the cancellation.
-        return not self._token or self.future.cancelled()
-
-    def _wake(self) -> None:
-        if get_ident() == self._thread:  # the waker runs on this loop: no cross-thread hop
+    def alert(self) -> bool:
+        # A cancelled task is on its way out: it would have to give back what it is handed.
+        if self.future.cancelled() or self._loop.is_closed():
+            return False
+        if get_ident() == self.thread:  # the waker runs on this loop: no cross-thread hop
             _resolve(self.future, True)
-        else:
-            try:
-                self._loop.call_soon_threadsafe(_resolve, self.future, True)
-            except RuntimeError:  # the loop is closed: its task will never look again
-                pass
+            return True
+        try:
+            self._loop.call_soon_threadsafe(_resolve, self.future, True)
+        except RuntimeError:  # closed since the look above
+            return False
+        return True
 
     async def sleep(self, deadline: float | None) -> bool:
         """Await completion (True) or ``deadline`` (False). Cancellation propagates."""
@@ -167,11 +155,6 @@ class AsyncWaiter(Waiter):
         finally:
             if timer is not None:
                 timer.cancel()
-
-    def await_completion(self) -> None:
-        """Wait out a completion claimed by a peer (in another thread) just as the task was
-        cancelled; the peer is inside its critical section, so this is a matter of moments."""
-        _spin_until_completed(self)
 
     def interrupted(self) -> int:
         """Note, when a cancellation came after the operation completed, how many cancellation
@@ -201,13 +184,6 @@ class AsyncWaiter(Waiter):
         self._loop.call_soon(again)
 
 
-def _spin_until_completed(waiter: Waiter) -> None:
-    from time import sleep
-
-    while waiter.index < 0:
-        sleep(0)
-
-
 def _resolve(future: asyncio.Future[bool], result: bool) -> None:
     if not future.done():
         future.set_result(result)
@@ -216,7 +192,9 @@ def _resolve(future: asyncio.Future[bool], result: bool) -> None:
 class TrioWaiter(Waiter):
     """A trio task parked with ``trio.lowlevel.wait_task_rescheduled``."""
 
-    __slots__ = ("_parked", "_task", "_thread", "_token_trio")
+    __slots__ = ("_parked", "_task", "_token_trio")
+
+    unpark = _NO_UNPARK
 
     def __init__(self) -> None:
         import trio
@@ -224,17 +202,17 @@ class TrioWaiter(Waiter):
         super().__init__()
         self._task = trio.lowlevel.current_task()
         self._token_trio = trio.lowlevel.current_trio_token()
-        self._thread = get_ident()
         self._parked = False
 
-    def _wake(self) -> None:
-        if get_ident() == self._thread:
+    def alert(self) -> bool:
+        if get_ident() == self.thread:
             self._reschedule()
-        else:
-            try:
-                self._token_trio.run_sync_soon(self._reschedule)
-            except RuntimeError:  # trio.RunFinishedError: the run is over
-                pass
+            return True
+        try:
+            self._token_trio.run_sync_soon(self._reschedule)
+        except RuntimeError:  # trio.RunFinishedError: the run is over
+            return False
+        return True
 
     def _reschedule(self) -> None:
         # Completed before the task parked (during its own queuing)? sleep() sees it and
@@ -268,11 +246,6 @@ class TrioWaiter(Waiter):
             self._parked = True
             return bool(await trio.lowlevel.wait_task_rescheduled(abort))
         return False
-
-    def await_completion(self) -> None:
-        """Only an exception other than trio's cancellation (which aborts cleanly or not at all)
-        can interrupt a wait a peer has claimed; wait out that peer's completion."""
-        _spin_until_completed(self)
 
     def interrupted(self) -> int:
         return 0

@@ -1,0 +1,129 @@
+"""What mpsc does when an exception lands in the middle of one of its calls.
+
+CPython runs signal handlers (so raises ``KeyboardInterrupt``, or whatever a handler raises)
+and raises asynchronous exceptions only at *check points*: when a function starts, when a call
+returns, at the back edge of a loop, and inside blocking C calls such as ``Lock.acquire``.
+Nothing else a Python function does can be cut short. mpsc uses that in two ways:
+
+* **Bursts.** A hand-off that changes several things (claim a waiter, take a value, return a
+  permit, wake the sleeper, leave the queue) is written with operations that are not check
+  points — ``list += (x,)``, ``del q[0]``, attribute stores, and ``for v in it: break`` over a
+  ``map`` of a C function (``map(deque.popleft, repeat(buf))`` pops a value straight into a
+  variable) — so that it happens entirely or not at all.
+* **Delivery after the return.** Where a check point has to follow the moment a call takes
+  effect (a parked peer must be woken by code that takes the channel's lock), an exception that
+  lands there is caught, the work is finished, and the exception is raised again only once the
+  call has returned its result: :data:`DEFER` arms it as an asynchronous exception of this
+  thread, which CPython raises at the caller's next check point, after the caller has stored
+  the result. Used as::
+
+      _deferred.exc = exc
+      for _ in DEFER:
+          return result
+
+  Neither the loop nor the return is a check point, and every mpsc function between this one
+  and the user's code returns what it is given directly, so the exception is raised in the
+  user's frame. It is the same exception object, with its traceback.
+
+An operation therefore either did not happen (the exception propagates, the channel is as it
+was) or happened and returns its result (the exception is raised right after).
+"""
+
+from __future__ import annotations
+
+import threading
+from _thread import get_ident
+from collections.abc import Callable, Iterator
+from itertools import repeat, starmap
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+_deferred = threading.local()
+"""``exc``: the exception this thread has deferred, until CPython raises it."""
+
+
+class _Reraise(BaseException):
+    """The class an asynchronous exception is raised as. CPython instantiates it when it raises
+    it, and instantiating it hands back the exception this thread deferred."""
+
+    def __new__(cls, *args: object) -> BaseException:  # type: ignore[misc]
+        exc: BaseException | None = getattr(_deferred, "exc", None)
+        _deferred.exc = None
+        return exc if exc is not None else RuntimeError("mpsc: no deferred exception to raise")
+
+
+def _raise_now(_: object) -> None:
+    """Where asynchronous exceptions cannot be set (no ctypes): raise at once, in mpsc's frame."""
+    exc: BaseException | None = _deferred.exc
+    _deferred.exc = None
+    if exc is not None:
+        raise exc
+
+
+def _arming() -> Iterator[object]:
+    try:
+        import ctypes
+
+        set_async_exc = ctypes.pythonapi.PyThreadState_SetAsyncExc
+    except (ImportError, AttributeError):  # not CPython, or built without ctypes
+        return map(_raise_now, repeat(None))
+    set_async_exc.argtypes = (ctypes.c_ulong, ctypes.py_object)
+    set_async_exc.restype = ctypes.c_int
+    # Every step of next() is C code: no check point between it and the caller's return.
+    return map(set_async_exc, starmap(get_ident, repeat(())), repeat(_Reraise))
+
+
+DEFER: Iterator[object] = _arming()
+"""An endless iterator: each step arms ``_deferred.exc`` to be raised in this thread at its next
+check point. Step it with ``for _ in DEFER: return result`` (see the module docstring)."""
+
+
+def complete(step: Callable[[T], object], arg: T, exc: BaseException) -> BaseException:
+    """Run ``step(arg)`` to completion although ``exc`` landed; return the exception to raise.
+
+    ``step`` must be restartable (each run goes on from the state the last one left). Another
+    exception landing meanwhile replaces ``exc`` (which Python keeps as its ``__context__``) and
+    the step runs again. Each call into it sits inside a ``try``, so that one landing as the
+    call starts is caught too.
+    """
+    try:
+        step(arg)
+        return exc
+    except BaseException as landed:
+        exc = landed
+    try:
+        return complete(step, arg, exc)
+    except BaseException as landed:
+        exc = landed
+    try:
+        return complete(step, arg, exc)
+    except BaseException as landed:
+        exc = landed
+    return complete(step, arg, exc)
+
+
+def nothing(_: object) -> None:
+    """A step with nothing left to do, for ``finish``."""
+
+
+def finish(result: T, step: Callable[[Any], object], arg: object, exc: BaseException) -> T:
+    """After the operation took effect and ``exc`` landed: finish ``step(arg)``, then return
+    ``result`` with the exception armed to be raised right after (see the module docstring)."""
+    try:
+        exc = complete(step, arg, exc)
+    except BaseException as landed:  # as complete() started
+        exc = complete(step, arg, landed)
+    _deferred.exc = exc
+    for _ in DEFER:
+        return result
+    raise AssertionError("DEFER is endless")  # pragma: no cover
+
+
+def settle_and_raise_after(chan: Any, exc: BaseException) -> None:
+    """For the C select pass: ``exc`` landed while it settled ``chan`` after an operation took
+    effect; settle to the end and arm the exception, which CPython raises once the select has
+    returned to Python code (see ``_accel.c``)."""
+    _deferred.exc = complete(type(chan).settle, chan, exc)
+    for _ in DEFER:
+        return

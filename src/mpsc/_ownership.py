@@ -1,0 +1,218 @@
+"""Who owns a channel: each Sender and Receiver handle is one owner of its side.
+
+A handle's ``_chan`` is its channel while it is open, and one of two markers once it is not:
+``CLOSED`` after ``close()`` (or the end of its ``with`` block), ``MOVED`` after ``spawn`` moved
+it into a thread. The markers raise ``ClosedHandleError`` from any attribute, so the hot paths
+need no check of their own; :func:`is_open` is the one test everything else uses.
+
+A channel counts the open handles of each side (``Chan.senders``, ``Chan.receivers``); the last
+one released disconnects that side (``Chan.release_locked``). Counting and marking happen
+together, under the channel's lock, with no check point between them (see ``_interrupts``), so
+a count never disagrees with the handles: a clone is counted only once the new handle holds the
+channel, a close uncounts only the handle it marks, a move hands the count from one handle to
+the other. A handle that is garbage-collected without ``close()`` is released by its finalizer,
+as Rust drops it; when that finalizer runs while its thread holds the channel's lock, the
+*reaper* thread releases it instead.
+"""
+
+from __future__ import annotations
+
+import os
+from queue import SimpleQueue
+from threading import Lock, Thread
+from typing import Any, Final, TypeVar
+
+from ._core import SENDERS, Chan
+from ._errors import ClosedHandleError
+from ._interrupts import finish, nothing
+
+H = TypeVar("H")
+
+
+class _Closed:
+    """Stands where a closed handle's channel was: touching it raises ClosedHandleError.
+
+    Handles read ``self._chan`` on every call; swapping in this object on close makes every
+    later use fail clearly without a check on the fast path.
+    """
+
+    __slots__ = ("_message",)
+
+    def __init__(self, message: str) -> None:
+        self._message = message
+
+    def __getattr__(self, name: str) -> Any:
+        raise ClosedHandleError(self._message)
+
+    def __repr__(self) -> str:
+        return "<closed>"
+
+
+CLOSED: Final[Any] = _Closed(
+    "this handle is closed: close() (or the end of its with-block) released it; "
+    "clone() a handle first to keep using the channel"
+)
+MOVED: Final[Any] = _Closed(
+    "this handle was moved into a thread by mpsc.spawn(), which closes it when the thread "
+    "ends; clone() it before spawning to keep one here"
+)
+
+
+def is_open(handle: Any, chan: Chan[Any]) -> bool:
+    """Whether ``handle`` is still an open handle of ``chan``."""
+    return handle._chan is chan
+
+
+def is_closed_marker(chan: object) -> bool:
+    """Whether a handle's ``_chan`` says it is closed or moved."""
+    return isinstance(chan, _Closed)
+
+
+def closed_error(handle: Any) -> ClosedHandleError:
+    """The error for using ``handle`` after it was closed or moved."""
+    chan = handle._chan
+    message = chan._message if isinstance(chan, _Closed) else CLOSED._message
+    return ClosedHandleError(message)
+
+
+def open_channel(handle: Any) -> Chan[Any]:
+    """``handle``'s channel; ClosedHandleError if it is closed or moved."""
+    chan = handle._chan
+    if isinstance(chan, _Closed):
+        raise closed_error(handle)
+    return chan  # type: ignore[no-any-return]
+
+
+def clone(handle: H, side: int) -> H:
+    """A new handle of the same side and channel as ``handle``, counted as one more owner."""
+    return new_owner(type(handle), open_channel(handle), side, handle)
+
+
+def new_owner(cls: type[H], chan: Chan[Any], side: int, source: Any = None) -> H:
+    """A new handle of class ``cls`` on ``chan``, counted as one more owner of ``side``; with
+    ``source``, only while that handle is still open (a clone of it)."""
+    new = object.__new__(cls)  # no channel yet: its finalizer releases nothing
+    try:
+        with chan.lock:
+            if source is not None and source._chan is not chan:  # closed concurrently
+                raise closed_error(source)
+            if side == SENDERS:
+                chan.senders += 1
+            else:
+                chan.receivers += 1
+            new._chan = chan  # type: ignore[attr-defined]
+    except BaseException as exc:
+        if getattr(new, "_chan", None) is not chan:
+            raise
+        return finish(new, nothing, None, exc)  # (leaving the lock) the new handle exists
+    return new
+
+
+def move(handle: H) -> H:
+    """A new handle that takes over ``handle``'s ownership; ``handle`` becomes unusable."""
+    chan = open_channel(handle)
+    new = object.__new__(type(handle))
+    try:
+        with chan.lock:
+            if handle._chan is not chan:  # type: ignore[attr-defined]
+                raise closed_error(handle)
+            new._chan, handle._chan = chan, MOVED  # type: ignore[attr-defined]
+    except BaseException as exc:
+        if getattr(new, "_chan", None) is not chan:
+            raise
+        return finish(new, nothing, None, exc)
+    return new
+
+
+def unmove(original: Any, moved: Any) -> None:
+    """Undo ``move``: ``original`` owns its side again, ``moved`` nothing."""
+    original._chan, moved._chan = moved._chan, MOVED
+
+
+def release(handle: Any, side: int) -> None:
+    """Release ``handle`` (close): the last one of a side disconnects the channel. Idempotent."""
+    chan = handle._chan
+    if isinstance(chan, _Closed):
+        return
+    try:
+        with chan.lock:
+            dropped = chan.release_locked(side, handle, CLOSED)
+        del dropped  # released here, outside the lock
+    except BaseException as exc:
+        if handle._chan is chan or handle._chan is MOVED:  # not released by this call
+            raise
+        # Marked and counted: finish waking whoever the release concerns, and raise after.
+        finish(None, chan.settle_after_release, handle, exc)
+
+
+def release_collected(chan: Chan[Any], side: int) -> None:
+    """Release a handle that was garbage-collected without ``close()``.
+
+    The collector may run while this very thread holds ``lock`` (a collection can start at any
+    allocation), so never wait for it here: if it is taken, the reaper waits instead. An
+    exception landing here (a finalizer runs wherever the collection started) is raised after
+    the finalizer returns rather than lost, as Python would otherwise report and drop it.
+    """
+    for got in map(chan.lock.acquire, (False,)):  # no check point after taking it
+        break
+    if not got:
+        _reaper.release_later(chan, side)
+        return
+    try:
+        dropped = chan.release_locked(side, None, None)
+    except BaseException as exc:
+        chan.lock.release()
+        finish(None, chan.settle_after_release, None, exc)
+        return
+    chan.lock.release()
+    del dropped
+
+
+class _Reaper:
+    """Releases garbage-collected handles whose channel lock was held at collection time.
+
+    One daemon thread for the whole process, started the first time it is needed (rarely:
+    only when a collection happens while the channel's lock is taken).
+    """
+
+    def __init__(self) -> None:
+        self._queue: SimpleQueue[tuple[Chan[Any], int]] = SimpleQueue()
+        self._lock = Lock()
+        self._thread: Thread | None = None
+
+    def release_later(self, chan: Chan[Any], side: int) -> None:
+        self._queue.put((chan, side))
+        # Never wait for _lock: making and starting the Thread allocates, so a collection may
+        # run while it is held and call this again in the same thread. Whoever holds it
+        # starts the thread, which then finds everything queued so far.
+        if self._thread is None and self._lock.acquire(False):
+            try:
+                if self._thread is None:
+                    thread = Thread(target=self._run, name="mpsc-reaper", daemon=True)
+                    thread.start()
+                    self._thread = thread
+            finally:
+                self._lock.release()
+
+    def _run(self) -> None:
+        while True:
+            chan, side = self._queue.get()
+            with chan.lock:
+                dropped = chan.release_locked(side, None, None)
+            del chan, dropped
+
+
+_reaper = _Reaper()
+
+
+def _new_reaper_in_child() -> None:
+    global _reaper
+    old, _reaper = _reaper, _Reaper()
+    # Releases the parent had queued and not done are this process's to do too.
+    while not old._queue.empty():
+        chan, side = old._queue.get()
+        _reaper.release_later(chan, side)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_reaper_in_child)
