@@ -32,6 +32,7 @@ from mpsc import _core, _ownership, _select
 pytestmark = pytest.mark.usefixtures("select_pass")
 
 FREE_THREADED = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
+BUILT = _select.PASS is not None  # (the fixture switches it off for the pure runs)
 
 
 # -- where the C pass is used ---------------------------------------------------------------------
@@ -42,12 +43,14 @@ def test_the_c_pass_is_built_and_used_on_cpython(select_pass: str) -> None:
     a build that failed silently must fail here, not leave select slow. Set MPSC_PURE=1 to
     run without it on purpose."""
     if os.environ.get("MPSC_PURE"):
-        assert not _select.accelerated
+        assert _select.PASS is None
     else:
         assert sys.implementation.name == "cpython"
-        assert _select.accelerated, "mpsc._accel was not built: is a C compiler installed?"
-    expected = type(_select.pure_select) if select_pass == "pure" else mpsc._accel.FastSelect
-    assert isinstance(mpsc.select, expected)
+        assert BUILT, "mpsc._accel was not built: is a C compiler installed?"
+    if select_pass == "pure":
+        assert _select.PASS is None
+    else:
+        assert isinstance(_select.PASS, mpsc._accel.SelectPass)
 
 
 def test_importing_the_c_pass_leaves_a_free_threaded_interpreter_without_the_gil() -> None:
@@ -67,17 +70,9 @@ def run_python(code: str, mpsc_pure: str) -> str:
 
 
 def test_mpsc_pure_turns_the_c_pass_off() -> None:
-    code = "import mpsc, mpsc._select as s; print(s.accelerated, mpsc.select is s.pure_select)"
-    assert run_python(code, "1").split() == ["False", "True"]
-
-
-def test_select_keeps_the_pure_functions_name_doc_and_signature() -> None:
-    import inspect
-
-    assert mpsc.select.__name__ == "select"
-    assert mpsc.select.__doc__ == _select.pure_select.__doc__
-    assert mpsc.select.__module__ == "mpsc._select"
-    assert str(inspect.signature(mpsc.select)) == str(inspect.signature(_select.pure_select))
+    code = "import mpsc, mpsc._select as s; print(s.PASS is None)"
+    assert run_python(code, "1").split() == ["True"]
+    assert run_python(code, "").split() == [str(not BUILT)]
 
 
 # -- nothing leaks, nothing is released twice -----------------------------------------------------
@@ -352,12 +347,6 @@ def test_closing_the_last_receiver_then_sending_by_select_drops_nothing_twice() 
     assert refs(token) == alone
 
 
-def test_the_pure_pass_of_the_builder_is_the_one_under_test(select_pass: str) -> None:
-    """The fixture really switches the builder's pass too (else half the runs test nothing new)."""
-    expected = _select._undecided if select_pass == "pure" else mpsc._accel.try_ops
-    assert _select._try_ready is expected
-
-
 def test_select_runs_in_a_fresh_interpreter_with_the_c_pass_and_without() -> None:
     code = textwrap.dedent(
         """
@@ -477,17 +466,17 @@ except ImportError:
         except TypeError:
             return interpreters.create()  # 3.11
     def run(i, code): interpreters.run_string(i, code)
-before = _select.accelerated
+before = _select.PASS is not None
 sub = make()
 run(sub, "import sys; sys.path[:0] = %r\\n"
          "import mpsc\\n"
          "tx, rx = mpsc.channel(); tx.send(7)\\n"
          "assert mpsc.select(rx) == (0, 7)\\n"
-         "assert not mpsc._select.accelerated or %r" % (sys.path, not before))
+         "assert mpsc._select.PASS is None or %r" % (sys.path, not before))
 interpreters.destroy(sub)
 tx, rx = mpsc.channel()
 tx.send(8)
-print(before, _select.accelerated, isinstance(mpsc.select, type(_select.pure_select)), mpsc.select(rx))
+print(before, _select.PASS is not None, _select.PASS is None, mpsc.select(rx))
 """
 
 
@@ -495,6 +484,6 @@ def test_a_subinterpreter_runs_the_pure_select_and_leaves_the_c_pass_to_the_main
     """The C pass holds one interpreter's classes: a second interpreter importing mpsc must not
     take it over (the first's selects would all fall back to the pure code, slowly)."""
     before, after, pure, result = run_python(SUBINTERPRETER, "").strip().split(maxsplit=3)
-    assert before == after == str(_select.accelerated)
-    assert pure == str(not _select.accelerated)
+    assert before == after == str(BUILT)
+    assert pure == str(not BUILT)
     assert result == "(0, 8)"

@@ -69,15 +69,9 @@ BIG = 1100  # more than _PERMIT_CHUNK (1024): the last permits are made lazily
 SMALL_CAPS = st.sampled_from([None, 1, 2, 3])
 PICK = st.integers(min_value=0, max_value=7)  # which channel or handle, modulo how many
 
-# The names the select_pass fixture switches, and what they are in this build (the C pass where
-# it was built). The machines set them themselves and put these back in teardown.
-_SWITCHED = ((mpsc, "select"), (_select, "select"), (_select, "_try_ready"))
-_BUILT = {(module, name): getattr(module, name) for module, name in _SWITCHED}
-_PURE = {
-    (mpsc, "select"): _select.pure_select,
-    (_select, "select"): _select.pure_select,
-    (_select, "_try_ready"): _select._undecided,
-}
+# The switch the select_pass fixture sets, and what it is in this build (the C pass where it was
+# built). The machines set it themselves and put it back in teardown.
+_BUILT_PASS = _select.PASS
 
 
 def _seed_c_pass(seed: int) -> None:
@@ -235,14 +229,12 @@ class SelectMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         if self.select_pass == "c":
-            assert isinstance(_BUILT[mpsc, "select"], mpsc._accel.FastSelect)
-            assert _BUILT[_select, "_try_ready"] is mpsc._accel.try_ops
+            assert isinstance(_BUILT_PASS, mpsc._accel.SelectPass)
             # Hypothesis seeds ``random`` for each example; the C pass draws from a generator of
             # its own: seed it from ``random`` too, so that a failing example replays.
             _seed_c_pass(random.getrandbits(64))
-        self.saved = {key: getattr(*key) for key in _SWITCHED}
-        for (module, name), value in (_PURE if self.select_pass == "pure" else _BUILT).items():
-            setattr(module, name, value)
+        self.saved = _select.PASS
+        _select.PASS = None if self.select_pass == "pure" else _BUILT_PASS
         self.last_value = 0
         self.channels: list[Channel] = []
         now = time.monotonic()
@@ -281,8 +273,7 @@ class SelectMachine(RuleBasedStateMachine):
             for timer in self.timers:
                 timer.rx.close()
         finally:
-            for (module, name), value in self.saved.items():
-                setattr(module, name, value)
+            _select.PASS = self.saved
             if self.select_pass == "c":
                 _seed_c_pass(int.from_bytes(os.urandom(8)))
 

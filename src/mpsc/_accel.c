@@ -1,14 +1,15 @@
 /* mpsc._accel: the try pass of select, in C.
  *
- * A select of which one operation is ready completes here, with no Python frame: check the
- * operations, look at every channel, draw one ready operation uniformly, and try it. Operations
- * on buffered channels (unbounded, bounded) are looked at and tried inline, with the steps of
- * ``Unbounded.poll``/``offer`` and ``Bounded.offer`` (``_buffered.py``); others (rendezvous,
- * timers) through their flavour's own ``may_recv``/``may_send`` and ``poll``/``offer``, as
- * ``_ops.try_once`` does. What the pass cannot decide (a closed handle, a bad timeout or keyword,
- * nothing ready) leaves every channel untouched and goes on to the pure-Python select: its
- * results, errors and waiting are the reference, and this pass only ever does what it would
- * have done.
+ * A select of which one operation is ready completes here: check the operations, look at every
+ * channel, draw one ready operation uniformly, and try it. Operations on buffered channels
+ * (unbounded, bounded) are looked at and tried inline, with the steps of ``Unbounded.poll`` and
+ * ``Unbounded.offer`` (``_buffered.py``); others (rendezvous, timers) through their flavour's own
+ * ``may_recv``/``may_send`` and ``poll``/``offer``, as ``_ops.try_ops`` does. What the pass
+ * cannot decide (a closed handle, a bad timeout, nothing ready, a peer parked on the other side)
+ * leaves every channel untouched and returns None: the pure-Python select decides, and its
+ * results, errors and waiting are the reference; this pass only ever does what it would have
+ * done. ``_select.select`` reaches the pass through the attributes of a ``SelectPass`` (see
+ * there), because a call into C is a point where an interrupt can drop its result.
  *
  * Nothing here leans on the GIL. A look is a hint, as in the pure pass: the inline try copes
  * with the value or the permit being gone by then (another thread took it), exactly as the
@@ -34,11 +35,12 @@
 
 /* What ``setup`` is given: the classes and the layout of the slots the pass reads. */
 static PyTypeObject *receiver_type, *sender_type, *chan_type, *unbounded_type, *bounded_type;
-static PyObject *channel_error, *recv_error, *send_error, *nothing, *settle_and_raise_after;
+static PyObject *channel_error, *recv_error, *send_error, *nothing, *settle_and_raise_after,
+    *closed_handle_error;
 static PyObject *deque_popleft, *deque_append, *deque_pop; /* the unbound deque methods */
 static PyObject *str_after_send, *str_after_recv, *str_index, *str_may_recv, *str_may_send,
-    *str_poll, *str_offer, *str_chan;
-static Py_ssize_t off_handle_chan, off_buf, off_slots, off_recvq, off_sendq, off_tx_gone,
+    *str_poll, *str_offer, *str_chan, *str_withdraw;
+static Py_ssize_t off_ended, off_handle_chan, off_buf, off_slots, off_recvq, off_sendq, off_tx_gone,
     off_rx_gone;
 /* Set once, by ``setup`` during mpsc's import and before ``mpsc.select`` exists; read by every
  * select, from any thread (an atomic load on free-threaded builds, see LOAD_INT). ``owner`` is
@@ -147,7 +149,8 @@ classify(Op *op)
     op->inline_ok = 0;
     if (Py_IS_TYPE(chan, unbounded_type) || Py_IS_TYPE(chan, bounded_type)) {
         if (!SLOT(chan, off_buf) || !SLOT(chan, off_slots) || !SLOT(chan, off_recvq)
-            || !SLOT(chan, off_sendq) || !SLOT(chan, off_tx_gone) || !SLOT(chan, off_rx_gone))
+            || !SLOT(chan, off_sendq) || !SLOT(chan, off_tx_gone) || !SLOT(chan, off_rx_gone)
+            || !SLOT(chan, off_ended))
             return 0; /* never so for a channel mpsc made: leave it to the pure path */
         op->inline_ok = !op->sending || Py_IS_TYPE(chan, unbounded_type)
                         || LENGTH(SLOT(chan, off_slots)) > 0
@@ -299,6 +302,34 @@ settle_after_effect(PyObject *chan, PyObject *name)
     Py_XDECREF(r);
 }
 
+/* A receiver reports the end (``Chan.ended``, see ``Unbounded.poll``). */
+static void
+set_ended(PyObject *chan)
+{
+#ifdef Py_GIL_DISABLED
+    PyObject *old = _Py_atomic_exchange_ptr(&SLOT(chan, off_ended), Py_NewRef(Py_True));
+#else
+    PyObject *old = SLOT(chan, off_ended);
+    SLOT(chan, off_ended) = Py_NewRef(Py_True);
+#endif
+    Py_XDECREF(old);
+}
+
+/* ``chan.withdraw(value, out)``: 1 if it took the value back out, 0 if not, -1 on error. */
+static int
+withdraw(PyObject *chan, PyObject *value)
+{
+    PyObject *out = PyList_New(0);
+    if (out == NULL)
+        return -1;
+    PyObject *args[3] = {chan, value, out};
+    PyObject *r = PyObject_VectorcallMethod(str_withdraw, args, 3 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
+    int withdrawn = r == NULL ? -1 : PyList_GET_SIZE(out) > 0;
+    Py_XDECREF(r);
+    Py_DECREF(out);
+    return withdrawn;
+}
+
 /* Try one inline operation: the steps of ``Unbounded.poll`` and ``Unbounded.offer`` (which
  * ``Bounded`` shares), in the same order: DONE, NOT_DONE (nothing there any more), UNDECIDED
  * (a peer is parked on the other side: the pure code, whose Python frames can hold back an
@@ -310,6 +341,8 @@ perform_inline(const Op *op, PyObject **result)
     PyObject *buf = SLOT(chan, off_buf);
     PyObject *slots = SLOT(chan, off_slots);
     if (!op->sending) {
+        if (FLAG(chan, off_ended) == Py_True) /* a receiver reported the end: final */
+            return raise_disconnected(op);
         if (slots != Py_None && LENGTH(SLOT(chan, off_sendq)) > 0)
             return UNDECIDED;
         PyObject *value = call1(deque_popleft, buf);
@@ -319,8 +352,12 @@ perform_inline(const Op *op, PyObject **result)
             if (FLAG(chan, off_tx_gone) != Py_True)
                 return NOT_DONE;
             value = call1(deque_popleft, buf); /* one sent just before the last sender left */
-            if (value == NULL)
-                return was_empty() ? raise_disconnected(op) : FAILED;
+            if (value == NULL) {
+                if (!was_empty())
+                    return FAILED;
+                set_ended(chan);
+                return raise_disconnected(op);
+            }
         }
         if (slots != Py_None) {
             if (call2(deque_append, slots, Py_True) < 0) {
@@ -349,6 +386,20 @@ perform_inline(const Op *op, PyObject **result)
     }
     if (call2(deque_append, buf, op->value) < 0)
         return FAILED;
+    if (FLAG(chan, off_tx_gone) == Py_True) {
+        /* Our handle was closed (by another thread) as we sent, maybe after a receiver reported
+         * the end: ``Unbounded.withdraw`` takes the value back out then, and the send did not
+         * happen (as in ``Unbounded.offer``). */
+        int withdrawn = withdraw(chan, op->value);
+        if (withdrawn < 0)
+            return FAILED;
+        if (withdrawn) {
+            PyErr_SetString(closed_handle_error,
+                            "this handle was closed (by another thread) while it sent, after a "
+                            "receiver had seen that every sender was gone: the value was not sent");
+            return FAILED;
+        }
+    }
     if (LENGTH(SLOT(chan, off_recvq)) > 0 || FLAG(chan, off_rx_gone) == Py_True)
         settle_after_effect(chan, str_after_send);
     *result = Py_NewRef(Py_None);
@@ -469,14 +520,7 @@ plain_timeout(PyObject *timeout)
     return 0;
 }
 
-/* ---- FastSelect: ``mpsc.select`` ------------------------------------------------------------ */
-
-typedef struct {
-    PyObject_HEAD
-    PyObject *fallback; /* the pure-Python select */
-    PyObject *dict;     /* __doc__, __wrapped__, ... (functools.update_wrapper) */
-    vectorcallfunc vectorcall;
-} FastSelect;
+/* ---- the pass, for ``mpsc.select`` and ``Select`` ------------------------------------------- */
 
 /* The raw operations of a ``select(*operations)`` call, checked as ``_select._op`` would accept
  * them. Returns how many were taken (their channels held): all n, or fewer if one of them is
@@ -515,149 +559,40 @@ scan_operations(PyObject *const *args, Py_ssize_t n, Op *ops)
     return n;
 }
 
+/* The pass over the raw operations of ``select(*operations, timeout=...)``. */
 static PyObject *
-fast_select_call(PyObject *callable, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+pass_over_operations(PyObject *operations, PyObject *timeout)
 {
-    FastSelect *self = (FastSelect *)callable;
-    Py_ssize_t n = PyVectorcall_NARGS(nargsf);
-    if (!LOAD_INT(ready_to_use) || n == 0)
-        goto fallback;
-    if (kwnames) {
-        Py_ssize_t nkw = PyTuple_GET_SIZE(kwnames);
-        for (Py_ssize_t k = 0; k < nkw; k++) {
-            PyObject *name = PyTuple_GET_ITEM(kwnames, k);
-            if (PyUnicode_CompareWithASCIIString(name, "timeout") == 0) {
-                if (!plain_timeout(args[n + k]))
-                    goto fallback;
-            }
-            else if (PyUnicode_CompareWithASCIIString(name, "block") != 0)
-                goto fallback; /* the pure path raises the TypeError */
-        }
-    }
+    if (!PyTuple_CheckExact(operations) || !plain_timeout(timeout))
+        return Py_NewRef(UNDECIDED_MARK);
+    Py_ssize_t n = PyTuple_GET_SIZE(operations);
+    if (n == 0)
+        return Py_NewRef(UNDECIDED_MARK);
     Op stack[8];
     Op *ops = n <= 8 ? stack : PyMem_New(Op, n);
     if (ops == NULL)
         return PyErr_NoMemory();
     PyObject *found = NULL;
     int outcome = UNDECIDED;
-    Py_ssize_t taken = scan_operations(args, n, ops);
+    Py_ssize_t taken = scan_operations(((PyTupleObject *)operations)->ob_item, n, ops);
     if (taken == n)
         outcome = run_pass(ops, n, &found);
     for (Py_ssize_t i = 0; i < taken; i++)
         Py_DECREF(ops[i].chan);
     PyObject *ended = ending(outcome, found, ops, stack);
-    if (ended != UNDECIDED_MARK)
-        return ended;
-fallback:
-    return PyObject_Vectorcall(self->fallback, args, n, kwnames);
+    return ended == UNDECIDED_MARK ? Py_NewRef(ended) : ended;
 }
 
+/* The pass over a Select's ``_ops.Operation`` records ``(chan, handle, value, sending, index)``
+ * (a tuple subclass). */
 static PyObject *
-fast_select_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
+pass_over_records(PyObject *tuple, PyObject *timeout)
 {
-    PyObject *fallback;
-    if (kwargs && PyDict_GET_SIZE(kwargs)) {
-        PyErr_SetString(PyExc_TypeError, "FastSelect takes no keyword arguments");
-        return NULL;
-    }
-    if (!PyArg_ParseTuple(args, "O:FastSelect", &fallback))
-        return NULL;
-    if (!PyCallable_Check(fallback)) {
-        PyErr_SetString(PyExc_TypeError, "FastSelect needs the pure select to fall back on");
-        return NULL;
-    }
-    FastSelect *self = (FastSelect *)type->tp_alloc(type, 0);
-    if (self == NULL)
-        return NULL;
-    self->fallback = Py_NewRef(fallback);
-    self->dict = NULL;
-    self->vectorcall = fast_select_call;
-    return (PyObject *)self;
-}
-
-static int
-fast_select_traverse(FastSelect *self, visitproc visit, void *arg)
-{
-    Py_VISIT(self->fallback);
-    Py_VISIT(self->dict);
-    return 0;
-}
-
-static int
-fast_select_clear(FastSelect *self)
-{
-    Py_CLEAR(self->fallback);
-    Py_CLEAR(self->dict);
-    return 0;
-}
-
-static void
-fast_select_dealloc(FastSelect *self)
-{
-    PyObject_GC_UnTrack(self);
-    fast_select_clear(self);
-    Py_TYPE(self)->tp_free((PyObject *)self);
-}
-
-static PyObject *
-fast_select_repr(FastSelect *self)
-{
-    return PyUnicode_FromFormat("<mpsc.select (C try pass) over %R>", self->fallback);
-}
-
-/* Pickled (and copied) by reference, as the function it stands for. */
-static PyObject *
-fast_select_reduce(PyObject *self, PyObject *unused)
-{
-    return PyObject_GetAttrString(self, "__qualname__");
-}
-
-static PyMethodDef fast_select_methods[] = {
-    {"__reduce__", fast_select_reduce, METH_NOARGS, NULL},
-    {NULL},
-};
-
-static PyGetSetDef fast_select_getset[] = {
-    {"__dict__", PyObject_GenericGetDict, PyObject_GenericSetDict, NULL, NULL},
-    {NULL},
-};
-
-static PyTypeObject FastSelectType = {
-    PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "mpsc._accel.FastSelect",
-    .tp_doc = "FastSelect(pure_select): select with its try pass in C, the rest in pure_select.",
-    .tp_basicsize = sizeof(FastSelect),
-    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL,
-    .tp_new = fast_select_new,
-    .tp_traverse = (traverseproc)fast_select_traverse,
-    .tp_clear = (inquiry)fast_select_clear,
-    .tp_dealloc = (destructor)fast_select_dealloc,
-    .tp_repr = (reprfunc)fast_select_repr,
-    .tp_call = PyVectorcall_Call,
-    .tp_vectorcall_offset = offsetof(FastSelect, vectorcall),
-    .tp_dictoffset = offsetof(FastSelect, dict),
-    .tp_getset = fast_select_getset,
-    .tp_methods = fast_select_methods,
-};
-
-/* ---- try_ops: the Select builder's try pass ------------------------------------------------ */
-
-/* ``try_ops(ops, timeout)``: ``ops`` a tuple of ``_ops.Operation`` records ``(chan, handle,
- * value, sending, index)`` (a tuple subclass). Returns ``(index, result)`` if one ran, else None (nothing was done: the
- * pure path decides, from the start). */
-static PyObject *
-try_ops(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
-{
-    if (nargs != 2) {
-        PyErr_SetString(PyExc_TypeError, "try_ops(ops, timeout)");
-        return NULL;
-    }
-    PyObject *tuple = args[0];
-    if (!LOAD_INT(ready_to_use) || !PyTuple_CheckExact(tuple) || !plain_timeout(args[1]))
-        Py_RETURN_NONE;
+    if (!PyTuple_CheckExact(tuple) || !plain_timeout(timeout))
+        return Py_NewRef(UNDECIDED_MARK);
     Py_ssize_t n = PyTuple_GET_SIZE(tuple);
     if (n == 0)
-        Py_RETURN_NONE;
+        return Py_NewRef(UNDECIDED_MARK);
     Op stack[8];
     Op *ops = n <= 8 ? stack : PyMem_New(Op, n);
     if (ops == NULL)
@@ -666,7 +601,7 @@ try_ops(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     PyObject *found = NULL;
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *item = PyTuple_GET_ITEM(tuple, i);
-        if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != 5) /* an _ops.Operation */
+        if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != 5)
             goto done;
         Op *op = &ops[i];
         op->chan = PyTuple_GET_ITEM(item, 0); /* held by the tuple, which the caller holds */
@@ -683,8 +618,87 @@ try_ops(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     outcome = run_pass(ops, n, &found);
 done:;
     PyObject *ended = ending(outcome, found, ops, stack);
-    return ended == UNDECIDED_MARK ? Py_NewRef(Py_None) : ended;
+    return ended == UNDECIDED_MARK ? Py_NewRef(ended) : ended;
 }
+
+/* ``SelectPass``: the pass as attributes, so that Python code reaches it without a call. A call
+ * into C is a point where CPython runs signal handlers as it returns: a handler's exception
+ * there would drop the ``(index, value)`` the pass just took. Attribute access is not such a
+ * point, so ``select`` stores its input and loads the result:
+ *
+ *     PASS.operations = (operations, timeout)   # or PASS.records = (ops, timeout)
+ *     found = PASS.result                        # (index, value), or None: the pure code decides
+ *
+ * The input is kept per thread (one slot in all under the GIL: nothing runs between the store
+ * and the load). */
+static PER_THREAD PyObject *pass_input; /* (operations or records, timeout) */
+static PER_THREAD int pass_records;     /* whether pass_input holds records */
+
+typedef struct {
+    PyObject_HEAD
+} SelectPass;
+
+static int
+set_input(PyObject *value, int records)
+{
+    if (value == NULL) {
+        PyErr_SetString(PyExc_AttributeError, "the pass's input cannot be deleted");
+        return -1;
+    }
+    PyObject *old = pass_input; /* always NULL: ``result`` takes it */
+    pass_input = Py_NewRef(value);
+    pass_records = records;
+    Py_XDECREF(old);
+    return 0;
+}
+
+static int
+pass_set_operations(PyObject *self, PyObject *value, void *closure)
+{
+    return set_input(value, 0);
+}
+
+static int
+pass_set_records(PyObject *self, PyObject *value, void *closure)
+{
+    return set_input(value, 1);
+}
+
+static PyObject *
+pass_result(PyObject *self, void *closure)
+{
+    PyObject *input = pass_input;
+    pass_input = NULL;
+    if (input == NULL || !LOAD_INT(ready_to_use) || !PyTuple_CheckExact(input)
+        || PyTuple_GET_SIZE(input) != 2) {
+        Py_XDECREF(input);
+        Py_RETURN_NONE;
+    }
+    PyObject *subject = PyTuple_GET_ITEM(input, 0), *timeout = PyTuple_GET_ITEM(input, 1);
+    PyObject *found = pass_records ? pass_over_records(subject, timeout)
+                                   : pass_over_operations(subject, timeout);
+    Py_DECREF(input);
+    return found;
+}
+
+static PyGetSetDef pass_getset[] = {
+    {"operations", NULL, pass_set_operations, "(operations, timeout) of a select() call", NULL},
+    {"records", NULL, pass_set_records, "(Operation records, timeout) of a Select", NULL},
+    {"result", pass_result, NULL,
+     "run the pass on the input just stored: (index, result), or None when the pure code decides",
+     NULL},
+    {NULL},
+};
+
+static PyTypeObject SelectPassType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "mpsc._accel.SelectPass",
+    .tp_doc = "SelectPass(): select's try pass in C, reached through attributes (see _accel.c).",
+    .tp_basicsize = sizeof(SelectPass),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_new = PyType_GenericNew,
+    .tp_getset = pass_getset,
+};
 
 /* ---- setup ----------------------------------------------------------------------------------- */
 
@@ -720,10 +734,10 @@ take_type(PyObject *obj, PyTypeObject **where)
 static PyObject *
 setup(PyObject *module, PyObject *args)
 {
-    PyObject *receiver, *sender, *chan, *unbounded, *bounded, *cerr, *rerr, *serr, *marker,
+    PyObject *receiver, *sender, *chan, *unbounded, *bounded, *cerr, *rerr, *serr, *herr, *marker,
         *settler;
-    if (!PyArg_ParseTuple(args, "OOOOOOOOOO:setup", &receiver, &sender, &chan, &unbounded,
-                          &bounded, &cerr, &rerr, &serr, &marker, &settler))
+    if (!PyArg_ParseTuple(args, "OOOOOOOOOOO:setup", &receiver, &sender, &chan, &unbounded,
+                          &bounded, &cerr, &rerr, &serr, &herr, &marker, &settler))
         return NULL;
     PyInterpreterState *here = PyInterpreterState_Get();
     if (owner != NULL)  /* set up once: never swapped under selects running in other threads */
@@ -738,6 +752,7 @@ setup(PyObject *module, PyObject *args)
         || slot_offset(unbounded, "recvq", &off_recvq) < 0
         || slot_offset(unbounded, "sendq", &off_sendq) < 0
         || slot_offset(unbounded, "tx_gone", &off_tx_gone) < 0
+        || slot_offset(unbounded, "ended", &off_ended) < 0
         || slot_offset(unbounded, "rx_gone", &off_rx_gone) < 0)
         return NULL;
     /* The same slots are read through a Sender and on a Bounded channel: same places. */
@@ -745,9 +760,10 @@ setup(PyObject *module, PyObject *args)
     if (slot_offset(sender, "_chan", &again) < 0)
         return NULL;
     int same = again == off_handle_chan;
-    const char *names[] = {"buf", "slots", "recvq", "sendq", "tx_gone", "rx_gone"};
-    Py_ssize_t offsets[] = {off_buf, off_slots, off_recvq, off_sendq, off_tx_gone, off_rx_gone};
-    for (int i = 0; same && i < 6; i++) {
+    const char *names[] = {"buf", "slots", "recvq", "sendq", "tx_gone", "rx_gone", "ended"};
+    Py_ssize_t offsets[] = {off_buf, off_slots, off_recvq, off_sendq, off_tx_gone, off_rx_gone,
+                            off_ended};
+    for (int i = 0; same && i < 7; i++) {
         if (slot_offset(bounded, names[i], &again) < 0)
             return NULL;
         same = again == offsets[i];
@@ -759,6 +775,7 @@ setup(PyObject *module, PyObject *args)
     Py_XSETREF(channel_error, Py_NewRef(cerr));
     Py_XSETREF(recv_error, Py_NewRef(rerr));
     Py_XSETREF(send_error, Py_NewRef(serr));
+    Py_XSETREF(closed_handle_error, Py_NewRef(herr));
     Py_XSETREF(nothing, Py_NewRef(marker));
     Py_XSETREF(settle_and_raise_after, Py_NewRef(settler));
     owner = here;
@@ -782,11 +799,9 @@ seed(PyObject *module, PyObject *arg)
 static PyMethodDef methods[] = {
     {"setup", setup, METH_VARARGS,
      "setup(Receiver, Sender, Chan, Unbounded, Bounded, ChannelError, RecvError, SendError, "
-     "NOTHING, settle_and_raise_after) -> bool: the classes, markers and helper of the pure "
-     "code; False in a second interpreter."},
+     "ClosedHandleError, NOTHING, settle_and_raise_after) -> bool: the classes, markers and "
+     "helper of the pure code; False in a second interpreter."},
     {"seed", seed, METH_O, "seed(n): seed the random draw among ready operations."},
-    {"try_ops", (PyCFunction)(void (*)(void))try_ops, METH_FASTCALL,
-     "try_ops(ops, timeout) -> (index, result) | None: the Select builder's try pass."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -801,7 +816,7 @@ static struct PyModuleDef module_def = {
 PyMODINIT_FUNC
 PyInit__accel(void)
 {
-    if (PyType_Ready(&FastSelectType) < 0)
+    if (PyType_Ready(&SelectPassType) < 0)
         return NULL;
     PyObject *deque = NULL, *collections = PyImport_ImportModule("collections");
     if (collections == NULL)
@@ -822,14 +837,15 @@ PyInit__accel(void)
     str_poll = PyUnicode_InternFromString("poll");
     str_offer = PyUnicode_InternFromString("offer");
     str_chan = PyUnicode_InternFromString("_chan");
+    str_withdraw = PyUnicode_InternFromString("withdraw");
     if (!deque_popleft || !deque_append || !deque_pop || !str_after_send || !str_after_recv
         || !str_index || !str_may_recv || !str_may_send || !str_poll || !str_offer
-        || !str_chan)
+        || !str_chan || !str_withdraw)
         return NULL;
     PyObject *module = PyModule_Create(&module_def);
     if (module == NULL)
         return NULL;
-    if (PyModule_AddObjectRef(module, "FastSelect", (PyObject *)&FastSelectType) < 0) {
+    if (PyModule_AddObjectRef(module, "SelectPass", (PyObject *)&SelectPassType) < 0) {
         Py_DECREF(module);
         return NULL;
     }

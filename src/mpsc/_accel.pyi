@@ -1,5 +1,5 @@
 # The C try pass of select (_accel.c); built for CPython, with or without the GIL.
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 def setup(
@@ -11,14 +11,16 @@ def setup(
     channel_error: type,
     recv_error: type,
     send_error: type,
+    closed_handle_error: type,
     nothing: object,
     settle_and_raise_after: Callable[[Any, BaseException], None],
 ) -> bool: ...
 def seed(n: int) -> None: ...
-def try_ops(ops: Sequence[tuple[Any, ...]] | None, timeout: object) -> tuple[int, Any] | None: ...
 
-class FastSelect:
-    def __init__(self, fallback: Callable[..., tuple[int, Any]]) -> None: ...
-    def __call__(
-        self, *operations: Any, timeout: float | None = None, block: bool = True
-    ) -> tuple[int, Any]: ...
+class SelectPass:
+    """select's try pass, reached through attributes (see _accel.c)."""
+
+    operations: tuple[tuple[Any, ...], object]
+    records: tuple[tuple[Any, ...], object]
+    @property
+    def result(self) -> tuple[int, Any] | None: ...

@@ -37,7 +37,7 @@ from itertools import repeat
 from typing import Any, TypeVar
 
 from ._core import NOTHING, PERMIT, Chan, Entry, first_live
-from ._errors import RecvError, SendError
+from ._errors import ClosedHandleError, RecvError, SendError
 from ._interrupts import finish
 from ._waiters import RETRY
 
@@ -65,19 +65,53 @@ class Unbounded(Chan[T]):
             except IndexError:
                 if not self._more_permits():
                     return False
+        withdrawn: Any = ()
         try:
             self.buf.append(value)
-            if self.recvq or self.rx_gone:
-                self.settle()
-        except BaseException as exc:  # the value is in: the send happened
-            return finish(True, Chan.settle, self, exc)
+            if self.recvq or self.rx_gone or self.tx_gone:
+                if self.tx_gone:  # every sender is gone, ours too: it was closed as we sent
+                    withdrawn = []
+                    self.withdraw(value, withdrawn)
+                if not withdrawn:
+                    self.settle()
+        except BaseException as exc:
+            if withdrawn:  # taken back out: the send did not happen
+                raise
+            return finish(True, Chan.settle, self, exc)  # the value is in: the send happened
+        if withdrawn:
+            raise ClosedHandleError(
+                "this handle was closed (by another thread) while it sent, after a receiver had "
+                "seen that every sender was gone: the value was not sent"
+            )
         return True
+
+    def withdraw(self, value: T, withdrawn: list[bool]) -> None:
+        """A send whose handle was closed as it appended ``value``: if a receiver has already
+        reported the end (``ended``), take the value back out — disconnection is final — and
+        note it in ``withdrawn`` (within the same burst, so that an interrupt cannot hide it).
+        A value not found was received before the end: that send stands."""
+        with self.lock:
+            if not self.ended:
+                return
+            buf = self.buf
+            position = len(buf) - 1
+            while position >= 0 and buf[position] is not value:  # late values come last
+                position -= 1
+            if position < 0:
+                return
+            del buf[position]  # the burst: no check point from here to the end of the block
+            slots = self.slots
+            if slots is not None:
+                slots += PERMIT
+            withdrawn += (True,)
 
     def _more_permits(self) -> bool:
         """Out of permits (bounded): take one of those not created yet; False if full."""
         return False
 
     def poll(self) -> T:
+        if self.ended:
+            raise RecvError()
         try:
             for value in self.take:
                 break
@@ -88,6 +122,7 @@ class Unbounded(Chan[T]):
                 for value in self.take:
                     break
             except IndexError:
+                self.ended = True
                 raise RecvError() from None
         slots = self.slots
         if slots is not None:
@@ -108,7 +143,7 @@ class Unbounded(Chan[T]):
     def _hand_over_locked(self) -> None:
         """Give buffered values, oldest first, to receivers in the order they queued."""
         recvq = self.recvq
-        while recvq and self.buf:
+        while recvq and self.buf and not self.ended:
             entry = first_live(recvq)
             if entry is None or not self.buf:  # (a lock-free receiver took the value meanwhile)
                 return

@@ -83,6 +83,7 @@ class Chan(Generic[T]):
         "__weakref__",
         "buf",
         "cap",
+        "ended",
         "lock",
         "receivers",
         "recvq",
@@ -112,6 +113,9 @@ class Chan(Generic[T]):
         self.receivers = 1
         self.tx_gone = False  # every Sender released: receivers drain, then RecvError
         self.rx_gone = False  # every Receiver released: sends fail with SendError
+        # A receiver has reported RecvError: final, whatever a send racing the close of its own
+        # handle appends afterwards (it takes its value back out, see ``Unbounded.offer``).
+        self.ended = False
         _registry.add(self)
 
     # -- what each flavour defines -------------------------------------------------------------
@@ -182,7 +186,7 @@ class Chan(Generic[T]):
         if self.rx_gone:
             self.wake_all_locked(self.sendq)
             self.wake_all_locked(self.recvq)
-        elif self.tx_gone and not self.buf:
+        elif self.tx_gone and (self.ended or not self.buf):
             self.wake_all_locked(self.recvq)
             self.wake_all_locked(self.sendq)
 
@@ -242,7 +246,7 @@ class Chan(Generic[T]):
                 return
             self.sendq.append(entry)
         else:
-            if self.tx_gone and not self.buf:
+            if self.tx_gone and (self.ended or not self.buf):
                 entry.waiter.alert()
                 complete_alone(entry, RETRY)
                 return

@@ -48,6 +48,9 @@ class _Reraise(BaseException):
     it, and instantiating it hands back the exception this thread deferred."""
 
     def __new__(cls, *args: object) -> BaseException:  # type: ignore[misc]
+        if args and isinstance(args[0], BaseException):
+            # 3.11 normalizes the exception once more, passing what the first call returned.
+            return args[0]
         exc: BaseException | None = getattr(_deferred, "exc", None)
         _deferred.exc = None
         return exc if exc is not None else RuntimeError("mpsc: no deferred exception to raise")

@@ -8,7 +8,6 @@ under stable indices, for loops that drop channels as they disconnect.
 
 from __future__ import annotations
 
-import functools
 import os
 import threading
 from collections.abc import Sequence
@@ -18,7 +17,7 @@ from . import _ops
 from ._buffered import Bounded, Unbounded
 from ._core import NOTHING, Chan
 from ._deadlines import deadline_after
-from ._errors import ChannelError, RecvError, SendError
+from ._errors import ChannelError, ClosedHandleError, RecvError, SendError
 from ._handles import Receiver, Sender, _Handle
 from ._interrupts import settle_and_raise_after
 from ._ops import Operation as _Op
@@ -72,6 +71,12 @@ def select(*operations: Operation, timeout: float | None = None, block: bool = T
     ``timeout`` (seconds) expiring raises ``Timeout``; with ``block=False`` nothing waits and
     ``Empty`` is raised if nothing is ready now.
     """
+    fast = PASS
+    if fast is not None:
+        fast.operations = (operations, timeout)
+        found = fast.result
+        if found is not None:
+            return found
     return _select([_op(operation, index) for index, operation in enumerate(operations)], timeout, block)
 
 
@@ -162,11 +167,17 @@ class Select:
 
     def select(self, timeout: float | None = None, block: bool = True) -> tuple[int, Any]:
         """As :func:`select` over the current operations; indices are the ones ``add`` gave."""
-        return _try_ready(self._cached, timeout) or _select(self._checked(), timeout, block)
+        fast = PASS
+        if fast is not None:
+            fast.records = (self._cached, timeout)
+            found = fast.result
+            if found is not None:
+                return found
+        return _select(self._checked(), timeout, block)
 
     def try_select(self) -> tuple[int, Any]:
         """``select(block=False)``: complete a ready operation or raise ``Empty``."""
-        return _try_ready(self._cached, None) or _select(self._checked(), None, False)
+        return self.select(None, False)
 
     async def select_async(self, timeout: float | None = None, block: bool = True) -> tuple[int, Any]:
         """As :func:`select_async` over the current operations."""
@@ -176,18 +187,12 @@ class Select:
         return f"<mpsc.Select of {len(self._ops)} operations>"
 
 
-def _undecided(ops: object, timeout: object) -> None:
-    """Without the C pass, a Select call has no try pass before ``_select``'s own."""
-    return None
+PASS: Any = None
+"""The C try pass (``_accel.SelectPass``), where it was built (CPython) and ``MPSC_PURE`` is not
+set; None otherwise. A select with a ready operation completes there; every other call goes
+on to the pure code above, which is the reference for what a select does. The one switch
+between the two: tests set it to None to run the pure pass."""
 
-
-_try_ready: Any = _undecided
-pure_select = select
-
-# The C try pass (``_accel.c``), where it was built (CPython) and MPSC_PURE is not set: a select
-# with a ready operation completes there; every other call goes on to the pure code above,
-# which is the reference for what a select does.
-accelerated = False
 if not os.environ.get("MPSC_PURE"):
     try:
         from . import _accel
@@ -203,6 +208,7 @@ if not os.environ.get("MPSC_PURE"):
             ChannelError,
             RecvError,
             SendError,
+            ClosedHandleError,
             NOTHING,
             settle_and_raise_after,
         ):
@@ -212,6 +218,4 @@ if not os.environ.get("MPSC_PURE"):
 
             _reseed()
             os.register_at_fork(after_in_child=_reseed)
-            select = functools.update_wrapper(_accel.FastSelect(pure_select), pure_select)
-            _try_ready = _accel.try_ops
-            accelerated = True
+            PASS = _accel.SelectPass()

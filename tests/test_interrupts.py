@@ -1,0 +1,314 @@
+"""Invariants 1, 3, 4 and 7 under interrupts: an exception landing at any point of a call costs
+nothing.
+
+CPython raises a signal handler's exception (Ctrl-C's KeyboardInterrupt, or whatever a handler
+raises) only at check points (``checkpoints.py``). Each test here runs one call — a receive, a
+send, a select, a close, a clone — in a scene where it meets a peer thread at a chosen moment
+(a value already there, a peer that sends once the call has parked, a peer parked before the
+call), and injects ``KeyboardInterrupt`` at its 1st check point, then its 2nd, and so on until
+every point has had its turn. After each run it counts every value:
+
+* the call either did not happen (it raised, and the channel is as if it never ran) or
+  happened (it returned its result; the exception, if it landed after the operation took
+  effect, is raised right after the return);
+* every value whose send happened is received exactly once or is still in the channel; a
+  value whose send did not happen is nowhere;
+* every peer ends (nobody is left parked for ever), the wait queues are empty, and a bounded
+  channel still holds exactly its capacity.
+
+Every blocking call in a peer is bounded; a peer waits for the call to park by looking at the
+thread's current frame (white-box), not by sleeping.
+"""
+
+from __future__ import annotations
+
+import gc
+import sys
+import threading
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from checkpoints import NOT_RETURNED, Injected, Injector, every_point
+from helpers import WAIT, Worker, make, wait_until
+
+import mpsc
+from mpsc import _waiters
+
+CAPACITIES = [None, 1, 2, 0]
+_SLEEP = _waiters.ThreadWaiter.sleep.__code__
+
+
+def parked(thread_id: int) -> bool:
+    """Whether the thread is parked in mpsc (its innermost frame is the park)."""
+    frame = sys._current_frames().get(thread_id)
+    return frame is not None and frame.f_code is _SLEEP
+
+
+class Scene:
+    """One channel, the values sent on it, and the peers around one interrupted call."""
+
+    def __init__(self, cap: int | None) -> None:
+        self.cap = cap
+        self.tx, self.rx = make(cap)
+        self.chan = self.rx._chan
+        self.happened: Counter[Any] = Counter()  # values whose send returned normally
+        self.received: Counter[Any] = Counter()  # values some receive returned
+        self.peers: list[Worker] = []
+        self.victim = threading.get_ident()
+        self.done = threading.Event()  # the interrupted call has returned or raised
+
+    # -- peers ---------------------------------------------------------------------------------
+
+    def peer(self, fn: Callable[[], Any]) -> Worker:
+        worker = Worker(fn)
+        self.peers.append(worker)
+        return worker
+
+    def when_parked(self, fn: Callable[[], Any]) -> Worker:
+        """A peer that runs ``fn`` once the call has parked (or ended without parking)."""
+
+        def run() -> Any:
+            wait_until(lambda: parked(self.victim) or self.done.is_set())
+            return fn()
+
+        return self.peer(run)
+
+    def send(self, value: Any) -> None:
+        self.tx.send(value)
+        self.happened[value] += 1
+
+    def recv(self) -> None:
+        self.received[self.rx.recv_timeout(WAIT)] += 1
+
+    def park_sender(self, value: Any) -> Worker:
+        """A peer parked sending ``value`` (the channel is full, or has no room at all)."""
+        worker = self.peer(lambda: self.send(value))
+        wait_until(lambda: bool(self.chan.sendq))
+        return worker
+
+    def park_receiver(self) -> Worker:
+        worker = self.peer(self.recv)
+        wait_until(lambda: bool(self.chan.recvq))
+        return worker
+
+    # -- the end of a run ----------------------------------------------------------------------
+
+    def finish(self) -> None:
+        """Let every peer end, collect what is left in the channel, and check the invariants."""
+        self.done.set()
+        chan = self.chan
+        for worker in self.peers:
+            while True:
+                # A peer still parked was left to wait by a call that did not happen: serve it.
+                wait_until(lambda: not worker.thread.is_alive() or bool(chan.sendq or chan.recvq))
+                if not worker.thread.is_alive():
+                    break
+                if chan.sendq:
+                    self.received[self.rx.recv_timeout(WAIT)] += 1
+                elif chan.recvq:
+                    self.send(("release", len(self.happened)))
+            worker.join()
+        while True:
+            try:
+                self.received[self.rx.try_recv()] += 1
+            except mpsc.Empty:
+                break
+        assert self.received == self.happened, (
+            f"lost {self.happened - self.received}, duplicated {self.received - self.happened}"
+        )
+        assert not self.chan.recvq and not self.chan.sendq, "an operation was left queued"
+        if self.cap:  # capacity exact: the permits that exist are exactly the free room
+            assert len(self.chan.slots) + self.chan._reserve == self.cap
+            for i in range(self.cap):
+                self.tx.try_send(("fill", i))
+            with pytest.raises(mpsc.Full):
+                self.tx.try_send("one too many")
+
+
+def run_interrupted(scene: Scene, call: Callable[[], Any], n: int) -> tuple[Any, BaseException | None, bool]:
+    injector = Injector(n)
+    gc.disable()  # no finalizer of an earlier run's garbage inside this call
+    try:
+        result, exc = injector.call(call)
+    finally:
+        gc.enable()
+    scene.done.set()
+    if exc is not None and not isinstance(exc, Injected):
+        raise exc
+    return result, exc, injector.fired or n == 0
+
+
+# -- receiving ---------------------------------------------------------------------------------
+
+
+def _first(rx: mpsc.Receiver[Any]) -> Any:
+    # (``next(rx)`` is a call of a C function: an exception raised as it returns lands in the
+    # caller before it stores the value, a window of Python's own, as for any C function.)
+    for value in rx:
+        return value
+    raise AssertionError("the iteration ended")
+
+
+RECEIVES: dict[str, Callable[[mpsc.Receiver[Any]], Any]] = {
+    "recv": lambda rx: rx.recv(),
+    "recv_timeout": lambda rx: rx.recv_timeout(WAIT),
+    "for": _first,
+}
+SELECT_RECEIVES: dict[str, Callable[[mpsc.Receiver[Any]], Any]] = {
+    "select": lambda rx: mpsc.select(rx)[1],
+    "select of two": lambda rx: mpsc.select(rx, mpsc.never())[1],
+    "Select": lambda rx: mpsc.Select(rx).select()[1],
+}
+
+
+def _receive_scene(cap: int | None, moment: str, how: Callable[[mpsc.Receiver[Any]], Any], n: int) -> bool:
+    scene = Scene(cap)
+    if moment == "value there":
+        if cap == 0:
+            scene.park_sender("v")
+        else:
+            scene.send("v")
+    elif moment == "value comes":
+        scene.when_parked(lambda: scene.send("v"))
+    else:  # "sender parked": full, with another sender waiting for room
+        for i in range(cap or 0):
+            scene.send(("old", i))
+        scene.park_sender("v")
+    result, exc, reached = run_interrupted(scene, lambda: how(scene.rx), n)
+    if result is not NOT_RETURNED:
+        scene.received[result] += 1
+    scene.finish()
+    return reached
+
+
+# Only a bounded channel has senders waiting for room while it holds values.
+RECEIVE_SCENES = [
+    (cap, moment)
+    for cap in CAPACITIES
+    for moment in ["value there", "value comes", "sender parked"]
+    if moment != "sender parked" or cap
+]
+
+
+@pytest.mark.parametrize("how", list(RECEIVES))
+@pytest.mark.parametrize(("cap", "moment"), RECEIVE_SCENES)
+def test_receive_interrupted_at_every_check_point(cap: int | None, moment: str, how: str) -> None:
+    every_point(lambda n: _receive_scene(cap, moment, RECEIVES[how], n))
+
+
+@pytest.mark.usefixtures("select_pass")
+@pytest.mark.parametrize("how", list(SELECT_RECEIVES))
+@pytest.mark.parametrize(("cap", "moment"), RECEIVE_SCENES)
+def test_select_receive_interrupted_at_every_check_point(cap: int | None, moment: str, how: str) -> None:
+    every_point(lambda n: _receive_scene(cap, moment, SELECT_RECEIVES[how], n))
+
+
+# -- sending -----------------------------------------------------------------------------------
+
+SENDS: dict[str, Callable[[mpsc.Sender[Any], Any], Any]] = {
+    "send": lambda tx, v: tx.send(v),
+    "send_timeout": lambda tx, v: tx.send_timeout(v, WAIT),
+}
+SELECT_SENDS: dict[str, Callable[[mpsc.Sender[Any], Any], Any]] = {
+    "select": lambda tx, v: mpsc.select((tx, v)),
+    "select of two": lambda tx, v: mpsc.select((tx, v), mpsc.never()),
+    "Select": lambda tx, v: mpsc.Select((tx, v)).select(),
+}
+
+
+def _send_scene(cap: int | None, moment: str, how: Callable[[mpsc.Sender[Any], Any], Any], n: int) -> bool:
+    scene = Scene(cap)
+    if moment == "receiver parked":
+        scene.park_receiver()
+    elif moment == "room comes":  # full (a rendezvous always is): a receiver comes once it parked
+        for i in range(cap or 0):
+            scene.send(("old", i))
+        scene.when_parked(scene.recv)
+    result, exc, reached = run_interrupted(scene, lambda: how(scene.tx, "v"), n)
+    if result is not NOT_RETURNED:
+        scene.happened["v"] += 1
+    scene.finish()
+    return reached
+
+
+# A rendezvous channel never has room; an unbounded one always has.
+SEND_SCENES = [
+    (cap, moment)
+    for cap in CAPACITIES
+    for moment in ["room", "receiver parked", "room comes"]
+    if not (moment == "room" and cap == 0) and not (moment == "room comes" and cap is None)
+]
+
+
+@pytest.mark.parametrize("how", list(SENDS))
+@pytest.mark.parametrize(("cap", "moment"), SEND_SCENES)
+def test_send_interrupted_at_every_check_point(cap: int | None, moment: str, how: str) -> None:
+    every_point(lambda n: _send_scene(cap, moment, SENDS[how], n))
+
+
+@pytest.mark.usefixtures("select_pass")
+@pytest.mark.parametrize("how", list(SELECT_SENDS))
+@pytest.mark.parametrize(("cap", "moment"), SEND_SCENES)
+def test_select_send_interrupted_at_every_check_point(cap: int | None, moment: str, how: str) -> None:
+    every_point(lambda n: _send_scene(cap, moment, SELECT_SENDS[how], n))
+
+
+# -- closing, cloning --------------------------------------------------------------------------
+
+
+def _close_scene(cap: int | None, side: str, n: int) -> bool:
+    scene = Scene(cap)
+    if side == "sender":  # the last sender leaves while a receiver waits: it must see RecvError
+        waiting = scene.peer(scene.rx.recv)
+        wait_until(lambda: bool(scene.chan.recvq))
+        handle: Any = scene.tx
+        error: type[BaseException] = mpsc.RecvError
+    else:  # the last receiver leaves while a sender waits for room: it must see SendError
+        for i in range(cap or 0):
+            scene.send(("old", i))
+        waiting = scene.peer(lambda: scene.tx.send("v"))
+        wait_until(lambda: bool(scene.chan.sendq))
+        handle = scene.rx
+        error = mpsc.SendError
+    result, exc, reached = run_interrupted(scene, handle.close, n)
+    if result is NOT_RETURNED:
+        handle.close()  # it did not happen: close it now
+    with pytest.raises(error):
+        waiting.join()
+    assert not scene.chan.recvq and not scene.chan.sendq
+    return reached
+
+
+# No send waits on an unbounded channel.
+CLOSE_SCENES = [
+    (cap, side)
+    for cap in CAPACITIES
+    for side in ["sender", "receiver"]
+    if side == "sender" or cap is not None
+]
+
+
+@pytest.mark.parametrize(("cap", "side"), CLOSE_SCENES)
+def test_close_interrupted_at_every_check_point(cap: int | None, side: str) -> None:
+    every_point(lambda n: _close_scene(cap, side, n))
+
+
+def _clone_scene(n: int) -> bool:
+    scene = Scene(None)
+    tx, rx = scene.tx, scene.rx
+    result, exc, reached = run_interrupted(scene, tx.clone, n)
+    chan = rx._chan
+    if result is NOT_RETURNED:
+        assert chan.senders == 1, "a clone that did not happen was counted"
+    else:
+        assert chan.senders == 2
+        result.close()
+    tx.close()
+    assert rx.is_disconnected()
+    return reached
+
+
+def test_clone_interrupted_at_every_check_point() -> None:
+    every_point(_clone_scene)
