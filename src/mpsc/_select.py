@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import _ops
 from ._buffered import Bounded, Unbounded
@@ -22,6 +22,9 @@ from ._handles import Receiver, Sender, _Handle
 from ._interrupts import settle_and_raise_after
 from ._ops import Operation as _Op
 from ._ownership import closed_error, is_open
+
+if TYPE_CHECKING:
+    from ._accel import SelectPass
 
 Operation = Receiver[Any] | tuple[Sender[Any], Any]
 
@@ -187,7 +190,7 @@ class Select:
         return f"<mpsc.Select of {len(self._ops)} operations>"
 
 
-PASS: Any = None
+PASS: SelectPass | None = None
 """The C try pass (``_accel.SelectPass``), where it was built (CPython) and ``MPSC_PURE`` is not
 set; None otherwise. A select with a ready operation completes there; every other call goes
 on to the pure code above, which is the reference for what a select does. The one switch
