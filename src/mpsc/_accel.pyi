@@ -21,6 +21,6 @@ class SelectPass:
     """select's try pass, reached through attributes (see _accel.c)."""
 
     operations: tuple[tuple[Any, ...], object]
-    records: tuple[tuple[Any, ...], object]
+    records: tuple[tuple[Any, ...] | None, object]
     @property
     def result(self) -> tuple[int, Any] | None: ...
