@@ -424,6 +424,39 @@ def test_tasks_left_waiting_at_loop_shutdown_leave_the_channel_as_it_was(cap: in
             tx.try_send("after")  # no receiver is left behind
 
 
+@pytest.mark.parametrize("cap", CAPACITIES)
+@pytest.mark.parametrize("sender", ["the loop's thread", "another thread"])
+def test_a_task_left_waiting_on_a_closed_loop_is_skipped_by_senders(cap: int | None, sender: str) -> None:
+    """A loop closed without cancelling its tasks leaves a recv_async queued that can never run
+    again: a send must not hand it the value (it would be lost), nor raise from waking it."""
+    tx, rx = make(cap)
+    loop = asyncio.new_event_loop()
+
+    async def park() -> asyncio.Task[Any]:
+        task = asyncio.create_task(rx.recv_async())
+        await until(lambda: blocked_receivers(rx) == 1)
+        return task
+
+    task = loop.run_until_complete(park())
+    loop.close()  # without cancelling the task
+
+    def send() -> None:
+        if cap == 0:  # no receiver can take it at once: the dead task does not count as one
+            with pytest.raises(mpsc.Full):
+                tx.try_send("x")
+        else:
+            tx.send("x")
+
+    if sender == "the loop's thread":
+        send()
+    else:
+        Worker(send).join()
+    assert queues_empty(rx)  # the dead task's wait was dropped
+    if cap != 0:
+        assert rx.try_recv() == "x"
+    del task  # (asyncio logs that a pending task was destroyed)
+
+
 # -- async for, async with ---------------------------------------------------------------------
 
 

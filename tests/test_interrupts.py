@@ -137,6 +137,8 @@ def run_interrupted(scene: Scene, call: Callable[[], Any], n: int) -> tuple[Any,
     scene.done.set()
     if exc is not None and not isinstance(exc, Injected):
         raise exc
+    if injector.fired:  # raised inside the call, or right after it returned: never swallowed
+        assert isinstance(exc, Injected), f"the interrupt at check point {n} was lost"
     return result, exc, injector.fired or n == 0
 
 

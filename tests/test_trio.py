@@ -270,3 +270,70 @@ def test_trio_and_asyncio_on_one_channel() -> None:
     for worker in workers:
         worker.join()
     assert sorted(results[0] + results[1]) == list(range(1000))
+
+
+# -- every async operation is a checkpoint (trio's rule, which its own channels follow) ----------
+
+
+@pytest.mark.parametrize("side", ["recv_async", "send_async"])
+def test_a_task_looping_over_a_ready_channel_lets_other_tasks_run(side: str) -> None:
+    """recv_async on a channel that always has a value (send_async on one that always has
+    room) completes at once, and still yields: a task looping over it does not starve others."""
+    tx, rx = mpsc.channel()
+    for i in range(50):
+        tx.send(i)
+
+    async def main() -> list[str]:
+        order: list[str] = []
+
+        async def other() -> None:
+            order.append("other ran")
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(other)
+            for i in range(50):
+                if side == "recv_async":
+                    await rx.recv_async()
+                else:
+                    await tx.send_async(i)
+                order.append("operation")
+        return order
+
+    order = run(main)
+    assert "other ran" in order
+    assert order.index("other ran") < order.count("operation")  # before the loop was over
+
+
+@pytest.mark.parametrize("cap", CAPACITIES)
+@pytest.mark.parametrize("side", ["recv_async", "send_async", "select_async"])
+def test_an_operation_in_a_cancelled_scope_raises_cancelled_and_changes_nothing(
+    cap: int | None, side: str
+) -> None:
+    """Even when it could complete at once: trio delivers a pending cancellation at every
+    checkpoint, before the operation, which then did not happen."""
+    tx, rx = make(cap)
+    if cap != 0:
+        tx.send("there")  # a value to receive at once (and, unbounded, room to send)
+    else:
+        helper = Worker(tx.send_timeout, "there", WAIT)  # a sender waiting: a receive is ready
+        wait_until(lambda: blocked_senders(tx) == 1)
+    before = len(rx)
+
+    async def main() -> bool:
+        with trio.CancelScope() as scope:
+            scope.cancel()
+            if side == "recv_async":
+                await rx.recv_async()
+            elif side == "send_async":
+                await tx.send_async("new")
+            else:
+                await mpsc.select_async(rx)
+        return scope.cancelled_caught
+
+    assert run(main) is True
+    assert len(rx) == before
+    assert rx.recv_timeout(WAIT) == "there"  # still there, and nothing else was sent
+    if cap == 0:
+        helper.join()
+    else:
+        assert rx.is_empty()

@@ -22,22 +22,9 @@ from . import _ops
 from ._core import NOTHING, RECEIVERS, SENDERS, Chan
 from ._deadlines import checked_deadline, deadline_after
 from ._errors import Empty, Full, RecvError
-from ._interrupts import finish, nothing
 from ._ownership import MOVED, clone, is_closed_marker, open_channel, release, release_collected
 
 T = TypeVar("T")
-
-_modules = sys.modules
-
-
-def _running_trio() -> Any:
-    """The trio module when called from a trio task, else None. trio's rule is that every
-    async operation is a checkpoint: it raises a pending cancellation before the operation,
-    and lets other tasks run after one that completed at once."""
-    trio = _modules.get("trio")
-    if trio is not None and trio.lowlevel.in_trio_run():
-        return trio
-    return None
 
 
 class _Handle(Generic[T]):
@@ -196,16 +183,13 @@ class Sender(_Handle[T]):
         ``asyncio.timeout()`` or ``asyncio.wait_for`` for a time limit.
         """
         chan = self._chan
-        trio = _running_trio()
+        trio = _ops.running_trio()
         if trio is not None:
             await trio.lowlevel.checkpoint_if_cancelled()
         if not chan.offer(value):
             await _ops.send_async(chan, self, value, None)
         elif trio is not None:
-            try:
-                await trio.lowlevel.cancel_shielded_checkpoint()
-            except BaseException as exc:  # (KeyboardInterrupt) the value is sent: raise after
-                finish(None, nothing, None, exc)
+            await _ops.trio_yield(trio, None)
 
     def is_disconnected(self) -> bool:
         """Whether every Receiver is gone, so that no send can succeed any more."""
@@ -275,17 +259,14 @@ class Receiver(_Handle[T]):
         ``asyncio.timeout()`` or ``asyncio.wait_for`` for a time limit.
         """
         chan = self._chan
-        trio = _running_trio()
+        trio = _ops.running_trio()
         if trio is not None:
             await trio.lowlevel.checkpoint_if_cancelled()
         value = chan.poll()
         if value is NOTHING:
             return await _ops.recv_async(chan, self, None)
         if trio is not None:
-            try:
-                await trio.lowlevel.cancel_shielded_checkpoint()
-            except BaseException as exc:  # (KeyboardInterrupt) the value is taken: raise after
-                return finish(value, nothing, None, exc)
+            return await _ops.trio_yield(trio, value)
         return value
 
     def __aiter__(self) -> AsyncIterator[T]:

@@ -33,7 +33,7 @@ from typing import Any, NamedTuple, TypeVar
 from ._core import NOTHING, Chan, Entry
 from ._deadlines import expired
 from ._errors import ChannelError, Empty, Timeout
-from ._interrupts import finish
+from ._interrupts import finish, nothing
 from ._ownership import closed_error
 from ._waiters import RETRY, AsyncWaiter, ThreadWaiter, TrioWaiter, Waiter
 
@@ -230,13 +230,38 @@ def run(
         # disconnected during it has an operation that can complete, Go's runtime tests say.)
 
 
+def running_trio() -> Any:
+    """The trio module when called from a trio task, else None. trio's rule is that every
+    async operation is a checkpoint: it raises a pending cancellation before the operation,
+    and lets other tasks run after one that completed at once (as trio's own channels do)."""
+    trio = sys.modules.get("trio")
+    if trio is not None and trio.lowlevel.in_trio_run():
+        return trio
+    return None
+
+
+async def trio_yield(trio: Any, result: T) -> T:
+    """The checkpoint after an operation that completed at once, under trio: it cannot be
+    cancelled, and an exception landing there (KeyboardInterrupt) is raised after the return."""
+    try:
+        await trio.lowlevel.cancel_shielded_checkpoint()
+    except BaseException as exc:
+        return finish(result, nothing, None, exc)
+    return result
+
+
 async def run_async(
     ops: Sequence[Operation], deadline: float | None, *, block: bool = True, select: bool = False
 ) -> tuple[int, Any]:
     """``run`` for an asyncio or trio task, awaiting between rounds."""
+    trio = running_trio()
+    if trio is not None:
+        await trio.lowlevel.checkpoint_if_cancelled()
     while True:
         found = try_ops(ops, select)
         if found is not None:
+            if trio is not None:
+                return await trio_yield(trio, found)
             return found
         final = not block or expired(deadline)
         if final and len(ops) < 2:
