@@ -4,10 +4,13 @@ CPython raises a signal handler's exception (and any asynchronous exception) onl
 points*: when a function starts, right after a call into C code returns, at the back edge of a
 loop, and inside a blocking C call such as ``Lock.acquire``. :class:`Injector` follows the
 calling thread with a trace function and raises at the n-th of them inside mpsc — in its
-frames and in those it calls (asyncio's, threading's) — emulating each faithfully:
+frames and in those it calls (threading's, say; not asyncio's, which is not safe against an
+exception landing in it, see _LOOPS) — emulating each faithfully:
 
-* a function start: at its ``call`` event, before its first instruction (also each time a
-  generator or coroutine resumes: for a coroutine that is where a thrown exception lands);
+* a function start: at its ``call`` event, before its first instruction; and a generator's
+  resumption after ``yield``. A coroutine resumed after ``await`` checks nothing, but the
+  innermost one — mpsc's waiters awaiting their future — is where a thrown exception (a
+  cancellation, or ``coro.throw``) lands, and that resumption counts too;
 * the end of a call into C: before the instruction that follows a ``CALL`` during which no
   Python frame ran (after a call of a Python function CPython checks nothing: the callee's own
   start is the check point);
@@ -27,6 +30,7 @@ points the call passed, so that a test can try every one: n = 1, 2, ... until n 
 from __future__ import annotations
 
 import dis
+import inspect
 import os
 import sys
 from collections.abc import Callable
@@ -38,8 +42,14 @@ from mpsc import _waiters
 
 _CALLS = frozenset({"CALL", "CALL_KW", "CALL_FUNCTION_EX", "PRECALL"})
 _SLEEP = _waiters.ThreadWaiter.sleep.__code__
+_AWAITING = (_waiters.AsyncWaiter.sleep.__code__, _waiters.TrioWaiter.sleep.__code__)
+_COROUTINE = inspect.CO_COROUTINE | inspect.CO_ITERABLE_COROUTINE
 _opnames: dict[CodeType, dict[int, str]] = {}
 _MPSC = os.path.dirname(mpsc.__file__) + os.sep
+# Event loops' own code, which mpsc calls to wake a task: asyncio is not safe against an
+# exception landing inside it (a future marked done whose callbacks were never scheduled hangs
+# its task for ever), whoever calls it, which is why asyncio.run turns Ctrl-C into a cancellation.
+_LOOPS = tuple(os.path.dirname(__import__(name).__file__) + os.sep for name in ("asyncio",))
 
 NOT_RETURNED: Any = object()
 
@@ -55,9 +65,9 @@ def _ops(code: CodeType) -> dict[int, str]:
     return names
 
 
-def _checkpoint() -> None:
-    """A call into C: a check point where an exception deferred by the call lands."""
-    len(())
+def checkpoint() -> None:
+    """A check point (the start of a Python function; not every call into C is one: 3.11 runs
+    some inline, ``list.append`` among them), where an exception deferred by a call lands."""
 
 
 class Injector:
@@ -68,14 +78,16 @@ class Injector:
         self.make = exc
         self.points = 0
         self.fired = False
+        self.where = ""  # the check point it fired at, for a failure's message
         self._last: dict[FrameType, int] = {}
         self._child_ran: dict[FrameType, bool] = {}
         self._inside: set[FrameType] = set()  # frames of mpsc, or called by them
 
-    def _tick(self) -> None:
+    def _tick(self, frame: FrameType) -> None:
         self.points += 1
         if self.points == self.target:
             self.fired = True
+            self.where = f"{frame.f_code.co_qualname}:{frame.f_lineno}"
             # From here on the traced code must run as it does untraced: a trace function is
             # Python code, and calling it would add check points where mpsc has none.
             sys.settrace(None)
@@ -88,14 +100,17 @@ class Injector:
             parent = frame.f_back
             if parent is not None and parent in self._child_ran:
                 self._child_ran[parent] = True
-            if parent not in self._inside and not frame.f_code.co_filename.startswith(_MPSC):
-                return self._trace  # the caller's code
+            filename = frame.f_code.co_filename
+            if filename.startswith(_LOOPS) or (parent not in self._inside and not filename.startswith(_MPSC)):
+                return self._trace  # the caller's code, or an event loop's
             self._inside.add(frame)
             frame.f_trace_opcodes = True
             frame.f_trace_lines = False
             frame.f_trace = self._trace  # (3.12 wants it set, besides being returned)
             self._child_ran[frame] = False
-            self._tick()
+            resumed = frame.f_lasti > 0 and frame.f_code.co_flags & _COROUTINE
+            if not resumed or frame.f_code in _AWAITING:
+                self._tick(frame)
             return self._trace
         if event != "opcode" or frame not in self._inside:
             return self._trace
@@ -111,9 +126,9 @@ class Injector:
                 and not (previous == "PRECALL" and op == "CALL")
                 and not self._child_ran.get(frame, False)
             ):
-                self._tick()  # the end of a call into C
+                self._tick(frame)  # the end of a call into C
         if op in {"JUMP_BACKWARD", "BEFORE_WITH"} or (op in _CALLS and frame.f_code is _SLEEP):
-            self._tick()
+            self._tick(frame)
         if op in _CALLS:
             self._child_ran[frame] = False
         return self._trace
@@ -125,7 +140,7 @@ class Injector:
             sys.settrace(self._trace)
             result = fn()
             sys.settrace(None)  # a call into C: an exception deferred by fn lands here
-            _checkpoint()
+            checkpoint()
             return result, None
         except BaseException as exc:
             sys.settrace(None)

@@ -346,6 +346,7 @@ def test_handles_refuse_pickle_and_copy() -> None:
         (-1, ValueError),
         (-0.001, ValueError),
         (float("-inf"), ValueError),
+        (-(10**400), ValueError),  # too large for a float, and negative: not "wait forever"
         ("1", TypeError),
         (None, TypeError),
         (True, TypeError),
@@ -393,6 +394,21 @@ def test_huge_timeouts_wait_forever_without_overflow(huge: Any) -> None:
     wait_until(lambda: blocked_receivers(rx) == 1)
     tx.send("later")
     assert worker.join() == "later"
+
+
+def test_a_deadline_too_far_in_the_past_for_a_float_has_passed() -> None:
+    tx, rx = mpsc.channel()
+    with pytest.raises(mpsc.Timeout):
+        rx.recv_deadline(-(10**400))
+    tx.send(1)
+    assert rx.recv_deadline(-(10**400)) == 1
+
+
+@pytest.mark.parametrize("bad", [None, 1, "chan", object()])
+def test_handles_are_made_by_the_constructors_only(bad: Any) -> None:
+    for cls in (mpsc.Sender, mpsc.Receiver):
+        with pytest.raises(TypeError, match=r"mpsc\.channel"):
+            cls(bad)  # no broken handle left behind for the collector to trip over
 
 
 def test_deadline_in_the_past_still_takes_what_is_there() -> None:

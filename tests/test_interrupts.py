@@ -22,6 +22,7 @@ thread's current frame (white-box), not by sleeping.
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import sys
 import threading
@@ -30,11 +31,14 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from checkpoints import NOT_RETURNED, Injected, Injector, every_point
+from checkpoints import NOT_RETURNED, Injected, Injector, checkpoint, every_point
 from helpers import WAIT, Worker, make, wait_until
 
 import mpsc
 from mpsc import _waiters
+
+# An interrupt landing between making a coroutine and awaiting it leaves the coroutine unawaited.
+pytestmark = pytest.mark.filterwarnings("ignore:coroutine .* was never awaited:RuntimeWarning")
 
 CAPACITIES = [None, 1, 2, 0]
 _SLEEP = _waiters.ThreadWaiter.sleep.__code__
@@ -314,3 +318,68 @@ def _clone_scene(n: int) -> bool:
 
 def test_clone_interrupted_at_every_check_point() -> None:
     every_point(_clone_scene)
+
+
+# -- asyncio tasks: an exception thrown in where the task resumes, or landing anywhere else -----
+
+
+def _task_scene(cap: int | None, moment: str, side: str, how: str, n: int) -> bool:
+    scene = Scene(cap)
+    chan = scene.chan
+    got: list[Any] = []
+    if side == "receive":
+        if moment == "value comes":
+            scene.peer(lambda: (wait_until(lambda: bool(chan.recvq) or scene.done.is_set()), scene.send("v")))
+        else:  # a sender waits (for room, or for a receiver at all)
+            for i in range(cap or 0):
+                scene.send(("old", i))
+            scene.park_sender("v")
+    elif moment == "room comes":
+        for i in range(cap or 0):
+            scene.send(("old", i))
+        scene.peer(lambda: (wait_until(lambda: bool(chan.sendq) or scene.done.is_set()), scene.recv()))
+    else:  # a receiver waits
+        scene.park_receiver()
+
+    async def victim() -> None:
+        # An exception raised right after the call returned lands at the coroutine's next check
+        # point: here, as in most code, its own next line. (In a task whose coroutine ends
+        # with the call it would land in asyncio's own code, which is not safe against one.)
+        if side == "receive":
+            if how == "select_async":
+                got.append((await mpsc.select_async(scene.rx))[1])
+            else:
+                got.append(await scene.rx.recv_async())
+        elif how == "select_async":
+            await mpsc.select_async((scene.tx, "v"))
+            got.append("sent")
+        else:
+            await scene.tx.send_async("v")
+            got.append("sent")
+        checkpoint()
+
+    result, exc, reached = run_interrupted(scene, lambda: asyncio.run(victim()), n)
+    if side == "receive":
+        scene.received.update(got)
+    elif got:
+        scene.happened["v"] += 1
+    scene.finish()
+    return reached
+
+
+TASK_SCENES = [
+    (cap, moment, side)
+    for cap in CAPACITIES
+    for side, moments in (
+        ("receive", ["value comes", "sender parked"]),
+        ("send", ["room comes", "receiver parked"]),
+    )
+    for moment in moments
+    if not (moment == "sender parked" and cap is None) and not (moment == "room comes" and cap is None)
+]
+
+
+@pytest.mark.parametrize("how", ["method", "select_async"])
+@pytest.mark.parametrize(("cap", "moment", "side"), TASK_SCENES)
+def test_task_interrupted_at_every_check_point(cap: int | None, moment: str, side: str, how: str) -> None:
+    every_point(lambda n: _task_scene(cap, moment, side, how, n))

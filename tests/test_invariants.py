@@ -417,6 +417,60 @@ def test_closing_last_sender_racing_receivers(cap: int | None, fast_switching: N
         assert sorted(got) == list(range(n))
 
 
+@pytest.mark.parametrize("cap", [None, 2])
+def test_sends_racing_the_close_of_their_own_handle(cap: int | None, fast_switching: None) -> None:
+    """Two threads send through one handle while a third closes it (the last sender) and two
+    receivers take until RecvError. A send that returned was received exactly once; one that
+    raised (ClosedHandleError: closed before it, or after it had landed past the end) was not;
+    nothing is left in the ended channel. Disconnection is final (before the fix, a value could
+    land after a receiver had seen RecvError, and wait there for the next receive)."""
+    for _round in range(20):
+        tx, rx = make(cap)
+        sent: list[int] = []
+        refused: list[int] = []
+        lock = threading.Lock()
+
+        def sender(base: int) -> None:
+            for i in range(base, base + 300):
+                try:
+                    tx.send_timeout(i, WAIT)
+                except (mpsc.ClosedHandleError, mpsc.SendError):  # (once both receivers left)
+                    with lock:
+                        refused.append(i)
+                else:
+                    with lock:
+                        sent.append(i)
+
+        def closer() -> None:
+            for _ in range(random.randrange(2000)):
+                pass
+            tx.close()
+
+        def receiver(rx: mpsc.Receiver[int]) -> list[int]:
+            got = []
+            with rx:
+                while True:
+                    try:
+                        got.append(rx.recv_timeout(WAIT))
+                    except mpsc.RecvError:
+                        break
+                with pytest.raises(mpsc.RecvError):  # final
+                    rx.try_recv()
+            return got
+
+        other = rx.clone()
+        results = run_all(
+            lambda: sender(0), lambda: sender(300), closer, lambda: receiver(other), lambda: receiver(rx)
+        )
+        received = results[3] + results[4]
+        assert len(received) == len(set(received)), "received twice"
+        assert sorted(received) == sorted(sent), (
+            f"lost {sorted(set(sent) - set(received))[:5]}, refused yet received "
+            f"{sorted(set(refused) & set(received))[:5]}"
+        )
+        assert len(sent) + len(refused) == 600
+
+
 @pytest.mark.stress
 @pytest.mark.parametrize("cap", CAPACITIES)
 def test_soak_races(cap: int | None, fast_switching: None) -> None:
@@ -424,3 +478,5 @@ def test_soak_races(cap: int | None, fast_switching: None) -> None:
         test_recv_timeouts_racing_sends_lose_nothing(cap, None)
         test_closing_last_receiver_racing_senders(cap, None)
         test_closing_last_sender_racing_receivers(cap, None)
+        if cap != 0:
+            test_sends_racing_the_close_of_their_own_handle(cap, None)

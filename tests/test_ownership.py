@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import threading
 import weakref
+from fractions import Fraction
 from typing import Any
 
 import pytest
@@ -174,6 +175,10 @@ def test_join_timeout() -> None:
         handle.join(0.01)
     assert not handle.is_finished()
     assert "running" in repr(handle)
+    with pytest.raises(mpsc.Timeout):
+        handle.join(Fraction(1, 100))  # any real number of seconds, as everywhere else
+    with pytest.raises(ValueError):
+        handle.join(-(10**400))
     release.set()
     assert handle.join(WAIT) is True
     assert "finished" in repr(handle)

@@ -33,7 +33,7 @@ import pytest
 from helpers import WAIT, Worker, blocked_receivers, blocked_senders, make, recv_all, run_all, wait_until
 
 import mpsc
-from mpsc import _core
+from mpsc import _core, _ops, _select
 
 # Every test here runs with each try pass of select: the C one and the pure one (conftest).
 pytestmark = pytest.mark.usefixtures("select_pass")
@@ -494,7 +494,14 @@ def test_a_handle_closed_after_it_was_added_fails_the_next_select() -> None:
 
 @pytest.mark.parametrize(
     ("timeout", "error"),
-    [(-1, ValueError), (-1e-9, ValueError), (math.nan, ValueError), ("1", TypeError), (True, TypeError)],
+    [
+        (-1, ValueError),
+        (-1e-9, ValueError),
+        (-(10**400), ValueError),
+        (math.nan, ValueError),
+        ("1", TypeError),
+        (True, TypeError),
+    ],
 )
 def test_bad_timeout_raises_before_anything_happens(timeout: Any, error: type[Exception]) -> None:
     scene = Scene()
@@ -1045,6 +1052,84 @@ def test_try_select_is_linearizable(cap: int | None, mode: str, fast_switching: 
             pass
     helper.join()
     assert empty == 0, f"{empty} of {rounds} non-blocking selects saw nothing ready"
+
+
+@pytest.mark.parametrize("mode", ["block=False", "timeout=0"])
+def test_try_select_sees_a_channel_that_disconnects_as_the_value_goes(
+    mode: str, fast_switching: None
+) -> None:
+    # Go TestNonblockSelectRace2: c1 holds a value; the other thread takes it and then closes
+    # c2's only sender. At every instant one operation can complete (a disconnected channel
+    # completes a receive at once, with RecvError): a non-blocking select must never say Empty.
+    rounds = 3000
+    start_tx, start_rx = mpsc.sync_channel(0)
+    end_tx, end_rx = mpsc.sync_channel(0)
+    work_tx, work_rx = mpsc.channel()
+
+    def other() -> None:
+        rng = random.Random(5)
+        for r1, s2 in work_rx:
+            start_rx.recv_timeout(WAIT)
+            for _ in range(rng.randrange(100)):  # vary where the two steps land
+                pass
+            try:
+                r1.try_recv()
+            except mpsc.Empty:
+                pass
+            s2.close()
+            end_rx.recv_timeout(WAIT)
+
+    helper = Worker(other)
+    empty = 0
+    outcomes: Counter[Any] = Counter()
+    for _ in range(rounds):
+        s1, r1 = mpsc.bounded(1)
+        s2, r2 = mpsc.bounded(0)
+        s1.send(1)
+        work_tx.send((r1, s2))
+        start_tx.send_timeout(None, WAIT)
+        try:
+            if mode == "block=False":
+                outcomes[mpsc.select(r1, r2, block=False)] += 1
+            else:
+                outcomes[mpsc.select(r1, r2, timeout=0)] += 1
+        except mpsc.RecvError as gone:
+            outcomes["RecvError", gone.index] += 1
+        except (mpsc.Empty, mpsc.Timeout):
+            empty += 1
+        end_tx.send_timeout(None, WAIT)
+    work_tx.close()
+    helper.join()
+    assert empty == 0, f"{empty} of {rounds} non-blocking selects saw nothing ready"
+    assert set(outcomes) <= {(0, 1), ("RecvError", 1)}
+
+
+@pytest.mark.parametrize("cap", [1, 0])
+def test_try_select_raises_for_a_channel_that_disconnected_during_its_last_look(
+    cap: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same, forced (the pure pass: its last look queues on every channel, then gives up):
+    the only sender of the second channel leaves while the select queues on the first. Before
+    the fix the select reported Empty."""
+    s1, r1 = mpsc.bounded(cap)
+    s2, r2 = mpsc.channel()
+    queued = [0]
+    original = _core.Chan.enqueue_locked
+
+    def enqueue_then_disconnect(chan: Any, entry: Any) -> None:
+        original(chan, entry)
+        queued[0] += 1
+        if chan is r1._chan:  # the other channel's last sender goes, under no lock of ours
+            threading.Thread(target=s2.close).start()
+            wait_until(lambda: r2._chan.tx_gone)
+
+    monkeypatch.setattr(_select, "PASS", None)
+    monkeypatch.setattr(_core.Chan, "enqueue_locked", enqueue_then_disconnect)
+    monkeypatch.setattr(_ops, "_rotation", lambda n: range(n))  # r1 first, then r2
+    with pytest.raises(mpsc.RecvError) as gone:
+        mpsc.select(r1, r2, block=False)
+    assert gone.value.index == 1
+    del s1
 
 
 @pytest.mark.parametrize("mode", ["block=False", "timeout=0"])

@@ -30,7 +30,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from helpers import WAIT, Worker, make, wait_until
+from helpers import WAIT, Worker, make, use_buffer, wait_until
 
 import mpsc
 from mpsc import _ownership
@@ -306,3 +306,57 @@ def test_handle_collected_while_the_reaper_starts_does_not_deadlock(monkeypatch:
 
 def _wait_for_counts(chan: Any, senders: int) -> None:
     wait_until(lambda: chan.senders == senders)
+
+
+# -- a send racing the close of its own handle, after a receiver saw the end ------------------
+
+
+class _LateAppend(deque[Any]):
+    """A buffer whose first append runs ``before`` first: the send has read its handle's
+    channel and is about to append when another thread closes the handle (white-box)."""
+
+    def __init__(self, before: Callable[[], object]) -> None:
+        super().__init__()
+        self.before: Callable[[], object] | None = before
+
+    def append(self, value: Any) -> None:
+        before, self.before = self.before, None
+        if before is not None:
+            before()
+        super().append(value)
+
+
+@pytest.mark.parametrize("cap", [None, 2])
+@pytest.mark.parametrize("seen", [True, False], ids=["end seen", "end not seen yet"])
+def test_a_send_racing_the_close_of_its_own_handle(cap: int | None, seen: bool) -> None:
+    """Rust's rule: disconnection is final. The send read its handle's channel; its handle, the
+    last sender, is closed before its value lands. If a receiver saw RecvError meanwhile, the
+    value is taken back out and the send raises ClosedHandleError (before the fix it stayed, and
+    a later receive returned it); if not, the send stands and the value is received."""
+    tx, rx = make(cap)
+    chan = rx._chan
+    saw: list[type[BaseException]] = []
+
+    def close_and_look() -> None:
+        Worker(tx.close).join()  # another thread closes the very handle that is sending
+        if seen:
+            with pytest.raises(mpsc.RecvError):
+                rx.recv_timeout(0)
+            saw.append(mpsc.RecvError)
+
+    late = _LateAppend(close_and_look)
+    use_buffer(chan, late)
+    if seen:
+        with pytest.raises(mpsc.ClosedHandleError):
+            tx.send("late")
+        with pytest.raises(mpsc.RecvError):
+            rx.recv_timeout(0)  # still the end
+        assert len(rx) == 0
+        if cap:
+            assert len(chan.slots) == cap  # its permit came back
+    else:
+        tx.send("late")
+        assert rx.recv_timeout(0) == "late"
+        with pytest.raises(mpsc.RecvError):
+            rx.recv_timeout(0)
+    assert saw == ([mpsc.RecvError] if seen else [])

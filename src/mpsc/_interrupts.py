@@ -17,7 +17,7 @@ Nothing else a Python function does can be cut short. mpsc uses that in two ways
   thread, which CPython raises at the caller's next check point, after the caller has stored
   the result. Used as::
 
-      _deferred.exc = exc
+      defer(exc)
       for _ in DEFER:
           return result
 
@@ -35,28 +35,52 @@ import threading
 from _thread import get_ident
 from collections.abc import Callable, Iterator
 from itertools import repeat, starmap
+from operator import attrgetter
 from typing import Any, TypeVar
 
 T = TypeVar("T")
 
 _deferred = threading.local()
-"""``exc``: the exception this thread has deferred, until CPython raises it."""
+"""``exc``: the exception this thread has deferred, until CPython raises it; ``cls``: the class
+it is raised as (see ``_raised_as``)."""
 
 
-class _Reraise(BaseException):
-    """The class an asynchronous exception is raised as. CPython instantiates it when it raises
-    it, and instantiating it hands back the exception this thread deferred."""
-
-    def __new__(cls, *args: object) -> BaseException:  # type: ignore[misc]
-        if args and isinstance(args[0], BaseException):
-            # 3.11 normalizes the exception once more, passing what the first call returned.
-            return args[0]
-        exc: BaseException | None = getattr(_deferred, "exc", None)
-        _deferred.exc = None
-        return exc if exc is not None else RuntimeError("mpsc: no deferred exception to raise")
+def _give_back(cls: type[BaseException], *args: object) -> BaseException:
+    """``__new__`` of the class a deferred exception is raised as: CPython instantiates that
+    class when it raises the asynchronous exception, and gets the deferred exception itself."""
+    if args and isinstance(args[0], BaseException):
+        # 3.11 normalizes the exception once more, passing what the first call returned.
+        return args[0]
+    exc: BaseException | None = getattr(_deferred, "exc", None)
+    _deferred.exc = None
+    return exc if exc is not None else RuntimeError("mpsc: no deferred exception to raise")
 
 
-def _raise_now(_: object) -> None:
+_classes: dict[type[BaseException], type[BaseException]] = {}
+
+
+def _raised_as(exc: BaseException) -> type[BaseException]:
+    """The class to raise ``exc`` as: a subclass of its own class (3.11 keeps the class it was
+    raised as beside the instance, and C code such as asyncio's tasks looks at that class: a
+    KeyboardInterrupt must still look like one), whose instantiation gives ``exc`` back."""
+    kind = type(exc)
+    cls = _classes.get(kind)
+    if cls is None:
+        try:
+            cls = type(kind.__name__, (kind,), {"__new__": _give_back, "__module__": kind.__module__})
+        except TypeError:  # a class that cannot be subclassed: a plain stand-in
+            cls = type("Deferred", (BaseException,), {"__new__": _give_back})
+        _classes[kind] = cls
+    return cls
+
+
+def defer(exc: BaseException) -> None:
+    """Get ``exc`` ready to be raised by the next step of ``DEFER``."""
+    _deferred.cls = _raised_as(exc)
+    _deferred.exc = exc
+
+
+def _raise_now(_: object, __: object) -> None:
     """Where asynchronous exceptions cannot be set (no ctypes): raise at once, in mpsc's frame."""
     exc: BaseException | None = _deferred.exc
     _deferred.exc = None
@@ -65,21 +89,24 @@ def _raise_now(_: object) -> None:
 
 
 def _arming() -> Iterator[object]:
+    # Every step of next() is C code: no check point between it and the caller's return.
+    thread = starmap(get_ident, repeat(()))
+    cls = map(attrgetter("cls"), repeat(_deferred))
     try:
         import ctypes
 
         set_async_exc = ctypes.pythonapi.PyThreadState_SetAsyncExc
     except (ImportError, AttributeError):  # not CPython, or built without ctypes
-        return map(_raise_now, repeat(None))
+        return map(_raise_now, thread, cls)
     set_async_exc.argtypes = (ctypes.c_ulong, ctypes.py_object)
     set_async_exc.restype = ctypes.c_int
-    # Every step of next() is C code: no check point between it and the caller's return.
-    return map(set_async_exc, starmap(get_ident, repeat(())), repeat(_Reraise))
+    return map(set_async_exc, thread, cls)
 
 
 DEFER: Iterator[object] = _arming()
-"""An endless iterator: each step arms ``_deferred.exc`` to be raised in this thread at its next
-check point. Step it with ``for _ in DEFER: return result`` (see the module docstring)."""
+"""An endless iterator: each step arms the exception ``defer`` got ready, to be raised in this
+thread at its next check point. Step it with ``for _ in DEFER: return result`` (see the module
+docstring)."""
 
 
 def complete(step: Callable[[T], object], arg: T, exc: BaseException) -> BaseException:
@@ -117,7 +144,7 @@ def finish(result: T, step: Callable[[Any], object], arg: object, exc: BaseExcep
         exc = complete(step, arg, exc)
     except BaseException as landed:  # as complete() started
         exc = complete(step, arg, landed)
-    _deferred.exc = exc
+    defer(exc)
     for _ in DEFER:
         return result
     raise AssertionError("DEFER is endless")  # pragma: no cover
@@ -127,6 +154,6 @@ def settle_and_raise_after(chan: Any, exc: BaseException) -> None:
     """For the C select pass: ``exc`` landed while it settled ``chan`` after an operation took
     effect; settle to the end and arm the exception, which CPython raises once the select has
     returned to Python code (see ``_accel.c``)."""
-    _deferred.exc = complete(type(chan).settle, chan, exc)
+    defer(complete(type(chan).settle, chan, exc))
     for _ in DEFER:
         return
