@@ -215,3 +215,34 @@ def test_a_task_on_a_loop_running_in_the_forking_thread_keeps_waiting_in_the_chi
         """
     )
     assert result == "(0, b\"'to the task'\")"
+
+
+def test_a_process_of_multiprocessing_started_by_fork_uses_the_channels_it_inherited() -> None:
+    result = run(
+        """
+        import multiprocessing
+
+        tx, rx = mpsc.bounded(2)
+        busy = threading.Thread(target=rx.recv_timeout, args=(30,), daemon=True)  # parked at the fork
+        busy.start()
+        while not rx._chan.recvq:
+            time.sleep(0.001)
+
+        def child():
+            for i in range(5):
+                tx.send(i)
+                assert rx.recv_timeout(5) == i
+            tx.close()
+            assert list(rx) == []  # the child's last sender is gone: the loop ends
+            sys.exit(7)
+
+        process = multiprocessing.get_context("fork").Process(target=child)
+        process.start()
+        process.join(20)
+        print(process.exitcode)
+        tx.send("parent")
+        busy.join(10)
+        print(busy.is_alive())
+        """
+    )
+    assert result.splitlines() == ["7", "False"]

@@ -32,7 +32,7 @@ from itertools import repeat
 from threading import Lock
 from typing import Any, ClassVar, Final, Generic, TypeVar
 
-from ._fork import registry as _registry
+from ._fork import register
 from ._waiters import RETRY, Waiter
 
 T = TypeVar("T")
@@ -116,7 +116,7 @@ class Chan(Generic[T]):
         # A receiver has reported RecvError: final, whatever a send racing the close of its own
         # handle appends afterwards (it takes its value back out, see ``Unbounded.offer``).
         self.ended = False
-        _registry.add(self)
+        register(self)
 
     # -- what each flavour defines -------------------------------------------------------------
 
@@ -211,7 +211,7 @@ class Chan(Generic[T]):
         then settle (restartable: ``settle_after_release``). False if ``handle`` was released
         already; otherwise the messages dropped, to be released after the lock."""
         if handle is not None:
-            if handle._chan is not self:
+            if handle._chan is not self:  # (``_ownership.is_open``, inline: this is a burst)
                 return False
             handle._chan = marker
         if side == SENDERS:

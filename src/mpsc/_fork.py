@@ -8,22 +8,43 @@ the queues only the operations of the thread that forked (its asyncio or trio ta
 on in the child). Handles, counts and buffered messages are the parent's, copied: a channel
 whose every handle is dropped in the child is released there. Other module-level state (the
 reaper thread, select's random draw) resets itself with hooks of its own.
+
+The channels are found through weak references without callbacks: a callback is Python code
+run wherever a channel dies, and a signal handler's exception landing there would be reported
+and dropped by CPython (a WeakSet has such callbacks). Dead references are pruned as the list
+grows, so it stays within twice the number of live channels.
 """
 
 from __future__ import annotations
 
 import os
-import weakref
-from _thread import get_ident
+from _thread import allocate_lock, get_ident
 from typing import Any
+from weakref import ReferenceType, ref
 
-registry: weakref.WeakSet[Any] = weakref.WeakSet()
-"""Every channel alive in this process (each ``Chan`` adds itself)."""
+_channels: list[ReferenceType[Any]] = []
+_lock = allocate_lock()
+_prune_at = 64
+
+
+def register(chan: object) -> None:
+    """Remember ``chan`` (a new channel) for a forked child."""
+    global _prune_at
+    reference = ref(chan)
+    with _lock:
+        _channels.append(reference)
+        if len(_channels) >= _prune_at:
+            _channels[:] = [r for r in _channels if r() is not None]
+            _prune_at = max(64, 2 * len(_channels))
 
 
 def _after_fork_in_child() -> None:
+    _lock._at_fork_reinit()  # type: ignore[attr-defined]
     me = get_ident()
-    for chan in list(registry):
+    for reference in _channels:
+        chan = reference()
+        if chan is None:
+            continue
         chan.lock._at_fork_reinit()
         for queue in (chan.recvq, chan.sendq):
             if queue:

@@ -22,7 +22,15 @@ from . import _ops
 from ._core import NOTHING, RECEIVERS, SENDERS, Chan
 from ._deadlines import checked_deadline, deadline_after
 from ._errors import Empty, Full, RecvError
-from ._ownership import MOVED, clone, is_closed_marker, open_channel, release, release_collected
+from ._ownership import (
+    MOVED,
+    clone,
+    is_closed_marker,
+    open_channel,
+    release,
+    release_after,
+    release_collected,
+)
 
 T = TypeVar("T")
 
@@ -113,14 +121,18 @@ class _Handle(Generic[T]):
     def __del__(self, _finalizing: Callable[[], bool] = sys.is_finalizing) -> None:
         # At interpreter exit module globals are being torn down and no thread waits any
         # more: nothing to release. (The default argument outlives the sys module's global.)
-        if _finalizing():
-            return
         try:
+            if _finalizing():
+                return
             chan = self._chan
+            if not is_closed_marker(chan):
+                release_collected(self)
         except AttributeError:  # never given a channel (a clone or move that did not happen)
-            return
-        if not is_closed_marker(chan):
-            release_collected(chan, self._side)
+            pass
+        except BaseException as exc:
+            # An interrupt before the release began (once begun, it raises nothing): release
+            # now, and raise it after this finalizer rather than have CPython report and drop it.
+            release_after(self, exc)
 
     def __reduce__(self) -> NoReturn:
         raise TypeError(

@@ -34,7 +34,7 @@ from ._core import NOTHING, Chan, Entry
 from ._deadlines import expired
 from ._errors import ChannelError, Empty, Timeout
 from ._interrupts import finish, nothing
-from ._ownership import closed_error
+from ._ownership import closed_error, is_open
 from ._waiters import RETRY, AsyncWaiter, ThreadWaiter, TrioWaiter, Waiter
 
 T = TypeVar("T")
@@ -63,7 +63,7 @@ def try_ops(ops: Sequence[Operation], select: bool) -> tuple[int, Any] | None:
     ready = []
     for position, op in enumerate(ops):
         chan = op.chan
-        if op.handle._chan is not chan:
+        if not is_open(op.handle, chan):
             raise closed_error(op.handle)
         if chan.may_send() if op.sending else chan.may_recv():
             ready.append(position)
@@ -112,7 +112,7 @@ class Wait:
             with chan.lock:
                 if waiter.claims:
                     break
-                if entry.handle._chan is not chan:
+                if not is_open(entry.handle, chan):
                     # Its handle was closed (or moved) since try_ops looked, and that close woke
                     # only what was queued then. Unless another channel has completed the waiter
                     # meanwhile (that result stands), fail as a queued call would.

@@ -145,43 +145,58 @@ def release(handle: Any, side: int) -> None:
         finish(None, chan.settle_after_release, handle, exc)
 
 
-def release_collected(chan: Chan[Any], side: int) -> None:
-    """Release a handle that was garbage-collected without ``close()``.
+def release_collected(handle: Any) -> None:
+    """Release a handle that is being garbage-collected without ``close()``.
 
-    The collector may run while this very thread holds ``lock`` (a collection can start at any
-    allocation), so never wait for it here: if it is taken, the reaper waits instead. An
-    exception landing here (a finalizer runs wherever the collection started) is raised after
-    the finalizer returns rather than lost, as Python would otherwise report and drop it.
+    The collector may run while this very thread holds the channel's lock (a collection can
+    start at any allocation), so never wait for it here: if it is taken, the reaper thread
+    releases the handle instead. So it does when an exception (a signal handler's) lands here
+    before the handle is counted gone: the reaper, a thread of its own, meets no signal
+    handler. One that lands after is raised once the finalizer has returned, rather than be
+    reported and dropped by CPython as an exception in a finalizer is.
     """
+    chan = handle._chan
     for got in map(chan.lock.acquire, (False,)):  # no check point after taking it
         break
     if not got:
-        _reaper.release_later(chan, side)
+        _reaper.release_later(handle)
         return
     try:
-        dropped = chan.release_locked(side, None, None)
+        dropped = chan.release_locked(handle._side, handle, CLOSED)
     except BaseException as exc:
         chan.lock.release()
-        finish(None, chan.settle_after_release, None, exc)
+        if handle._chan is chan:  # landed before the handle was counted gone
+            release_after(handle, exc)
+        else:  # counted: finish waking whoever the release concerns
+            finish(None, chan.settle_after_release, handle, exc)
         return
     chan.lock.release()
     del dropped
 
 
-class _Reaper:
-    """Releases garbage-collected handles whose channel lock was held at collection time.
+def release_after(handle: Any, exc: BaseException) -> None:
+    """``exc`` landed in a collected handle's finalizer before the handle was counted gone: the
+    reaper releases it, and ``exc`` is raised after the finalizer."""
+    if isinstance(getattr(handle, "_chan", None), Chan):
+        _reaper.release_later(handle)
+    finish(None, nothing, None, exc)
 
-    One daemon thread for the whole process, started the first time it is needed (rarely:
-    only when a collection happens while the channel's lock is taken).
+
+class _Reaper:
+    """Releases garbage-collected handles that could not be released where they were collected:
+    their channel's lock was held then (by the collecting thread itself, maybe), or an exception
+    cut the release short.
+
+    One daemon thread for the whole process, started the first time it is needed (rarely).
     """
 
     def __init__(self) -> None:
-        self._queue: SimpleQueue[tuple[Chan[Any], int]] = SimpleQueue()
+        self._queue: SimpleQueue[Any] = SimpleQueue()
         self._lock = Lock()
         self._thread: Thread | None = None
 
-    def release_later(self, chan: Chan[Any], side: int) -> None:
-        self._queue.put((chan, side))
+    def release_later(self, handle: Any) -> None:
+        self._queue.put(handle)  # (it keeps the handle alive until then)
         # Never wait for _lock: making and starting the Thread allocates, so a collection may
         # run while it is held and call this again in the same thread. Whoever holds it
         # starts the thread, which then finds everything queued so far.
@@ -196,10 +211,13 @@ class _Reaper:
 
     def _run(self) -> None:
         while True:
-            chan, side = self._queue.get()
-            with chan.lock:
-                dropped = chan.release_locked(side, None, None)
-            del chan, dropped
+            handle = self._queue.get()
+            chan = handle._chan
+            if isinstance(chan, Chan):  # (not released meanwhile)
+                with chan.lock:
+                    dropped = chan.release_locked(handle._side, handle, CLOSED)
+                del dropped
+            del handle, chan
 
 
 _reaper = _Reaper()
@@ -210,8 +228,7 @@ def _new_reaper_in_child() -> None:
     old, _reaper = _reaper, _Reaper()
     # Releases the parent had queued and not done are this process's to do too.
     while not old._queue.empty():
-        chan, side = old._queue.get()
-        _reaper.release_later(chan, side)
+        _reaper.release_later(old._queue.get())
 
 
 if hasattr(os, "register_at_fork"):
