@@ -33,7 +33,7 @@ from typing import Any, NamedTuple, TypeVar
 from ._core import NOTHING, Chan, Entry
 from ._deadlines import expired
 from ._errors import ChannelError, Empty, Timeout
-from ._interrupts import finish, nothing
+from ._interrupts import complete, finish, nothing
 from ._ownership import closed_error, is_open
 from ._waiters import RETRY, AsyncWaiter, ThreadWaiter, TrioWaiter, Waiter
 
@@ -195,14 +195,12 @@ def run(
             claims = waiter.claims
             claims += (waiter,)
             if claims[0] is waiter:  # nobody completed it: the call did not happen
-                wait.leave()
-                raise
+                raise complete(Wait.leave, wait, exc)
             while waiter.index < 0:
                 pass
             outcome = waiter.index, waiter.value
             if outcome[1] is RETRY:
-                wait.leave()
-                raise
+                raise complete(Wait.leave, wait, exc)
             try:  # it happened: leave the queues, then return with the exception raised after
                 return finish(outcome, Wait.leave, wait, exc)
             except BaseException as landed:  # as finish() started
@@ -211,7 +209,7 @@ def run(
             wait.leave()
         except BaseException as exc:
             if outcome[1] is RETRY:
-                raise
+                raise complete(Wait.leave, wait, exc)
             return finish(outcome, Wait.leave, wait, exc)
         if outcome[0] < 0 or woken:  # its park lock is held again: keep it for the next wait
             waiter.claims = []
@@ -283,14 +281,12 @@ async def run_async(
             claims = waiter.claims
             claims += (waiter,)
             if claims[0] is waiter:  # the call did not happen
-                wait.leave()
-                raise
+                raise complete(Wait.leave, wait, exc)
             while waiter.index < 0:
                 pass
             outcome = waiter.index, waiter.value
             if outcome[1] is RETRY:
-                wait.leave()
-                raise
+                raise complete(Wait.leave, wait, exc)
             # It happened: the result stands. A cancellation is delivered again at the task's
             # next await; any other exception is raised right after the return.
             if _is_cancellation(exc):
@@ -303,7 +299,7 @@ async def run_async(
             wait.leave()
         except BaseException as exc:
             if outcome[1] is RETRY:
-                raise
+                raise complete(Wait.leave, wait, exc)
             return finish(outcome, Wait.leave, wait, exc)
         if outcome[1] is not RETRY:
             return outcome
