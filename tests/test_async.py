@@ -457,6 +457,38 @@ def test_a_task_left_waiting_on_a_closed_loop_is_skipped_by_senders(cap: int | N
     del task  # (asyncio logs that a pending task was destroyed)
 
 
+@pytest.mark.parametrize("cap", CAPACITIES)
+@pytest.mark.parametrize("then", ["the loop is closed", "the loop runs again"])
+def test_a_task_on_a_loop_that_is_not_running_is_woken_not_handed_a_value(cap: int | None, then: str) -> None:
+    """run_until_complete returned with a task parked in recv_async: the loop is not running,
+    and may be closed before it runs again. A value sent meanwhile must stay in the channel
+    (found by review: it was handed to the task, and lost when the loop was closed); the task,
+    woken, takes it if its loop does run again."""
+    tx, rx = make(cap)
+    loop = asyncio.new_event_loop()
+
+    async def park() -> asyncio.Task[Any]:
+        task = asyncio.create_task(rx.recv_async())
+        await until(lambda: blocked_receivers(rx) == 1)
+        return task
+
+    task = loop.run_until_complete(park())
+    sending = Worker(tx.send_timeout, "x", WAIT)
+    if cap == 0:  # a rendezvous send waits for a receiver that takes the value
+        wait_until(lambda: blocked_senders(tx) == 1)
+    else:
+        sending.join()
+        assert len(rx) == 1  # still in the channel, not in the task
+    if then == "the loop is closed":
+        loop.close()
+        assert rx.recv_timeout(WAIT) == "x"
+    else:
+        assert loop.run_until_complete(asyncio.wait_for(task, WAIT)) == "x"
+        loop.close()
+    sending.join()
+    assert rx.is_empty()
+
+
 # -- async for, async with ---------------------------------------------------------------------
 
 

@@ -360,3 +360,22 @@ def test_a_send_racing_the_close_of_its_own_handle(cap: int | None, seen: bool) 
         with pytest.raises(mpsc.RecvError):
             rx.recv_timeout(0)
     assert saw == ([mpsc.RecvError] if seen else [])
+
+
+# -- spawn moving a handle another thread is blocked sending through ---------------------------
+
+
+def test_a_send_blocked_through_a_handle_that_spawn_moves_fails_as_if_it_were_closed() -> None:
+    """Found by review: the move did not wake the blocked send; once the spawned thread dropped
+    the moved handle (the last Sender) the parked send could still be admitted after a
+    receiver had seen RecvError: it returned normally, its value never received."""
+    tx, rx = mpsc.bounded(1)
+    tx.send("A")
+    blocked = Worker(tx.send_timeout, "B", WAIT)
+    wait_until(lambda: bool(rx._chan.sendq))  # type: ignore[attr-defined]
+    mpsc.spawn(lambda tx: None, tx).join(WAIT)
+    with pytest.raises(mpsc.ClosedHandleError, match="moved"):
+        blocked.join()
+    assert rx.recv_timeout(WAIT) == "A"
+    with pytest.raises(mpsc.RecvError):
+        rx.recv_timeout(WAIT)

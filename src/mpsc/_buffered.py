@@ -155,7 +155,7 @@ class Unbounded(Chan[T]):
         """Give buffered values, oldest first, to receivers in the order they queued."""
         recvq = self.recvq
         while recvq and self.buf and not self.ended:
-            entry = first_live(recvq)
+            entry = first_live(recvq, True)
             if entry is None or not self.buf:  # (a lock-free receiver took the value meanwhile)
                 return
             self._hand_over_one_locked(entry)
@@ -244,7 +244,7 @@ class Bounded(Unbounded[T]):
         while sendq:
             if not slots and not self._make_permits_locked():
                 break
-            entry = first_live(sendq)
+            entry = first_live(sendq, False)
             if entry is None or not self._admit_one_locked(entry):
                 break
             admitted = True

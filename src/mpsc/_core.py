@@ -33,7 +33,7 @@ from threading import Lock
 from typing import Any, ClassVar, Final, Generic, TypeVar
 
 from ._fork import register
-from ._waiters import RETRY, Waiter
+from ._waiters import LATER, NOW, RETRY, Waiter
 
 T = TypeVar("T")
 
@@ -186,14 +186,17 @@ class Chan(Generic[T]):
 
     def settle_disconnected_locked(self) -> None:
         """Wake the operations that can never complete: every send once no receiver is left,
-        every receive once no sender is left and the buffer is drained. (With one side gone,
-        whatever waits on that side waits through a closed handle: it is woken to see that.)"""
+        every receive once no sender is left and the buffer is drained (or a receiver saw the
+        end). With one side gone, whatever waits on that side waits through a handle that is
+        no longer open (closed, or moved into a thread by spawn): it is woken to see that."""
         if self.rx_gone:
             self.wake_all_locked(self.sendq)
             self.wake_all_locked(self.recvq)
-        elif self.tx_gone and (self.ended or not self.buf):
-            self.wake_all_locked(self.recvq)
+            return
+        if self.tx_gone:
             self.wake_all_locked(self.sendq)
+            if self.ended or not self.buf:
+                self.wake_all_locked(self.recvq)
 
     def wake_through_locked(self, handle: object) -> None:
         """Wake the operations blocked through ``handle``, which was just closed."""
@@ -332,14 +335,21 @@ def complete_alone(entry: Entry, value: Any) -> bool:
     return won
 
 
-def first_live(queue: deque[Entry]) -> Entry | None:
+def first_live(queue: deque[Entry], receiving: bool) -> Entry | None:
     """Drop the entries at the head of ``queue`` whose waiter is claimed (completed elsewhere,
     or leaving) or whose sleeper is gone; return the new head, told to expect its outcome.
-    The lock is held."""
+    A receiver whose event loop is not running is woken to look again rather than handed a
+    value (it takes the value itself if its loop runs again); a sender there may still be
+    completed: its value goes into the channel. The lock is held."""
     while queue:
         entry = queue[0]
         waiter = entry.waiter
-        if not waiter.claims and waiter.alert():
-            return entry
+        if not waiter.claims:
+            able = waiter.alert()
+            if able == NOW or (able == LATER and not receiving):
+                return entry
+            if able == LATER:
+                complete_at(queue, 0, RETRY)
+                continue
         del queue[0]
     return None

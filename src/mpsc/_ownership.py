@@ -117,11 +117,20 @@ def move(handle: H) -> H:
             if handle._chan is not chan:  # type: ignore[attr-defined]
                 raise closed_error(handle)
             new._chan, handle._chan = chan, MOVED  # type: ignore[attr-defined]
+            # A call blocked through the moved handle (in another thread) fails as it would
+            # had the handle been closed: the handle is no longer the caller's.
+            chan.wake_through_locked(handle)
     except BaseException as exc:
         if getattr(new, "_chan", None) is not chan:
             raise
-        return finish(new, nothing, None, exc)
+        return finish(new, _wake_through, (chan, handle), exc)
     return new
+
+
+def _wake_through(args: tuple[Chan[Any], Any]) -> None:
+    chan, handle = args
+    with chan.lock:
+        chan.wake_through_locked(handle)
 
 
 def unmove(original: Any, moved: Any) -> None:

@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 from ._core import NOTHING, Chan, Entry, complete_at, first_live
 from ._errors import RecvError, SendError
 from ._interrupts import finish
-from ._waiters import RETRY
+from ._waiters import GONE, LATER, RETRY
 
 T = TypeVar("T")
 
@@ -54,7 +54,7 @@ class Rendezvous(Chan[T]):
                 if self.rx_gone:
                     raise SendError(value)
                 while not given:
-                    if first_live(self.recvq) is None:
+                    if first_live(self.recvq, True) is None:
                         return False
                     given = complete_at(self.recvq, 0, value)
         except BaseException as exc:
@@ -68,7 +68,7 @@ class Rendezvous(Chan[T]):
         try:
             with self.lock:
                 while taken is NOTHING:
-                    if first_live(self.sendq) is None:
+                    if first_live(self.sendq, False) is None:
                         if self.tx_gone:
                             raise RecvError()
                         return NOTHING  # type: ignore[no-any-return]
@@ -86,10 +86,14 @@ class Rendezvous(Chan[T]):
             if pair is None:
                 break
             sender, receiver = pair
-            if not sendq[sender].waiter.alert():
+            if sendq[sender].waiter.alert() == GONE:
                 del sendq[sender]
-            elif not recvq[receiver].waiter.alert():
+                continue
+            able = recvq[receiver].waiter.alert()
+            if able == GONE:
                 del recvq[receiver]
+            elif able == LATER:  # its loop is not running: woken to look again, not handed a value
+                complete_at(recvq, receiver, RETRY)
             else:
                 _match(sendq, sender, recvq, receiver)
         self.settle_disconnected_locked()

@@ -49,6 +49,15 @@ class _Retry:
 RETRY: Final[Any] = _Retry()
 """Outcome of a wait that did not take effect: look at the channels again."""
 
+# What ``Waiter.alert`` says of a sleeper about to be completed.
+GONE: Final = 0
+"""It can never run again (a task whose event loop is closed, or that is being cancelled)."""
+NOW: Final = 1
+"""It will run: it may be handed a value."""
+LATER: Final = 2
+"""It is alive but its event loop is not running (it may never run again): it must not be
+handed a value, only woken to look again when (if) it runs."""
+
 
 class Waiter:
     """One blocked operation (or one ``select`` over several); completed exactly once."""
@@ -72,13 +81,12 @@ class Waiter:
         claims += (self,)
         return claims[0] is self
 
-    def alert(self) -> bool:
+    def alert(self) -> int:
         """Tell the sleeper its outcome is coming, just before the burst that records it: wakes a
-        task (a thread is woken inside the burst, by ``unpark``). False if the sleeper can never
-        run again to take it (a task whose event loop is closed, or that is being cancelled).
-        A task alerted for an outcome that then goes elsewhere wakes, finds itself unclaimed,
-        and looks again."""
-        return True
+        task (a thread is woken inside the burst, by ``unpark``). Says whether it can take what
+        it is given: ``NOW``, ``LATER`` or ``GONE``. A task alerted for an outcome that then goes
+        elsewhere wakes, finds itself unclaimed, and looks again."""
+        return NOW
 
 
 class ThreadWaiter(Waiter):
@@ -128,18 +136,21 @@ class AsyncWaiter(Waiter):
         self._loop = loop
         self.future: asyncio.Future[bool] = loop.create_future()
 
-    def alert(self) -> bool:
+    def alert(self) -> int:
         # A cancelled task is on its way out: it would have to give back what it is handed.
-        if self.future.cancelled() or self._loop.is_closed():
-            return False
+        loop = self._loop
+        if self.future.cancelled() or loop.is_closed():
+            return GONE
         if get_ident() == self.thread:  # the waker runs on this loop: no cross-thread hop
             _resolve(self.future, True)
-            return True
+            return NOW
         try:
-            self._loop.call_soon_threadsafe(_resolve, self.future, True)
+            loop.call_soon_threadsafe(_resolve, self.future, True)
         except RuntimeError:  # closed since the look above
-            return False
-        return True
+            return GONE
+        # A loop that is not running (run_until_complete returned, say) may be closed before
+        # it runs its tasks again: its task is woken, not handed a value.
+        return NOW if loop.is_running() else LATER
 
     async def sleep(self, deadline: float | None) -> bool:
         """Await completion (True) or ``deadline`` (False). Cancellation propagates."""
@@ -204,15 +215,15 @@ class TrioWaiter(Waiter):
         self._token_trio = trio.lowlevel.current_trio_token()
         self._parked = False
 
-    def alert(self) -> bool:
+    def alert(self) -> int:
         if get_ident() == self.thread:
             self._reschedule()
-            return True
+            return NOW
         try:
             self._token_trio.run_sync_soon(self._reschedule)
         except RuntimeError:  # trio.RunFinishedError: the run is over
-            return False
-        return True
+            return GONE
+        return NOW
 
     def _reschedule(self) -> None:
         # Completed before the task parked (during its own queuing)? sleep() sees it and
