@@ -29,10 +29,13 @@ points the call passed, so that a test can try every one: n = 1, 2, ... until n 
 
 from __future__ import annotations
 
+import _thread
 import dis
 import inspect
 import os
+import signal
 import sys
+import threading
 from collections.abc import Callable
 from types import CodeType, FrameType
 from typing import Any
@@ -78,6 +81,7 @@ class Injector:
         self.make = exc
         self.points = 0
         self.fired = False
+        self.raised: list[BaseException] = []
         self.where = ""  # the check point it fired at, for a failure's message
         self._last: dict[FrameType, int] = {}
         self._child_ran: dict[FrameType, bool] = {}
@@ -87,11 +91,14 @@ class Injector:
         self.points += 1
         if self.points == self.target:
             self.fired = True
-            self.where = f"{frame.f_code.co_qualname}:{frame.f_lineno}"
+            self.where = f" {frame.f_code.co_qualname}:{frame.f_lineno}"
             # From here on the traced code must run as it does untraced: a trace function is
-            # Python code, and calling it would add check points where mpsc has none.
+            # Python code, and calling it would add check points where mpsc has none. (Which
+            # is also why one trace cannot inject twice: CPython drops a trace function that
+            # raises. SignalInjector does.)
             sys.settrace(None)
-            raise self.make()
+            self.raised.append(self.make())
+            raise self.raised[-1]
 
     def _trace(self, frame: FrameType, event: str, arg: Any) -> Any:
         if self.fired:
@@ -151,6 +158,86 @@ class Injector:
             self._inside.clear()
 
 
+class SignalInjector:
+    """Raise ``Injected`` at the ``target``-th check point of a call made in the main thread,
+    and a second one ``then`` points later: two signals arriving close together, the second
+    landing while mpsc handles the first.
+
+    Here the check points are CPython's own, not a model of them: a signal handler is kept
+    pending for the whole call (each run of it makes itself pending again, with no check point
+    of its own after that), so CPython runs it at every check point it passes. It counts those
+    in mpsc's frames and in frames they call, and raises at the chosen two. A pending signal
+    does not cut a blocking acquire short (it is simulated, not delivered), so those points
+    are only ``Injector``'s.
+    """
+
+    SIGNAL = signal.SIGUSR2
+
+    def __init__(self, target: int, then: int) -> None:
+        self.target = target
+        self.then = then
+        self.points = 0
+        self.on = False
+        self.fired = False
+        self.raised: list[BaseException] = []
+        self.where = ""
+        self._root: FrameType | None = None
+
+    def _pend(self) -> None:
+        for _ in map(_thread.interrupt_main, (self.SIGNAL,)):  # no check point after it
+            break
+
+    def _inside(self, frame: FrameType | None) -> bool:
+        while frame is not None and frame is not self._root:
+            filename = frame.f_code.co_filename
+            if filename.startswith(_LOOPS):
+                return False
+            if filename.startswith(_MPSC):
+                return True
+            frame = frame.f_back
+        return False
+
+    def _handler(self, signum: int, frame: FrameType | None) -> None:
+        if not self.on:
+            return
+        if self._inside(frame):
+            self.points += 1
+            if self.points == self.target:
+                assert frame is not None
+                self.fired = True
+                self.where += f" {frame.f_code.co_qualname}:{frame.f_lineno}"
+                self.raised.append(Injected(len(self.raised) + 1))
+                if len(self.raised) == 1:
+                    self.target += self.then
+                    self._pend()
+                else:
+                    self.on = False
+                raise self.raised[-1]
+        self._pend()
+
+    def call(self, fn: Callable[[], Any]) -> tuple[Any, BaseException | None]:
+        """Run ``fn()`` so interrupted; return (its result or NOT_RETURNED, the exception seen)."""
+        assert threading.current_thread() is threading.main_thread(), "signals run in the main thread"
+        previous = signal.signal(self.SIGNAL, self._handler)
+        result = NOT_RETURNED
+        self._root = sys._getframe()
+        try:
+            try:
+                self.on = True
+                self._pend()
+                result = fn()
+                self.on = False
+                checkpoint()  # an exception deferred by fn lands here
+                return result, None
+            except BaseException as exc:
+                self.on = False
+                return result, exc
+        finally:
+            self.on = False
+            signal.signal(self.SIGNAL, previous)
+            self._root = None
+
+
 def every_point(run: Callable[[int], bool], limit: int = 5000) -> int:
     """Call ``run(n)`` for n = 1, 2, ... until it says the call passed fewer than n check
     points (it returns False); return how many points there were. A first run with n = 0 (no
@@ -159,4 +246,21 @@ def every_point(run: Callable[[int], bool], limit: int = 5000) -> int:
     for n in range(1, limit):
         if not run(n):
             return n - 1
+    raise AssertionError(f"more than {limit} check points: the call does not end")
+
+
+def every_two_points(run: Callable[[int, int], int], limit: int = 5000) -> int:
+    """Call ``run(n, m)`` — a first exception at the n-th check point, a second m points after
+    it — for every pair; ``run`` says how many of the two fired (0: the call passed fewer than
+    n points; 1: fewer than m more). Return how many pairs fired both."""
+    run(0, 1)
+    pairs = 0
+    for n in range(1, limit):
+        for m in range(1, limit):
+            fired = run(n, m)
+            if fired < 2:
+                break
+            pairs += 1
+        if fired == 0:
+            return pairs
     raise AssertionError(f"more than {limit} check points: the call does not end")

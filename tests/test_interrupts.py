@@ -31,7 +31,15 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from checkpoints import NOT_RETURNED, Injected, Injector, checkpoint, every_point
+from checkpoints import (
+    NOT_RETURNED,
+    Injected,
+    Injector,
+    SignalInjector,
+    checkpoint,
+    every_point,
+    every_two_points,
+)
 from helpers import WAIT, Worker, make, wait_until
 
 import mpsc
@@ -139,8 +147,13 @@ class Scene:
                 self.tx.try_send("one too many")
 
 
-def run_interrupted(scene: Scene, call: Callable[[], Any], n: int) -> tuple[Any, BaseException | None, bool]:
-    injector = Injector(n)
+def run_interrupted(
+    scene: Scene, call: Callable[[], Any], n: int, then: int | None = None
+) -> tuple[Any, BaseException | None, int]:
+    """Run ``call`` with an interrupt at its n-th check point (and, with ``then``, another one
+    that many points later); return its result, the exception it raised, and how many
+    interrupts fired (a run with n = 0 counts as one)."""
+    injector: Injector | SignalInjector = Injector(n) if then is None else SignalInjector(n, then)
     gc.disable()  # no finalizer of an earlier run's garbage inside this call
     try:
         result, exc = injector.call(call)
@@ -150,8 +163,9 @@ def run_interrupted(scene: Scene, call: Callable[[], Any], n: int) -> tuple[Any,
     if exc is not None and not isinstance(exc, Injected):
         raise exc
     if injector.fired:  # raised inside the call, or right after it returned: never swallowed
-        assert isinstance(exc, Injected), f"the interrupt at check point {n} was lost"
-    return result, exc, injector.fired or n == 0
+        # (Of two, the later one: it took the place of the first, as a second signal would.)
+        assert exc is injector.raised[-1], f"the interrupt at check points{injector.where} was lost"
+    return result, exc, len(injector.raised) or int(n == 0)
 
 
 # -- receiving ---------------------------------------------------------------------------------
@@ -177,7 +191,9 @@ SELECT_RECEIVES: dict[str, Callable[[mpsc.Receiver[Any]], Any]] = {
 }
 
 
-def _receive_scene(cap: int | None, moment: str, how: Callable[[mpsc.Receiver[Any]], Any], n: int) -> bool:
+def _receive_scene(
+    cap: int | None, moment: str, how: Callable[[mpsc.Receiver[Any]], Any], n: int, then: int | None = None
+) -> int:
     scene = Scene(cap)
     if moment == "value there":
         if cap == 0:
@@ -190,7 +206,7 @@ def _receive_scene(cap: int | None, moment: str, how: Callable[[mpsc.Receiver[An
         for i in range(cap or 0):
             scene.send(("old", i))
         scene.park_sender("v")
-    result, exc, reached = run_interrupted(scene, lambda: how(scene.rx), n)
+    result, exc, reached = run_interrupted(scene, lambda: how(scene.rx), n, then)
     if result is not NOT_RETURNED:
         scene.received[result] += 1
     scene.finish()
@@ -232,7 +248,9 @@ SELECT_SENDS: dict[str, Callable[[mpsc.Sender[Any], Any], Any]] = {
 }
 
 
-def _send_scene(cap: int | None, moment: str, how: Callable[[mpsc.Sender[Any], Any], Any], n: int) -> bool:
+def _send_scene(
+    cap: int | None, moment: str, how: Callable[[mpsc.Sender[Any], Any], Any], n: int, then: int | None = None
+) -> int:
     scene = Scene(cap)
     if moment == "receiver parked":
         scene.park_receiver()
@@ -240,7 +258,7 @@ def _send_scene(cap: int | None, moment: str, how: Callable[[mpsc.Sender[Any], A
         for i in range(cap or 0):
             scene.send(("old", i))
         scene.when_parked(scene.recv)
-    result, exc, reached = run_interrupted(scene, lambda: how(scene.tx, "v"), n)
+    result, exc, reached = run_interrupted(scene, lambda: how(scene.tx, "v"), n, then)
     if result is not NOT_RETURNED:
         scene.happened["v"] += 1
     scene.finish()
@@ -272,7 +290,7 @@ def test_select_send_interrupted_at_every_check_point(cap: int | None, moment: s
 # -- closing, cloning --------------------------------------------------------------------------
 
 
-def _close_scene(cap: int | None, side: str, n: int) -> bool:
+def _close_scene(cap: int | None, side: str, n: int, then: int | None = None) -> int:
     scene = Scene(cap)
     if side == "sender":  # the last sender leaves while a receiver waits: it must see RecvError
         peer = scene.peer(scene.rx.recv)
@@ -286,7 +304,7 @@ def _close_scene(cap: int | None, side: str, n: int) -> bool:
         wait_until(lambda: bool(scene.chan.sendq))
         handle = scene.rx
         error = mpsc.SendError
-    result, exc, reached = run_interrupted(scene, handle.close, n)
+    result, exc, reached = run_interrupted(scene, handle.close, n, then)
     if result is NOT_RETURNED:
         handle.close()  # it did not happen: close it now
     with pytest.raises(error):
@@ -309,7 +327,7 @@ def test_close_interrupted_at_every_check_point(cap: int | None, side: str) -> N
     every_point(lambda n: _close_scene(cap, side, n))
 
 
-def _clone_scene(n: int) -> bool:
+def _clone_scene(n: int) -> int:
     scene = Scene(None)
     tx, rx = scene.tx, scene.rx
     result, exc, reached = run_interrupted(scene, tx.clone, n)
@@ -328,10 +346,43 @@ def test_clone_interrupted_at_every_check_point() -> None:
     every_point(_clone_scene)
 
 
+# -- two interrupts close together: the second lands while the first is being handled ----------
+
+TWICE = [
+    ("receive", "recv", 1, "sender parked"),
+    ("receive", "recv", 0, "value comes"),
+    ("receive", "Select", 1, "sender parked"),
+    ("send", "send", None, "receiver parked"),
+    ("send", "send", 1, "room comes"),
+    ("send", "Select", 0, "receiver parked"),
+    ("close", "sender", 1, ""),
+    ("close", "receiver", 1, ""),
+]
+
+
+@pytest.mark.usefixtures("select_pass")
+@pytest.mark.parametrize(("call", "how", "cap", "moment"), TWICE)
+def test_two_interrupts_at_every_pair_of_check_points(
+    call: str, how: str, cap: int | None, moment: str
+) -> None:
+    """Two signals microseconds apart (Ctrl-C twice, an alarm and a Ctrl-C): whatever the
+    second one interrupts — the first one's handling included — the call still either did not
+    happen or happened, and the caller sees the later exception."""
+    if call == "receive":
+        receive = {**RECEIVES, **SELECT_RECEIVES}[how]
+        pairs = every_two_points(lambda n, m: _receive_scene(cap, moment, receive, n, m))
+    elif call == "send":
+        send = {**SENDS, **SELECT_SENDS}[how]
+        pairs = every_two_points(lambda n, m: _send_scene(cap, moment, send, n, m))
+    else:
+        pairs = every_two_points(lambda n, m: _close_scene(cap, how, n, m))
+    assert pairs > 0
+
+
 # -- asyncio tasks: an exception thrown in where the task resumes, or landing anywhere else -----
 
 
-def _task_scene(cap: int | None, moment: str, side: str, how: str, n: int) -> bool:
+def _task_scene(cap: int | None, moment: str, side: str, how: str, n: int) -> int:
     scene = Scene(cap)
     chan = scene.chan
     got: list[Any] = []

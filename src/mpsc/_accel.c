@@ -278,13 +278,12 @@ static int perform_by_flavour(const Op *op, PyObject **result);
  * settling and arms the exception to be raised once control is back in Python code. (Rare: the
  * pass leaves a channel with a parked peer to the pure code, see perform_inline; only a peer that
  * parks between that look and the operation gets here.) */
-static void
-settle_after_effect(PyObject *chan, PyObject *name)
+/* The exception being raised, normalized, with its traceback (the 3.11 API keeps them apart). */
+static PyObject *
+take_raised(void)
 {
-    if (settle(chan, name) == 0)
-        return;
 #if PY_VERSION_HEX >= 0x030C0000
-    PyObject *exc = PyErr_GetRaisedException();
+    return PyErr_GetRaisedException();
 #else
     PyObject *type, *exc, *traceback;
     PyErr_Fetch(&type, &exc, &traceback);
@@ -293,13 +292,32 @@ settle_after_effect(PyObject *chan, PyObject *name)
         PyException_SetTraceback(exc, traceback);
     Py_XDECREF(type);
     Py_XDECREF(traceback);
+    return exc;
 #endif
-    PyObject *args[2] = {chan, exc};
-    PyObject *r = PyObject_Vectorcall(settle_and_raise_after, args, 2, NULL);
-    Py_XDECREF(exc);
-    if (r == NULL)
-        PyErr_WriteUnraisable(settle_and_raise_after);
-    Py_XDECREF(r);
+}
+
+static void
+settle_after_effect(PyObject *chan, PyObject *name)
+{
+    if (settle(chan, name) == 0)
+        return;
+    /* Another exception may land as settle_and_raise_after starts: it takes the place of the
+     * first, and the call is made again. */
+    PyObject *exc = take_raised();
+    for (int attempt = 0; exc != NULL; attempt++) {
+        PyObject *args[2] = {chan, exc};
+        PyObject *r = PyObject_Vectorcall(settle_and_raise_after, args, 2, NULL);
+        Py_DECREF(exc);
+        if (r != NULL) {
+            Py_DECREF(r);
+            return;
+        }
+        if (attempt == 3) {
+            PyErr_WriteUnraisable(settle_and_raise_after);
+            return;
+        }
+        exc = take_raised();
+    }
 }
 
 /* A receiver reports the end (``Chan.ended``, see ``Unbounded.poll``). */

@@ -82,7 +82,10 @@ class Unbounded(Chan[T]):
         except BaseException as exc:
             if withdrawn:  # taken back out: the send did not happen
                 raise
-            return finish(True, Chan.settle, self, exc)  # the value is in: the send happened
+            try:  # the value is in: the send happened
+                return finish(True, Chan.settle, self, exc)
+            except BaseException as again:  # as finish() started
+                return finish(True, Chan.settle, self, again)
         if withdrawn:
             raise withdrawn_error()
         return True
@@ -142,7 +145,10 @@ class Unbounded(Chan[T]):
                 if self.sendq:
                     self.settle()
             except BaseException as exc:  # the value is taken: the receive happened
-                return finish(value, Chan.settle, self, exc)
+                try:
+                    return finish(value, Chan.settle, self, exc)
+                except BaseException as again:  # as finish() started
+                    return finish(value, Chan.settle, self, again)
         return value
 
     def settle_locked(self) -> list[T] | None:

@@ -186,7 +186,10 @@ class Sender(_Handle[T]):
                 except BaseException as exc:
                     if withdrawn:
                         raise
-                    return finish(None, Chan.settle, chan, exc)
+                    try:
+                        return finish(None, Chan.settle, chan, exc)
+                    except BaseException as again:  # as finish() started
+                        return finish(None, Chan.settle, chan, again)
                 if withdrawn:
                     raise withdrawn_error()
                 return
@@ -262,7 +265,10 @@ class Receiver(_Handle[T]):
                             if chan.sendq:
                                 chan.settle()
                         except BaseException as exc:
-                            return finish(value, Chan.settle, chan, exc)
+                            try:
+                                return finish(value, Chan.settle, chan, exc)
+                            except BaseException as again:  # as finish() started
+                                return finish(value, Chan.settle, chan, again)
                     return value
             except IndexError:
                 pass
@@ -306,7 +312,10 @@ class Receiver(_Handle[T]):
                             if chan.sendq:
                                 chan.settle()
                         except BaseException as exc:
-                            return finish(value, Chan.settle, chan, exc)
+                            try:
+                                return finish(value, Chan.settle, chan, exc)
+                            except BaseException as again:  # as finish() started
+                                return finish(value, Chan.settle, chan, again)
                     return value
             except IndexError:
                 pass

@@ -139,21 +139,34 @@ def nothing(_: object) -> None:
 
 def finish(result: T, step: Callable[[Any], object], arg: object, exc: BaseException) -> T:
     """After the operation took effect and ``exc`` landed: finish ``step(arg)``, then return
-    ``result`` with the exception armed to be raised right after (see the module docstring)."""
+    ``result`` with the exception armed to be raised right after (see the module docstring).
+
+    Another exception landing meanwhile replaces ``exc``, as in ``complete``, and the work is
+    done again. The one place left open is the call's own start: callers catch what lands
+    there and call again.
+    """
     try:
         exc = complete(step, arg, exc)
-    except BaseException as landed:  # as complete() started
-        exc = complete(step, arg, landed)
-    defer(exc)
-    for _ in DEFER:
-        return result
-    raise AssertionError("DEFER is endless")  # pragma: no cover
+        defer(exc)
+    except BaseException as landed:
+        exc = landed
+    else:
+        for _ in DEFER:
+            return result
+    try:
+        return finish(result, step, arg, exc)
+    except BaseException as landed:
+        exc = landed
+    try:
+        return finish(result, step, arg, exc)
+    except BaseException as landed:
+        exc = landed
+    return finish(result, step, arg, exc)
 
 
 def settle_and_raise_after(chan: Any, exc: BaseException) -> None:
     """For the C select pass: ``exc`` landed while it settled ``chan`` after an operation took
     effect; settle to the end and arm the exception, which CPython raises once the select has
-    returned to Python code (see ``_accel.c``)."""
-    defer(complete(type(chan).settle, chan, exc))
-    for _ in DEFER:
-        return
+    returned to Python code (see ``_accel.c``, which calls again if another lands as this
+    starts)."""
+    finish(None, type(chan).settle, chan, exc)

@@ -210,7 +210,10 @@ def run(
         except BaseException as exc:
             if outcome[1] is RETRY:
                 raise complete(Wait.leave, wait, exc)
-            return finish(outcome, Wait.leave, wait, exc)
+            try:
+                return finish(outcome, Wait.leave, wait, exc)
+            except BaseException as again:  # as finish() started
+                return finish(outcome, Wait.leave, wait, again)
         if outcome[0] < 0 or woken:  # its park lock is held again: keep it for the next wait
             waiter.claims = []
             waiter.index = -1
@@ -244,7 +247,10 @@ async def trio_yield(trio: Any, result: T) -> T:
     try:
         await trio.lowlevel.cancel_shielded_checkpoint()
     except BaseException as exc:
-        return finish(result, nothing, None, exc)
+        try:
+            return finish(result, nothing, None, exc)
+        except BaseException as again:  # as finish() started
+            return finish(result, nothing, None, again)
     return result
 
 
@@ -294,13 +300,19 @@ async def run_async(
                 wait.leave()
                 waiter.redeliver(level)
                 return outcome
-            return finish(outcome, Wait.leave, wait, exc)
+            try:
+                return finish(outcome, Wait.leave, wait, exc)
+            except BaseException as again:  # as finish() started
+                return finish(outcome, Wait.leave, wait, again)
         try:
             wait.leave()
         except BaseException as exc:
             if outcome[1] is RETRY:
                 raise complete(Wait.leave, wait, exc)
-            return finish(outcome, Wait.leave, wait, exc)
+            try:
+                return finish(outcome, Wait.leave, wait, exc)
+            except BaseException as again:  # as finish() started
+                return finish(outcome, Wait.leave, wait, again)
         if outcome[1] is not RETRY:
             return outcome
         if outcome[0] < 0:

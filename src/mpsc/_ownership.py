@@ -18,6 +18,7 @@ as Rust drops it; when that finalizer runs while its thread holds the channel's 
 from __future__ import annotations
 
 import os
+from _thread import LockType
 from queue import SimpleQueue
 from threading import Lock, Thread
 from typing import Any, Final, TypeVar
@@ -104,7 +105,10 @@ def new_owner(cls: type[H], chan: Chan[Any], side: int, source: Any = None) -> H
     except BaseException as exc:
         if getattr(new, "_chan", None) is not chan:
             raise
-        return finish(new, nothing, None, exc)  # (leaving the lock) the new handle exists
+        try:  # (leaving the lock) the new handle exists
+            return finish(new, nothing, None, exc)
+        except BaseException as again:  # as finish() started
+            return finish(new, nothing, None, again)
     return new
 
 
@@ -123,7 +127,10 @@ def move(handle: H) -> H:
     except BaseException as exc:
         if getattr(new, "_chan", None) is not chan:
             raise
-        return finish(new, _wake_through, (chan, handle), exc)
+        try:
+            return finish(new, _wake_through, (chan, handle), exc)
+        except BaseException as again:  # as finish() started
+            return finish(new, _wake_through, (chan, handle), again)
     return new
 
 
@@ -151,7 +158,10 @@ def release(handle: Any, side: int) -> None:
         if handle._chan is chan or handle._chan is MOVED:  # not released by this call
             raise
         # Marked and counted: finish waking whoever the release concerns, and raise after.
-        finish(None, chan.settle_after_release, handle, exc)
+        try:
+            finish(None, chan.settle_after_release, handle, exc)
+        except BaseException as again:  # as finish() started
+            finish(None, chan.settle_after_release, handle, again)
 
 
 def release_collected(handle: Any) -> None:
@@ -165,7 +175,9 @@ def release_collected(handle: Any) -> None:
     reported and dropped by CPython as an exception in a finalizer is.
     """
     chan = handle._chan
-    for got in map(chan.lock.acquire, (False,)):  # no check point after taking it
+    # Taken and released with no check point after either, so that whatever lands is handled.
+    unlock = map(LockType.release, (chan.lock,))
+    for got in map(chan.lock.acquire, (False,)):
         break
     if not got:
         _reaper.release_later(handle)
@@ -173,13 +185,21 @@ def release_collected(handle: Any) -> None:
     try:
         dropped = chan.release_locked(handle._side, handle, CLOSED)
     except BaseException as exc:
-        chan.lock.release()
+        for _ in unlock:
+            break
         if handle._chan is chan:  # landed before the handle was counted gone
-            release_after(handle, exc)
+            try:
+                release_after(handle, exc)
+            except BaseException as again:  # as release_after() started
+                release_after(handle, again)
         else:  # counted: finish waking whoever the release concerns
-            finish(None, chan.settle_after_release, handle, exc)
+            try:
+                finish(None, chan.settle_after_release, handle, exc)
+            except BaseException as again:  # as finish() started
+                finish(None, chan.settle_after_release, handle, again)
         return
-    chan.lock.release()
+    for _ in unlock:
+        break
     del dropped
 
 
@@ -188,7 +208,10 @@ def release_after(handle: Any, exc: BaseException) -> None:
     reaper releases it, and ``exc`` is raised after the finalizer."""
     if isinstance(getattr(handle, "_chan", None), Chan):
         _reaper.release_later(handle)
-    finish(None, nothing, None, exc)
+    try:
+        finish(None, nothing, None, exc)
+    except BaseException as again:  # as finish() started
+        finish(None, nothing, None, again)
 
 
 class _Reaper:

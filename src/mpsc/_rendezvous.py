@@ -60,7 +60,10 @@ class Rendezvous(Chan[T]):
         except BaseException as exc:
             if not given:
                 raise
-            return finish(True, Chan.settle, self, exc)  # a receiver has it: the send happened
+            try:  # a receiver has it: the send happened
+                return finish(True, Chan.settle, self, exc)
+            except BaseException as again:  # as finish() started
+                return finish(True, Chan.settle, self, again)
         return True
 
     def poll(self) -> T:
@@ -76,7 +79,10 @@ class Rendezvous(Chan[T]):
         except BaseException as exc:
             if taken is NOTHING:
                 raise
-            return finish(taken, Chan.settle, self, exc)  # type: ignore[no-any-return]
+            try:  # the value is ours: the receive happened
+                return finish(taken, Chan.settle, self, exc)  # type: ignore[no-any-return]
+            except BaseException as again:  # as finish() started
+                return finish(taken, Chan.settle, self, again)  # type: ignore[no-any-return]
         return taken  # type: ignore[no-any-return]
 
     def settle_locked(self) -> None:

@@ -119,7 +119,10 @@ class Tick(_Timer):
         except BaseException as exc:
             if not taken:
                 raise
-            return finish(scheduled, Chan.settle, self, exc)  # (leaving the lock) the tick is ours
+            try:  # (leaving the lock) the tick is ours
+                return finish(scheduled, Chan.settle, self, exc)
+            except BaseException as again:  # as finish() started
+                return finish(scheduled, Chan.settle, self, again)
         return scheduled
 
     def length(self) -> int:
