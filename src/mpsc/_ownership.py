@@ -18,7 +18,6 @@ as Rust drops it; when that finalizer runs while its thread holds the channel's 
 from __future__ import annotations
 
 import os
-from _thread import LockType
 from queue import SimpleQueue
 from threading import Lock, Thread
 from typing import Any, Final, TypeVar
@@ -175,9 +174,10 @@ def release_collected(handle: Any) -> None:
     reported and dropped by CPython as an exception in a finalizer is.
     """
     chan = handle._chan
+    lock = chan.lock
     # Taken and released with no check point after either, so that whatever lands is handled.
-    unlock = map(LockType.release, (chan.lock,))
-    for got in map(chan.lock.acquire, (False,)):
+    unlock = map(type(lock).release, (lock,))
+    for got in map(lock.acquire, (False,)):
         break
     if not got:
         _reaper.release_later(handle)
