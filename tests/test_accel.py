@@ -12,6 +12,7 @@ and that the Python steps it calls after an inline operation (waking parked peer
 from __future__ import annotations
 
 import gc
+import importlib.util
 import math
 import os
 import subprocess
@@ -27,12 +28,12 @@ import pytest
 from helpers import WAIT, Worker, blocked_receivers, blocked_senders, wait_until
 
 import mpsc
-from mpsc import _core, _ownership, _select
+from mpsc import _core, _implementation, _ownership, _select
 
 pytestmark = pytest.mark.usefixtures("select_pass")
 
 FREE_THREADED = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
-BUILT = _select.PASS is not None  # (the fixture switches it off for the pure runs)
+BUILT = importlib.util.find_spec("mpsc._accel") is not None  # (MPSC_PURE=1 leaves it unloaded)
 
 
 # -- where the C pass is used ---------------------------------------------------------------------
@@ -44,6 +45,7 @@ def test_the_c_pass_is_built_and_used_on_cpython(select_pass: str) -> None:
     run without it on purpose."""
     if os.environ.get("MPSC_PURE"):
         assert _select.PASS is None
+        assert _implementation.in_use() == "pure"
     else:
         assert sys.implementation.name == "cpython"
         assert BUILT, "mpsc._accel was not built: is a C compiler installed?"
@@ -69,10 +71,10 @@ def run_python(code: str, mpsc_pure: str) -> str:
     return out.stdout
 
 
-def test_mpsc_pure_turns_the_c_pass_off() -> None:
-    code = "import mpsc, mpsc._select as s; print(s.PASS is None)"
-    assert run_python(code, "1").split() == ["True"]
-    assert run_python(code, "").split() == [str(not BUILT)]
+def test_mpsc_pure_turns_the_compiled_implementation_off() -> None:
+    code = "import mpsc, mpsc._select as s; print(s.PASS is None, mpsc._implementation.in_use())"
+    assert run_python(code, "1").split() == ["True", "pure"]
+    assert run_python(code, "").split() == [str(not BUILT), "compiled" if BUILT else "pure"]
 
 
 # -- nothing leaks, nothing is released twice -----------------------------------------------------

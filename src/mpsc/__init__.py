@@ -7,6 +7,7 @@
 'hi'
 """
 
+from . import _implementation  # noqa: F401  (installs the compiled or the pure hot paths)
 from ._channels import bounded, channel, sync_channel, unbounded
 from ._errors import (
     ChannelError,

@@ -38,6 +38,7 @@ static PyTypeObject *receiver_type, *sender_type, *chan_type, *unbounded_type, *
 static PyObject *channel_error, *recv_error, *send_error, *nothing, *settle_and_raise_after,
     *closed_handle_error;
 static PyObject *deque_popleft, *deque_append, *deque_pop; /* the unbound deque methods */
+static PyTypeObject *deque_type;
 static PyObject *str_after_send, *str_after_recv, *str_index, *str_may_recv, *str_may_send,
     *str_poll, *str_offer, *str_chan, *str_withdraw;
 static Py_ssize_t off_ended, off_handle_chan, off_buf, off_slots, off_recvq, off_sendq, off_tx_gone,
@@ -135,6 +136,7 @@ typedef struct {
     Py_ssize_t position; /* where it is in the call */
     int sending;
     int inline_ok; /* on a buffered channel: done here, as the handles' fast paths do it */
+    int plain;     /* a handle's own call, not a select: a disconnection is left to the pure code */
 } Op;
 
 enum { UNDECIDED = 0, DONE = 1, FAILED = -1, NOT_READY = 2, NOT_DONE = 3 };
@@ -152,6 +154,12 @@ classify(Op *op)
             || !SLOT(chan, off_sendq) || !SLOT(chan, off_tx_gone) || !SLOT(chan, off_rx_gone)
             || !SLOT(chan, off_ended))
             return 0; /* never so for a channel mpsc made: leave it to the pure path */
+        /* The deque methods are called unbound: a subclass's own (a test's white-box buffer)
+         * would be passed by. Channels mpsc made have plain deques. */
+        PyObject *slots = SLOT(chan, off_slots);
+        if (!Py_IS_TYPE(SLOT(chan, off_buf), deque_type)
+            || (slots != Py_None && !Py_IS_TYPE(slots, deque_type)))
+            return 1;
         op->inline_ok = !op->sending || Py_IS_TYPE(chan, unbounded_type)
                         || LENGTH(SLOT(chan, off_slots)) > 0
                         || FLAG(chan, off_rx_gone) == Py_True;
@@ -218,7 +226,7 @@ index_of(const Op *op)
 static int
 failed(const Op *op)
 {
-    if (!PyErr_ExceptionMatches(channel_error))
+    if (op->plain || !PyErr_ExceptionMatches(channel_error))
         return FAILED;
 #if PY_VERSION_HEX >= 0x030C0000
     PyObject *error = PyErr_GetRaisedException();
@@ -251,6 +259,8 @@ failed(const Op *op)
 static int
 raise_disconnected(const Op *op)
 {
+    if (op->plain)
+        return UNDECIDED; /* the flavour's own poll/offer raises it, as the pure handles do */
     PyObject *error = op->sending ? PyObject_CallOneArg(send_error, op->value)
                                   : PyObject_CallNoArgs(recv_error);
     if (error == NULL)
@@ -551,6 +561,7 @@ scan_operations(PyObject *const *args, Py_ssize_t n, Op *ops)
         Op *op = &ops[i];
         op->position = i;
         op->index = NULL;
+        op->plain = 0;
         PyObject *handle;
         if (Py_IS_TYPE(operation, receiver_type)) {
             handle = operation;
@@ -628,6 +639,7 @@ pass_over_records(PyObject *tuple, PyObject *timeout)
         op->sending = PyTuple_GET_ITEM(item, 3) == Py_True;
         op->index = PyTuple_GET_ITEM(item, 4);
         op->position = i;
+        op->plain = 0;
         if (!Py_IS_TYPE(handle, op->sending ? sender_type : receiver_type)
             || !still_on(handle, op->chan) /* closed since it was added */
             || !classify(op))
@@ -717,6 +729,155 @@ static PyTypeObject SelectPassType = {
     .tp_new = PyType_GenericNew,
     .tp_getset = pass_getset,
 };
+
+/* ---- the handles' own calls ------------------------------------------------------------------
+ *
+ * The common case of a handle's send or receive — a buffered channel with nobody parked on the
+ * other side — done inline with the steps of ``perform_inline``; every other case (waiting, a
+ * hand-off to a parked peer, a disconnection, a closed handle, a rendezvous channel) is left,
+ * untouched, to the pure-Python methods, which stay the reference.
+ *
+ * None of this is a method. CPython runs signal handlers as a call into C returns, in the
+ * caller's frame, before the caller has stored the result or run its next line: a
+ * KeyboardInterrupt there would drop a received value, or make a send that happened look as if
+ * it had not (a retry then sends it twice). So the handles stay Python functions that reach the
+ * C steps without a call, as ``select`` reaches its pass:
+ *
+ *     self._sent = value        # Sender.send: sends, or raises Undecided (nothing happened)
+ *     value = self._polled      # Receiver.try_recv: the value, or NOTHING (nothing happened)
+ *     for value in self: ...    # Receiver.recv, iteration: FOR_ITER runs no handler either
+ *
+ * Storing and loading an attribute, and a for loop's step, are not points where handlers run.
+ * ``tp_iternext`` hands what it leaves to the pure ``__next__``; an exception that must follow
+ * the value it returns is raised after the loop has it (``_interrupts.finish``). */
+static PyObject *pure_next, *undecided;
+
+/* A handle's plain operation: DONE with *result, FAILED, or another outcome when the pure code
+ * must decide (the channel untouched). */
+static int
+plain_operation(PyObject *handle, int sending, PyObject *value, PyObject **result)
+{
+    PyObject *chan = channel_of(handle);
+    if (chan == NULL)
+        return UNDECIDED;
+    Op op = {.chan = chan, .handle = handle, .value = value, .sending = sending, .plain = 1};
+    int outcome = UNDECIDED;
+    if ((Py_IS_TYPE(chan, unbounded_type) || Py_IS_TYPE(chan, bounded_type)) && classify(&op)
+        && op.inline_ok)
+        outcome = perform_inline(&op, result);
+    Py_DECREF(chan);
+    return outcome;
+}
+
+/* ``sender._sent = value``. */
+static int
+handle_set_sent(PyObject *self, PyObject *value, void *closure)
+{
+    if (value == NULL) {
+        PyErr_SetString(PyExc_AttributeError, "_sent cannot be deleted");
+        return -1;
+    }
+    PyObject *result = NULL;
+    int outcome = plain_operation(self, 1, value, &result);
+    if (outcome == DONE) {
+        Py_DECREF(result);
+        return 0;
+    }
+    if (outcome != FAILED)
+        PyErr_SetNone(undecided);
+    return -1;
+}
+
+/* ``receiver._polled``. */
+static PyObject *
+handle_polled(PyObject *self, void *closure)
+{
+    PyObject *value = NULL;
+    int outcome = plain_operation(self, 0, NULL, &value);
+    if (outcome == DONE)
+        return value;
+    if (outcome == FAILED)
+        return NULL;
+    return Py_NewRef(nothing);
+}
+
+/* ``Receiver.__next__``, and the iteration slot. */
+static PyObject *
+handle_next(PyObject *self)
+{
+    PyObject *value = NULL;
+    int outcome = plain_operation(self, 0, NULL, &value);
+    if (outcome == DONE)
+        return value;
+    if (outcome == FAILED)
+        return NULL;
+    return PyObject_Vectorcall(pure_next, &self, 1, NULL);
+}
+
+static PyObject *
+handle_next_method(PyObject *self, PyObject *unused)
+{
+    return handle_next(self);
+}
+
+static PyObject *doc_next; /* the pure ``__next__``'s docstring, kept alive for next_def */
+
+static PyMethodDef next_def = {"__next__", handle_next_method, METH_NOARGS, NULL};
+static PyGetSetDef sent_def = {
+    "_sent", NULL, handle_set_sent,
+    "storing a value sends it if a lock-free send can, else raises Undecided (see _accel.c)", NULL};
+static PyGetSetDef polled_def = {
+    "_polled", handle_polled, NULL,
+    "the next value if a lock-free receive can take it now, else NOTHING (see _accel.c)", NULL};
+
+static int
+put(PyObject *cls, const char *name, PyObject *descr)
+{
+    if (descr == NULL)
+        return -1;
+    int r = PyObject_SetAttrString(cls, name, descr);
+    Py_DECREF(descr);
+    return r;
+}
+
+/* ``install(Sender, Receiver, __next__)``: the attributes above, and the iteration slots (the
+ * next one
+ * hands what it leaves to the pure ``__next__`` given. Called once ``setup`` returned True; the
+ * switch back to the pure methods (``_implementation``) removes them. */
+static PyObject *
+install(PyObject *module, PyObject *args)
+{
+    PyObject *sender, *receiver, *next;
+    if (!PyArg_ParseTuple(args, "O!O!O:install", &PyType_Type, &sender, &PyType_Type, &receiver,
+                          &next))
+        return NULL;
+    if (!LOAD_INT(ready_to_use) || (PyTypeObject *)sender != sender_type
+        || (PyTypeObject *)receiver != receiver_type) {
+        PyErr_SetString(PyExc_RuntimeError, "install() needs the classes setup() was given");
+        return NULL;
+    }
+    Py_XSETREF(pure_next, Py_NewRef(next));
+    if (doc_next == NULL) {
+        PyObject *doc = PyObject_GetAttrString(next, "__doc__");
+        if (doc == NULL)
+            return NULL;
+        doc_next = PyUnicode_FromFormat("__next__($self, /)\n--\n\n%S", doc);
+        Py_DECREF(doc);
+        if (doc_next == NULL || (next_def.ml_doc = PyUnicode_AsUTF8(doc_next)) == NULL)
+            return NULL;
+    }
+    PyTypeObject *tx = (PyTypeObject *)sender, *rx = (PyTypeObject *)receiver;
+    if (put(sender, "_sent", PyDescr_NewGetSet(tx, &sent_def)) < 0
+        || put(receiver, "_polled", PyDescr_NewGetSet(rx, &polled_def)) < 0
+        || put(receiver, "__next__", PyDescr_NewMethod(rx, &next_def)) < 0)
+        return NULL;
+    /* Setting ``__next__`` made the iteration slot look the method up and call it; iteration
+     * calls the function itself instead. (Setting ``__next__`` again resets the slot.) */
+    rx->tp_iternext = handle_next;
+    rx->tp_iter = PyObject_SelfIter; /* what ``__iter__`` does, without a Python frame */
+    PyType_Modified(rx);
+    Py_RETURN_NONE;
+}
 
 /* ---- setup ----------------------------------------------------------------------------------- */
 
@@ -820,6 +981,9 @@ static PyMethodDef methods[] = {
      "ClosedHandleError, NOTHING, settle_and_raise_after) -> bool: the classes, markers and "
      "helper of the pure code; False in a second interpreter."},
     {"seed", seed, METH_O, "seed(n): seed the random draw among ready operations."},
+    {"install", install, METH_VARARGS,
+     "install(Sender, Receiver, __next__): the handles' lock-free steps in C (Sender._sent, "
+     "Receiver._polled, iteration), handing what they leave to the pure code."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -846,7 +1010,7 @@ PyInit__accel(void)
     deque_popleft = PyObject_GetAttrString(deque, "popleft");
     deque_append = PyObject_GetAttrString(deque, "append");
     deque_pop = PyObject_GetAttrString(deque, "pop");
-    Py_DECREF(deque);
+    deque_type = (PyTypeObject *)deque; /* kept: the module holds it for good */
     str_after_send = PyUnicode_InternFromString("after_send");
     str_after_recv = PyUnicode_InternFromString("after_recv");
     str_index = PyUnicode_InternFromString("index");
@@ -863,6 +1027,14 @@ PyInit__accel(void)
     PyObject *module = PyModule_Create(&module_def);
     if (module == NULL)
         return NULL;
+    undecided = PyErr_NewExceptionWithDoc(
+        "mpsc._accel.Undecided",
+        "Raised by storing Sender._sent when the pure code must decide (nothing happened).",
+        NULL, NULL);
+    if (undecided == NULL || PyModule_AddObjectRef(module, "Undecided", undecided) < 0) {
+        Py_DECREF(module);
+        return NULL;
+    }
     if (PyModule_AddObjectRef(module, "SelectPass", (PyObject *)&SelectPassType) < 0) {
         Py_DECREF(module);
         return NULL;

@@ -24,3 +24,8 @@ class SelectPass:
     records: tuple[tuple[Any, ...] | None, object]
     @property
     def result(self) -> tuple[int, Any] | None: ...
+
+def install(sender: type, receiver: type, next: Callable[..., Any]) -> None: ...
+
+class Undecided(Exception):
+    """Storing ``Sender._sent`` left the send to the pure code (nothing happened)."""

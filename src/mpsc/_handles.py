@@ -301,6 +301,8 @@ class Receiver(_Handle[T]):
         return self
 
     def __next__(self) -> T:
+        """The next message, waiting for it; the iteration ends once every Sender is gone and
+        everything sent was received."""
         chan = self._chan
         if not chan.ended:
             try:

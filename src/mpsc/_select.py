@@ -8,18 +8,13 @@ under stable indices, for loops that drop channels as they disconnect.
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from . import _ops
-from ._buffered import Bounded, Unbounded
-from ._core import NOTHING, Chan
 from ._deadlines import deadline_after
-from ._errors import ChannelError, ClosedHandleError, RecvError, SendError
 from ._handles import Receiver, Sender, _Handle
-from ._interrupts import settle_and_raise_after
 from ._ops import Operation as _Op
 from ._ownership import closed_error, is_open
 
@@ -191,34 +186,7 @@ class Select:
 
 
 PASS: SelectPass | None = None
-"""The C try pass (``_accel.SelectPass``), where it was built (CPython) and ``MPSC_PURE`` is not
-set; None otherwise. A select with a ready operation completes there; every other call goes
-on to the pure code above, which is the reference for what a select does. The one switch
-between the two: tests set it to None to run the pure pass."""
-
-if not os.environ.get("MPSC_PURE"):
-    try:
-        from . import _accel
-    except ImportError:
-        pass
-    else:
-        if _accel.setup(
-            Receiver,
-            Sender,
-            Chan,
-            Unbounded,
-            Bounded,
-            ChannelError,
-            RecvError,
-            SendError,
-            ClosedHandleError,
-            NOTHING,
-            settle_and_raise_after,
-        ):
-
-            def _reseed() -> None:  # at import, and in a forked child (else it draws as its parent)
-                _accel.seed(int.from_bytes(os.urandom(8)))
-
-            _reseed()
-            os.register_at_fork(after_in_child=_reseed)
-            PASS = _accel.SelectPass()
+"""The C try pass (``_accel.SelectPass``) when the compiled implementation is in use (see
+``_implementation``, the switch); None otherwise. A select with a ready operation completes
+there; every other call goes on to the pure code above, which is the reference for what a
+select does. Tests set it to None to run the pure pass alone."""

@@ -1,0 +1,157 @@
+"""The one switch between mpsc's two implementations of its hot paths.
+
+The pure-Python methods (``_handles``, ``_buffered``, ``_select``) are the reference: they are
+what mpsc does. The compiled module (``_accel.c``), where it was built, does the common cases of
+the same steps faster — a send or receive on a buffered channel with nobody parked, a select
+with an operation ready — and hands every other case, untouched, to the pure code. ``use``
+installs one or the other; at import mpsc uses the compiled one unless ``MPSC_PURE`` is set in
+the environment (then the compiled module is not even loaded), or it was not built (no
+compiler, another interpreter).
+
+With the compiled implementation, ``Sender.send``, ``Sender.try_send`` and ``Receiver.__next__``
+are C methods; ``Receiver.recv`` and ``try_recv`` stay Python functions whose first step is the
+C attribute ``Receiver._polled`` (a call into C is a point where a signal handler's exception
+could drop a value just taken, an attribute is not; see ``_accel.c``).
+"""
+
+from __future__ import annotations
+
+import os
+from types import ModuleType
+from typing import Any, TypeVar
+
+from . import _select
+from ._buffered import Bounded, Unbounded
+from ._core import NOTHING, Chan
+from ._errors import ChannelError, ClosedHandleError, RecvError, SendError
+from ._handles import Receiver, Sender
+from ._interrupts import settle_and_raise_after
+
+T = TypeVar("T")
+
+_PURE: dict[tuple[type, str], Any] = {
+    (cls, name): cls.__dict__[name]
+    for cls, names in (
+        (Sender, ("send", "try_send")),
+        (Receiver, ("recv", "try_recv", "__iter__", "__next__")),
+    )
+    for name in names
+}
+pure_send = Sender.send
+pure_try_send = Sender.try_send
+pure_recv = Receiver.recv
+pure_try_recv = Receiver.try_recv
+
+
+class _Unbuilt(Exception):
+    """Stands for ``_accel.Undecided`` where the module was not built (never raised)."""
+
+
+Undecided: type[Exception] = _Unbuilt
+
+
+# The compiled steps are reached without a call (see the top of _accel.c): a store, a load, a for
+# loop's step. Whatever they leave is done by the pure method, from the start.
+
+
+def send(self: Sender[T], value: T) -> None:
+    try:
+        self._sent = value  # type: ignore[attr-defined]
+    except Undecided:
+        pure_send(self, value)
+
+
+def try_send(self: Sender[T], value: T) -> None:
+    try:
+        self._sent = value  # type: ignore[attr-defined]
+    except Undecided:
+        pure_try_send(self, value)
+
+
+def recv(self: Receiver[T]) -> T:
+    for value in self:  # Receiver.__next__ in C, which waits through the pure one if it must
+        return value
+    raise RecvError()  # the iteration ended: every sender is gone and everything was received
+
+
+def try_recv(self: Receiver[T]) -> T:
+    value: Any = self._polled  # type: ignore[attr-defined]
+    if value is NOTHING:
+        return pure_try_recv(self)
+    return value  # type: ignore[no-any-return]
+
+
+COMPILED_METHODS: dict[tuple[type, str], Any] = {
+    (Sender, "send"): send,
+    (Sender, "try_send"): try_send,
+    (Receiver, "recv"): recv,
+    (Receiver, "try_recv"): try_recv,
+}
+for (_cls, _name), _method in COMPILED_METHODS.items():
+    _method.__doc__ = _PURE[_cls, _name].__doc__
+    _method.__qualname__ = f"{_cls.__name__}.{_name}"
+
+
+def _load() -> ModuleType | None:
+    """The compiled module, set up with the pure classes; None where it cannot be used, or
+    where ``MPSC_PURE`` asks for the pure implementation alone."""
+    if os.environ.get("MPSC_PURE"):
+        return None
+    try:
+        from . import _accel
+    except ImportError:  # not built: no compiler, or not CPython
+        return None
+    if not _accel.setup(
+        Receiver,
+        Sender,
+        Chan,
+        Unbounded,
+        Bounded,
+        ChannelError,
+        RecvError,
+        SendError,
+        ClosedHandleError,
+        NOTHING,
+        settle_and_raise_after,
+    ):  # a second interpreter: the module holds the first one's classes
+        return None
+
+    def reseed() -> None:  # at import, and in a forked child (else it draws as its parent)
+        _accel.seed(int.from_bytes(os.urandom(8)))
+
+    reseed()
+    os.register_at_fork(after_in_child=reseed)
+    return _accel
+
+
+COMPILED: ModuleType | None = _load()
+"""``mpsc._accel`` where it was built and can be used here, else None."""
+
+
+def use(compiled: bool) -> None:
+    """Install the compiled implementation (``compiled=True``; ``RuntimeError`` where it was
+    not built) or the pure one. Not to be called while other threads use mpsc."""
+    global Undecided
+    if compiled:
+        if COMPILED is None:
+            raise RuntimeError("mpsc's compiled module (_accel) was not built here")
+        Undecided = COMPILED.Undecided
+        COMPILED.install(Sender, Receiver, _PURE[Receiver, "__next__"])
+        for (cls, name), method in COMPILED_METHODS.items():
+            setattr(cls, name, method)
+        _select.PASS = COMPILED.SelectPass()
+        return
+    for (cls, name), method in _PURE.items():
+        setattr(cls, name, method)
+    for cls, name in ((Sender, "_sent"), (Receiver, "_polled")):
+        if name in cls.__dict__:
+            delattr(cls, name)
+    _select.PASS = None
+
+
+def in_use() -> str:
+    """Which implementation is installed: ``"compiled"`` or ``"pure"``."""
+    return "compiled" if "_polled" in Receiver.__dict__ else "pure"
+
+
+use(COMPILED is not None)
