@@ -70,14 +70,28 @@ def wait_until(predicate: Callable[[], bool], timeout: float = WAIT) -> None:
         time.sleep(0.0005)
 
 
+def live(queue: Any) -> int:
+    """How many entries of a wait queue belong to operations still waiting (white-box). An
+    operation that has gone may leave its entry in the middle of a queue, its waiter claimed,
+    until the queue is next settled or compacted (``Chan.dequeue_locked``): it does not count."""
+    return sum(not entry.waiter.claims for entry in list(queue))
+
+
 def blocked_receivers(rx: Any) -> int:
     """How many operations are parked receiving on the channel of ``rx`` (white-box)."""
-    return len(rx._chan.recvq)
+    return live(rx._chan.recvq)
 
 
 def blocked_senders(tx: Any) -> int:
     """How many operations are parked sending on the channel of ``tx`` (white-box)."""
-    return len(tx._chan.sendq)
+    return live(tx._chan.sendq)
+
+
+def nothing_queued(*handles: Any) -> bool:
+    """No operation waits on the channel of any of ``handles`` (a handle that will be closed is
+    passed as its channel, ``handle._chan``, taken beforehand)."""
+    chans = [getattr(handle, "_chan", handle) for handle in handles]
+    return not any(live(chan.recvq) or live(chan.sendq) for chan in chans)
 
 
 def make(cap: int | None) -> tuple[mpsc.Sender[Any], mpsc.Receiver[Any]]:

@@ -24,7 +24,17 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
 import pytest
-from helpers import WAIT, WatchedDeque, Worker, blocked_receivers, blocked_senders, make, wait_until, watch
+from helpers import (
+    WAIT,
+    WatchedDeque,
+    Worker,
+    blocked_receivers,
+    blocked_senders,
+    make,
+    nothing_queued,
+    wait_until,
+    watch,
+)
 
 import mpsc
 
@@ -62,7 +72,7 @@ async def until(predicate: Callable[[], bool], timeout: float = WAIT) -> None:
 
 def queues_empty(*handles: Any) -> bool:
     """No operation is queued on any of these handles' channels (white-box)."""
-    return all(not h._chan.recvq and not h._chan.sendq for h in handles)
+    return nothing_queued(*handles)
 
 
 # -- plain use: values, parking, waking --------------------------------------------------------

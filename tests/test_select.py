@@ -30,7 +30,17 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from helpers import WAIT, Worker, blocked_receivers, blocked_senders, make, recv_all, run_all, wait_until
+from helpers import (
+    WAIT,
+    Worker,
+    blocked_receivers,
+    blocked_senders,
+    make,
+    nothing_queued,
+    recv_all,
+    run_all,
+    wait_until,
+)
 
 import mpsc
 from mpsc import _core, _ops, _select
@@ -45,8 +55,7 @@ CAP_IDS = ["rendezvous", "bounded1", "unbounded"]
 def idle(*handles: Any) -> bool:
     """No operation is queued on the channel of any of ``handles`` (white-box; a handle that
     will be closed is passed as its channel, ``handle._chan``, taken beforehand)."""
-    chans = [getattr(handle, "_chan", handle) for handle in handles]
-    return all(not chan.recvq and not chan.sendq for chan in chans)
+    return nothing_queued(*handles)
 
 
 def offer_ready(tx: mpsc.Sender[Any], value: Any, cap: int | None) -> Worker | None:

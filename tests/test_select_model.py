@@ -54,7 +54,7 @@ from typing import Any, ClassVar
 
 import pytest
 from conftest import SELECT_PASSES
-from helpers import watchdog
+from helpers import nothing_queued, watchdog
 from hypothesis import Phase, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
@@ -528,7 +528,7 @@ class SelectMachine(RuleBasedStateMachine):
         for channel in self.channels:
             chan = channel.chan
             assert list(chan.buf) == list(channel.buf), channel.name
-            assert not chan.recvq and not chan.sendq, f"{channel.name}: an operation stayed queued"
+            assert nothing_queued(chan), f"{channel.name}: an operation stayed queued"
             assert (chan.senders, chan.receivers) == (len(channel.senders), len(channel.receivers))
             assert (chan.tx_gone, chan.rx_gone) == (channel.tx_gone, channel.rx_gone)
             if channel.cap and not channel.rx_gone:  # permits: exactly the room left

@@ -21,7 +21,7 @@ from itertools import pairwise
 from typing import Any
 
 import pytest
-from helpers import WAIT, Worker, blocked_receivers, run_all, wait_until
+from helpers import WAIT, Worker, blocked_receivers, nothing_queued, run_all, wait_until
 
 import mpsc
 
@@ -33,7 +33,7 @@ EPS = 1e-9  # float rounding in instant arithmetic
 
 
 def idle(*handles: Any) -> bool:
-    return all(not handle._chan.recvq and not handle._chan.sendq for handle in handles)
+    return nothing_queued(*handles)
 
 
 def assert_silent(r: mpsc.Receiver[Any]) -> None:

@@ -30,7 +30,7 @@ from collections import deque
 from collections.abc import Iterator
 from itertools import repeat
 from threading import Lock
-from typing import Any, ClassVar, Final, Generic, TypeVar
+from typing import Any, ClassVar, Final, Generic, TypeVar, cast
 
 from ._fork import register
 from ._waiters import LATER, NOW, RETRY, Waiter
@@ -53,6 +53,28 @@ class _Nothing:
 
 NOTHING: Final[Any] = _Nothing()
 """What ``Chan.poll`` returns when there is nothing to receive right now."""
+
+NO_QUEUE: Final = cast("deque[Entry]", ())
+"""The wait queue of a channel on which nobody has waited yet: an empty tuple, shared (a deque
+costs 760 bytes). ``enqueue_locked`` makes the real one when the first operation waits; it is
+never taken away again. Everything that reads a queue without adding to it reads a tuple the
+same way: its truth, ``len``, iteration (and the C pass, ``Py_SIZE``)."""
+
+
+class _Left:
+    """The waiter of an entry left in the middle of its queue by an operation that has gone
+    (``Chan.dequeue_locked``): claimed for good, so that everyone skips the entry, and no longer
+    the operation's own waiter, which may serve the thread's next wait. Its claims are a tuple:
+    a claim made on it (``claims += (entry,)``) never wins and changes nothing."""
+
+    __slots__ = ()
+    claims: Final = (None,)
+
+
+LEFT: Final[Any] = _Left()
+
+_COMPACT_AT: Final = 32
+"""Entries left in the middle of a wait queue before it may be compacted (see dequeue_locked)."""
 
 
 class Entry:
@@ -91,6 +113,7 @@ class Chan(Generic[T]):
         "senders",
         "sendq",
         "slots",
+        "stale",
         "take",
         "tx_gone",
     )
@@ -106,8 +129,9 @@ class Chan(Generic[T]):
         between the pop and the store, so an interrupt cannot drop the value on the floor."""
         # Permits of the bounded flavour; None where sending needs none (see _buffered).
         self.slots: deque[bool] | None = None
-        self.recvq: deque[Entry] = deque()
-        self.sendq: deque[Entry] = deque()
+        self.recvq: deque[Entry] = NO_QUEUE
+        self.sendq: deque[Entry] = NO_QUEUE
+        self.stale = 0  # entries left in the middle of a queue by operations that left it
         self.cap = cap
         self.senders = 1
         self.receivers = 1
@@ -252,23 +276,69 @@ class Chan(Generic[T]):
                 entry.waiter.alert()
                 complete_alone(entry, RETRY)  # it looks again and sees the disconnection
                 return
-            self.sendq.append(entry)
+            self.joined_queue_locked(True).append(entry)
         else:
             if self.tx_gone and (self.ended or not self.buf):
                 entry.waiter.alert()
                 complete_alone(entry, RETRY)
                 return
-            self.recvq.append(entry)
+            self.joined_queue_locked(False).append(entry)
         dropped = self.settle_locked()
         assert dropped is None  # only a send can leave messages to drop, and none was made here
 
+    def joined_queue_locked(self, sending: bool) -> deque[Entry]:
+        """The wait queue of one side, made now if nobody has waited there yet (``NO_QUEUE``)."""
+        if sending:
+            if self.sendq is NO_QUEUE:
+                self.sendq = deque()
+            return self.sendq
+        if self.recvq is NO_QUEUE:
+            self.recvq = deque()
+        return self.recvq
+
     def dequeue_locked(self, entry: Entry) -> None:
-        """Take a blocked operation out of its queue, if it is still there."""
+        """Take a blocked operation that is leaving out of its queue: O(1), amortized.
+
+        An entry through which its waiter was completed left its queue in that burst (every
+        claim by an entry takes it out). Any other is taken out at once when it is at either end
+        of its queue — the usual case, waiters leaving in the order they came or the last one
+        first. One in the middle stays, given the waiter ``LEFT`` (the operation's own may wait
+        again, unclaimed, for another call): everyone skips it, and it is dropped when it
+        reaches the head (``first_live``) or when the queue is compacted, once the entries so
+        left number half of it (the scan is paid for by the leavings before)."""
+        claims = entry.waiter.claims
+        if claims and claims[0] is entry:
+            return
         queue = self.sendq if entry.sending else self.recvq
-        try:
-            queue.remove(entry)
-        except ValueError:
-            pass
+        if not queue:
+            return
+        if queue[0] is entry:
+            del queue[0]
+        elif queue[-1] is entry:
+            del queue[-1]
+        elif not claims:  # (a waiter leaves once it is claimed; were it not, the careful way)
+            try:
+                queue.remove(entry)
+            except ValueError:
+                pass
+        else:
+            entry.waiter = LEFT
+            self.stale += 1
+            if self.stale >= _COMPACT_AT and 2 * self.stale >= len(queue):
+                self.compact_locked(entry.sending)
+
+    def compact_locked(self, sending: bool) -> None:
+        """Drop every entry of a wait queue whose waiter is claimed. The queue is replaced, not
+        changed: an interrupt while the new one is made leaves the old one whole, and a
+        lock-free reader still holding the old one sees it non-empty, so it settles under the
+        lock and finds the new one (the ordering argument of ``_buffered`` holds)."""
+        queue = self.sendq if sending else self.recvq
+        live = deque([entry for entry in queue if not entry.waiter.claims])
+        if sending:
+            self.sendq = live
+        else:
+            self.recvq = live
+        self.stale = 0
 
     def drop_buffer_locked(self) -> list[T]:
         """Empty the buffer (every receiver is gone); the caller releases what it returns."""

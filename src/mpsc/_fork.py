@@ -47,8 +47,8 @@ def _after_fork_in_child() -> None:
             continue
         chan.lock._at_fork_reinit()
         for queue in (chan.recvq, chan.sendq):
-            if queue:
-                mine = [entry for entry in queue if entry.waiter.thread == me]
+            if queue:  # (never the shared NO_QUEUE, which is empty)
+                mine = [e for e in queue if not e.waiter.claims and e.waiter.thread == me]
                 queue.clear()
                 queue.extend(mine)
 

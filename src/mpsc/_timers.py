@@ -38,7 +38,7 @@ class _Timer(Chan[float]):
         return due is not None and monotonic() >= due
 
     def enqueue_locked(self, entry: Entry) -> None:
-        self.recvq.append(entry)
+        self.joined_queue_locked(False).append(entry)
 
     def settle_locked(self) -> None:
         pass  # nothing but the clock makes a timer ready, and a waiter looks at it when due
