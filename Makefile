@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: demo test suite lint bench clean
+.PHONY: demo test suite lint bench asan packaging clean
 
 # venv + the package with its test and lint tools, rebuilt when the build files change. The
 # install compiles select's C try pass (src/mpsc/_accel.c) in place, on CPython.
@@ -34,8 +34,34 @@ lint: $(VENV)/.installed
 	$(PY) -m ruff format --check src tests examples benchmarks setup.py
 	$(PY) -m mypy
 
+# Twice: with the compiled hot paths (src/mpsc/_accel.c) and with the pure-Python ones alone.
 suite: $(VENV)/.installed
 	$(PY) -m pytest $(PYTEST_ARGS)
+	MPSC_PURE=1 $(PY) -m pytest $(PYTEST_ARGS)
+
+# The C extension compiled with AddressSanitizer and UBSan into a scratch copy of the package,
+# and the tests that drive every entry point of it. CPython itself is not instrumented: the
+# sanitizers' runtimes are preloaded, and objects come from malloc so that ASan sees them.
+ASAN_DIR := build/asan
+ASAN_TESTS ?= tests/test_accel.py tests/test_implementations.py tests/test_select_model.py tests/test_queues.py tests/test_interrupts.py
+ASAN_ENV = LD_PRELOAD="$$(gcc -print-file-name=libasan.so) $$(gcc -print-file-name=libubsan.so)" \
+	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	PYTHONMALLOC=malloc PYTHONPATH=$(ASAN_DIR)
+asan: $(VENV)/.installed
+	rm -rf $(ASAN_DIR) && mkdir -p $(ASAN_DIR)/mpsc
+	cp src/mpsc/*.py src/mpsc/*.pyi src/mpsc/py.typed $(ASAN_DIR)/mpsc/
+	gcc -shared -fPIC -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+		-fno-sanitize-recover=undefined -Wall -Werror \
+		-I"$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["include"])')" src/mpsc/_accel.c \
+		-o $(ASAN_DIR)/mpsc/_accel$$($(PY) -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))')
+	$(ASAN_ENV) $(PY) -c 'import mpsc._accel as a; assert "/$(ASAN_DIR)/" in a.__file__, a.__file__'
+	$(ASAN_ENV) $(PY) -m pytest -q -p no:cacheprovider $(ASAN_TESTS)
+
+# What pip makes of the sdist, in fresh venvs: on a machine without a C compiler (CC=false: the
+# build of the extension fails, the pure-Python package installs and works) and with one.
+packaging: $(VENV)/.installed
+	$(PY) -m pip install -q 'build==1.6.1'
+	$(PY) -m pytest -q -p no:cacheprovider --packaging tests/test_packaging.py
 
 # The benchmark suite's peers and matplotlib (the bench extra), on top of the test venv. pygolang
 # 0.1 needs Cython < 3 to build: it is tried with a build constraint and left out if it fails.

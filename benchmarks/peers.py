@@ -45,6 +45,9 @@ class Ends:
     leftover: Callable[[], int] = lambda: 0
     close: Callable[[], Any] = lambda: None
     keep: Any = None  # the objects themselves, kept alive for the run
+    # Where set, the thread consumer iterates over it (``for value in iterate``) instead of
+    # calling ``get`` (mpsc's receiver, the way the Rust book's example receives).
+    iterate: Any = None
 
 
 class Peer:
@@ -364,6 +367,31 @@ class MpscPeer(Peer):
         return objs[0].send  # type: ignore[no-any-return]
 
 
+class MpscForLoopPeer(MpscPeer):
+    """mpsc with the consumer thread receiving by ``for value in rx`` instead of ``rx.recv()``."""
+
+    name = "mpsc for-loop"
+    note = "the consumer thread iterates: for value in rx"
+
+    def threads(self, capacity: int | None, producers: int) -> Ends | None:
+        ends = super().threads(capacity, producers)
+        assert ends is not None
+        ends.iterate = ends.keep[1]
+        return ends
+
+    def thread_to_async(self, loop: asyncio.AbstractEventLoop) -> Ends | None:
+        return None
+
+    def async_to_thread(self, loop: asyncio.AbstractEventLoop) -> Ends | None:
+        return None
+
+    def async_to_async(self, loop: asyncio.AbstractEventLoop) -> Ends | None:
+        return None
+
+    def make(self) -> tuple[Any, ...] | None:
+        return None
+
+
 class MpscRendezvousPeer(MpscPeer):
     """mpsc.bounded(0) for ping-pong: each send returns once the other side holds the value."""
 
@@ -422,6 +450,7 @@ class MpscBoundedContainerPeer(MpscPeer):
 def all_peers() -> dict[str, Peer]:
     peers: list[Peer] = [
         MpscPeer(),
+        MpscForLoopPeer(),
         MpscRendezvousPeer(),
         MpscBoundedContainerPeer(10**6, "10**6"),
         MpscBoundedContainerPeer(64, "64"),

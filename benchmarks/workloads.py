@@ -126,8 +126,15 @@ def threads_run(make: Callable[[], Ends | None], producers: int, what: str) -> C
         def consume(get: Callable[[], int], count: int) -> None:
             start.wait()
             total = 0
-            for _ in range(count):
-                total += get()
+            if ends.iterate is None:
+                for _ in range(count):
+                    total += get()
+            else:
+                for value in ends.iterate:
+                    total += value
+                    count -= 1
+                    if not count:
+                        break
             box["end"] = perf_counter()
             box["total"] = total
 
@@ -541,6 +548,77 @@ def async_to_async_run(peer: Peer, what: str) -> Callable[[int], float]:
     return run
 
 
+# -- many waiters on one channel -----------------------------------------------------------------
+
+
+def waiters_tasks_run() -> Callable[[int], float]:
+    """n asyncio tasks parked in ``recv_async`` on one channel, cancelled in reverse order (each
+    one leaves from the far end of the queue); waiters per second, from the first cancel to the
+    last task done."""
+
+    def run(n: int) -> float:
+        import mpsc
+
+        async def main() -> float:
+            tx, rx = mpsc.channel()
+            tasks = [asyncio.ensure_future(rx.recv_async()) for _ in range(n)]
+            while len(rx._chan.recvq) < n:  # every task parked
+                await asyncio.sleep(0)
+            t0 = perf_counter()
+            for task in reversed(tasks):
+                task.cancel()
+            done = await asyncio.gather(*tasks, return_exceptions=True)
+            elapsed = perf_counter() - t0
+            if not all(isinstance(d, asyncio.CancelledError) for d in done) or any(
+                not entry.waiter.claims for entry in rx._chan.recvq
+            ):
+                raise BenchmarkError("waiters: a task was not cancelled, or stayed queued")
+            tx.close()
+            rx.close()
+            return n / elapsed
+
+        return asyncio.run(main())
+
+    return run
+
+
+def waiters_threads_run() -> Callable[[int], float]:
+    """n threads parked in ``recv`` on one channel, served one value each in the order they
+    parked; waiters per second, from the first send to the last thread done."""
+
+    def run(n: int) -> float:
+        import mpsc
+
+        tx, rx = mpsc.channel()
+        got: list[int] = []
+        errors: list[BaseException] = []
+
+        def wait() -> None:
+            got.append(rx.recv_timeout(_timeout(n)))
+
+        threads = [threading.Thread(target=_guarded(errors, wait), daemon=True) for _ in range(n)]
+        for thread in threads:
+            thread.start()
+        deadline = perf_counter() + _timeout(n)
+        while len(rx._chan.recvq) < n:
+            if perf_counter() > deadline or errors:
+                raise BenchmarkError(f"waiters: the threads did not all park {errors[:1]}")
+            threading.Event().wait(0.001)
+        t0 = perf_counter()
+        for i in range(n):
+            tx.send(i)
+        _join_all(threads, _timeout(n), "waiters threads")
+        elapsed = perf_counter() - t0
+        if errors:
+            raise BenchmarkError(f"waiters threads: {errors[0]!r}") from errors[0]
+        _check("waiters threads", n, sum(got), len(rx))
+        tx.close()
+        rx.close()
+        return n / elapsed
+
+    return run
+
+
 # -- memory ---------------------------------------------------------------------------------------
 
 
@@ -597,6 +675,7 @@ def memory_idle_run(peer: Peer) -> Callable[[int], float]:
 
 GROUPS = {
     "threads": "Threads",
+    "waiters": "Many waiters (the reference is 10³ of them: a ratio below 1 is growth)",
     "select": "select",
     "asyncio": "asyncio",
     "memory": "Memory (tracemalloc; lower is better)",
@@ -621,8 +700,8 @@ def build(peers: dict[str, Peer]) -> list[Workload]:
                 continue
             workload.rows.append(Row(name, run, peer.note))
 
-    thread_peers = ["mpsc", "queue.SimpleQueue", "queue.Queue", "aiologic", "culsans"]
-    bounded_peers = ["mpsc", "queue.Queue", "aiologic", "culsans"]
+    thread_peers = ["mpsc", "mpsc for-loop", "queue.SimpleQueue", "queue.Queue", "aiologic", "culsans"]
+    bounded_peers = ["mpsc", "mpsc for-loop", "queue.Queue", "aiologic", "culsans"]
     for key, title, capacity, producers, reference, n, nq, names in [
         ("spsc_unbounded", "SPSC, unbounded", None, 1, "queue.SimpleQueue", 200_000, 40_000, thread_peers),
         ("mpsc4_unbounded", "4 producers → 1, unbounded", None, 4, "queue.SimpleQueue", 200_000, 40_000,
@@ -653,7 +732,7 @@ def build(peers: dict[str, Peer]) -> list[Workload]:
     pingpong.split = 3
     rows_for(
         pingpong,
-        ["mpsc", "mpsc bounded(0)", *thread_peers[1:]],
+        ["mpsc", "mpsc bounded(0)", *thread_peers[2:]],
         lambda peer: (
             None if peer.pingpong() is None else pingpong_run(peer.pingpong, f"pingpong {peer.name}")
         ),
@@ -742,6 +821,21 @@ def build(peers: dict[str, Peer]) -> list[Workload]:
     )
     workloads += [t2a, a2t, a2a]
 
+    # Many waiters on one channel: the cost per waiter should not grow with their number.
+    for key, title, make_run, unit in [
+        ("waiters_tasks", "10³ → 10⁴ tasks leaving one channel", waiters_tasks_run, "waiters/s"),
+        ("waiters_threads", "10³ → 10⁴ threads woken on one channel", waiters_threads_run, "waiters/s"),
+    ]:
+        workload = Workload(key, title, "waiters", unit, True, "mpsc 10³", 10_000, 2_000)
+        workload.description = (
+            "tasks parked in recv_async, cancelled in reverse order"
+            if key == "waiters_tasks"
+            else "threads parked in recv, each woken by one send, in order"
+        )
+        workload.max_repeats, workload.warm_up = 3, False
+        workload.rows += [Row("mpsc 10³", _sized(make_run(), 10)), Row("mpsc 10⁴", make_run())]
+        workloads.append(workload)
+
     memory_peers = ["mpsc", "collections.deque", "queue.SimpleQueue", "queue.Queue",
                     "asyncio.Queue", "aiologic", "culsans", "janus"]  # fmt: skip
     queued = Workload("memory_queued", "bytes per queued message", "memory", "B/msg", False,
@@ -767,6 +861,11 @@ def build(peers: dict[str, Peer]) -> list[Workload]:
         queued.skipped["pygolang"] = idle.skipped["pygolang"] = reason
     workloads += [queued, idle]
     return workloads
+
+
+def _sized(run: Callable[[int], float], fraction: int) -> Callable[[int], float]:
+    """``run`` with a tenth (or another fraction) of the workload's n."""
+    return lambda n: run(max(1, n // fraction))
 
 
 def _offers(method: Callable[[asyncio.AbstractEventLoop], Ends | None]) -> bool:

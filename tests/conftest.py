@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -18,6 +19,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=False,
         help="also run the long soak tests (marked 'stress')",
     )
+    parser.addoption(
+        "--packaging",
+        action="store_true",
+        default=False,
+        help="run tests/test_packaging.py (builds the sdist and installs it in fresh venvs)",
+    )
+
+
+def pytest_ignore_collect(collection_path: Any, config: pytest.Config) -> bool | None:
+    if collection_path.name == "test_packaging.py" and not config.getoption("--packaging"):
+        return True  # minutes of pip: ``make packaging``, run by CI once
+    return None
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
