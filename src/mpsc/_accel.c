@@ -1,4 +1,8 @@
-/* mpsc._accel: the try pass of select, in C.
+/* mpsc._accel: the common cases of send, receive and select, in C.
+ *
+ * Two parts: the handles' own calls (``Sender._sent``, ``Receiver._polled``, the iteration slot;
+ * see "the handles' own calls" below), and the try pass of select. ``_implementation`` installs
+ * both, or neither (``MPSC_PURE``); the pure-Python code is the reference for each.
  *
  * A select of which one operation is ready completes here: check the operations, look at every
  * channel, draw one ready operation uniformly, and try it. Operations on buffered channels
