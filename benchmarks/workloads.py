@@ -548,6 +548,79 @@ def async_to_async_run(peer: Peer, what: str) -> Callable[[int], float]:
     return run
 
 
+# -- k producers, k consumers: does it scale with cores? ------------------------------------------
+
+
+def mpmc_run(kind: str, k: int) -> Callable[[int], float]:
+    """k producer threads and k consumer threads on one unbounded channel (mpsc: a Sender clone
+    per producer and a Receiver clone per consumer, each consumer iterating until every sender
+    is gone; queue.SimpleQueue: one sentinel per consumer). On a free-threaded build the rate
+    may grow with k up to the number of cores; with the GIL it cannot."""
+
+    def run(n: int) -> float:
+        import queue
+
+        import mpsc
+
+        totals: list[int] = []
+        errors: list[BaseException] = []
+        start = threading.Barrier(2 * k + 1)
+        share = [(p * n // k, (p + 1) * n // k) for p in range(k)]
+        if kind == "mpsc":
+            tx, rx = mpsc.channel()
+            senders = [tx] + [tx.clone() for _ in range(k - 1)]
+            receivers = [rx] + [rx.clone() for _ in range(k - 1)]
+
+            def produce(p: int) -> None:
+                start.wait()
+                with senders[p] as sender:
+                    send = sender.send
+                    for i in range(*share[p]):
+                        send(i)
+
+            def consume(c: int) -> None:
+                start.wait()
+                total = 0
+                with receivers[c] as receiver:
+                    for value in receiver:
+                        total += value
+                totals.append(total)
+
+        else:
+            q: queue.SimpleQueue[int | None] = queue.SimpleQueue()
+            done = threading.Barrier(k, action=lambda: [q.put(None) for _ in range(k)])
+
+            def produce(p: int) -> None:
+                start.wait()
+                put = q.put
+                for i in range(*share[p]):
+                    put(i)
+                done.wait()
+
+            def consume(c: int) -> None:
+                start.wait()
+                total = 0
+                get = q.get
+                while (value := get()) is not None:
+                    total += value
+                totals.append(total)
+
+        threads = [threading.Thread(target=_guarded(errors, produce, p), daemon=True) for p in range(k)]
+        threads += [threading.Thread(target=_guarded(errors, consume, c), daemon=True) for c in range(k)]
+        for thread in threads:
+            thread.start()
+        start.wait()
+        t0 = perf_counter()
+        _join_all(threads, _timeout(n), f"mpmc {kind} {k}x{k}")
+        elapsed = perf_counter() - t0
+        if errors:
+            raise BenchmarkError(f"mpmc {kind} {k}x{k}: {errors[0]!r}") from errors[0]
+        _check(f"mpmc {kind} {k}x{k}", n, sum(totals) if len(totals) == k else None, 0)
+        return n / elapsed
+
+    return run
+
+
 # -- many waiters on one channel -----------------------------------------------------------------
 
 
@@ -726,6 +799,16 @@ def build(peers: dict[str, Peer]) -> list[Workload]:
         rows_for(workload, names, thread_row)
         workloads.append(workload)
 
+    scaling = Workload("mpmc_scaling", "k producers × k consumers, unbounded", "threads", "msg/s", True,
+                       "mpsc 1×1", 200_000, 40_000)  # fmt: skip
+    scaling.description = (
+        "k producer and k consumer threads on one channel (mpsc consumers iterate); "
+        "on a free-threaded build the rate may grow with k up to the cores"
+    )
+    scaling.rows += [Row(f"mpsc {k}×{k}", mpmc_run("mpsc", k)) for k in (1, 2, 4)]
+    scaling.rows += [Row(f"queue.SimpleQueue {k}×{k}", mpmc_run("queue.SimpleQueue", k)) for k in (1, 2, 4)]
+    workloads.append(scaling)
+
     pingpong = Workload("pingpong", "ping-pong round trips", "threads", "round trips/s", True,
                         "queue.SimpleQueue", 40_000, 8_000)  # fmt: skip
     pingpong.description = "two channels and an echo thread; one message in flight at a time"
@@ -826,7 +909,7 @@ def build(peers: dict[str, Peer]) -> list[Workload]:
         ("waiters_tasks", "10³ → 10⁴ tasks leaving one channel", waiters_tasks_run, "waiters/s"),
         ("waiters_threads", "10³ → 10⁴ threads woken on one channel", waiters_threads_run, "waiters/s"),
     ]:
-        workload = Workload(key, title, "waiters", unit, True, "mpsc 10³", 10_000, 2_000)
+        workload = Workload(key, title, "waiters", unit, True, "mpsc 10³", 10_000, 10_000)
         workload.description = (
             "tasks parked in recv_async, cancelled in reverse order"
             if key == "waiters_tasks"

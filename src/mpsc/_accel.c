@@ -192,17 +192,42 @@ ready(const Op *op, int *python_ran)
     return truth;
 }
 
+/* The deque methods' C functions, called directly where their calling convention is the one
+ * expected (METH_NOARGS for popleft and pop, METH_O for append): the same function the method
+ * call would reach (on free-threaded builds, the one that takes the deque's critical section),
+ * without the call's argument handling. NULL: called through the method object. */
+static PyCFunction deque_popleft_fn, deque_pop_fn, deque_append_fn;
+
+static PyCFunction
+direct(PyObject *method, int flags)
+{
+    if (!Py_IS_TYPE(method, &PyMethodDescr_Type))
+        return NULL;
+    PyMethodDef *def = ((PyMethodDescrObject *)method)->d_method;
+    return (def->ml_flags & ~METH_COEXIST) == flags ? def->ml_meth : NULL;
+}
+
 static PyObject *
 call1(PyObject *method, PyObject *self)
 {
+    PyCFunction fn = method == deque_popleft ? deque_popleft_fn
+                     : method == deque_pop   ? deque_pop_fn
+                                             : NULL;
+    if (fn != NULL)
+        return fn(self, NULL);
     return PyObject_Vectorcall(method, &self, 1, NULL);
 }
 
 static int
 call2(PyObject *method, PyObject *self, PyObject *arg)
 {
-    PyObject *args[2] = {self, arg};
-    PyObject *r = PyObject_Vectorcall(method, args, 2, NULL);
+    PyObject *r;
+    if (method == deque_append && deque_append_fn != NULL)
+        r = deque_append_fn(self, arg);
+    else {
+        PyObject *args[2] = {self, arg};
+        r = PyObject_Vectorcall(method, args, 2, NULL);
+    }
     if (r == NULL)
         return -1;
     Py_DECREF(r);
@@ -1015,6 +1040,11 @@ PyInit__accel(void)
     deque_append = PyObject_GetAttrString(deque, "append");
     deque_pop = PyObject_GetAttrString(deque, "pop");
     deque_type = (PyTypeObject *)deque; /* kept: the module holds it for good */
+    if (deque_popleft && deque_append && deque_pop) {
+        deque_popleft_fn = direct(deque_popleft, METH_NOARGS);
+        deque_pop_fn = direct(deque_pop, METH_NOARGS);
+        deque_append_fn = direct(deque_append, METH_O);
+    }
     str_after_send = PyUnicode_InternFromString("after_send");
     str_after_recv = PyUnicode_InternFromString("after_recv");
     str_index = PyUnicode_InternFromString("index");
