@@ -799,14 +799,14 @@ def build(peers: dict[str, Peer]) -> list[Workload]:
         rows_for(workload, names, thread_row)
         workloads.append(workload)
 
-    scaling = Workload("mpmc_scaling", "k producers × k consumers, unbounded", "threads", "msg/s", True,
-                       "mpsc 1×1", 200_000, 40_000)  # fmt: skip
+    scaling = Workload("mpmc_scaling", "k producers x k consumers, unbounded", "threads", "msg/s", True,
+                       "mpsc 1x1", 200_000, 40_000)  # fmt: skip
     scaling.description = (
         "k producer and k consumer threads on one channel (mpsc consumers iterate); "
         "on a free-threaded build the rate may grow with k up to the cores"
     )
-    scaling.rows += [Row(f"mpsc {k}×{k}", mpmc_run("mpsc", k)) for k in (1, 2, 4)]
-    scaling.rows += [Row(f"queue.SimpleQueue {k}×{k}", mpmc_run("queue.SimpleQueue", k)) for k in (1, 2, 4)]
+    scaling.rows += [Row(f"mpsc {k}x{k}", mpmc_run("mpsc", k)) for k in (1, 2, 4)]
+    scaling.rows += [Row(f"queue.SimpleQueue {k}x{k}", mpmc_run("queue.SimpleQueue", k)) for k in (1, 2, 4)]
     workloads.append(scaling)
 
     pingpong = Workload("pingpong", "ping-pong round trips", "threads", "round trips/s", True,
