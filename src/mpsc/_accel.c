@@ -389,8 +389,11 @@ withdraw(PyObject *chan, PyObject *value)
 
 /* Try one inline operation: the steps of ``Unbounded.poll`` and ``Unbounded.offer`` (which
  * ``Bounded`` shares), in the same order: DONE, NOT_DONE (nothing there any more), UNDECIDED
- * (a peer is parked on the other side: the pure code, whose Python frames can hold back an
- * exception until the select has returned, wakes it) or FAILED. */
+ * (for a select, a peer is parked on the other side: the pure code, whose Python frames can
+ * hold back an exception until the select has returned, wakes it) or FAILED. A handle's plain
+ * operation wakes the parked peer itself (``settle_after_effect``): an exception landing in
+ * that Python code is raised after the handle's Python function has returned, as in the pure
+ * ``offer``/``poll``, since nothing but its return follows the attribute that led here. */
 static int
 perform_inline(const Op *op, PyObject **result)
 {
@@ -400,7 +403,7 @@ perform_inline(const Op *op, PyObject **result)
     if (!op->sending) {
         if (FLAG(chan, off_ended) == Py_True) /* a receiver reported the end: final */
             return raise_disconnected(op);
-        if (slots != Py_None && LENGTH(SLOT(chan, off_sendq)) > 0)
+        if (slots != Py_None && LENGTH(SLOT(chan, off_sendq)) > 0 && !op->plain)
             return UNDECIDED;
         PyObject *value = call1(deque_popleft, buf);
         if (value == NULL) {
@@ -429,7 +432,7 @@ perform_inline(const Op *op, PyObject **result)
     }
     if (FLAG(chan, off_rx_gone) == Py_True)
         return raise_disconnected(op);
-    if (LENGTH(SLOT(chan, off_recvq)) > 0)
+    if (LENGTH(SLOT(chan, off_recvq)) > 0 && !op->plain)
         return UNDECIDED;
     if (slots != Py_None) {
         PyObject *permit = LENGTH(slots) > 0 ? call1(deque_pop, slots) : NULL;
