@@ -367,17 +367,14 @@ class MpscPeer(Peer):
         return objs[0].send  # type: ignore[no-any-return]
 
 
-class MpscForLoopPeer(MpscPeer):
-    """mpsc with the consumer thread receiving by ``for value in rx`` instead of ``rx.recv()``."""
-
-    name = "mpsc for-loop"
-    note = "the consumer thread iterates: for value in rx"
+class _MpscVariant(MpscPeer):
+    """An mpsc variant that takes part only in the workloads whose methods it overrides."""
 
     def threads(self, capacity: int | None, producers: int) -> Ends | None:
-        ends = super().threads(capacity, producers)
-        assert ends is not None
-        ends.iterate = ends.keep[1]
-        return ends
+        return None
+
+    def pingpong(self) -> tuple[Ends, Ends] | None:
+        return None
 
     def thread_to_async(self, loop: asyncio.AbstractEventLoop) -> Ends | None:
         return None
@@ -392,13 +389,23 @@ class MpscForLoopPeer(MpscPeer):
         return None
 
 
-class MpscRendezvousPeer(MpscPeer):
+class MpscForLoopPeer(_MpscVariant):
+    """mpsc with the consumer thread receiving by ``for value in rx`` instead of ``rx.recv()``."""
+
+    name = "mpsc for-loop"
+    note = "the consumer thread iterates: for value in rx"
+
+    def threads(self, capacity: int | None, producers: int) -> Ends | None:
+        ends = MpscPeer.threads(self, capacity, producers)
+        assert ends is not None
+        ends.iterate = ends.keep[1]
+        return ends
+
+
+class MpscRendezvousPeer(_MpscVariant):
     """mpsc.bounded(0) for ping-pong: each send returns once the other side holds the value."""
 
     name = "mpsc bounded(0)"
-
-    def threads(self, capacity: int | None, producers: int) -> Ends | None:
-        return None
 
     def pingpong(self) -> tuple[Ends, Ends] | None:
         a = MpscPeer.threads(self, 0, 1)
@@ -407,41 +414,14 @@ class MpscRendezvousPeer(MpscPeer):
         assert b is not None
         return a, b
 
-    def thread_to_async(self, loop: asyncio.AbstractEventLoop) -> Ends | None:
-        return None
 
-    def async_to_thread(self, loop: asyncio.AbstractEventLoop) -> Ends | None:
-        return None
-
-    def async_to_async(self, loop: asyncio.AbstractEventLoop) -> Ends | None:
-        return None
-
-    def make(self) -> tuple[Any, ...] | None:
-        return None
-
-
-class MpscBoundedContainerPeer(MpscPeer):
+class MpscBoundedContainerPeer(_MpscVariant):
     """mpsc.bounded(capacity), in the memory workloads only."""
 
     def __init__(self, capacity: int, label: str) -> None:
         super().__init__()
         self.capacity = capacity
         self.name = f"mpsc bounded({label})"
-
-    def threads(self, capacity: int | None, producers: int) -> Ends | None:
-        return None
-
-    def pingpong(self) -> tuple[Ends, Ends] | None:
-        return None
-
-    def thread_to_async(self, loop: asyncio.AbstractEventLoop) -> Ends | None:
-        return None
-
-    def async_to_thread(self, loop: asyncio.AbstractEventLoop) -> Ends | None:
-        return None
-
-    def async_to_async(self, loop: asyncio.AbstractEventLoop) -> Ends | None:
-        return None
 
     def make(self) -> tuple[Any, ...] | None:
         return self._pair(self.capacity)  # type: ignore[no-any-return]

@@ -94,6 +94,25 @@ def nothing_queued(*handles: Any) -> bool:
     return not any(live(chan.recvq) or live(chan.sendq) for chan in chans)
 
 
+def memory_growth(body: Callable[[], None], rounds: int) -> int:
+    """Bytes still allocated after ``rounds`` calls of ``body`` beyond those after the first ten."""
+    import gc
+    import tracemalloc
+
+    for _ in range(10):
+        body()
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for _ in range(rounds):
+            body()
+        gc.collect()
+        return tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+
+
 def make(cap: int | None) -> tuple[mpsc.Sender[Any], mpsc.Receiver[Any]]:
     """A channel of capacity ``cap``: None for unbounded."""
     return mpsc.channel() if cap is None else mpsc.sync_channel(cap)

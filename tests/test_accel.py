@@ -19,13 +19,11 @@ import subprocess
 import sys
 import sysconfig
 import textwrap
-import tracemalloc
-from collections.abc import Callable
 from fractions import Fraction
 from typing import Any
 
 import pytest
-from helpers import WAIT, Worker, blocked_receivers, blocked_senders, wait_until
+from helpers import WAIT, Worker, blocked_receivers, blocked_senders, memory_growth, wait_until
 
 import mpsc
 from mpsc import _core, _implementation, _ownership, _select
@@ -119,22 +117,6 @@ def test_a_send_select_on_a_disconnected_channel_hands_the_value_back_once() -> 
         assert caught.value.index == 0
         del caught
     assert refs(token) == alone
-
-
-def memory_growth(body: Callable[[], None], rounds: int) -> int:
-    """Bytes still allocated after ``rounds`` calls of ``body`` beyond those after the first ten."""
-    for _ in range(10):
-        body()
-    gc.collect()
-    tracemalloc.start()
-    try:
-        before = tracemalloc.get_traced_memory()[0]
-        for _ in range(rounds):
-            body()
-        gc.collect()
-        return tracemalloc.get_traced_memory()[0] - before
-    finally:
-        tracemalloc.stop()
 
 
 def test_a_hundred_thousand_ready_selects_leave_no_memory_behind() -> None:

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import gc
 import sys
-import tracemalloc
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from helpers import WAIT, Worker, wait_until
+from helpers import WAIT, Worker, memory_growth, wait_until
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -44,7 +43,6 @@ def implementation(request: pytest.FixtureRequest) -> Iterator[str]:
 def test_the_switch_installs_what_it_says(implementation: str) -> None:
     assert _implementation.in_use() == implementation
     compiled = implementation == "compiled"
-    assert ("_polled" in mpsc.Receiver.__dict__) is compiled
     assert ("_sent" in mpsc.Sender.__dict__) is compiled
     # Iteration is the C slot itself in the compiled implementation, a Python function otherwise.
     assert (type(mpsc.Receiver.__dict__["__next__"]).__name__ == "method_descriptor") is compiled
@@ -202,22 +200,6 @@ def test_values_sent_and_received_keep_exact_reference_counts(implementation: st
     assert refs(token) == alone
 
 
-def memory_growth(body: Callable[[], None], rounds: int) -> int:
-    """Bytes still allocated after ``rounds`` calls of ``body`` beyond those after the first ten."""
-    for _ in range(10):
-        body()
-    gc.collect()
-    tracemalloc.start()
-    try:
-        before = tracemalloc.get_traced_memory()[0]
-        for _ in range(rounds):
-            body()
-        gc.collect()
-        return tracemalloc.get_traced_memory()[0] - before
-    finally:
-        tracemalloc.stop()
-
-
 def test_a_million_operations_leave_no_memory_behind(implementation: str) -> None:
     """Ten operations a round, every entry point and its failures, 100,000 rounds."""
     tx, rx = mpsc.channel()
@@ -298,3 +280,91 @@ def test_closed_handles_and_disconnection_raise_as_the_pure_code_says(implementa
         next(rx)
     with pytest.raises(mpsc.ClosedHandleError):
         rx.try_recv()
+
+
+# -- found by review: what the compiled steps must not change -----------------------------------
+
+
+def test_errors_raised_by_the_pure_fallback_carry_no_hidden_context(implementation: str) -> None:
+    """The compiled send hands what it leaves to the pure one; an error that one raises must not
+    show the compiled step's internal ``Undecided`` as its context."""
+    tx, rx = mpsc.bounded(1)
+    tx.send(1)
+    with pytest.raises(mpsc.Full) as full:
+        tx.try_send(2)
+    assert full.value.__context__ is None
+    spare = tx.clone()
+    spare.close()
+    with pytest.raises(mpsc.ClosedHandleError) as closed:
+        spare.send(3)
+    assert closed.value.__context__ is None
+    rx.close()
+    with pytest.raises(mpsc.SendError) as gone:
+        tx.send(3)
+    assert gone.value.__context__ is None
+    tx2, rx2 = mpsc.channel()
+    tx2.close()
+    for receive in (rx2.recv, rx2.try_recv):
+        with pytest.raises(mpsc.RecvError) as ended:
+            receive()
+        assert ended.value.__context__ is None or ended.value.__suppress_context__
+
+
+def test_a_receiver_subclass_overriding_iteration_does_not_change_recv(implementation: str) -> None:
+    class NonBlockingIteration(mpsc.Receiver[Any]):
+        __slots__ = ()
+
+        def __iter__(self) -> Iterator[Any]:
+            return self.try_iter()
+
+    tx, rx = mpsc.channel()
+    rx.__class__ = NonBlockingIteration
+    late = Worker(lambda: (wait_until(lambda: bool(rx._chan.recvq)), tx.send("late")))
+    assert rx.recv() == "late"  # it waited, as Receiver.recv does
+    late.join()
+
+
+def test_looking_at_every_attribute_of_a_handle_takes_no_message(implementation: str) -> None:
+    """A debugger, ``inspect.getmembers`` or ``hasattr`` reads attributes: none may receive."""
+    import inspect
+
+    tx, rx = mpsc.bounded(3)
+    for i in range(3):
+        tx.send(i)
+    for handle in (tx, rx):
+        inspect.getmembers(handle)
+        for name in dir(handle):
+            hasattr(handle, name)
+    assert len(rx) == 3
+    assert list(rx.try_iter()) == [0, 1, 2]
+    if _implementation.STEPS is not None:
+        inspect.getmembers(_implementation.STEPS)  # holds no receiver between calls
+        tx.send("kept")
+        assert len(rx) == 1
+
+
+def test_a_task_cancelled_as_its_value_arrives_under_asyncio_timeout_loses_nothing(
+    implementation: str,
+) -> None:
+    """The README's advice for a time limit (``asyncio.timeout``; not ``wait_for`` on 3.11):
+    the value is returned, or stays in the channel."""
+    import asyncio
+
+    async def main() -> None:
+        tx, rx = mpsc.channel()
+
+        async def consumer() -> Any:
+            async with asyncio.timeout(WAIT):
+                return await rx.recv_async()
+
+        task = asyncio.create_task(consumer())
+        while not rx._chan.recvq:
+            await asyncio.sleep(0)
+        task.cancel()
+        tx.send("precious")
+        try:
+            assert await task == "precious"
+        except asyncio.CancelledError:
+            assert rx.try_recv() == "precious"
+
+    asyncio.run(main())

@@ -35,6 +35,7 @@ from helpers import (
     Worker,
     blocked_receivers,
     blocked_senders,
+    live,
     make,
     nothing_queued,
     recv_all,
@@ -1743,7 +1744,7 @@ def test_a_million_parked_selects_do_not_grow_memory(monkeypatch: pytest.MonkeyP
 
 def parked_on_all_lanes(chans: list[Any]) -> None:
     deadline = time.monotonic() + WAIT
-    while not all(chan.recvq for chan in chans):
+    while not all(live(chan.recvq) for chan in chans):
         assert time.monotonic() < deadline, "the select never parked"
         time.sleep(0)
 

@@ -1,6 +1,6 @@
 /* mpsc._accel: the common cases of send, receive and select, in C.
  *
- * Two parts: the handles' own calls (``Sender._sent``, ``Receiver._polled``, the iteration slot;
+ * Two parts: the handles' own calls (``Sender._sent``, ``STEPS.polled``, the iteration slot;
  * see "the handles' own calls" below), and the try pass of select. ``_implementation`` installs
  * both, or neither (``MPSC_PURE``); the pure-Python code is the reference for each.
  *
@@ -776,8 +776,13 @@ static PyTypeObject SelectPassType = {
  * C steps without a call, as ``select`` reaches its pass:
  *
  *     self._sent = value        # Sender.send: sends, or raises Undecided (nothing happened)
- *     value = self._polled      # Receiver.try_recv: the value, or NOTHING (nothing happened)
+ *     STEPS.receiver = self     # Receiver.try_recv: the receiver (kept per thread), then
+ *     value = STEPS.polled      #   the value, or NOTHING (nothing happened)
  *     for value in self: ...    # Receiver.recv, iteration: FOR_ITER runs no handler either
+ *
+ * (The receive that takes a value is reached through a private object, not an attribute of the
+ * Receiver: reading an attribute must not receive, or a debugger or ``inspect.getmembers(rx)``
+ * would take messages. Storing ``_sent`` has no such reader: the attribute cannot be read.)
  *
  * Storing and loading an attribute, and a for loop's step, are not points where handlers run.
  * ``tp_iternext`` hands what it leaves to the pure ``__next__``; an exception that must follow
@@ -820,30 +825,78 @@ handle_set_sent(PyObject *self, PyObject *value, void *closure)
     return -1;
 }
 
-/* ``receiver._polled``. */
+/* A handle's plain receive: the value (new reference), NULL with an error, or NULL without one
+ * when the pure code must decide (the channel untouched). */
 static PyObject *
-handle_polled(PyObject *self, void *closure)
+plain_receive(PyObject *self)
 {
     PyObject *value = NULL;
     int outcome = plain_operation(self, 0, NULL, &value);
-    if (outcome == DONE)
-        return value;
-    if (outcome == FAILED)
-        return NULL;
-    return Py_NewRef(nothing);
+    return outcome == DONE ? value : NULL;
 }
+
+/* ``STEPS``: ``STEPS.receiver = rx`` keeps the receiver for this thread, ``STEPS.polled`` takes
+ * it back and receives from it (NOTHING when none was kept, or when the pure code must decide).
+ * Nothing runs between the two in a thread (no check point), so one slot per thread is enough. */
+static PER_THREAD PyObject *kept_receiver;
+
+typedef struct {
+    PyObject_HEAD
+} Steps;
+
+static int
+steps_set_receiver(PyObject *self, PyObject *value, void *closure)
+{
+    if (value == NULL || !PyObject_TypeCheck(value, receiver_type)) {
+        PyErr_SetString(PyExc_TypeError, "STEPS.receiver takes a Receiver");
+        return -1;
+    }
+    PyObject *old = kept_receiver;
+    kept_receiver = Py_NewRef(value);
+    Py_XDECREF(old);
+    return 0;
+}
+
+static PyObject *
+steps_polled(PyObject *self, void *closure)
+{
+    PyObject *receiver = kept_receiver;
+    kept_receiver = NULL;
+    if (receiver == NULL)
+        return Py_NewRef(nothing);
+    PyObject *value = plain_receive(receiver);
+    Py_DECREF(receiver);
+    if (value == NULL && !PyErr_Occurred())
+        return Py_NewRef(nothing);
+    return value;
+}
+
+static PyGetSetDef steps_getset[] = {
+    {"receiver", NULL, steps_set_receiver, "keep a Receiver for the next read of polled", NULL},
+    {"polled", steps_polled, NULL,
+     "receive from the Receiver kept by this thread if a lock-free receive can, else NOTHING",
+     NULL},
+    {NULL},
+};
+
+static PyTypeObject StepsType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "mpsc._accel.Steps",
+    .tp_doc = "Steps(): the handles' receive step, reached through attributes (see _accel.c).",
+    .tp_basicsize = sizeof(Steps),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_new = PyType_GenericNew,
+    .tp_getset = steps_getset,
+};
 
 /* ``Receiver.__next__``, and the iteration slot. */
 static PyObject *
 handle_next(PyObject *self)
 {
-    PyObject *value = NULL;
-    int outcome = plain_operation(self, 0, NULL, &value);
-    if (outcome == DONE)
-        return value;
-    if (outcome == FAILED)
-        return NULL;
-    return PyObject_Vectorcall(pure_next, &self, 1, NULL);
+    PyObject *value = plain_receive(self);
+    if (value == NULL && !PyErr_Occurred())
+        return PyObject_Vectorcall(pure_next, &self, 1, NULL);
+    return value;
 }
 
 static PyObject *
@@ -858,9 +911,6 @@ static PyMethodDef next_def = {"__next__", handle_next_method, METH_NOARGS, NULL
 static PyGetSetDef sent_def = {
     "_sent", NULL, handle_set_sent,
     "storing a value sends it if a lock-free send can, else raises Undecided (see _accel.c)", NULL};
-static PyGetSetDef polled_def = {
-    "_polled", handle_polled, NULL,
-    "the next value if a lock-free receive can take it now, else NOTHING (see _accel.c)", NULL};
 
 static int
 put(PyObject *cls, const char *name, PyObject *descr)
@@ -872,7 +922,7 @@ put(PyObject *cls, const char *name, PyObject *descr)
     return r;
 }
 
-/* ``install(Sender, Receiver, __next__)``: the attributes above, and the iteration slots (the
+/* ``install(Sender, Receiver, __next__)``: ``Sender._sent``, and the iteration slots (the
  * next one
  * hands what it leaves to the pure ``__next__`` given. Called once ``setup`` returned True; the
  * switch back to the pure methods (``_implementation``) removes them. */
@@ -900,7 +950,6 @@ install(PyObject *module, PyObject *args)
     }
     PyTypeObject *tx = (PyTypeObject *)sender, *rx = (PyTypeObject *)receiver;
     if (put(sender, "_sent", PyDescr_NewGetSet(tx, &sent_def)) < 0
-        || put(receiver, "_polled", PyDescr_NewGetSet(rx, &polled_def)) < 0
         || put(receiver, "__next__", PyDescr_NewMethod(rx, &next_def)) < 0)
         return NULL;
     /* Setting ``__next__`` made the iteration slot look the method up and call it; iteration
@@ -1015,7 +1064,7 @@ static PyMethodDef methods[] = {
     {"seed", seed, METH_O, "seed(n): seed the random draw among ready operations."},
     {"install", install, METH_VARARGS,
      "install(Sender, Receiver, __next__): the handles' lock-free steps in C (Sender._sent, "
-     "Receiver._polled, iteration), handing what they leave to the pure code."},
+     "iteration), handing what they leave to the pure code."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -1030,7 +1079,7 @@ static struct PyModuleDef module_def = {
 PyMODINIT_FUNC
 PyInit__accel(void)
 {
-    if (PyType_Ready(&SelectPassType) < 0)
+    if (PyType_Ready(&SelectPassType) < 0 || PyType_Ready(&StepsType) < 0)
         return NULL;
     PyObject *deque = NULL, *collections = PyImport_ImportModule("collections");
     if (collections == NULL)
@@ -1072,7 +1121,8 @@ PyInit__accel(void)
         Py_DECREF(module);
         return NULL;
     }
-    if (PyModule_AddObjectRef(module, "SelectPass", (PyObject *)&SelectPassType) < 0) {
+    if (PyModule_AddObjectRef(module, "Steps", (PyObject *)&StepsType) < 0
+        || PyModule_AddObjectRef(module, "SelectPass", (PyObject *)&SelectPassType) < 0) {
         Py_DECREF(module);
         return NULL;
     }

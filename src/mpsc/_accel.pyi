@@ -29,3 +29,10 @@ def install(sender: type, receiver: type, next: Callable[..., Any]) -> None: ...
 
 class Undecided(Exception):
     """Storing ``Sender._sent`` left the send to the pure code (nothing happened)."""
+
+class Steps:
+    """The handles' receive step, reached through attributes (see _accel.c)."""
+
+    receiver: Any
+    @property
+    def polled(self) -> Any: ...

@@ -222,7 +222,8 @@ class Sender(_Handle[T]):
 
         Safe to cancel: either the value was sent (it returns, and the cancellation lands at
         the next await) or ``CancelledError`` is raised and the value was not sent. Use
-        ``asyncio.timeout()`` or ``asyncio.wait_for`` for a time limit.
+        ``asyncio.timeout()`` for a time limit (not ``asyncio.wait_for`` on Python 3.11, which
+        drops a result that completes as it is cancelled).
         """
         chan = self._chan
         trio = _ops.running_trio()
@@ -334,7 +335,8 @@ class Receiver(_Handle[T]):
 
         Safe to cancel: either a message was received (it is returned, and the cancellation
         lands at the next await) or ``CancelledError`` is raised and nothing was taken. Use
-        ``asyncio.timeout()`` or ``asyncio.wait_for`` for a time limit.
+        ``asyncio.timeout()`` for a time limit (not ``asyncio.wait_for`` on Python 3.11, which
+        drops a result that completes as it is cancelled).
         """
         chan = self._chan
         trio = _ops.running_trio()

@@ -8,10 +8,11 @@ installs one or the other; at import mpsc uses the compiled one unless ``MPSC_PU
 the environment (then the compiled module is not even loaded), or it was not built (no
 compiler, another interpreter).
 
-With the compiled implementation, ``Sender.send``, ``Sender.try_send`` and ``Receiver.__next__``
-are C methods; ``Receiver.recv`` and ``try_recv`` stay Python functions whose first step is the
-C attribute ``Receiver._polled`` (a call into C is a point where a signal handler's exception
-could drop a value just taken, an attribute is not; see ``_accel.c``).
+With the compiled implementation, ``Receiver.__next__`` (the iteration slot) is C; ``send``,
+``try_send``, ``recv`` and ``try_recv`` stay Python functions that reach the C steps without a
+call — storing ``Sender._sent``, a for loop's step, storing and loading attributes of the private
+``STEPS`` object — because a call into C is a point where a signal handler's exception could drop
+a value just taken, or make a send that happened look as if it had not; see ``_accel.c``.
 """
 
 from __future__ import annotations
@@ -50,32 +51,43 @@ class _Unbuilt(Exception):
 Undecided: type[Exception] = _Unbuilt
 
 
+STEPS: Any = None
+"""``_accel.Steps()`` while the compiled implementation is installed."""
+
 # The compiled steps are reached without a call (see the top of _accel.c): a store, a load, a for
-# loop's step. Whatever they leave is done by the pure method, from the start.
+# loop's step. Whatever they leave is done by the pure method, from the start, outside the
+# ``except`` (an error it raises must not carry ``Undecided`` as its context).
 
 
 def send(self: Sender[T], value: T) -> None:
     try:
         self._sent = value  # type: ignore[attr-defined]
+        return
     except Undecided:
-        pure_send(self, value)
+        pass
+    pure_send(self, value)
 
 
 def try_send(self: Sender[T], value: T) -> None:
     try:
         self._sent = value  # type: ignore[attr-defined]
+        return
     except Undecided:
-        pure_try_send(self, value)
+        pass
+    pure_try_send(self, value)
 
 
 def recv(self: Receiver[T]) -> T:
+    if self.__class__ is not Receiver:  # a subclass's own __iter__/__next__ must not change recv
+        return pure_recv(self)
     for value in self:  # Receiver.__next__ in C, which waits through the pure one if it must
         return value
-    raise RecvError()  # the iteration ended: every sender is gone and everything was received
+    raise RecvError() from None  # the iteration ended: every sender gone, everything received
 
 
 def try_recv(self: Receiver[T]) -> T:
-    value: Any = self._polled  # type: ignore[attr-defined]
+    STEPS.receiver = self
+    value = STEPS.polled
     if value is NOTHING:
         return pure_try_recv(self)
     return value  # type: ignore[no-any-return]
@@ -131,11 +143,12 @@ COMPILED: ModuleType | None = _load()
 def use(compiled: bool) -> None:
     """Install the compiled implementation (``compiled=True``; ``RuntimeError`` where it was
     not built) or the pure one. Not to be called while other threads use mpsc."""
-    global Undecided
+    global Undecided, STEPS
     if compiled:
         if COMPILED is None:
             raise RuntimeError("mpsc's compiled module (_accel) was not built here")
         Undecided = COMPILED.Undecided
+        STEPS = COMPILED.Steps()
         COMPILED.install(Sender, Receiver, _PURE[Receiver, "__next__"])
         for (cls, name), method in COMPILED_METHODS.items():
             setattr(cls, name, method)
@@ -143,15 +156,14 @@ def use(compiled: bool) -> None:
         return
     for (cls, name), method in _PURE.items():
         setattr(cls, name, method)
-    for cls, name in ((Sender, "_sent"), (Receiver, "_polled")):
-        if name in cls.__dict__:
-            delattr(cls, name)
+    if "_sent" in Sender.__dict__:
+        del Sender._sent  # type: ignore[attr-defined]
     _select.PASS = None
 
 
 def in_use() -> str:
     """Which implementation is installed: ``"compiled"`` or ``"pure"``."""
-    return "compiled" if "_polled" in Receiver.__dict__ else "pure"
+    return "compiled" if "_sent" in Sender.__dict__ else "pure"
 
 
 use(COMPILED is not None)
