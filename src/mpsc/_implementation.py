@@ -18,6 +18,7 @@ a value just taken, or make a send that happened look as if it had not; see ``_a
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from types import ModuleType
 from typing import Any, TypeVar
 
@@ -59,22 +60,23 @@ STEPS: Any = None
 # ``except`` (an error it raises must not carry ``Undecided`` as its context).
 
 
-def send(self: Sender[T], value: T) -> None:
-    try:
-        self._sent = value  # type: ignore[attr-defined]
-        return
-    except Undecided:
-        pass
-    pure_send(self, value)
+def _compiled_send(pure: Callable[[Sender[Any], Any], None]) -> Callable[[Sender[Any], Any], None]:
+    """``send`` or ``try_send``: the C step, then ``pure`` (the method it stands in front of)
+    for whatever the step leaves."""
+
+    def send(self: Sender[T], value: T) -> None:
+        try:
+            self._sent = value  # type: ignore[attr-defined]
+            return
+        except Undecided:
+            pass
+        pure(self, value)
+
+    return send
 
 
-def try_send(self: Sender[T], value: T) -> None:
-    try:
-        self._sent = value  # type: ignore[attr-defined]
-        return
-    except Undecided:
-        pass
-    pure_try_send(self, value)
+send = _compiled_send(pure_send)
+try_send = _compiled_send(pure_try_send)
 
 
 def recv(self: Receiver[T]) -> T:
