@@ -74,7 +74,12 @@ def live(queue: Any) -> int:
     """How many entries of a wait queue belong to operations still waiting (white-box). An
     operation that has gone may leave its entry in the middle of a queue, its waiter claimed,
     until the queue is next settled or compacted (``Chan.dequeue_locked``): it does not count."""
-    return sum(not entry.waiter.claims for entry in list(queue))
+    while True:
+        try:
+            entries = list(queue)
+        except RuntimeError:  # changed while copied (free-threaded builds): look again
+            continue
+        return sum(not entry.waiter.claims for entry in entries)
 
 
 def blocked_receivers(rx: Any) -> int:

@@ -40,7 +40,7 @@ from checkpoints import (
     every_point,
     every_two_points,
 )
-from helpers import WAIT, Worker, make, wait_until
+from helpers import WAIT, Worker, live, make, wait_until
 
 import mpsc
 from mpsc import _waiters
@@ -54,7 +54,7 @@ _SLEEP = _waiters.ThreadWaiter.sleep.__code__
 
 def waiting(queue: Any) -> bool:
     """Whether an operation is parked in this wait queue (its waiter not yet claimed)."""
-    return any(not entry.waiter.claims for entry in list(queue))
+    return live(queue) > 0
 
 
 def parked(thread_id: int) -> bool:
