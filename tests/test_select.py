@@ -1068,9 +1068,10 @@ def test_try_select_is_linearizable(cap: int | None, mode: str, fast_switching: 
 def test_try_select_sees_a_channel_that_disconnects_as_the_value_goes(
     mode: str, fast_switching: None
 ) -> None:
-    # Go TestNonblockSelectRace2: c1 holds a value; the other thread takes it and then closes
-    # c2's only sender. At every instant one operation can complete (a disconnected channel
-    # completes a receive at once, with RecvError): a non-blocking select must never say Empty.
+    # Go TestNonblockSelectRace2: c1 holds a value; the other thread closes c2's only sender
+    # and then takes the value. At every instant one operation can complete (a disconnected
+    # channel completes a receive at once, with RecvError): a non-blocking select must never
+    # say Empty. (In the other order there is an instant when neither can: Empty is right then.)
     rounds = 3000
     start_tx, start_rx = mpsc.sync_channel(0)
     end_tx, end_rx = mpsc.sync_channel(0)
@@ -1082,14 +1083,15 @@ def test_try_select_sees_a_channel_that_disconnects_as_the_value_goes(
             start_rx.recv_timeout(WAIT)
             for _ in range(rng.randrange(100)):  # vary where the two steps land
                 pass
+            s2.close()
             try:
                 r1.try_recv()
             except mpsc.Empty:
                 pass
-            s2.close()
             end_rx.recv_timeout(WAIT)
 
     helper = Worker(other)
+    pace = random.Random(7)
     empty = 0
     outcomes: Counter[Any] = Counter()
     for _ in range(rounds):
@@ -1098,6 +1100,8 @@ def test_try_select_sees_a_channel_that_disconnects_as_the_value_goes(
         s1.send(1)
         work_tx.send((r1, s2))
         start_tx.send_timeout(None, WAIT)
+        for _ in range(pace.randrange(100)):  # and where the select lands among them
+            pass
         try:
             if mode == "block=False":
                 outcomes[mpsc.select(r1, r2, block=False)] += 1
