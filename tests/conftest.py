@@ -42,6 +42,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
+@pytest.fixture(autouse=True)
+def shared_empty_deque_stays_empty() -> Iterator[None]:
+    """After every test: nothing was added to the empty deque that stands for the buffer and
+    the permits of every channel that has not needed its own yet (``_core.NO_DEQUE``)."""
+    yield
+    from mpsc import _core
+
+    assert not _core.NO_DEQUE, f"the shared empty deque holds {list(_core.NO_DEQUE)!r}"
+
+
 @pytest.fixture
 def fast_switching() -> Iterator[None]:
     """Make the interpreter switch threads every microsecond, to provoke races."""

@@ -1,4 +1,5 @@
-"""The wait queues: made only when someone waits, and left in O(1) (``Chan.dequeue_locked``).
+"""The wait queues: made only when someone waits, and left in O(1) (``Chan.dequeue_locked``);
+and the other deques a channel needs only once it is used: its buffer and its permits.
 
 An operation that stops waiting without being completed (a timeout, a cancellation, a select
 completed by another channel) leaves each queue it is in. At either end of a queue it is taken
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import threading
 import tracemalloc
 from typing import Any
 
@@ -59,12 +61,84 @@ def idle_bytes(make: Any, n: int = 2000) -> float:
         tracemalloc.stop()
 
 
-def test_an_idle_channel_costs_less_than_two_deques_more_than_its_buffer() -> None:
-    """Before the queues were made lazily an idle channel held three deques (2,584 B)."""
+def test_an_idle_channel_costs_less_than_one_deque() -> None:
+    """Before its deques were made lazily an idle channel held three (2,584 B), a bounded one
+    four (the first thousand permits made at once)."""
     from collections import deque
 
     one_deque = idle_bytes(deque)
-    assert idle_bytes(mpsc.channel) < 2 * one_deque
+    for make in (mpsc.channel, lambda: mpsc.bounded(64), lambda: mpsc.bounded(0)):
+        assert idle_bytes(make) < one_deque
+
+
+def test_the_first_send_gives_a_channel_its_own_buffer_and_permits() -> None:
+    for cap in (None, 1, 64, 5000):
+        tx, rx = mpsc.channel() if cap is None else mpsc.bounded(cap)
+        chan = rx._chan
+        assert chan.buf is _core.NO_DEQUE
+        assert chan.slots is None if cap is None else chan.slots is _core.NO_DEQUE
+        with pytest.raises(mpsc.Empty):
+            rx.try_recv()
+        assert chan.buf is _core.NO_DEQUE  # a receive makes nothing
+        tx.send(1)
+        assert chan.buf is not _core.NO_DEQUE and list(chan.buf) == [1]
+        if cap is not None:
+            assert chan.slots is not _core.NO_DEQUE
+            assert len(chan.slots) + chan._reserve == cap - 1
+        assert rx.recv() == 1
+    tx, rx = mpsc.bounded(0)
+    worker = Worker(rx.recv_timeout, WAIT)
+    tx.send_timeout(7, WAIT)
+    assert worker.join() == 7
+    assert rx._chan.buf is _core.NO_DEQUE and rx._chan.slots is _core.NO_DEQUE  # never needed
+
+
+@pytest.mark.parametrize("cap", [1, 2, 3])
+def test_first_sends_racing_on_a_fresh_bounded_channel_fill_it_exactly(
+    cap: int, fast_switching: None
+) -> None:
+    """Four threads try_send once each on a fresh bounded(cap): exactly ``cap`` succeed. A
+    sender that looked at the permits before another made the channel's own deque of them must
+    take one from there, not report Full while there is room (nor take one too many)."""
+    senders, rounds = 4, 400
+    barrier = threading.Barrier(senders + 1, timeout=WAIT)
+    current: list[mpsc.Sender[int]] = []
+    outcomes: list[str] = []
+
+    def sender(me: int) -> None:
+        for _ in range(rounds):
+            barrier.wait()
+            try:
+                current[0].try_send(me)
+                outcomes.append("sent")
+            except mpsc.Full:
+                outcomes.append("full")
+            barrier.wait()
+
+    workers = [Worker(sender, me) for me in range(senders)]
+    try:
+        for _ in range(rounds):
+            tx, rx = mpsc.bounded(cap)
+            current[:] = [tx]
+            outcomes.clear()
+            barrier.wait()  # they send
+            barrier.wait()  # they are done
+            assert sorted(outcomes) == ["full"] * (senders - cap) + ["sent"] * cap
+            assert len(list(rx.try_iter())) == cap
+    except BaseException:
+        barrier.abort()  # the senders stop at once
+        raise
+    for worker in workers:
+        worker.join()
+
+
+def test_nothing_is_ever_added_to_the_shared_empty_deque() -> None:
+    """Checked after every test too (conftest): it stands for every channel's unmade buffer and
+    permits, so a value or a permit added there would appear in every one of them."""
+    tx, rx = mpsc.bounded(1)
+    tx.send(1)
+    assert rx.recv() == 1
+    assert not _core.NO_DEQUE and tx._chan.slots is not _core.NO_DEQUE
 
 
 async def _parked(rx: mpsc.Receiver[Any], n: int) -> list[asyncio.Task[Any]]:

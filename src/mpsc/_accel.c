@@ -41,6 +41,7 @@
 static PyTypeObject *receiver_type, *sender_type, *chan_type, *unbounded_type, *bounded_type;
 static PyObject *channel_error, *recv_error, *send_error, *nothing, *settle_and_raise_after,
     *closed_handle_error;
+static PyObject *no_deque; /* ``_core.NO_DEQUE``: the buffer of a channel nothing was sent on */
 static PyObject *deque_popleft, *deque_append, *deque_pop; /* the unbound deque methods */
 static PyTypeObject *deque_type;
 static PyObject *str_after_send, *str_after_recv, *str_index, *str_may_recv, *str_may_send,
@@ -434,6 +435,8 @@ perform_inline(const Op *op, PyObject **result)
         return raise_disconnected(op);
     if (LENGTH(SLOT(chan, off_recvq)) > 0 && !op->plain)
         return UNDECIDED;
+    if (buf == no_deque) /* the first send: its flavour makes the channel's own buffer */
+        return perform_by_flavour(op, result);
     if (slots != Py_None) {
         PyObject *permit = LENGTH(slots) > 0 ? call1(deque_pop, slots) : NULL;
         if (permit == NULL) {
@@ -995,9 +998,9 @@ static PyObject *
 setup(PyObject *module, PyObject *args)
 {
     PyObject *receiver, *sender, *chan, *unbounded, *bounded, *cerr, *rerr, *serr, *herr, *marker,
-        *settler;
-    if (!PyArg_ParseTuple(args, "OOOOOOOOOOO:setup", &receiver, &sender, &chan, &unbounded,
-                          &bounded, &cerr, &rerr, &serr, &herr, &marker, &settler))
+        *settler, *unbuffered;
+    if (!PyArg_ParseTuple(args, "OOOOOOOOOOOO:setup", &receiver, &sender, &chan, &unbounded,
+                          &bounded, &cerr, &rerr, &serr, &herr, &marker, &settler, &unbuffered))
         return NULL;
     PyInterpreterState *here = PyInterpreterState_Get();
     if (owner != NULL)  /* set up once: never swapped under selects running in other threads */
@@ -1038,6 +1041,7 @@ setup(PyObject *module, PyObject *args)
     Py_XSETREF(closed_handle_error, Py_NewRef(herr));
     Py_XSETREF(nothing, Py_NewRef(marker));
     Py_XSETREF(settle_and_raise_after, Py_NewRef(settler));
+    Py_XSETREF(no_deque, Py_NewRef(unbuffered));
     owner = here;
     STORE_INT(ready_to_use, 1);
     Py_RETURN_TRUE;

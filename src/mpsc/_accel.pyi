@@ -14,6 +14,7 @@ def setup(
     closed_handle_error: type,
     nothing: object,
     settle_and_raise_after: Callable[[Any, BaseException], None],
+    no_deque: object,
 ) -> bool: ...
 def seed(n: int) -> None: ...
 

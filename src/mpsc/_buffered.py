@@ -19,8 +19,9 @@ same with ``slots`` and ``sendq``: a receiver returns a permit to ``slots`` and 
 
 Capacity is exact without a lock: a sender must take a permit from ``slots`` before it appends
 to ``buf``, and a receiver returns one only after it popped, so ``len(buf)`` never exceeds the
-number of permits, ``cap``. Beyond the first thousand, permits are created lazily, a chunk at a
-time under the lock, so ``bounded(10**9)`` costs nothing until it fills.
+number of permits, ``cap``. Permits are created lazily, a chunk of up to a thousand at a time
+under the lock, so ``bounded(10**9)`` costs nothing until it fills; until the first send, the
+permits and the buffer are the shared empty ``NO_DEQUE`` (an idle channel costs ~500 bytes).
 
 Interrupts (see ``_interrupts``). The steps are written so that an exception can land only
 before a send's value is appended or a receive's value is popped, or after — never between a
@@ -36,7 +37,7 @@ from collections import deque
 from itertools import repeat
 from typing import Any, TypeVar
 
-from ._core import NOTHING, PERMIT, Chan, Entry, first_live
+from ._core import NO_DEQUE, NOTHING, PERMIT, Chan, Entry, first_live
 from ._errors import ClosedHandleError, RecvError, SendError
 from ._interrupts import finish
 from ._waiters import RETRY
@@ -66,6 +67,9 @@ class Unbounded(Chan[T]):
     def offer(self, value: T) -> bool:
         if self.rx_gone:
             raise SendError(value)
+        buf = self.buf
+        if buf is NO_DEQUE:  # before the permit: nothing is taken until this is done
+            buf = self.own_buffer()
         slots = self.slots
         if slots is not None:
             try:
@@ -75,7 +79,7 @@ class Unbounded(Chan[T]):
                     return False
         withdrawn: list[bool] | tuple[()] = ()
         try:
-            self.buf.append(value)
+            buf.append(value)
             if self.recvq or self.rx_gone or self.tx_gone:
                 withdrawn = []
                 self.after_append(value, withdrawn)
@@ -196,9 +200,8 @@ class Bounded(Unbounded[T]):
 
     def __init__(self, cap: int) -> None:
         Chan.__init__(self, cap)
-        first = min(cap, _PERMIT_CHUNK)
-        self.slots = deque(repeat(True, first))
-        self._reserve = cap - first  # permits not yet created
+        self.slots = NO_DEQUE  # its own deque comes with the first permits
+        self._reserve = cap  # permits not yet created
 
     def describe(self) -> str:
         return f"bounded({self.cap})"
@@ -207,13 +210,15 @@ class Bounded(Unbounded[T]):
         return bool(self.slots) or bool(self._reserve) or self.rx_gone
 
     def _more_permits(self) -> bool:
-        if not self._reserve or not self._make_permits():
-            return False
+        # The deque looked at may have been NO_DEQUE while another sender made the channel's
+        # own: its permits are taken from there, even when none are left to make.
+        if self._reserve:
+            self._make_permits()
         slots = self.slots
         assert slots is not None
         try:
             del slots[-1]
-        except IndexError:  # other senders took the new ones first
+        except IndexError:  # full: other senders took the new ones first
             return False
         return True
 
@@ -229,6 +234,8 @@ class Bounded(Unbounded[T]):
         more = repeat(True, chunk)
         slots = self.slots
         assert slots is not None
+        if slots is NO_DEQUE:
+            slots = self.slots = deque()
         # No check point between these two: the permits move from the reserve to the deque.
         self._reserve -= chunk
         slots += more
@@ -245,10 +252,12 @@ class Bounded(Unbounded[T]):
 
     def _admit_senders_locked(self) -> bool:
         """Move blocked senders' values into free room, first come first served."""
-        sendq, slots = self.sendq, self.slots
+        sendq = self.sendq
+        if sendq and self.buf is NO_DEQUE:  # (never so: a sender waits only once some were sent)
+            self.own_buffer_locked()
         admitted = False
         while sendq:
-            if not slots and not self._make_permits_locked():
+            if not self.slots and not self._make_permits_locked():
                 break
             entry = first_live(sendq, False)
             if entry is None or not self._admit_one_locked(entry):

@@ -61,6 +61,18 @@ never taken away again. Everything that reads a queue without adding to it reads
 same way: its truth, ``len``, iteration (and the C pass, ``Py_SIZE``)."""
 
 
+NO_DEQUE: Final[deque[Any]] = deque()
+"""One empty deque shared by every channel in place of a deque it has not needed yet (a deque
+costs 760 bytes, most of a channel): its buffer until the first send (which makes its own,
+``Chan.own_buffer``), a bounded channel's permits until the first send (``_make_permits``),
+a rendezvous channel's permits for ever. Nothing is ever added to it: every send checks for it
+before it appends, and a permit is only ever given back to the deque it was taken from. Read,
+it is what it stands for, empty: its truth, ``len``, ``NO_TAKE``, a failed ``del slots[-1]``."""
+
+NO_TAKE: Final[Iterator[Any]] = map(deque.popleft, repeat(deque()))
+"""``Chan.take`` until the channel has its own buffer: raises ``IndexError``, as an empty one does."""
+
+
 class _Left:
     """The waiter of an entry left in the middle of its queue by an operation that has gone
     (``Chan.dequeue_locked``): claimed for good, so that everyone skips the entry, and no longer
@@ -122,8 +134,8 @@ class Chan(Generic[T]):
 
     def __init__(self, cap: int | None) -> None:
         self.lock = Lock()
-        self.buf: deque[T] = deque()
-        self.take: Iterator[T] = map(deque.popleft, repeat(self.buf))
+        self.buf: deque[T] = NO_DEQUE
+        self.take: Iterator[T] = NO_TAKE
         """``for value in chan.take: break`` pops the oldest value straight into ``value``
         (``IndexError`` when empty): unlike ``value = buf.popleft()``, no check point comes
         between the pop and the store, so an interrupt cannot drop the value on the floor."""
@@ -186,6 +198,23 @@ class Chan(Generic[T]):
     def describe(self) -> str:
         """The flavour as its constructor call would read, e.g. ``bounded(16)``."""
         return self.kind
+
+    def own_buffer(self) -> deque[T]:
+        """The channel's buffer, made now if nothing was sent yet (it was ``NO_DEQUE``). Made
+        once, under the lock, and never replaced; ``take`` is set before ``buf``, so whoever sees
+        the new buffer pops from it. Restartable: an interrupt before ``buf`` is set leaves the
+        channel unbuffered (a receive then finds it empty, truly: nothing was appended yet)."""
+        with self.lock:
+            return self.own_buffer_locked()  # (the C steps leave the first send to this)
+
+    def own_buffer_locked(self) -> deque[T]:
+        """``own_buffer`` with the lock held."""
+        buf = self.buf
+        if buf is NO_DEQUE:
+            buf = deque()
+            self.take = map(deque.popleft, repeat(buf))
+            self.buf = buf
+        return buf
 
     # -- settling ----------------------------------------------------------------------------
 

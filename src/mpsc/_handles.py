@@ -20,7 +20,7 @@ from typing import Any, ClassVar, Generic, NoReturn, Self, TypeVar
 
 from . import _ops
 from ._buffered import withdrawn_error
-from ._core import NOTHING, RECEIVERS, SENDERS, Chan
+from ._core import NO_DEQUE, NOTHING, RECEIVERS, SENDERS, Chan
 from ._deadlines import checked_deadline, deadline_after
 from ._errors import Empty, Full, RecvError
 from ._interrupts import finish
@@ -165,7 +165,7 @@ class Sender(_Handle[T]):
         not sent. On an unbounded channel this never waits.
         """
         chan = self._chan
-        if not chan.rx_gone:
+        if not chan.rx_gone and chan.buf is not NO_DEQUE:
             # A copy of ``Unbounded.offer``'s lock-free steps: inline, a send costs 40% less
             # than through the call (measured without a compiler). See there for why nothing
             # can land between the permit, the append and the return but in the rare branch.

@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 
 from . import _select
 from ._buffered import Bounded, Unbounded
-from ._core import NOTHING, Chan
+from ._core import NO_DEQUE, NOTHING, Chan
 from ._errors import ChannelError, ClosedHandleError, RecvError, SendError
 from ._handles import Receiver, Sender
 from ._interrupts import settle_and_raise_after
@@ -127,6 +127,7 @@ def _load() -> ModuleType | None:
         ClosedHandleError,
         NOTHING,
         settle_and_raise_after,
+        NO_DEQUE,
     ):  # a second interpreter: the module holds the first one's classes
         return None
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections import deque
 from typing import Any, TypeVar
 
-from ._core import NOTHING, Chan, Entry, complete_at, first_live
+from ._core import NO_DEQUE, NOTHING, Chan, Entry, complete_at, first_live
 from ._errors import RecvError, SendError
 from ._interrupts import finish
 from ._waiters import GONE, LATER, RETRY
@@ -36,7 +36,7 @@ class Rendezvous(Chan[T]):
 
     def __init__(self) -> None:
         super().__init__(0)
-        self.slots = deque()  # never holds a permit
+        self.slots = NO_DEQUE  # never holds a permit
 
     def is_full(self) -> bool:
         return True
