@@ -9,9 +9,10 @@ the environment (then the compiled module is not even loaded), or it was not bui
 compiler, another interpreter).
 
 With the compiled implementation, ``Receiver.__next__`` (the iteration slot) is C; ``send``,
-``try_send``, ``recv`` and ``try_recv`` stay Python functions that reach the C steps without a
-call — storing ``Sender._sent``, a for loop's step, storing and loading attributes of the private
-``STEPS`` object — because a call into C is a point where a signal handler's exception could drop
+``try_send``, ``recv``, ``try_recv`` and the async ``send_async``, ``recv_async`` and
+``__anext__`` stay Python functions that reach the C steps without a call — storing
+``Sender._sent``, a for loop's step, storing and loading attributes of the private ``STEPS``
+object — because a call into C is a point where a signal handler's exception could drop
 a value just taken, or make a send that happened look as if it had not; see ``_accel.c``.
 """
 
@@ -28,14 +29,15 @@ from ._core import NO_DEQUE, NOTHING, Chan
 from ._errors import ChannelError, ClosedHandleError, RecvError, SendError
 from ._handles import Receiver, Sender
 from ._interrupts import settle_and_raise_after
+from ._ops import running_trio
 
 T = TypeVar("T")
 
 _PURE: dict[tuple[type, str], Any] = {
     (cls, name): cls.__dict__[name]
     for cls, names in (
-        (Sender, ("send", "try_send")),
-        (Receiver, ("recv", "try_recv", "__iter__", "__next__")),
+        (Sender, ("send", "try_send", "send_async")),
+        (Receiver, ("recv", "try_recv", "recv_async", "__iter__", "__next__", "__anext__")),
     )
     for name in names
 }
@@ -43,6 +45,9 @@ pure_send = Sender.send
 pure_try_send = Sender.try_send
 pure_recv = Receiver.recv
 pure_try_recv = Receiver.try_recv
+pure_send_async = Sender.send_async
+pure_recv_async = Receiver.recv_async
+pure_anext = Receiver.__anext__
 
 
 class _Unbuilt(Exception):
@@ -95,11 +100,47 @@ def try_recv(self: Receiver[T]) -> T:
     return value  # type: ignore[no-any-return]
 
 
+# The async methods take the same steps when they can complete at once: no await before them,
+# so a cancellation cannot land between the step and the return. In a trio task every async
+# operation must be a checkpoint, which the pure methods make: they take it from the start.
+
+
+async def send_async(self: Sender[T], value: T) -> None:
+    if running_trio() is None:
+        try:
+            self._sent = value  # type: ignore[attr-defined]
+            return
+        except Undecided:
+            pass
+    await pure_send_async(self, value)
+
+
+async def recv_async(self: Receiver[T]) -> T:
+    if running_trio() is None:
+        STEPS.receiver = self
+        value = STEPS.polled
+        if value is not NOTHING:
+            return value  # type: ignore[no-any-return]
+    return await pure_recv_async(self)
+
+
+async def async_next(self: Receiver[T]) -> T:
+    if running_trio() is None:
+        STEPS.receiver = self
+        value = STEPS.polled
+        if value is not NOTHING:
+            return value  # type: ignore[no-any-return]
+    return await pure_anext(self)
+
+
 COMPILED_METHODS: dict[tuple[type, str], Any] = {
     (Sender, "send"): send,
     (Sender, "try_send"): try_send,
+    (Sender, "send_async"): send_async,
     (Receiver, "recv"): recv,
     (Receiver, "try_recv"): try_recv,
+    (Receiver, "recv_async"): recv_async,
+    (Receiver, "__anext__"): async_next,
 }
 for (_cls, _name), _method in COMPILED_METHODS.items():
     _method.__doc__ = _PURE[_cls, _name].__doc__
