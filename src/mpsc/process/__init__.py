@@ -1,0 +1,71 @@
+"""mpsc.process: the same channels between processes on one Linux machine.
+
+>>> import mpsc.process
+>>> tx, rx = mpsc.process.channel()
+>>> tx.send("hi")
+>>> rx.recv()
+'hi'
+
+The handles have the thread channels' methods and errors (``mpsc.SendError``, ``mpsc.Full``,
+...), and the same ownership rules: ``close()``, ``with``, ``clone()``, release by the garbage
+collector. What differs, and why:
+
+* **Disconnection is counted by the kernel.** A side is a set of file descriptors; a process
+  that exits or is killed releases its handles with them. Receivers drain what was sent and then
+  get ``RecvError`` once every Sender anywhere is gone; senders get ``SendError`` once every
+  Receiver is (what was queued is dropped then, as Rust drops it).
+* **Values are pickled at ``send``** (protocol 5): one that cannot be pickled raises there and
+  nothing is sent. A message is one datagram of an AF_UNIX SOCK_SEQPACKET socket, atomic among
+  any number of writers, so there is no cross-process lock at all: a process killed at any
+  instant leaves no lock held and no torn message. Values larger than 64 KiB travel in a memfd.
+* **Bounds**: ``sync_channel(n)`` holds at most ``n`` messages (credits in a pipe, at most
+  :data:`MAX_CAPACITY`); ``n == 0`` is a rendezvous whose ``send`` returns only once a receiver
+  has claimed the value. ``channel()`` has no bound, but a send waits while the kernel's socket
+  buffer is full (thousands of messages): a value ``send`` returned for is in the kernel, where
+  neither a feeder thread nor the sender's death can lose it.
+* **``len()``, ``is_empty()``, ``is_full()``** are answered on bounded channels (capacity minus
+  free credits: queued messages plus those being moved right now); an unbounded channel raises
+  ``TypeError``, its kernel buffer counting bytes, not messages.
+* **Handles travel** as arguments of a ``multiprocessing.Process`` being started (spawn or
+  forkserver; handed over as the child is created) and inside messages of process channels
+  (SCM_RIGHTS: a Sender in flight keeps its channel connected, and is released with a message
+  nobody reads). Pickling one anywhere else raises ``TypeError``: give ``ProcessPoolExecutor``
+  workers their handles through ``initializer``/``initargs``.
+* **fork**: a forked child inherits a live copy of every handle its parent held, and keeps those
+  channels connected until it closes them or exits; :func:`release_inherited` closes all but
+  the ones it names. spawn and forkserver children hold only what they were given.
+
+Interrupts: whatever exception lands in a call (Ctrl-C, a signal handler's), the call either
+did not happen (it propagates, the channel is as it was) or happened and returns its result,
+the exception raised right after, as on thread channels.
+
+Known limits of this first tier: no ``select`` or async methods yet (every blocking call is a
+non-blocking attempt plus a wait on fds, ready for them: see ``_handles``); a process *killed*
+in the microseconds between taking a credit and sending, or between taking a message and giving
+its credit back, costs a bounded channel one slot for good; an interrupt landing while Python
+code of the value unpickles it (or its handles are adopted) can make that message count as
+unreadable; ``try_send`` on a rendezvous channel is guided by hints of waiting receivers and
+may say ``Full`` in a race with one arriving or leaving; a call blocked on a handle that another
+thread closes notices within 0.1 s; Linux only (SOCK_SEQPACKET, memfd).
+
+Modules, one idea each: ``_channels`` (constructors), ``_handles`` (Sender, Receiver),
+``_wire`` (the datagram format), ``_rendezvous`` (capacity 0), ``_travel`` (how handles pickle),
+``_endpoint`` (one process's fds of one side, shared by clones; the fork rules), ``_waiting``
+(the one place a call sleeps).
+"""
+
+from ._channels import MAX_CAPACITY, bounded, channel, sync_channel, unbounded
+from ._endpoint import release_inherited
+from ._handles import Receiver, Sender, SyncSender
+
+__all__ = [
+    "MAX_CAPACITY",
+    "Receiver",
+    "Sender",
+    "SyncSender",
+    "bounded",
+    "channel",
+    "release_inherited",
+    "sync_channel",
+    "unbounded",
+]

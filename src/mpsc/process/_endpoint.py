@@ -1,0 +1,319 @@
+"""One process's file descriptors for one side of one process channel, and who may close them.
+
+Between processes the kernel counts the owners of a side: each process that holds a side holds
+its own file descriptors, and the channel disconnects when the last copy anywhere is closed.
+Within one process, clones of a handle share one :class:`Endpoint` (the same fds) and are
+counted here, in Python; the fds are closed with the last handle.
+
+An fd must not be closed while another thread of this process is using it: the number could be
+reused by an unrelated ``open`` and the other thread would read or write the wrong file. So every
+operation *enters* the endpoint (``busy += 1``) and *leaves* it, and the fds are closed only when
+no handle is left and nobody is inside.
+
+A handle collected by the garbage collector releases its endpoint from ``__del__``, which may run
+while this very thread holds the endpoint's lock (a collection can start at any allocation, and a
+reference can drop to zero anywhere). A finalizer therefore never waits for the lock: when it is
+taken, the release is handed to a daemon *reaper* thread, started the first time it is needed.
+
+Interrupts: counting a handle and giving it (or taking from it) the endpoint are one step with
+no check point inside (attribute stores under the lock), as are entering and recording it; the
+closing of the fds is restartable and is finished when an exception lands in it. So an
+interrupt never leaves a count that no handle will release, nor fds open that nobody will close.
+
+A forked child gets copies of every fd and of every endpoint object. The copies are live owners:
+that is what fork means, and it is what makes handles given to a ``fork``-started
+``multiprocessing.Process`` work. :func:`release_inherited` closes the ones a child does not
+want. After a fork the child re-creates the endpoints' locks (a parent thread may have held one)
+and forgets the parent threads' operations in progress (those threads do not exist there).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import weakref
+from itertools import repeat
+from queue import SimpleQueue
+from typing import Any, Final, Protocol, TypeVar
+
+from .._errors import ClosedHandleError
+from .._interrupts import complete
+
+H = TypeVar("H")
+
+SENDER: Final = "Sender"
+RECEIVER: Final = "Receiver"
+
+_CLOSED_MESSAGE = (
+    "this handle is closed: close() (or the end of its with-block) released it; "
+    "clone() a handle first to keep using the channel"
+)
+_RELEASED_MESSAGE = "this handle's file descriptors were closed by mpsc.process.release_inherited()"
+
+
+def close_fds(fds: list[int]) -> None:
+    """Close every fd in ``fds`` and empty it. Restartable: each fd is popped and closed in one
+    step of C code, so an exception landing between two leaves the rest in the list, and none
+    is closed twice (a second close could hit an unrelated file that reused the number)."""
+    if not fds:
+        return
+    if -1 in fds:  # (handles that adopted theirs)
+        fds[:] = [fd for fd in fds if fd >= 0]
+    for _ in map(os.close, map(list.pop, repeat(fds, len(fds)))):
+        pass
+
+
+_sockets: set[socket.socket] = set()
+
+
+class Inside(Protocol):
+    """What records one operation's use of an endpoint (see :meth:`Endpoint.enter`)."""
+
+    inside: bool
+
+
+class Use:
+    """One operation's use of an endpoint: whether it is inside (see :meth:`Endpoint.enter`)."""
+
+    __slots__ = ("inside",)
+
+    def __init__(self) -> None:
+        self.inside = False
+
+
+class Endpoint:
+    """The fds of one side of one channel in this process, shared by that side's clones here.
+
+    ``sock`` is this side's end of the data socket (SOCK_SEQPACKET). ``credit_r``/``credit_w``
+    are the ends it holds (-1 where none) of a bounded channel's credit pipe, or of a
+    rendezvous channel's pipe of hints that receivers are waiting.
+    """
+
+    __slots__ = (
+        "__weakref__",
+        "busy",
+        "capacity",
+        "chan_id",
+        "closed",
+        "credit_r",
+        "credit_w",
+        "fds_closed",
+        "handles",
+        "lock",
+        "pipes",
+        "released_by",
+        "side",
+        "sock",
+    )
+
+    def __init__(
+        self,
+        side: str,
+        capacity: int | None,
+        chan_id: bytes,
+        sock: socket.socket,
+        credit_r: int = -1,
+        credit_w: int = -1,
+    ) -> None:
+        self.side = side
+        self.capacity = capacity
+        self.chan_id = chan_id
+        self.sock = sock
+        self.credit_r = credit_r
+        self.credit_w = credit_w
+        self.pipes = [fd for fd in (credit_r, credit_w) if fd >= 0]  # to close
+        # Held here too until closed: a handle in a reference cycle is finalized in the same
+        # collection as its socket, in no set order, and the socket's own finalizer would warn
+        # "unclosed socket" (and close it) before the handle's released it properly.
+        _sockets.add(sock)
+        self.lock = threading.Lock()
+        self.handles = 0
+        self.busy = 0
+        self.closed = False
+        self.fds_closed = False
+        self.released_by = ""
+        _register(self)
+
+    def fds(self) -> list[int]:
+        """The fds this side holds, in a fixed order (the data socket first)."""
+        return [fd for fd in (self.sock.fileno(), self.credit_r, self.credit_w) if fd >= 0]
+
+    def enter(self, use: Inside) -> None:
+        """Begin an operation: the fds stay open until the matching :meth:`leave`. ``use``
+        records that it is inside (set with no check point after the count)."""
+        with self.lock:
+            if self.closed:
+                raise ClosedHandleError(self.released_by or _CLOSED_MESSAGE)
+            self.busy += 1
+            use.inside = True
+
+    def leave(self, use: Inside) -> None:
+        """End the operation ``use`` began; once only (restartable)."""
+        with self.lock:
+            if use.inside:
+                use.inside = False
+                self.busy -= 1
+            if self.closed:
+                self._settle_restarting()
+
+    def new_handle(self, cls: type[H]) -> H:
+        """A new handle of class ``cls`` (a Sender or Receiver) on this endpoint: one more owner.
+
+        The handle is made first; counting it and giving it the endpoint are one step with no
+        check point inside, so an interrupt leaves neither a count without a handle nor a
+        handle without a count (the handle's finalizer releases what it holds).
+        """
+        handle: Any = object.__new__(cls)
+        handle._ep = None
+        with self.lock:
+            if self.closed:
+                raise ClosedHandleError(self.released_by or _CLOSED_MESSAGE)
+            self.handles += 1
+            handle._ep = self
+        return handle  # type: ignore[no-any-return]
+
+    def drop(self, handle: Any) -> None:
+        """Release ``handle`` (its close): forgetting the endpoint and uncounting it are one
+        step; the last handle closes the fds once nobody is inside. Idempotent."""
+        with self.lock:
+            if handle._ep is self:
+                handle._ep = None
+                self.handles -= 1
+                self._settle_restarting()
+
+    def drop_collected(self, handle: Any) -> None:
+        """:meth:`drop` for a finalizer: never waits for the lock (see the module doc)."""
+        if self.lock.acquire(False):
+            try:
+                if handle._ep is self:
+                    handle._ep = None
+                    self.handles -= 1
+                    self._settle_restarting()
+            finally:
+                self.lock.release()
+        else:
+            _reaper.drop_later(self, handle)
+
+    def _settle_restarting(self) -> None:
+        try:
+            self._settle_locked()
+        except BaseException as exc:  # an interrupt: finish closing, then raise it
+            raise complete(Endpoint._settle_locked, self, exc) from None
+
+    def _settle_locked(self) -> None:
+        # Closed for new operations once no handle is left (or release_inherited closed it);
+        # the fds themselves once, besides, nobody is inside. Restartable: each fd is closed
+        # once (a socket's close is idempotent), and only then is it marked done.
+        if self.handles <= 0:
+            self.closed = True
+        if self.closed and self.busy <= 0 and not self.fds_closed:
+            self.sock.close()
+            _sockets.discard(self.sock)
+            close_fds(self.pipes)
+            self.fds_closed = True
+
+    def force_close(self, why: str) -> None:
+        """Close the fds for every handle here (release_inherited): at once, or, if a call is
+        using them, as it leaves."""
+        with self.lock:
+            if self.closed:
+                return
+            self.closed = True
+            self.released_by = why
+            self._settle_restarting()
+
+    def describe(self) -> str:
+        """The channel's kind and identity, for reprs."""
+        cap = self.capacity
+        kind = "unbounded" if cap is None else f"bounded({cap})"
+        return f"{kind} process channel {self.chan_id.hex()}"
+
+
+class _Reaper:
+    """Drops handles whose finalizer found the endpoint's lock taken (one daemon thread)."""
+
+    def __init__(self) -> None:
+        self._queue: SimpleQueue[tuple[Endpoint, Any]] = SimpleQueue()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def drop_later(self, endpoint: Endpoint, handle: Any) -> None:
+        self._queue.put((endpoint, handle))  # (it keeps the handle alive until then)
+        # Never wait for _lock here either: whoever holds it starts the thread, which then
+        # finds everything queued so far.
+        if self._thread is None and self._lock.acquire(False):
+            try:
+                if self._thread is None:
+                    thread = threading.Thread(target=self._run, name="mpsc-process-reaper", daemon=True)
+                    thread.start()
+                    self._thread = thread
+            finally:
+                self._lock.release()
+
+    def _run(self) -> None:
+        while True:
+            endpoint, handle = self._queue.get()
+            endpoint.drop(handle)
+            del endpoint, handle
+
+
+_reaper = _Reaper()
+
+
+def endpoint_reaper(endpoint: Endpoint, handle: Any) -> None:
+    """Have the reaper thread release ``handle`` of ``endpoint``."""
+    _reaper.drop_later(endpoint, handle)
+
+
+_endpoints: weakref.WeakSet[Endpoint] = weakref.WeakSet()
+_endpoints_lock = threading.Lock()
+
+
+def _register(endpoint: Endpoint) -> None:
+    with _endpoints_lock:
+        _endpoints.add(endpoint)
+
+
+def release_inherited(*keep: Any) -> int:
+    """Close every process-channel handle this process holds, except the handles in ``keep``.
+
+    Meant for a child started with ``fork`` (or by ``os.fork``), which inherits a live copy of
+    every handle its parent held: until they are closed, that child keeps those channels
+    connected (a receiver elsewhere sees no disconnection while it lives). Call it first thing
+    in such a child — e.g. ``ProcessPoolExecutor(mp_context=fork_ctx,
+    initializer=mpsc.process.release_inherited)`` — passing the handles it should keep. Handles
+    closed this way raise ``ClosedHandleError`` when used. Returns how many sides it closed.
+    """
+    kept: set[int] = set()
+    for handle in keep:
+        endpoint = getattr(handle, "_ep", None)
+        if not isinstance(endpoint, Endpoint):
+            raise TypeError(f"release_inherited() keeps process-channel handles, not {type(handle).__name__}")
+        kept.add(id(endpoint))
+    with _endpoints_lock:
+        endpoints = list(_endpoints)
+    count = 0
+    for endpoint in endpoints:
+        if id(endpoint) not in kept and not endpoint.closed:
+            endpoint.force_close(_RELEASED_MESSAGE)
+            count += 1
+    return count
+
+
+def _after_fork_in_child() -> None:
+    global _reaper, _endpoints_lock
+    _endpoints_lock = threading.Lock()
+    old, _reaper = _reaper, _Reaper()
+    for endpoint in list(_endpoints):
+        endpoint.lock = threading.Lock()
+        # Operations in progress were the parent's threads', which the child does not have (a
+        # fork from inside an operation, in a signal handler, is not supported).
+        endpoint.busy = 0
+        endpoint._settle_locked()  # a close that waited for one of them happens now
+    while not old._queue.empty():  # drops the parent had queued are this process's too
+        _reaper.drop_later(*old._queue.get())
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)

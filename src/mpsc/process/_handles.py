@@ -1,0 +1,574 @@
+"""Sender and Receiver of a process channel: the thread channels' API over file descriptors.
+
+Who holds which fd (per process; the kernel counts the copies across processes):
+
+* a **Sender** holds the data socket's send end, and on a bounded channel both ends of the
+  credit pipe (the read end to take a credit before sending, the write end to give back one it
+  took but could not use);
+* a **Receiver** holds the data socket's receive end, and on a bounded channel the credit
+  pipe's write end (to give a credit back for each message it takes);
+* on a rendezvous channel, both sides hold both ends of the pipe of hints that receivers are
+  waiting (see ``_rendezvous``).
+
+No Receiver holds the send end and no Sender the receive end, so the kernel reports the
+disconnections: when the last send end anywhere is closed (closed, collected, its process exited
+or was killed), the receive end reads what is queued and then end-of-stream (``RecvError``);
+when the last receive end is closed, the kernel drops what was queued and the send end fails
+with EPIPE/ECONNRESET and reports a hang-up (``SendError``, carrying the value).
+
+Every blocking call is a loop of three steps, kept apart so that a later ``select`` over thread
+and process channels, and ``loop.add_reader`` for the async methods, can reuse the first two:
+
+1. *a non-blocking attempt*: for a receive, ``_wire.Taking.take`` then ``_wire.settle`` (a
+   value; ``NOTHING`` when no datagram is there or it was a withdrawn offer; ``RecvError`` at
+   end of stream); for a buffered send, ``_try_put`` (None once sent, else the fds to wait on;
+   ``SendError`` when every receiver is gone);
+2. *a wait for fd readiness*: ``_waiting.wait_ready`` on those fds — for a receive, the receive
+   end readable; for a send, the credit pipe readable or the send end hung up (no credit), or
+   the send end writable (the kernel's buffer full) — bounded by the deadline, interruptible by
+   Ctrl-C, and at most a slice long, so a handle closed by another thread is noticed;
+3. *a retry*, after checking the deadline and that the handle is still open.
+
+A rendezvous send is a small state machine instead (an offer is out, then claimed or
+withdrawn: ``_rendezvous``); a select would withdraw its offers on the channels it did not
+complete, and a failed withdrawal means that send won.
+
+Interrupts (DESIGN §4.7): each call keeps its progress in a ``_Sending`` or ``_Receiving``
+(and ``_wire.Taking``) record whose fields are stored with no check point after the system
+call that sets them, so when an exception lands anywhere — Ctrl-C, a signal handler's — the
+call knows whether it happened. If not, it cleans up (an unused credit given back, fds closed,
+the endpoint left) and the exception propagates: the channel is as if the call never ran. If it
+did, it finishes (a taken message is unpickled) and returns its result, and the exception is
+raised right after (``mpsc._interrupts.finish``).
+
+Bounds: a bounded channel's credit pipe holds one byte per free slot (``capacity`` bytes at
+the start). A sender takes a byte before it sends and a receiver writes one back after it took
+a message, so at most ``capacity`` messages are ever in the socket; a pipe read is atomic, so
+senders in any number of processes never share a credit. Capacity 0 is a rendezvous
+(``_rendezvous``).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import sys
+import termios
+from collections.abc import Callable, Iterator
+from time import monotonic
+from types import TracebackType
+from typing import Any, ClassVar, Final, Generic, NoReturn, Self, TypeVar
+
+from .._deadlines import checked_deadline, deadline_after, expired
+from .._errors import ClosedHandleError, Empty, Full, RecvError, SendError, Timeout
+from .._interrupts import complete, finish, nothing
+from . import _rendezvous, _travel, _wire
+from ._endpoint import RECEIVER, SENDER, Endpoint, Use, endpoint_reaper
+from ._waiting import READABLE, WRITABLE, hung_up, wait_ready
+
+T = TypeVar("T")
+
+NOTHING: Final[Any] = _wire.NOTHING
+_GONE: Final = (BrokenPipeError, ConnectionResetError)
+
+
+class _Handle(Generic[T]):
+    """What Sender and Receiver share: ownership, introspection, pickling, repr."""
+
+    __slots__ = ("__weakref__", "_ep")
+    _ep: Endpoint | None
+    _side: ClassVar[str]
+
+    def __init__(self, *args: object) -> None:
+        raise TypeError(
+            f"mpsc.process {type(self).__name__} handles are made by mpsc.process.channel() "
+            "and the other constructors"
+        )
+
+    def _open(self) -> Endpoint:
+        endpoint: Endpoint | None = self._ep
+        if endpoint is None:
+            raise ClosedHandleError(
+                "this handle is closed: close() (or the end of its with-block) released it; "
+                "clone() a handle first to keep using the channel"
+            )
+        return endpoint
+
+    def _still_open(self, endpoint: Endpoint) -> None:
+        """After a wait: raise if this handle was closed (in another thread) meanwhile."""
+        if self._ep is not endpoint or endpoint.closed:
+            self._open()
+            raise ClosedHandleError(endpoint.released_by or "this handle's side of the channel was closed")
+
+    def close(self) -> None:
+        """Release this handle. Idempotent; other clones stay open.
+
+        The handle's file descriptors are closed with the last clone in this process (once no
+        call through them is in progress). Releasing the last Sender anywhere lets receivers
+        drain what was sent and then see ``RecvError``; releasing the last Receiver anywhere
+        drops what is queued and makes every send fail with ``SendError``. A call blocked on
+        this very handle in another thread raises ``ClosedHandleError`` (within 0.1 s).
+        """
+        endpoint: Endpoint | None = self._ep
+        if endpoint is not None:
+            endpoint.drop(self)
+
+    def clone(self) -> Self:
+        """Another owner of the same side of the same channel; close each one.
+
+        Clones in one process share the file descriptors (counted here); the kernel counts the
+        processes.
+        """
+        return self._open().new_handle(type(self))
+
+    @property
+    def capacity(self) -> int | None:
+        """The bound given at construction (0 for rendezvous); None when unbounded."""
+        return self._open().capacity
+
+    def _buffered(self) -> int:
+        endpoint = self._open()
+        use = Use()
+        try:
+            endpoint.enter(use)
+            cap = endpoint.capacity
+            if cap is None:
+                raise TypeError(
+                    "an unbounded mpsc.process channel cannot say how many messages it holds "
+                    "(the kernel counts bytes, not messages)"
+                )
+            if cap == 0:
+                return 0
+            free = _pipe_bytes(endpoint.credit_w)
+            return max(0, cap - free)
+        finally:
+            endpoint.leave(use)
+
+    def is_disconnected(self) -> bool:
+        """Whether every handle of the other side is gone (for a Receiver: every Sender, though
+        messages may still be queued; for a Sender: every Receiver, so no send can succeed)."""
+        endpoint = self._open()
+        use = Use()
+        try:
+            endpoint.enter(use)
+            return hung_up(endpoint.sock.fileno())
+        finally:
+            endpoint.leave(use)
+
+    def __len__(self) -> int:
+        """On a bounded channel, the capacity minus the free slots now: the messages queued,
+        plus those a sender or receiver is moving right now (0 on a rendezvous channel).
+        ``TypeError`` on an unbounded channel, whose kernel buffer counts bytes."""
+        return self._buffered()
+
+    def __bool__(self) -> bool:
+        # A handle is an object, not a container: ``if tx:`` must not mean "if tx is non-empty".
+        return True
+
+    def is_empty(self) -> bool:
+        """Whether ``len()`` is 0 now (bounded channels only, as ``len``)."""
+        return self._buffered() == 0
+
+    def is_full(self) -> bool:
+        """Whether no slot is free now (bounded channels only, as ``len``; always true on a
+        rendezvous channel, where a send waits for a receiver)."""
+        cap = self._open().capacity
+        return self._buffered() >= (cap or 0)
+
+    def same_channel(self, other: _Handle[Any]) -> bool:
+        """Whether ``other`` (a Sender or a Receiver) is a handle of the same channel."""
+        if not isinstance(other, _Handle):
+            raise TypeError(f"same_channel() needs an mpsc.process handle, not {type(other).__name__}")
+        return self._open().chan_id == other._open().chan_id
+
+    def __enter__(self) -> Self:
+        self._open()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __del__(self, _finalizing: Callable[[], bool] = sys.is_finalizing) -> None:
+        # At interpreter exit the process is about to close every fd anyway.
+        try:
+            if _finalizing():
+                return
+            endpoint = self._ep
+        except AttributeError:  # never given an endpoint
+            return
+        if endpoint is None:
+            return
+        try:
+            endpoint.drop_collected(self)
+        except BaseException as exc:
+            # An interrupt in the finalizer: the reaper finishes the release (if it was not
+            # done), and the exception is raised after the finalizer, not reported and dropped.
+            if self._ep is endpoint:
+                endpoint_reaper(endpoint, self)
+            finish(None, nothing, None, exc)
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        return _travel.reduce_handle(self)
+
+    def __copy__(self) -> NoReturn:
+        raise TypeError(f"an mpsc.process {type(self).__name__} cannot be copied; use clone()")
+
+    def __deepcopy__(self, memo: object) -> NoReturn:
+        raise TypeError(f"an mpsc.process {type(self).__name__} cannot be copied; use clone()")
+
+    def __repr__(self) -> str:
+        name = type(self).__name__
+        endpoint: Endpoint | None = self._ep
+        if endpoint is None:
+            return f"<mpsc.process.{name} (closed)>"
+        if endpoint.closed:
+            return f"<mpsc.process.{name} (released)>"
+        return f"<mpsc.process.{name} of {endpoint.describe()}>"
+
+
+def _pipe_bytes(fd: int) -> int:
+    buf = bytearray(4)
+    fcntl.ioctl(fd, termios.FIONREAD, buf)
+    return int.from_bytes(buf, sys.byteorder, signed=True)
+
+
+class _Sending(Use):
+    """One send's progress, recorded so that an exception landing anywhere can be answered
+    exactly: ``out`` (the datagram is in the socket; for a rendezvous, the offer's ``out`` and
+    ``outcome``) says whether the send happened, ``credit`` whether it holds a credit."""
+
+    __slots__ = ("credit", "credit_back", "endpoint", "message", "offer", "out")
+
+    def __init__(self, endpoint: Endpoint) -> None:
+        self.inside = False
+        self.endpoint = endpoint
+        self.message: _wire.Outgoing | None = None
+        self.offer: _rendezvous.Offer | None = None
+        self.out = 0
+        self.credit: bytes | bool = endpoint.credit_r < 0 or endpoint.capacity == 0
+        self.credit_back: int | bool = False
+
+    def decide(self) -> None:
+        """After an exception: an offer that is out and undecided is withdrawn now (or found
+        claimed). Restartable."""
+        offer = self.offer
+        if offer is not None and offer.out:
+            offer.withdraw()
+
+    def happened(self) -> bool:
+        """Whether the value was sent (buffered) or claimed (rendezvous)."""
+        offer = self.offer
+        return bool(self.out) or (offer is not None and offer.claimed())
+
+    def end(self) -> None:
+        """Give back an unused credit, close what this send opened, leave the endpoint.
+        Restartable, and each part is done once."""
+        endpoint = self.endpoint
+        if self.credit and endpoint.capacity and not self.out and not self.credit_back:
+            try:
+                for self.credit_back in map(os.write, (endpoint.credit_w,), (_wire.CREDIT,)):
+                    break
+            except (BrokenPipeError, BlockingIOError):  # no sender left? (a full pipe cannot be)
+                self.credit_back = True
+        if self.offer is not None:
+            self.offer.close()
+        if self.message is not None:
+            self.message.close()
+        endpoint.leave(self)
+
+
+class _Receiving(_wire.Taking):
+    """One receive: its datagram's progress (``_wire.Taking``), its use of the endpoint, and
+    its hint on a rendezvous channel."""
+
+    __slots__ = ("endpoint", "hinted", "inside")
+
+    def __init__(self, endpoint: Endpoint) -> None:
+        self.credits = endpoint.credit_w if endpoint.capacity else -1
+        self.raw = None
+        self.inside = False
+        self.endpoint = endpoint
+        self.hinted = False
+
+    def end(self) -> None:
+        """Take back the hint this receive left (unless a try_send took it), leave the endpoint.
+        Restartable."""
+        endpoint = self.endpoint
+        if self.hinted:
+            self.hinted = False
+            try:
+                os.read(endpoint.credit_r, 1)
+            except BlockingIOError:
+                pass
+        endpoint.leave(self)
+
+
+def _try_put(call: _Sending, value: Any) -> list[tuple[int, int]] | None:
+    """The non-blocking attempt of a send on a buffered channel: take a credit (bounded) and
+    send the datagram. None once sent (``call.out``); else the (fd, events) pairs to wait on
+    before trying again. ``SendError`` if every receiver is gone. A credit taken and not used
+    stays in ``call.credit`` for the next attempt (``_Sending.end`` gives it back)."""
+    endpoint = call.endpoint
+    sock = endpoint.sock
+    if not call.credit:
+        try:
+            for call.credit in map(os.read, (endpoint.credit_r,), (1,)):
+                break
+        except BlockingIOError:
+            pass
+        if not call.credit:
+            if hung_up(sock.fileno()):
+                raise SendError(value)
+            # The send end becomes "readable" only when the last receiver goes (a hang-up).
+            return [(endpoint.credit_r, READABLE), (sock.fileno(), READABLE)]
+    message = call.message
+    assert message is not None
+    try:
+        _wire.send(sock, message, call)
+    except BlockingIOError:  # the kernel's buffer is full
+        return [(sock.fileno(), WRITABLE)]
+    except _GONE:
+        raise SendError(value) from None
+    return None
+
+
+class Sender(_Handle[T]):
+    """The sending half of a process channel. ``SyncSender`` is the same class."""
+
+    __slots__ = ()
+    _side = SENDER
+
+    def send(self, value: T) -> None:
+        """Send ``value``, waiting while a bounded channel is full (on a rendezvous channel,
+        until a receiver has claimed it; on any channel, while the kernel's buffer is full).
+
+        The value is pickled here: one that cannot be pickled raises ``TypeError`` or
+        ``pickle.PicklingError`` and nothing is sent. Raises ``SendError`` (carrying ``value``)
+        if every receiver is gone; the value was then not sent.
+        """
+        return self._send(value, None, False)
+
+    def try_send(self, value: T) -> None:
+        """Send ``value`` only if that needs no waiting.
+
+        Raises ``Full`` (carrying ``value``) when a bounded channel has no free slot, or the
+        kernel's buffer is full, or, on a rendezvous channel, no receiver is blocked in a
+        receive (if one is, it waits for that receiver to claim the value: microseconds, at
+        most 50 ms if it was just giving up). ``SendError`` when every receiver is gone.
+        """
+        return self._send(value, None, True)
+
+    def send_timeout(self, value: T, timeout: float) -> None:
+        """Send ``value``, waiting at most ``timeout`` seconds; ``Timeout`` (carrying ``value``)
+        if time runs out first, and the value was not sent."""
+        return self._send(value, deadline_after(timeout), False)
+
+    def send_deadline(self, value: T, deadline: float) -> None:
+        """Send ``value``, waiting until the ``time.monotonic()`` instant ``deadline`` at the latest."""
+        return self._send(value, checked_deadline(deadline), False)
+
+    def _send(self, value: T, deadline: float | None, once: bool) -> None:
+        # Whatever exception lands (Ctrl-C, a signal handler's), the send either did not happen
+        # (it propagates) or happened (it is raised right after this returns): see _interrupts.
+        endpoint = self._open()
+        call = _Sending(endpoint)
+        try:
+            endpoint.enter(call)
+            call.message = _wire.encode(value)
+            if endpoint.capacity == 0:
+                self._offer(call, value, deadline, once)
+            else:
+                self._put(call, value, deadline, once)
+        except BaseException as exc:
+            try:
+                exc = complete(_Sending.decide, call, exc)
+            except BaseException as landed:  # as complete() started
+                exc = complete(_Sending.decide, call, landed)
+            if call.happened():
+                return finish(None, _Sending.end, call, exc)
+            exc = complete(_Sending.end, call, exc)
+            try:
+                raise exc
+            finally:  # no cycle through this frame: the handle is freed once the error is
+                del exc, call
+        try:
+            call.end()
+        except BaseException as exc:
+            return finish(None, _Sending.end, call, exc)
+        return None
+
+    def _put(self, call: _Sending, value: T, deadline: float | None, once: bool) -> None:
+        """A send on a buffered channel: attempts and waits until it is sent."""
+        while True:
+            waits = _try_put(call, value)
+            if waits is None:
+                return
+            if once:
+                raise Full(value)
+            if expired(deadline):
+                raise Timeout(value)
+            wait_ready(waits, deadline)
+            self._still_open(call.endpoint)
+
+    def _offer(self, call: _Sending, value: T, deadline: float | None, once: bool) -> None:
+        """A send on a rendezvous channel: offers until one is claimed (see _rendezvous)."""
+        endpoint = call.endpoint
+        sock = endpoint.sock
+        message = call.message
+        assert message is not None
+        give_up: type[Full | Timeout] = Timeout
+        flags = 0
+        if once:
+            # try_send: only if a receiver is blocked in a receive now (it left a hint), and
+            # then for as long as it takes that receiver to claim the value.
+            try:
+                hint = os.read(endpoint.credit_r, 1)
+            except BlockingIOError:
+                hint = b""
+            if not hint:
+                if hung_up(sock.fileno()):
+                    raise SendError(value)
+                raise Full(value)
+            give_up, flags = Full, _wire.HINTED
+            deadline = monotonic() + _rendezvous.GRACE
+        while True:
+            offer = call.offer = _rendezvous.Offer()
+            while True:
+                try:
+                    _wire.send(sock, message, offer, offer.fds(), flags)
+                    break
+                except BlockingIOError:
+                    pass
+                except _GONE:
+                    raise SendError(value) from None
+                if once or expired(deadline):
+                    if once:
+                        _rendezvous.hint(endpoint.credit_w)  # the receiver's hint, back
+                    raise give_up(value)
+                wait_ready([(sock.fileno(), WRITABLE)], deadline)
+                self._still_open(endpoint)
+            # The offer is out: from here the outcome is whoever reads the token.
+            offer.sent()
+            while not offer.answered(deadline):
+                if expired(deadline):
+                    if offer.withdraw():
+                        if once:
+                            _rendezvous.hint(endpoint.credit_w)  # the receiver's hint, back
+                        raise give_up(value)
+                    return  # claimed as time ran out: sent
+                self._still_open(endpoint)
+            if not offer.withdraw():
+                return  # claimed
+            # Read and dropped unclaimed (its receiver died, or the last one went): again.
+            offer.close()
+            call.offer = None
+
+
+SyncSender = Sender
+"""Rust's name for the sender of a ``sync_channel``; here the same class as :class:`Sender`."""
+
+
+class Receiver(_Handle[T]):
+    """The receiving half of a process channel. Clones (in any processes) share the messages:
+    each goes to exactly one of them."""
+
+    __slots__ = ()
+    _side = RECEIVER
+
+    def recv(self) -> T:
+        """Receive the next message, waiting for one.
+
+        Messages sent before the last Sender went are still delivered; after that, raises
+        ``RecvError``. A message that cannot be unpickled here is consumed and its error raised.
+        """
+        return self._recv(None, False)
+
+    def try_recv(self) -> T:
+        """Receive a message that is there now; ``Empty`` if none, ``RecvError`` if none ever will be."""
+        return self._recv(None, True)
+
+    def recv_timeout(self, timeout: float) -> T:
+        """Receive, waiting at most ``timeout`` seconds; ``Timeout`` if nothing came.
+
+        A message already there is returned even with a timeout of 0.
+        """
+        return self._recv(deadline_after(timeout), False)
+
+    def recv_deadline(self, deadline: float) -> T:
+        """Receive, waiting until the ``time.monotonic()`` instant ``deadline`` at the latest."""
+        return self._recv(checked_deadline(deadline), False)
+
+    def _recv(self, deadline: float | None, once: bool) -> T:
+        # The non-blocking attempt is Taking.take + settle (a value, NOTHING for a withdrawn
+        # offer, or RecvError); whatever exception lands once a message was taken, its value
+        # is returned and the exception raised right after (see _interrupts).
+        endpoint = self._open()
+        call = _Receiving(endpoint)
+        try:
+            endpoint.enter(call)
+            sock = endpoint.sock
+            while True:
+                if call.take(sock):
+                    _wire.settle(call)
+                    if call.value is not NOTHING:
+                        if call.raw[0][0] & _wire.HINTED:
+                            # A try_send's offer, made after taking a waiting receiver's hint:
+                            # ours (we need not take it back), or another's, which waits on
+                            # and gets one back.
+                            if call.hinted:
+                                call.hinted = False
+                            else:
+                                _rendezvous.hint(endpoint.credit_w)
+                        break
+                    continue
+                if once:
+                    raise Empty()
+                if expired(deadline):
+                    raise Timeout()
+                if endpoint.capacity == 0 and not call.hinted:
+                    call.hinted = _rendezvous.hint(endpoint.credit_w)
+                wait_ready([(sock.fileno(), READABLE)], deadline)
+                self._still_open(endpoint)
+        except BaseException as exc:
+            if call.raw is not None and not call.failed:  # a message was taken: finish it
+                try:
+                    exc = complete(_wire.settle, call, exc)
+                except BaseException as landed:  # as complete() started
+                    exc = complete(_wire.settle, call, landed)
+                if call.value is not NOTHING:
+                    taken: T = call.value
+                    return finish(taken, _Receiving.end, call, exc)
+            exc = complete(_Receiving.end, call, exc)
+            try:
+                raise exc
+            finally:  # no cycle through this frame: the handle is freed once the error is
+                del exc, call
+        value: T = call.value
+        try:
+            call.end()
+        except BaseException as exc:
+            return finish(value, _Receiving.end, call, exc)
+        return value
+
+    def __iter__(self) -> Iterator[T]:
+        """Iterate over messages as they arrive, until every Sender is gone and all are received."""
+        return self
+
+    def __next__(self) -> T:
+        try:
+            return self._recv(None, False)
+        except RecvError:
+            raise StopIteration from None
+
+    def try_iter(self) -> Iterator[T]:
+        """Iterate over the messages there now, without waiting; it ends at the first gap."""
+        while True:
+            try:
+                yield self._recv(None, True)
+            except (Empty, RecvError):
+                return

@@ -1,0 +1,150 @@
+"""How a handle travels to another process: inside a message, or as an argument of a new process.
+
+A handle is its side's file descriptors, so travelling means getting copies of those fds into the
+other process, in a way the kernel keeps counting:
+
+* **Inside a message of a process channel** (``tx2.send(tx)``): the fds are dup'ed while the
+  message is pickled and go with its datagram as SCM_RIGHTS. In flight they are owned by the
+  kernel: the channel stays connected while the message waits (a Sender in flight keeps its
+  channel alive, as in Rust), and if the carrying channel's last receiver goes without reading
+  it, the kernel closes them. The sending process keeps its own handle: sending is a clone that
+  travels; close yours if you meant to move it.
+* **As an argument of a ``multiprocessing.Process`` being started** with spawn or forkserver:
+  ``multiprocessing.reduction.DupFd`` hands the fds to the Popen, which passes them to the child
+  as it is created. A child that never unpickles its arguments (it failed to start) still holds
+  them only until it exits. With the fork start method nothing is pickled: the child inherits
+  the handle objects and their fds (see ``_endpoint``).
+* **Anywhere else** (``pickle.dumps``, ``ProcessPoolExecutor.submit`` arguments, a
+  ``multiprocessing.Queue``): refused with ``TypeError``. Those pickles may never be unpickled,
+  and an fd kept ready for them (``multiprocessing.resource_sharer`` does that) would hold the
+  channel open for as long as the pickling process lives. Pool workers get handles through
+  ``initializer``/``initargs`` (pickled as the worker starts) or inside a message of a process
+  channel they already hold.
+
+Clones within one process share one endpoint: a handle arriving in a process that already holds
+the same side of the same channel joins that endpoint, and the fds it brought are closed.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import weakref
+from multiprocessing import context, reduction
+from typing import Any
+
+from .._errors import ClosedHandleError
+from ._endpoint import RECEIVER, SENDER, Endpoint, Use, close_fds
+
+local = threading.local()
+"""``outgoing``: the fds collected for the message being pickled by this thread (None outside);
+``incoming``: the fds of the message being unpickled (each adopted one replaced by -1)."""
+
+_joined: weakref.WeakValueDictionary[tuple[bytes, str], Endpoint] = weakref.WeakValueDictionary()
+_joined_lock = threading.Lock()
+
+_passed: weakref.WeakKeyDictionary[Any, dict[int, Any]] = weakref.WeakKeyDictionary()
+"""The fds already handed to each Popen being launched."""
+
+_NOWHERE = (
+    "an mpsc.process {name} can be pickled only inside a message of an mpsc.process channel or "
+    "as an argument of a multiprocessing.Process being started (spawn or forkserver; with fork "
+    "it is inherited); give ProcessPoolExecutor workers handles through initializer/initargs "
+    "or send them inside a message. Pickled anywhere else, its file descriptors would have to "
+    "be kept open for a pickle that may never be unpickled."
+)
+
+
+def reduce_handle(handle: Any) -> tuple[Any, tuple[Any, ...]]:
+    """``__reduce__`` of a Sender or Receiver (see the module docstring for where it may go)."""
+    endpoint: Endpoint | None = handle._ep
+    if endpoint is None:
+        raise ClosedHandleError(f"cannot pickle a closed mpsc.process {type(handle).__name__}")
+    outgoing: list[int] | None = getattr(local, "outgoing", None)
+    meta = (type(handle), endpoint.side, endpoint.capacity, endpoint.chan_id)
+    if outgoing is not None:
+        use = Use()
+        dups: list[int] = []
+        try:
+            endpoint.enter(use)
+            for fd in endpoint.fds():
+                dups.append(os.dup(fd))
+        except BaseException:
+            close_fds(dups)
+            raise
+        finally:
+            endpoint.leave(use)
+        start = len(outgoing)
+        outgoing.extend(dups)
+        return _from_message, (*meta, start, len(dups))
+    popen = context.get_spawning_popen()
+    if popen is not None:
+        if endpoint.closed:
+            raise ClosedHandleError(f"cannot pickle a closed mpsc.process {type(handle).__name__}")
+        # Each fd is passed to a child once (spawn refuses a repeated one); handles of the same
+        # side given twice then arrive with the same fds, and the second joins the first.
+        passed = _passed.get(popen)
+        if passed is None:
+            passed = _passed[popen] = {}
+        dupfds = []
+        for fd in endpoint.fds():
+            dupfd = passed.get(fd)
+            if dupfd is None:
+                dupfd = passed[fd] = reduction.DupFd(fd)
+            dupfds.append(dupfd)
+        return _from_spawn, (*meta, dupfds)
+    raise TypeError(_NOWHERE.format(name=type(handle).__name__))
+
+
+def _from_message(cls: Any, side: str, capacity: int | None, chan_id: bytes, start: int, count: int) -> Any:
+    incoming: list[int] | None = getattr(local, "incoming", None)
+    if incoming is None or start + count > len(incoming) or -1 in incoming[start : start + count]:
+        raise RuntimeError("mpsc.process: a handle's file descriptors are missing from its message")
+    fds = incoming[start : start + count]
+    incoming[start : start + count] = [-1] * count
+    return adopt(cls, side, capacity, chan_id, fds)
+
+
+def _from_spawn(cls: Any, side: str, capacity: int | None, chan_id: bytes, dupfds: list[Any]) -> Any:
+    fds = [dupfd.detach() for dupfd in dupfds]
+    for fd in fds:  # passed to the child inheritable: not to its own children
+        os.set_inheritable(fd, False)
+    return adopt(cls, side, capacity, chan_id, fds)
+
+
+def adopt(cls: Any, side: str, capacity: int | None, chan_id: bytes, fds: list[int]) -> Any:
+    """A new handle of class ``cls`` owning ``fds`` (or joining this process's endpoint of the
+    same side, whose own fds may be the very same numbers: a handle given twice to a child)."""
+    with _joined_lock:
+        endpoint = _joined.get((chan_id, side))
+    if endpoint is not None:
+        try:
+            handle = endpoint.new_handle(cls)
+        except ClosedHandleError:
+            pass
+        else:
+            mine = set(endpoint.fds())
+            close_fds([fd for fd in fds if fd not in mine])
+            return handle
+    # The fds each side holds, after the data socket: see _handles (credits) and _rendezvous
+    # (hints). A name of -1 is a pipe end this side does not hold.
+    if capacity is None:
+        names: tuple[str, ...] = ()
+    elif capacity == 0:
+        names = ("credit_r", "credit_w")
+    else:
+        names = ("credit_r", "credit_w") if side == SENDER else ("credit_w",)
+    if len(fds) != 1 + len(names) or side not in (SENDER, RECEIVER):
+        close_fds(fds)
+        raise RuntimeError(f"mpsc.process: a {side} arrived with {len(fds)} file descriptors")
+    pipes = dict(zip(names, fds[1:], strict=True))
+    endpoint = Endpoint(side, capacity, chan_id, socket.socket(fileno=fds[0]), **pipes)
+    joined(endpoint)
+    return endpoint.new_handle(cls)
+
+
+def joined(endpoint: Endpoint) -> None:
+    """Make ``endpoint`` the one handles of its side arriving in this process join."""
+    with _joined_lock:
+        _joined[endpoint.chan_id, endpoint.side] = endpoint

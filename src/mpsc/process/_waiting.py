@@ -1,0 +1,47 @@
+"""Waiting for file descriptors: the one place a process-channel operation sleeps.
+
+Every blocking call is a loop of a non-blocking attempt and :func:`wait_ready` on the fds that
+attempt names, so ``select`` over several channels and asyncio's ``loop.add_reader`` can reuse
+the same attempts and fds. A wait is at most ``SLICE`` seconds: a call blocked on a handle that
+another thread closes notices within that time (waking it sooner would take an fd per handle).
+``poll`` is interrupted by signals, so Ctrl-C reaches a blocked call (PEP 475 retries it when
+the handler returns normally).
+"""
+
+from __future__ import annotations
+
+import math
+import select
+from collections.abc import Iterable
+from time import monotonic
+from typing import Final
+
+SLICE: Final = 0.1
+_SLICE_MS: Final = int(SLICE * 1000)
+
+READABLE: Final = select.POLLIN
+WRITABLE: Final = select.POLLOUT
+HANGUP: Final = select.POLLHUP | select.POLLERR
+
+
+def wait_ready(fds: Iterable[tuple[int, int]], deadline: float | None) -> list[tuple[int, int]]:
+    """Sleep until one of ``fds`` (pairs of fd and poll events) is ready, ``deadline`` (a
+    ``time.monotonic()`` instant, None for none) passes, or ``SLICE`` seconds went by.
+
+    Returns the ready (fd, events) pairs; hang-ups and errors count as ready.
+    """
+    poller = select.poll()
+    for fd, events in fds:
+        poller.register(fd, events)
+    if deadline is None:
+        timeout = _SLICE_MS
+    else:
+        timeout = max(0, min(_SLICE_MS, math.ceil((deadline - monotonic()) * 1000)))
+    return poller.poll(timeout)
+
+
+def hung_up(fd: int) -> bool:
+    """Whether ``fd``'s peer is gone now (a hang-up or an error on it)."""
+    poller = select.poll()
+    poller.register(fd, READABLE)
+    return any(events & HANGUP for _, events in poller.poll(0))

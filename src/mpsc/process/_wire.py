@@ -1,0 +1,295 @@
+"""What a message is on the wire: one datagram of the channel's SOCK_SEQPACKET socket.
+
+A datagram is delivered whole or not at all, to exactly one reader, however many processes
+write to the socket at once; so there is no lock between senders, and a sender killed at any
+instant leaves either its whole message or nothing. Layout::
+
+    header (4 bytes: flags, 0, 0, 0) | body
+    fds (SCM_RIGHTS): [token, notice]  if OFFER   (a rendezvous offer, see _rendezvous)
+                      [memfd]          if LARGE
+                      [handle fds...]  the fds of handles inside the value (see _travel)
+
+The body is the value pickled with protocol 5, or, for a value whose pickle is larger than
+``INLINE_MAX``, the pickle's length, the pickle itself being in a memfd that travels with the
+datagram (a datagram must fit in the socket's buffer; a memfd has no size limit but memory, and
+the kernel frees it with its last fd, so a dead process leaks nothing). That costs two copies at
+the sender (pickling, writing the memfd) and one at the receiver (unpickling from a read-only
+mapping of the memfd). An empty datagram is never sent: reading one means every sender is gone.
+
+Interrupts (see ``mpsc._interrupts``): the system calls that make a send or a receive happen
+are made as ``for state.attr in map(call, ...): break``, which stores their result with no
+check point in between, so whoever handles an exception knows whether the call happened. What
+follows a receive is a restartable step (:func:`settle`) that can be finished after an
+exception lands in it; fds are closed by :func:`close_fds`, each exactly once.
+"""
+
+from __future__ import annotations
+
+import array
+import mmap
+import os
+import pickle
+import socket
+import struct
+from typing import Any, Final
+
+from .._errors import RecvError
+from . import _travel
+from ._endpoint import close_fds
+
+INLINE_MAX: Final = 64 * 1024
+"""Pickles up to this size travel in the datagram itself; larger ones in a memfd."""
+
+OFFER: Final = 1
+LARGE: Final = 2
+HINTED: Final = 4  # an offer of try_send, made after taking a waiting receiver's hint
+_HEADER: Final = struct.Struct("<B3x")
+_LENGTH: Final = struct.Struct("<Q")
+MAX_FDS: Final = 253  # SCM_MAX_FD: the most fds one datagram can carry
+RECV_SIZE: Final = _HEADER.size + INLINE_MAX
+ANC_SIZE: Final = socket.CMSG_SPACE(MAX_FDS * 4)
+# Plain ints: the flag enums' operators cost more than the system calls' own work.
+SEND_FLAGS: Final = int(socket.MSG_DONTWAIT | socket.MSG_NOSIGNAL)
+RECV_FLAGS: Final = int(socket.MSG_DONTWAIT | socket.MSG_CMSG_CLOEXEC)
+_TRUNCATED: Final = int(socket.MSG_TRUNC | socket.MSG_CTRUNC)
+_RECV_SIZE: Final = (RECV_SIZE,)
+_ANC_SIZE: Final = (ANC_SIZE,)
+_RECV_FLAGS: Final = (RECV_FLAGS,)
+CREDIT: Final = b"\x01"
+
+NOTHING: Final[Any] = object()
+"""What a non-blocking attempt returns when it would have to wait."""
+
+
+class Outgoing:
+    """A message ready to be sent: its datagram and the fds that go with it (owned here).
+
+    It can be sent several times (a rendezvous offer that was dropped is made again), so its
+    fds are closed only by :meth:`close`.
+    """
+
+    __slots__ = ("data", "fds")
+
+    def __init__(self, data: bytes, fds: list[int]) -> None:
+        self.data = data
+        self.fds = fds
+
+    def close(self) -> None:
+        """Close the fds this message owns (restartable)."""
+        close_fds(self.fds)
+
+
+def encode(value: Any) -> Outgoing:
+    """Pickle ``value`` into a message. A value that cannot be pickled raises here, as pickle
+    raises it: ``TypeError`` or ``pickle.PicklingError``, or, for what Python 3.11 reports as an
+    ``AttributeError`` (a local class or function), a ``PicklingError`` whose ``__cause__`` it is."""
+    fds: list[int] = []
+    # Set and restored by attribute stores, which are no check points: an interrupt cannot
+    # leave this thread collecting (its next spawn would pickle handles as if into a message).
+    local = _travel.local
+    previous = getattr(local, "outgoing", None)
+    local.outgoing = fds
+    try:
+        body = pickle.dumps(value, protocol=5)
+    except AttributeError as exc:
+        close_fds(fds)
+        raise pickle.PicklingError(
+            f"cannot send a {type(value).__name__} on an mpsc.process channel: {exc}"
+        ) from exc
+    except BaseException:
+        close_fds(fds)
+        raise
+    finally:
+        local.outgoing = previous
+    try:
+        if len(body) <= INLINE_MAX:
+            data = _HEADER.pack(0) + body
+        else:
+            fds.insert(0, _write_memfd(body))
+            data = _HEADER.pack(LARGE) + _LENGTH.pack(len(body))
+        if len(fds) > MAX_FDS - 2:
+            raise ValueError(f"a message can carry at most {MAX_FDS - 2} file descriptors of handles")
+    except BaseException:
+        close_fds(fds)
+        raise
+    return Outgoing(data, fds)
+
+
+def _write_memfd(body: bytes) -> int:
+    fd = os.memfd_create("mpsc-message", os.MFD_CLOEXEC)
+    try:
+        view = memoryview(body)
+        while view:
+            view = view[os.write(fd, view) :]
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def send(
+    sock: socket.socket, message: Outgoing, into: Any, extra: tuple[int, ...] = (), flags: int = 0
+) -> None:
+    """One non-blocking attempt to send ``message`` (with ``extra`` fds first: an offer's, which
+    sets OFFER and ``flags`` in its header). Once the datagram is in the socket, ``into.out`` is
+    true (stored with no check point after the system call).
+
+    Raises ``BlockingIOError`` when the socket's buffer is full, ``BrokenPipeError`` or
+    ``ConnectionResetError`` when every receiver is gone.
+    """
+    fds = [*extra, *message.fds]
+    if fds:
+        ancillary = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds).tobytes())]
+        data = bytes((message.data[0] | OFFER | flags,)) + message.data[1:] if extra else message.data
+        for into.out in map(sock.sendmsg, ([data],), (ancillary,), (SEND_FLAGS,)):
+            break
+    else:
+        for into.out in map(sock.send, (message.data,), (SEND_FLAGS,)):
+            break
+
+
+class Taking:
+    """One receive, from the datagram it took to the value: what is done is recorded, so that
+    :func:`settle` can be run again to finish after an exception landed in it."""
+
+    __slots__ = ("claimed", "credited", "credits", "failures", "fds", "offer", "raw", "value")
+    claimed: bytes | None
+    credited: Any
+    failures: int
+    fds: list[int] | None
+    offer: list[int]
+    value: Any
+
+    def __init__(self, credits: int) -> None:
+        self.credits = credits
+        self.raw: Any = None
+
+    def take(self, sock: socket.socket) -> bool:
+        """Take a datagram from ``sock`` if one is there (into ``raw``); whether one was.
+
+        With ``credits`` (a credit pipe's write end; -1 for none), :func:`settle` gives a credit
+        back for it first thing: a process killed between the two system calls costs its
+        channel that credit for good (one slot of capacity), so the window is kept small.
+        """
+        self.raw = None
+        self.credited = self.credits < 0
+        self.fds = None
+        self.value = NOTHING
+        self.failures = 0
+        try:
+            for self.raw in map(sock.recvmsg, _RECV_SIZE, _ANC_SIZE, _RECV_FLAGS):
+                break
+        except BlockingIOError:
+            return False
+        except ConnectionResetError:  # (not seen on Linux, where the end is an empty read)
+            self.raw = (b"", [], 0, None)
+        return True
+
+    @property
+    def failed(self) -> bool:
+        """Whether the datagram taken ended in an error (end of stream, unreadable)."""
+        return self.failures > 1
+
+    def close(self) -> None:
+        """Close the fds nobody took (restartable)."""
+        if self.fds is not None:
+            close_fds(self.offer)
+            close_fds(self.fds)
+
+
+_NO_FDS: Final[list[int]] = []  # (never added to: close_fds leaves an empty list alone)
+
+
+def settle(taking: Taking) -> None:
+    """From the datagram ``taking`` took to ``taking.value`` (left ``NOTHING`` for an offer its
+    sender withdrew, which is no message). Raises ``RecvError`` at end of stream, and whatever
+    unpickling raises (the message is consumed). Restartable, as :class:`Taking` says; an
+    exception landing inside unpickling itself (only possible where the value's classes run
+    Python code to unpickle) counts as an unpickling error.
+    """
+    if taking.failures > 1:
+        return
+    data, ancillary, msg_flags, _ = taking.raw
+    if not data:
+        taking.failures = 2
+        raise RecvError()
+    if not taking.credited:
+        try:
+            for taking.credited in map(os.write, (taking.credits,), (CREDIT,)):  # noqa: B020
+                break
+        except (BrokenPipeError, BlockingIOError):  # no sender left; (a full pipe cannot be)
+            taking.credited = True
+    if taking.fds is None:
+        if ancillary or msg_flags & _TRUNCATED:
+            _parse(taking, data, ancillary, msg_flags)
+        else:  # the common case: no fds, no offer
+            taking.offer = _NO_FDS
+            taking.claimed = None
+            taking.fds = _NO_FDS
+    fds = taking.fds
+    assert fds is not None
+    if taking.offer:
+        if taking.claimed is None:
+            for taking.claimed in map(os.read, taking.offer[:1], (1,)):  # noqa: B020
+                break
+        close_fds(taking.offer)
+    if taking.claimed is not None and taking.claimed != b"t":
+        close_fds(fds)  # withdrawn by its sender: not a message
+        return
+    if taking.value is NOTHING:
+        try:
+            taking.value = _decode(data, fds)
+        except BaseException:
+            # The first failure may be an interrupt landing around the unpickling: the caller
+            # runs this again. The second is the message's own error: it is consumed.
+            taking.failures += 1
+            if taking.failures > 1:
+                close_fds(fds)
+            raise
+    if fds:
+        close_fds(fds)
+
+
+def _parse(taking: Taking, data: bytes, ancillary: Any, msg_flags: int) -> None:
+    fds: list[int] = []
+    for level, kind, payload in ancillary:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+            fds.extend(array.array("i", payload[: len(payload) - len(payload) % 4]))
+    if data[0] & OFFER:
+        taking.offer = fds[:2]
+        del fds[:2]
+    else:
+        taking.offer = _NO_FDS
+    taking.claimed = None
+    taking.fds = fds
+    if msg_flags & _TRUNCATED:
+        taking.failures = 2
+        taking.close()
+        raise RuntimeError("mpsc.process: a message arrived truncated (not sent by mpsc.process?)")
+
+
+def _decode(data: bytes, fds: list[int]) -> Any:
+    if not fds:  # the common case: a small value with no handles in it
+        if data[0] & LARGE:
+            raise RuntimeError("mpsc.process: a large message arrived without its memfd")
+        return pickle.loads(memoryview(data)[_HEADER.size :])
+    if data[0] & LARGE:
+        (length,) = _LENGTH.unpack_from(data, _HEADER.size)
+        mapping = mmap.mmap(fds[0], length, mmap.MAP_SHARED, mmap.PROT_READ)
+        try:
+            return _loads(mapping, fds, 1)
+        finally:
+            mapping.close()
+    return _loads(memoryview(data)[_HEADER.size :], fds, 0)
+
+
+def _loads(body: Any, fds: list[int], first: int) -> Any:
+    handle_fds = fds[first:]
+    local = _travel.local
+    previous = getattr(local, "incoming", None)
+    local.incoming = handle_fds
+    try:
+        return pickle.loads(body)
+    finally:
+        local.incoming = previous
+        fds[first:] = handle_fds  # the fds handles adopted are -1 there now: not closed

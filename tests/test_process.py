@@ -1,0 +1,1166 @@
+"""mpsc.process: channels between processes (DESIGN §3, the invariants of §4, issue 11).
+
+Children run functions of tests/process_children.py. Every blocking call has a timeout, every
+child is joined with a bound and killed at the end of its test if still alive. Most tests start
+children with forkserver (cheap once the server runs); spawn and fork have tests of their own.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import gc
+import math
+import multiprocessing
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import process_children as children
+import pytest
+
+import mpsc
+import mpsc.process as mpp
+from mpsc.process import Receiver, Sender
+
+pytestmark = pytest.mark.skipif(not hasattr(os, "memfd_create"), reason="Linux only")
+
+WAIT = 10.0
+
+
+class _Unloadable:
+    def __reduce__(self) -> Any:
+        return (_raise_boom, ())
+
+
+FORKSERVER = multiprocessing.get_context("forkserver")
+SPAWN = multiprocessing.get_context("spawn")
+FORK = multiprocessing.get_context("fork")
+
+
+class Children:
+    """Starts child processes and makes sure none outlives the test."""
+
+    def __init__(self) -> None:
+        self.started: list[Any] = []
+
+    def start(self, target: Any, *args: Any, ctx: Any = FORKSERVER) -> Any:
+        process = ctx.Process(target=target, args=args, daemon=True)
+        process.start()
+        self.started.append(process)
+        return process
+
+    def join(self, process: Any, timeout: float = WAIT) -> int:
+        process.join(timeout)
+        assert process.exitcode is not None, f"child {process.pid} did not end within {timeout}s"
+        return int(process.exitcode)
+
+    def cleanup(self) -> None:
+        for process in self.started:
+            if process.is_alive():
+                process.kill()
+            process.join(WAIT)
+
+
+@pytest.fixture
+def procs() -> Iterator[Children]:
+    kids = Children()
+    try:
+        yield kids
+    finally:
+        kids.cleanup()
+
+
+def drain(rx: Receiver[Any]) -> list[Any]:
+    """Everything until RecvError, each receive bounded."""
+    out = []
+    while True:
+        try:
+            out.append(rx.recv_timeout(WAIT))
+        except mpsc.RecvError:
+            return out
+
+
+# --- constructors, handles, errors ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "make", [mpp.channel, mpp.unbounded, lambda: mpp.sync_channel(3), lambda: mpp.bounded(3)]
+)
+def test_round_trip_and_handle_basics(make: Any) -> None:
+    tx, rx = make()
+    assert isinstance(tx, Sender) and isinstance(rx, Receiver)
+    assert mpp.SyncSender is Sender
+    assert tx.same_channel(rx) and rx.same_channel(tx)
+    other_tx, other_rx = mpp.channel()
+    assert not tx.same_channel(other_rx)
+    with pytest.raises(TypeError):
+        tx.same_channel(object())  # type: ignore[arg-type]
+    assert "process channel" in repr(tx) and "Sender" in repr(tx) and "Receiver" in repr(rx)
+    assert bool(tx) and bool(rx)
+    tx.send({"a": [1, 2]})
+    tx.send_timeout(2, WAIT)
+    tx.send_deadline(3, time.monotonic() + WAIT)
+    assert rx.recv() == {"a": [1, 2]}
+    assert rx.recv_timeout(WAIT) == 2
+    assert rx.recv_deadline(time.monotonic() + WAIT) == 3
+    with pytest.raises(mpsc.Empty):
+        rx.try_recv()
+    assert not tx.is_disconnected() and not rx.is_disconnected()
+    for handle in (tx, rx, other_tx, other_rx):
+        handle.close()
+    assert repr(tx) == "<mpsc.process.Sender (closed)>"
+
+
+def test_constructors_and_capacity() -> None:
+    assert mpp.channel()[0].capacity is None
+    assert mpp.unbounded()[1].capacity is None
+    assert mpp.sync_channel(3)[0].capacity == 3
+    assert mpp.bounded(0)[1].capacity == 0
+    tx, rx = mpp.sync_channel(mpp.MAX_CAPACITY)
+    assert tx.capacity == mpp.MAX_CAPACITY
+
+
+def test_errors_and_disconnection_in_one_process() -> None:
+    tx, rx = mpp.channel()
+    tx.send(1)
+    tx.send(2)
+    tx.close()
+    assert rx.is_disconnected()
+    assert rx.recv_timeout(WAIT) == 1  # drained after the last sender went
+    assert rx.try_recv() == 2
+    for call in (rx.recv, rx.try_recv, lambda: rx.recv_timeout(0), lambda: rx.recv_deadline(0)):
+        with pytest.raises(mpsc.RecvError):
+            call()
+    assert list(rx) == []
+
+    tx, rx = mpp.sync_channel(1)
+    tx.send("queued")
+    rx.close()
+    assert tx.is_disconnected()
+    for call in (tx.send, tx.try_send, lambda v: tx.send_timeout(v, WAIT), lambda v: tx.send_deadline(v, 0)):
+        with pytest.raises(mpsc.SendError) as info:
+            call("lost")
+        assert info.value.value == "lost"
+
+
+def test_full_and_timeouts_carry_the_value() -> None:
+    tx, rx = mpp.sync_channel(1)
+    tx.try_send("a")
+    with pytest.raises(mpsc.Full) as full:
+        tx.try_send("b")
+    assert full.value.value == "b"
+    start = time.monotonic()
+    with pytest.raises(mpsc.Timeout) as timeout:
+        tx.send_timeout("c", 0.05)
+    assert timeout.value.value == "c" and time.monotonic() - start >= 0.05
+    with pytest.raises(mpsc.Timeout):
+        tx.send_deadline("d", time.monotonic() + 0.01)
+    assert rx.recv_timeout(WAIT) == "a"
+    with pytest.raises(mpsc.Timeout):
+        rx.recv_timeout(0.02)
+    with pytest.raises(mpsc.Timeout):
+        rx.recv_deadline(time.monotonic() + 0.01)
+    assert isinstance(full.value, mpsc.TrySendError) and isinstance(timeout.value, TimeoutError)
+
+
+def test_closed_handle_errors_and_clone_counting() -> None:
+    tx, rx = mpp.channel()
+    tx2 = tx.clone()
+    tx.close()
+    tx.close()  # idempotent
+    for call in (lambda: tx.send(1), tx.clone, lambda: tx.capacity, tx.is_disconnected):
+        with pytest.raises(mpsc.ClosedHandleError):
+            call()
+    assert not rx.is_disconnected()  # the clone still holds the shared fd
+    tx2.send("still")
+    with tx2:
+        pass
+    assert rx.recv_timeout(WAIT) == "still"
+    with pytest.raises(mpsc.RecvError):
+        rx.recv_timeout(WAIT)
+    rx2 = rx.clone()
+    rx.close()
+    with pytest.raises(mpsc.ClosedHandleError):
+        rx.try_recv()
+    rx2.close()
+
+
+def test_a_collected_handle_is_released() -> None:
+    tx, rx = mpp.channel()
+    tx.send(1)
+    del tx
+    gc.collect()
+    assert rx.recv_timeout(WAIT) == 1
+    with pytest.raises(mpsc.RecvError):
+        rx.recv_timeout(WAIT)
+    tx, rx = mpp.channel()
+    del rx
+    gc.collect()
+    with pytest.raises(mpsc.SendError):
+        tx.send(1)
+
+
+def test_a_handle_collected_while_its_lock_is_held_is_released_by_the_reaper() -> None:
+    tx, rx = mpp.channel()
+    endpoint = tx._ep
+    assert endpoint is not None
+    with endpoint.lock:  # as when a collection runs inside this thread's critical section
+        tx.__del__()
+        assert endpoint.handles == 1
+    with pytest.raises(mpsc.RecvError):
+        rx.recv_timeout(WAIT)
+
+
+def test_release_inherited_in_one_process() -> None:
+    tx, rx = mpp.channel()
+    keep_tx, keep_rx = mpp.channel()
+    assert mpp.release_inherited(rx, keep_tx, keep_rx) >= 1
+    with pytest.raises(mpsc.ClosedHandleError, match="release_inherited"):
+        tx.send(1)
+    with pytest.raises(mpsc.RecvError):
+        rx.recv_timeout(WAIT)
+    keep_tx.send("kept")
+    assert keep_rx.recv_timeout(WAIT) == "kept"
+    assert "released" in repr(tx)
+
+
+def test_iteration_and_try_iter() -> None:
+    tx, rx = mpp.sync_channel(10)
+    for i in range(5):
+        tx.send(i)
+    assert list(rx.try_iter()) == [0, 1, 2, 3, 4]
+    assert list(rx.try_iter()) == []
+    for i in range(3):
+        tx.send(i)
+    tx.close()
+    assert list(rx) == [0, 1, 2]
+
+
+def test_len_is_empty_is_full() -> None:
+    tx, rx = mpp.sync_channel(3)
+    assert len(tx) == len(rx) == 0 and rx.is_empty() and not tx.is_full()
+    tx.send(1)
+    tx.send(2)
+    assert len(rx) == 2 and not rx.is_empty()
+    tx.send(3)
+    assert tx.is_full() and rx.is_full()
+    rx.recv_timeout(WAIT)
+    assert len(tx) == 2
+    tx0, rx0 = mpp.sync_channel(0)
+    assert len(tx0) == 0 and rx0.is_empty() and tx0.is_full()
+    utx, urx = mpp.channel()
+    for call in (lambda: len(utx), urx.is_empty, utx.is_full):
+        with pytest.raises(TypeError):
+            call()
+
+
+def test_bad_input_leaves_the_channel_intact() -> None:
+    for bad, error in [(-1, ValueError), (1.5, TypeError), (True, TypeError), ("3", TypeError)]:
+        with pytest.raises(error):
+            mpp.sync_channel(bad)  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        mpp.bounded(mpp.MAX_CAPACITY + 1)
+    with pytest.raises(ValueError):
+        mpp.bounded(10**30)
+    tx, rx = mpp.sync_channel(2)
+    tx.send("kept")
+    for bad, error in [(math.nan, ValueError), (-1, ValueError), ("1", TypeError), (None, TypeError)]:
+        with pytest.raises(error):
+            tx.send_timeout("x", bad)  # type: ignore[arg-type]
+        with pytest.raises(error):
+            rx.recv_timeout(bad)  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        rx.recv_deadline(math.nan)
+    with pytest.raises(TypeError):
+        tx.send_deadline("x", "soon")  # type: ignore[arg-type]
+    assert len(rx) == 1  # no credit taken or lost by the bad calls
+    assert rx.recv_timeout(WAIT) == "kept"
+    tx.send("after")
+    assert rx.recv_timeout(WAIT) == "after"
+
+
+def test_unpicklable_value_raises_at_send_and_the_channel_stays_usable() -> None:
+    class Local:
+        pass
+
+    tx, rx = mpp.sync_channel(1)
+    with pytest.raises((TypeError, pickle.PicklingError)):
+        tx.send(lambda: None)
+    with pytest.raises((TypeError, pickle.PicklingError)) as info:
+        tx.send(Local())
+    assert info.value.__cause__ is not None or "Local" in str(info.value)
+    with pytest.raises(TypeError):
+        tx.try_send(threading.Lock())
+    assert len(tx) == 0  # the credit was never taken
+    tx.send("fine")
+    assert rx.recv_timeout(WAIT) == "fine"
+
+
+def test_threads_of_one_process_share_handles() -> None:
+    tx, rx = mpp.sync_channel(8)
+    per_thread, senders = 500, 4
+    got: list[Any] = []
+    lock = threading.Lock()
+
+    def send(tag: int) -> None:
+        for i in range(per_thread):
+            tx.send_timeout((tag, i), WAIT)
+
+    def recv() -> None:
+        while True:
+            try:
+                value = rx.recv_timeout(WAIT)
+            except mpsc.RecvError:
+                return
+            with lock:
+                got.append(value)
+
+    threads = [threading.Thread(target=send, args=(t,)) for t in range(senders)]
+    threads += [threading.Thread(target=recv) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads[:senders]:
+        thread.join(WAIT * 3)
+    tx.close()
+    for thread in threads:
+        thread.join(WAIT * 3)
+        assert not thread.is_alive()
+    assert sorted(got) == sorted((t, i) for t in range(senders) for i in range(per_thread))
+
+
+def test_closing_a_handle_wakes_a_call_blocked_on_it() -> None:
+    tx, rx = mpp.channel()
+    errors: list[BaseException] = []
+
+    def blocked() -> None:
+        try:
+            rx.recv_timeout(WAIT)
+        except BaseException as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=blocked)
+    thread.start()
+    time.sleep(0.05)  # let it block (not ordering processes: either order ends the same way)
+    rx.close()
+    thread.join(WAIT)
+    assert not thread.is_alive()
+    assert len(errors) == 1 and isinstance(errors[0], mpsc.ClosedHandleError)
+    with pytest.raises(mpsc.SendError):  # the fd was closed once the blocked call left
+        tx.send_timeout(1, WAIT)
+
+
+class _Boom(Exception):
+    pass
+
+
+def _raise_boom(*args: object) -> None:
+    raise _Boom()
+
+
+@pytest.fixture
+def alarm() -> Iterator[Any]:
+    """Call ``alarm(seconds)`` to have a signal handler raise ``_Boom`` in the main thread."""
+    old = signal.signal(signal.SIGALRM, _raise_boom)
+    try:
+        yield lambda seconds: signal.setitimer(signal.ITIMER_REAL, seconds)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+
+
+@pytest.mark.parametrize("capacity", [None, 0, 1])
+def test_an_interrupt_reaches_a_blocked_call_and_costs_nothing(alarm: Any, capacity: int | None) -> None:
+    tx, rx = mpp.channel() if capacity is None else mpp.sync_channel(capacity)
+    alarm(0.05)
+    start = time.monotonic()
+    with pytest.raises(_Boom):
+        rx.recv_timeout(WAIT)
+    assert time.monotonic() - start < WAIT / 2
+    if capacity is not None:
+        if capacity:
+            tx.send("fills it")
+        alarm(0.05)
+        with pytest.raises(_Boom):
+            tx.send_timeout("interrupted", WAIT)  # not sent: withdrawn, or its credit given back
+        if capacity:
+            assert len(rx) == 1
+            assert rx.recv_timeout(WAIT) == "fills it"
+    with pytest.raises(mpsc.Empty):
+        rx.try_recv()
+    got: list[Any] = []
+    thread = threading.Thread(target=lambda: got.append(rx.recv_timeout(WAIT)))
+    thread.start()
+    tx.send_timeout("after", WAIT)
+    thread.join(WAIT)
+    assert got == ["after"]
+
+
+def _check_point() -> None:
+    """A call of a Python function: CPython checks for pending exceptions as it starts."""
+
+
+class _Interrupter:
+    """A SIGALRM every ``interval`` seconds whose handler raises ``_Boom`` in the main thread,
+    but only while ``armed``: the test's own bookkeeping runs unarmed, so every exception lands
+    inside an mpsc call (or is one that call deferred to just after its return)."""
+
+    def __init__(self, interval: float) -> None:
+        self.armed = False
+        self.booms = 0
+        self.interval = interval
+
+    def _handler(self, *args: object) -> None:
+        if self.armed:
+            self.armed = False
+            self.booms += 1
+            raise _Boom()
+
+    def __enter__(self) -> _Interrupter:
+        self._old = signal.signal(signal.SIGALRM, self._handler)
+        signal.setitimer(signal.ITIMER_REAL, self.interval, self.interval)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, self._old)
+
+
+@pytest.mark.parametrize("capacity", [None, 0, 8])
+def test_interrupts_during_receives_cost_no_message(procs: Children, capacity: int | None) -> None:
+    count = 300 if capacity == 0 else 3000
+    tx, rx = mpp.channel() if capacity is None else mpp.sync_channel(capacity)
+    child = procs.start(children.produce, tx, 0, count)
+    tx.close()
+    got: list[Any] = []
+    with _Interrupter(0.0002) as interrupts:
+        while True:
+            try:
+                interrupts.armed = True
+                value = rx.recv_timeout(WAIT)
+                interrupts.armed = False
+                got.append(value)
+                _check_point()  # where an exception deferred past recv's return lands, at the latest
+            except _Boom:
+                continue
+            except mpsc.RecvError:
+                interrupts.armed = False
+                break
+    assert interrupts.booms > 0
+    assert got == [(0, i) for i in range(count)]
+    assert procs.join(child) == 0
+
+
+@pytest.mark.parametrize("capacity", [None, 0, 8])
+def test_interrupts_during_sends_cost_or_duplicate_no_message(procs: Children, capacity: int | None) -> None:
+    count = 300 if capacity == 0 else 3000
+    tx, rx = mpp.channel() if capacity is None else mpp.sync_channel(capacity)
+    report_tx, report_rx = mpp.channel()
+    child = procs.start(children.consume, rx, report_tx)
+    rx.close()
+    report_tx.close()
+    with _Interrupter(0.0002) as interrupts:
+        i = 0
+        while i < count:
+            try:
+                interrupts.armed = True
+                tx.send_timeout(i, WAIT)
+                interrupts.armed = False
+                i += 1
+                _check_point()  # where an exception deferred past send's return lands, at the latest
+            except _Boom:
+                continue  # not sent: send it again
+    interrupts.armed = False
+    tx.close()
+    assert interrupts.booms > 0
+    assert report_rx.recv_timeout(WAIT) == list(range(count))
+    assert procs.join(child) == 0
+
+
+def test_interrupts_keep_a_bounded_capacity_exact() -> None:
+    tx, rx = mpp.sync_channel(4)
+    sent = received = 0
+    with _Interrupter(0.0001) as interrupts:
+        while received < 3000:
+            try:
+                interrupts.armed = True
+                if sent < 3000 and sent - received < 4:
+                    tx.send_timeout(sent, WAIT)
+                    interrupts.armed = False
+                    sent += 1
+                else:
+                    value = rx.recv_timeout(WAIT)
+                    interrupts.armed = False
+                    assert value == received
+                    received += 1
+                _check_point()
+            except _Boom:
+                continue
+    assert interrupts.booms > 0
+    assert len(rx) == 0
+    for i in range(4):
+        tx.try_send(i)
+    with pytest.raises(mpsc.Full):
+        tx.try_send("a fifth")
+    assert list(rx.try_iter()) == [0, 1, 2, 3]
+
+
+def test_ctrl_c_reaches_a_blocked_recv() -> None:
+    script = textwrap.dedent(
+        """
+        import sys, mpsc.process
+        tx, rx = mpsc.process.sync_channel(1)
+        print("ready", flush=True)
+        try:
+            rx.recv_timeout(30)
+        except KeyboardInterrupt:
+            tx.send("after")
+            print(rx.recv_timeout(5), flush=True)
+        """
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        assert child.stdout is not None
+        assert child.stdout.readline() == "ready\n"
+        time.sleep(0.05)  # into the recv (an interrupt before it would also end the child)
+        child.send_signal(signal.SIGINT)
+        out, _ = child.communicate(timeout=WAIT)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait(WAIT)
+    assert out == "after\n" and child.returncode == 0
+
+
+def test_a_value_that_cannot_be_unpickled_fails_that_recv_only() -> None:
+    tx, rx = mpp.sync_channel(2)
+    tx.send(_Unloadable())
+    tx.send("next")
+    with pytest.raises(_Boom):
+        rx.recv_timeout(WAIT)
+    assert rx.recv_timeout(WAIT) == "next"
+    assert len(rx) == 0
+
+
+def test_unbounded_send_waits_only_while_the_kernel_buffer_is_full() -> None:
+    tx, rx = mpp.channel()
+    sent = 0
+    while sent < 10**6:
+        try:
+            tx.try_send(sent)
+        except mpsc.Full:
+            break
+        sent += 1
+    assert sent > 200  # thousands with net.core.wmem_max at 4 MiB
+    with pytest.raises(mpsc.Timeout):
+        tx.send_timeout("no room", 0.02)
+    thread = threading.Thread(target=lambda: [rx.recv_timeout(WAIT) for _ in range(sent)])
+    thread.start()
+    tx.send_timeout("room", WAIT)
+    thread.join(WAIT)
+    assert rx.recv_timeout(WAIT) == "room"
+
+
+def test_no_file_descriptor_is_leaked() -> None:
+    def open_fds() -> int:
+        return len(os.listdir("/proc/self/fd"))
+
+    def exercise() -> None:
+        for make in (mpp.channel, lambda: mpp.sync_channel(0), lambda: mpp.sync_channel(3)):
+            tx, rx = make()
+            carrier_tx, carrier_rx = mpp.channel()
+            carrier_tx.send((tx.clone(), rx.clone(), b"x" * 100_000))
+            got_tx, got_rx, _ = carrier_rx.recv_timeout(WAIT)
+            with pytest.raises(mpsc.Timeout):
+                rx.recv_timeout(0)
+            if tx.capacity == 0:
+                with pytest.raises(mpsc.Timeout):
+                    tx.send_timeout("offer", 0)  # withdrawn: its datagram stays, with its fds
+            if tx.capacity != 0:
+                tx.send(b"y" * 200_000)
+                assert len(got_rx.recv_timeout(WAIT)) == 200_000
+            carrier_tx.send([tx.clone()])  # dropped unread with its carrier
+            for handle in (tx, rx, carrier_tx, carrier_rx, got_tx, got_rx):
+                handle.close()
+
+    exercise()
+    gc.collect()
+    before = open_fds()
+    for _ in range(3):
+        exercise()
+    gc.collect()
+    assert open_fds() == before
+
+
+# --- large payloads --------------------------------------------------------------------------
+
+
+def test_large_values_arrive_intact_in_one_process() -> None:
+    tx, rx = mpp.sync_channel(2)
+    for size in (64 * 1024 - 100, 64 * 1024 + 100, 3 * 1024 * 1024):
+        value = os.urandom(size)
+        tx.send(value)
+        assert rx.recv_timeout(WAIT) == value
+
+
+def test_100_mb_payload_between_processes(procs: Children) -> None:
+    tx, rx = mpp.channel()
+    child = procs.start(children.send_large, tx, 100 * 1024 * 1024)
+    tx.close()
+    value = rx.recv_timeout(60)
+    assert len(value) == 100 * 1024 * 1024 and value.count(0) == len(value)
+    del value
+    with pytest.raises(mpsc.RecvError):
+        rx.recv_timeout(WAIT)
+    assert procs.join(child) == 0
+
+
+def test_a_sender_killed_mid_send_of_large_values_tears_nothing(procs: Children) -> None:
+    size = 2 * 1024 * 1024
+    tx, rx = mpp.sync_channel(2)
+    ready_tx, ready_rx = mpp.channel()
+    child = procs.start(children.produce_large_forever, tx, ready_tx, size)
+    tx.close()
+    ready_tx.close()
+    pid = ready_rx.recv_timeout(WAIT)
+    received = [rx.recv_timeout(WAIT) for _ in range(3)]
+    os.kill(pid, signal.SIGKILL)
+    received += drain(rx)
+    for i, value in enumerate(received):
+        assert value == bytes([i % 256]) * size
+    assert procs.join(child) == -signal.SIGKILL
+
+
+# --- several processes -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("capacity", [None, 0, 1, 64])
+def test_mpsc_several_producer_processes_exactly_once_in_order(procs: Children, capacity: int | None) -> None:
+    producers, count = 3, (300 if capacity == 0 else 3000)
+    tx, rx = mpp.channel() if capacity is None else mpp.sync_channel(capacity)
+    kids = [procs.start(children.produce, tx, tag, count) for tag in range(producers)]
+    tx.close()
+    got = drain(rx)
+    assert len(got) == producers * count
+    for tag in range(producers):
+        assert [i for t, i in got if t == tag] == list(range(count))  # per-sender FIFO, no loss
+    for kid in kids:
+        assert procs.join(kid) == 0
+
+
+@pytest.mark.parametrize("capacity", [None, 4])
+def test_mpmc_cloned_receivers_in_several_processes_share_each_message_once(
+    procs: Children, capacity: int | None
+) -> None:
+    tx, rx = mpp.channel() if capacity is None else mpp.sync_channel(capacity)
+    results_tx, results_rx = mpp.channel()
+    consumers = [procs.start(children.consume, rx, results_tx) for _ in range(3)]
+    rx.close()
+    results_tx.close()
+    producers = [procs.start(children.produce, tx, tag, 2000) for tag in range(2)]
+    tx.close()
+    lists = drain(results_rx)
+    assert len(lists) == 3
+    everything = [item for got in lists for item in got]
+    assert sorted(everything) == sorted((t, i) for t in range(2) for i in range(2000))
+    for got in lists:  # each consumer saw each producer's messages in order
+        for tag in range(2):
+            mine = [i for t, i in got if t == tag]
+            assert mine == sorted(mine)
+    for kid in consumers + producers:
+        assert procs.join(kid) == 0
+
+
+@pytest.mark.parametrize("capacity", [None, 0, 3])
+def test_threads_in_several_processes_share_handles(procs: Children, capacity: int | None) -> None:
+    count = 50 if capacity == 0 else 400
+    tx, rx = mpp.channel() if capacity is None else mpp.sync_channel(capacity)
+    kids = [procs.start(children.produce_from_threads, tx, tag, 3, count) for tag in range(2)]
+    tx.close()
+    got: list[Any] = []
+    lock = threading.Lock()
+
+    def receive() -> None:
+        mine = drain(rx)
+        with lock:
+            got.extend(mine)
+
+    threads = [threading.Thread(target=receive) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(WAIT * 3)
+        assert not thread.is_alive()
+    assert sorted(got) == [(tag, t, i) for tag in range(2) for t in range(3) for i in range(count)]
+    for kid in kids:
+        assert procs.join(kid) == 0
+
+
+def test_bounded_capacity_is_exact_across_processes(procs: Children) -> None:
+    tx, rx = mpp.sync_channel(5)
+    child = procs.start(children.produce, tx, 0, 50)
+    tx.close()
+    deadline = time.monotonic() + WAIT
+    while len(rx) < 5 and time.monotonic() < deadline:
+        time.sleep(0.01)  # polling a count, not ordering processes
+    assert len(rx) == 5 and rx.is_full()
+    time.sleep(0.1)
+    assert len(rx) == 5  # the child is blocked: never a sixth
+    assert [v for _, v in drain(rx)] == list(range(50))
+    assert procs.join(child) == 0
+
+
+def test_sigkill_of_the_last_sender_process_disconnects(procs: Children) -> None:
+    tx, rx = mpp.sync_channel(100)
+    ready_tx, ready_rx = mpp.channel()
+    child = procs.start(children.produce_forever, tx, ready_tx)
+    tx.close()
+    ready_tx.close()
+    pid = ready_rx.recv_timeout(WAIT)
+    for expected in range(200):
+        assert rx.recv_timeout(WAIT) == expected
+    os.kill(pid, signal.SIGKILL)
+    killed = time.monotonic()
+    rest = drain(rx)
+    detected = time.monotonic() - killed
+    assert rest == list(range(200, 200 + len(rest)))  # drained in order, nothing torn or doubled
+    assert len(rest) <= 101
+    assert detected < 2.0, f"disconnection seen {detected * 1000:.1f} ms after SIGKILL"
+    assert procs.join(child) == -signal.SIGKILL
+
+
+def test_sigkill_of_the_receiver_process_fails_a_blocked_sender(procs: Children) -> None:
+    tx, rx = mpp.sync_channel(1)
+    ready_tx, ready_rx = mpp.channel()
+    stop_tx, stop_rx = mpp.channel()
+    child = procs.start(children.hold_receiver, rx, ready_tx, stop_rx)
+    rx.close()
+    ready_tx.close()
+    pid = ready_rx.recv_timeout(WAIT)
+    tx.send("fills it")
+    outcome: list[BaseException] = []
+
+    def blocked_send() -> None:
+        try:
+            tx.send_timeout("blocked", WAIT)
+        except BaseException as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=blocked_send)
+    thread.start()
+    time.sleep(0.05)  # let it block (either order ends the same way)
+    os.kill(pid, signal.SIGKILL)
+    killed = time.monotonic()
+    thread.join(WAIT)
+    assert not thread.is_alive()
+    assert isinstance(outcome[0], mpsc.SendError) and outcome[0].value == "blocked"
+    assert time.monotonic() - killed < 2.0
+    assert tx.is_disconnected()
+    assert procs.join(child) == -signal.SIGKILL
+
+
+def test_sigkill_of_a_receiver_process_mid_rendezvous(procs: Children) -> None:
+    tx, rx = mpp.sync_channel(0)
+    ready_tx, ready_rx = mpp.channel()
+    stop_tx, stop_rx = mpp.channel()
+    child = procs.start(children.hold_receiver, rx, ready_tx, stop_rx)
+    rx.close()
+    ready_tx.close()
+    pid = ready_rx.recv_timeout(WAIT)
+    outcome: list[BaseException] = []
+
+    def blocked_send() -> None:
+        try:
+            tx.send_timeout("offered", WAIT)
+        except BaseException as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=blocked_send)
+    thread.start()
+    time.sleep(0.05)
+    os.kill(pid, signal.SIGKILL)
+    thread.join(WAIT)
+    assert isinstance(outcome[0], mpsc.SendError) and outcome[0].value == "offered"
+    assert procs.join(child) == -signal.SIGKILL
+
+
+def test_killing_one_of_two_sender_processes_leaves_the_other_connected(procs: Children) -> None:
+    tx, rx = mpp.sync_channel(8)
+    ready_tx, ready_rx = mpp.channel()
+    doomed = procs.start(children.produce_forever, tx, ready_tx)
+    ready_tx.close()
+    pid = ready_rx.recv_timeout(WAIT)
+    survivor = procs.start(children.produce, tx.clone(), "survivor", 500)
+    tx.close()
+    got = [rx.recv_timeout(WAIT) for _ in range(50)]
+    os.kill(pid, signal.SIGKILL)
+    got += drain(rx)
+    assert [v for v in got if isinstance(v, tuple)] == [("survivor", i) for i in range(500)]
+    killed = [v for v in got if not isinstance(v, tuple)]
+    assert killed == list(range(len(killed)))  # a prefix of what it sent: nothing torn or doubled
+    assert procs.join(survivor) == 0 and procs.join(doomed) == -signal.SIGKILL
+
+
+def run_timeouts(procs: Children, capacity: int, count: int, timeout: float) -> None:
+    """Producers and consumers in several processes, every call with a tiny timeout: every send
+    that returned is received exactly once, and no send that timed out is received."""
+    tx, rx = mpp.sync_channel(capacity)
+    report_tx, report_rx = mpp.channel()
+    kids = [
+        procs.start(children.produce_with_timeouts, tx, tag, count, timeout, report_tx) for tag in range(2)
+    ]
+    kids += [procs.start(children.consume_with_timeouts, rx, timeout, report_tx) for _ in range(2)]
+    for handle in (tx, rx, report_tx):
+        handle.close()
+    reports = drain(report_rx)
+    sent = {(tag, i) for kind, *rest in reports if kind == "sent" for tag, got in [rest] for i in got}
+    received = [item for kind, *rest in reports if kind == "got" for item in rest[0]]
+    assert len(received) == len(set(received))
+    assert set(received) == sent
+    for kind, *rest in reports:
+        if kind == "got":  # per-sender FIFO within each consumer
+            for tag in range(2):
+                mine = [i for t, i in rest[0] if t == tag]
+                assert mine == sorted(mine)
+    for kid in kids:
+        assert procs.join(kid) == 0
+
+
+@pytest.mark.parametrize("capacity", [0, 2])
+def test_timeouts_everywhere_lose_and_duplicate_nothing(procs: Children, capacity: int) -> None:
+    run_timeouts(procs, capacity, 300, 0.001)
+
+
+@pytest.mark.stress
+@pytest.mark.parametrize("capacity", [0, 1, 3])
+def test_soak_timeouts_everywhere(procs: Children, capacity: int) -> None:
+    for _ in range(5):
+        run_timeouts(procs, capacity, 3000, 0.0005)
+
+
+@pytest.mark.stress
+@pytest.mark.parametrize("capacity", [None, 0, 4])
+def test_soak_random_kills(procs: Children, capacity: int | None) -> None:
+    """Many rounds: producer and consumer processes killed at random moments. No value is
+    received twice, each killed producer's values arrive as a prefix, the survivors' all
+    arrive (when no consumer was killed), in order per sender, and nothing hangs."""
+    import random
+
+    rng = random.Random(11)
+    for round_ in range(30):
+        tx, rx = mpp.channel() if capacity is None else mpp.sync_channel(capacity)
+        out_tx, out_rx = mpp.channel()
+        ready_tx, ready_rx = mpp.channel()
+        consumers = [procs.start(children.forward, rx, out_tx, ready_tx) for _ in range(2)]
+        doomed = procs.start(children.produce_forever, tx, ready_tx)
+        survivors = [procs.start(children.produce, tx, tag, 300) for tag in range(2)]
+        for handle in (tx, rx, out_tx, ready_tx):
+            handle.close()
+        for _ in range(3):  # both consumers and the doomed producer are running
+            ready_rx.recv_timeout(WAIT)
+        victims = [doomed.pid] + ([consumers[0].pid] if round_ % 3 == 0 else [])
+        time.sleep(rng.uniform(0, 0.02))  # a random moment, on purpose
+        for pid in victims:
+            os.kill(pid, signal.SIGKILL)
+        got = drain(out_rx)
+        values = [v for _, v in got]
+        tuples = [v for v in values if isinstance(v, tuple)]
+        assert len(tuples) == len(set(tuples))
+        plain = [v for v in values if not isinstance(v, tuple)]
+        assert len(plain) == len(set(plain))
+        for pid in {p for p, _ in got}:
+            mine = [v for p, v in got if p == pid]
+            for tag in range(2):
+                seq = [i for v in mine if isinstance(v, tuple) and v[0] == tag for i in [v[1]]]
+                assert seq == sorted(seq)
+            counter = [v for v in mine if not isinstance(v, tuple)]
+            assert counter == sorted(counter)
+        if len(victims) == 1:
+            assert sorted(tuples) == [(t, i) for t in range(2) for i in range(300)]
+            assert sorted(plain) == list(range(len(plain)))
+        for kid in survivors:
+            assert procs.join(kid) == 0
+        for kid in consumers:
+            procs.join(kid)
+
+
+# --- rendezvous ------------------------------------------------------------------------------
+
+
+def test_rendezvous_send_returns_once_the_receiver_has_the_value(procs: Children) -> None:
+    tx, rx = mpp.sync_channel(0)
+    back_tx, back_rx = mpp.channel()
+    child = procs.start(children.echo, rx, back_tx)
+    rx.close()
+    back_tx.close()
+    for i in range(20):
+        tx.send_timeout(i, WAIT)
+        # Taken by the child before send returned: its echo comes whatever we do next.
+        assert back_rx.recv_timeout(WAIT)[1] == i
+    tx.close()
+    assert drain(back_rx) == []
+    assert procs.join(child) == 0
+
+
+def test_rendezvous_timeouts_strand_no_value() -> None:
+    tx, rx = mpp.sync_channel(0)
+    with pytest.raises(mpsc.Timeout):
+        rx.recv_timeout(0.02)  # a receiver that timed out leaves nothing a sender could use
+    with pytest.raises(mpsc.Timeout) as info:
+        tx.send_timeout("withdrawn", 0.02)
+    assert info.value.value == "withdrawn"
+    with pytest.raises(mpsc.Full):
+        tx.try_send("not taken")
+    with pytest.raises(mpsc.Empty):
+        rx.try_recv()  # the withdrawn offers are skipped, not received
+    got: list[Any] = []
+    thread = threading.Thread(target=lambda: got.append(rx.recv_timeout(WAIT)))
+    thread.start()
+    tx.send_timeout("taken", WAIT)
+    thread.join(WAIT)
+    assert got == ["taken"]
+    tx.close()
+    with pytest.raises(mpsc.RecvError):
+        rx.recv_timeout(WAIT)
+
+
+def test_rendezvous_try_send_succeeds_while_receivers_are_blocked(procs: Children) -> None:
+    tx, rx = mpp.sync_channel(0)
+    back_tx, back_rx = mpp.channel()
+    child = procs.start(children.echo, rx, back_tx)  # blocks in recv between messages
+    rx.close()
+    back_tx.close()
+    for i in range(5):
+        deadline = time.monotonic() + WAIT
+        while True:  # until the child is back in its receive (it says so by a hint)
+            try:
+                tx.try_send(i)
+                break
+            except mpsc.Full as full:
+                assert full.value == i and time.monotonic() < deadline
+                time.sleep(0.001)
+        assert back_rx.recv_timeout(WAIT)[1] == i
+    tx.close()
+    assert procs.join(child) == 0
+    # No receiver left waiting: Full at once, not after a grace.
+    tx, rx = mpp.sync_channel(0)
+    start = time.monotonic()
+    with pytest.raises(mpsc.Full):
+        tx.try_send("nobody")
+    assert time.monotonic() - start < 0.04
+    rx.close()
+    with pytest.raises(mpsc.SendError):
+        tx.try_send("gone")
+
+
+def test_rendezvous_try_send_reaches_each_of_several_blocked_receivers() -> None:
+    tx, rx = mpp.sync_channel(0)
+    got: list[Any] = []
+    threads = [threading.Thread(target=lambda: got.append(rx.recv_timeout(WAIT))) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for i in range(3):
+        deadline = time.monotonic() + WAIT
+        while True:  # until a receiver is blocked (each leaves a hint)
+            try:
+                tx.try_send(i)
+                break
+            except mpsc.Full:
+                assert time.monotonic() < deadline, f"try_send {i} found no receiver waiting"
+                time.sleep(0.001)
+    for thread in threads:
+        thread.join(WAIT)
+    assert sorted(got) == [0, 1, 2]
+
+
+def test_rendezvous_sender_fails_when_the_last_receiver_goes() -> None:
+    tx, rx = mpp.sync_channel(0)
+    outcome: list[BaseException] = []
+
+    def blocked_send() -> None:
+        try:
+            tx.send_timeout("offered", WAIT)
+        except BaseException as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=blocked_send)
+    thread.start()
+    time.sleep(0.05)
+    rx.close()
+    thread.join(WAIT)
+    assert isinstance(outcome[0], mpsc.SendError)
+
+
+# --- how handles travel ----------------------------------------------------------------------
+
+
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+@pytest.mark.parametrize("ctx", [SPAWN, FORKSERVER, FORK], ids=["spawn", "forkserver", "fork"])
+def test_handles_as_process_arguments(procs: Children, ctx: Any) -> None:
+    tx, rx = mpp.sync_channel(4)
+    back_tx, back_rx = mpp.channel()
+    # A fork child inherits every handle (the parent's tx too): it releases what it was not given.
+    child = procs.start(children.release_then_echo, rx, back_tx, ctx=ctx)
+    rx.close()
+    back_tx.close()
+    for i in range(10):
+        tx.send_timeout(i, WAIT)
+    assert [back_rx.recv_timeout(WAIT) for _ in range(10)] == [(child.pid, i) for i in range(10)]
+    tx.close()  # the child sees RecvError, ends, and its Sender with it
+    assert drain(back_rx) == []
+    assert procs.join(child) == 0
+
+
+@pytest.mark.parametrize("ctx", [SPAWN, FORKSERVER], ids=["spawn", "forkserver"])
+def test_a_handle_given_twice_to_a_child_is_one_owner_there(procs: Children, ctx: Any) -> None:
+    tx, rx = mpp.channel()
+    child = procs.start(children.produce_twice_given, tx, tx.clone(), 3, ctx=ctx)
+    tx.close()
+    got = drain(rx)  # RecvError: both handles in the child closed, and its fds with them
+    assert sorted(got) == [(tag, i) for tag in "ab" for i in range(3)]
+    assert procs.join(child) == 0
+
+
+def _phantom_module() -> Any:
+    """A function of a module that exists only in this process: a child cannot unpickle it."""
+    import sys
+    import types
+
+    module = types.ModuleType("mpsc_test_phantom_module")
+
+    def target(*args: object) -> None:
+        pass
+
+    target.__module__ = module.__name__
+    target.__qualname__ = "target"
+    module.target = target  # type: ignore[attr-defined]
+    sys.modules[module.__name__] = module
+    return target
+
+
+@pytest.mark.parametrize("ctx", [SPAWN, FORKSERVER], ids=["spawn", "forkserver"])
+def test_a_child_that_never_unpickles_its_handle_holds_it_only_until_it_exits(
+    procs: Children, ctx: Any
+) -> None:
+    tx, rx = mpp.channel()
+    child = procs.start(_phantom_module(), tx, ctx=ctx)
+    tx.close()
+    with pytest.raises(mpsc.RecvError):
+        rx.recv_timeout(WAIT * 2)
+    assert procs.join(child) != 0  # it failed to unpickle its target
+
+
+def test_a_sender_inside_a_message_keeps_its_channel_alive(procs: Children) -> None:
+    carrier_tx, carrier_rx = mpp.channel()
+    tx, rx = mpp.channel()
+    carrier_tx.send(tx)
+    tx.close()  # the only Sender left is the one in flight
+    assert not rx.is_disconnected()
+    child = procs.start(children.use_sent_handle, carrier_rx)
+    carrier_rx.close()
+    value = rx.recv_timeout(WAIT)
+    assert value == ("from child", child.pid)
+    with pytest.raises(mpsc.RecvError):  # the child closed the handle it was sent
+        rx.recv_timeout(WAIT)
+    assert procs.join(child) == 0
+
+
+def test_a_handle_in_a_dropped_message_is_released_by_the_kernel() -> None:
+    carrier_tx, carrier_rx = mpp.channel()
+    tx, rx = mpp.channel()
+    carrier_tx.send(["a list holding", tx])
+    tx.close()
+    assert not rx.is_disconnected()
+    carrier_rx.close()  # the message is dropped unread, and the Sender in it
+    with pytest.raises(mpsc.RecvError):
+        rx.recv_timeout(WAIT)
+
+
+def test_handles_received_in_the_same_process_join_its_endpoint() -> None:
+    carrier_tx, carrier_rx = mpp.channel()
+    tx, rx = mpp.channel()
+    carrier_tx.send((tx, rx))
+    tx2, rx2 = carrier_rx.recv_timeout(WAIT)
+    assert tx2.same_channel(tx) and rx2.same_channel(rx)
+    tx2.send("via the clone")
+    assert rx.recv_timeout(WAIT) == "via the clone"
+    tx.close()
+    tx2.close()
+    with pytest.raises(mpsc.RecvError):
+        rx2.recv_timeout(WAIT)
+
+
+def test_pickling_a_handle_elsewhere_is_refused_clearly() -> None:
+    tx, rx = mpp.channel()
+    with pytest.raises(TypeError, match="initargs"):
+        pickle.dumps(tx)
+    with pytest.raises(TypeError):
+        pickle.dumps(rx)
+    import copy
+
+    with pytest.raises(TypeError):
+        copy.copy(tx)
+    tx.close()
+    with pytest.raises(mpsc.ClosedHandleError):
+        pickle.dumps(tx)
+    carrier_tx, _ = mpp.channel()
+    with pytest.raises(mpsc.ClosedHandleError):
+        carrier_tx.send(tx)
+
+
+def test_process_pool_workers_get_handles_through_initargs() -> None:
+    tx, rx = mpp.channel()
+    with concurrent.futures.ProcessPoolExecutor(
+        max_workers=2, mp_context=FORKSERVER, initializer=children.pool_init, initargs=(tx,)
+    ) as pool:
+        futures = [pool.submit(children.pool_task, x) for x in range(6)]
+        for future in futures:
+            future.result(timeout=WAIT * 3)
+        refused = pool.submit(children.pool_task_with_handle, tx)
+        with pytest.raises(TypeError):
+            refused.result(timeout=WAIT * 3)
+    tx.close()
+    assert sorted(drain(rx)) == [x * x for x in range(6)]  # the workers' exits released theirs
+
+
+# --- fork ------------------------------------------------------------------------------------
+
+
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+def test_a_forked_child_holds_what_it_inherited_unless_it_releases_it(procs: Children) -> None:
+    tx, rx = mpp.channel()
+    stop_tx, stop_rx = mpp.channel()
+    reply_tx, reply_rx = mpp.channel()
+    holder = procs.start(children.idle, (stop_rx, reply_tx), False, ctx=FORK)
+    assert reply_rx.recv_timeout(WAIT) == "idle"
+    tx.close()
+    # The child was not given tx, but fork copied it: the channel is still connected.
+    with pytest.raises(mpsc.Timeout):
+        rx.recv_timeout(0.1)
+    assert not rx.is_disconnected()
+    stop_tx.send("stop")
+    assert procs.join(holder) == 0
+    with pytest.raises(mpsc.RecvError):
+        rx.recv_timeout(WAIT)
+
+    tx, rx = mpp.channel()
+    releaser = procs.start(children.idle, (stop_rx, reply_tx), True, ctx=FORK)
+    assert reply_rx.recv_timeout(WAIT) == "idle"
+    tx.close()
+    with pytest.raises(mpsc.RecvError):  # while the child still lives
+        rx.recv_timeout(WAIT)
+    assert releaser.is_alive()
+    stop_tx.send("stop")
+    assert procs.join(releaser) == 0
+
+
+def test_release_inherited_checks_its_arguments() -> None:
+    with pytest.raises(TypeError):
+        mpp.release_inherited(object())
