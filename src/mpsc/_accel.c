@@ -56,8 +56,9 @@ static PyInterpreterState *owner; /* the interpreter whose classes these are */
 
 #define SLOT(obj, offset) (*(PyObject **)((char *)(obj) + (offset)))
 
-/* Reads of what other threads change: a flag (True or False, immortal), a deque's length.
- * Sequentially consistent, as Python's own reads of them are on free-threaded builds: the
+/* Reads of what other threads change: a flag (True or False, immortal), a deque's length, a
+ * channel's buffer or permits (changed once, from the shared ``NO_DEQUE`` to its own, which the
+ * channel then keeps: a borrowed reference stays good). Sequentially consistent, as Python's own reads of them are on free-threaded builds: the
  * ordering argument (write your deque, then read the other side's) needs that on weakly ordered
  * CPUs, and on x86 it costs nothing. */
 #ifdef Py_GIL_DISABLED
@@ -161,12 +162,12 @@ classify(Op *op)
             return 0; /* never so for a channel mpsc made: leave it to the pure path */
         /* The deque methods are called unbound: a subclass's own (a test's white-box buffer)
          * would be passed by. Channels mpsc made have plain deques. */
-        PyObject *slots = SLOT(chan, off_slots);
-        if (!Py_IS_TYPE(SLOT(chan, off_buf), deque_type)
+        PyObject *slots = FLAG(chan, off_slots);
+        if (!Py_IS_TYPE(FLAG(chan, off_buf), deque_type)
             || (slots != Py_None && !Py_IS_TYPE(slots, deque_type)))
             return 1;
         op->inline_ok = !op->sending || Py_IS_TYPE(chan, unbounded_type)
-                        || LENGTH(SLOT(chan, off_slots)) > 0
+                        || LENGTH(FLAG(chan, off_slots)) > 0
                         || FLAG(chan, off_rx_gone) == Py_True;
         return 1;
     }
@@ -181,7 +182,7 @@ ready(const Op *op, int *python_ran)
     PyObject *chan = op->chan;
     if (op->inline_ok) {
         if (!op->sending)
-            return LENGTH(SLOT(chan, off_buf)) > 0 || FLAG(chan, off_tx_gone) == Py_True;
+            return LENGTH(FLAG(chan, off_buf)) > 0 || FLAG(chan, off_tx_gone) == Py_True;
         return 1; /* classify saw room, no sender limit, or no receiver left */
     }
     *python_ran = 1;
@@ -399,8 +400,8 @@ static int
 perform_inline(const Op *op, PyObject **result)
 {
     PyObject *chan = op->chan;
-    PyObject *buf = SLOT(chan, off_buf);
-    PyObject *slots = SLOT(chan, off_slots);
+    PyObject *buf = FLAG(chan, off_buf);
+    PyObject *slots = FLAG(chan, off_slots);
     if (!op->sending) {
         if (FLAG(chan, off_ended) == Py_True) /* a receiver reported the end: final */
             return raise_disconnected(op);
