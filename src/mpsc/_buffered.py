@@ -71,12 +71,16 @@ class Unbounded(Chan[T]):
         if buf is NO_DEQUE:  # before the permit: nothing is taken until this is done
             buf = self.own_buffer()
         slots = self.slots
+        permitted = True
         if slots is not None:
             try:
                 del slots[-1]  # take a permit
             except IndexError:
-                if not self._more_permits():
-                    return False
+                # Not taken here: leaving an except block can be a jump backward, a check point
+                # (3.12), and an interrupt there would lose a permit taken inside it.
+                permitted = False
+        if not permitted and not self._more_permits():
+            return False
         withdrawn: list[bool] | tuple[()] = ()
         try:
             buf.append(value)
@@ -130,13 +134,17 @@ class Unbounded(Chan[T]):
     def poll(self) -> T:
         if self.ended:
             raise RecvError()
+        value: Any = NOTHING
         try:
             for value in self.take:
                 break
         except IndexError:
             if not self.tx_gone:
                 return NOTHING  # type: ignore[no-any-return]
-            try:  # a value sent just before the last sender left is still delivered
+        # (Never a value taken inside an except block: leaving one can be a jump backward, a
+        # check point on 3.12, where an interrupt would drop the value.)
+        if value is NOTHING:  # a value sent just before the last sender left is still delivered
+            try:
                 for value in self.take:
                     break
             except IndexError:
@@ -150,10 +158,10 @@ class Unbounded(Chan[T]):
                     self.settle()
             except BaseException as exc:  # the value is taken: the receive happened
                 try:
-                    return finish(value, Chan.settle, self, exc)
+                    return finish(value, Chan.settle, self, exc)  # type: ignore[no-any-return]
                 except BaseException as again:  # as finish() started
-                    return finish(value, Chan.settle, self, again)
-        return value
+                    return finish(value, Chan.settle, self, again)  # type: ignore[no-any-return]
+        return value  # type: ignore[no-any-return]
 
     def settle_locked(self) -> list[T] | None:
         dropped = self.drop_buffer_locked() if self.rx_gone and self.buf else None
@@ -181,11 +189,17 @@ class Unbounded(Chan[T]):
                 for waiter.value in self.take:
                     break
             except IndexError:  # a lock-free receiver took it first: this one looks again
+                # The burst ends in here: leaving an except block can be a jump backward, a
+                # check point (3.12).
                 waiter.value = RETRY
-            else:
-                slots = self.slots
-                if slots is not None:
-                    slots += PERMIT
+                waiter.index = entry.index
+                for _ in waiter.unpark:
+                    break
+                del self.recvq[0]
+                return
+            slots = self.slots
+            if slots is not None:
+                slots += PERMIT
             waiter.index = entry.index
             for _ in waiter.unpark:
                 break
