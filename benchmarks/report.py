@@ -64,7 +64,7 @@ class Target:
         return f"{self.workload}: {self.row} {op} {self.threshold:g}x {self.against}{what}"
 
 
-TARGETS = [  # issue 10's where it set them, earlier issues' otherwise
+TARGETS = [  # issue 10's where it set them, earlier issues' otherwise (issue 11's for processes)
     Target("spsc_unbounded", "mpsc", "queue.SimpleQueue", "rate", 0.9),
     Target("spsc_unbounded", "mpsc for-loop", "queue.SimpleQueue", "rate", 0.9),
     Target("mpsc4_unbounded", "mpsc", "queue.SimpleQueue", "rate", 0.9),
@@ -80,6 +80,9 @@ TARGETS = [  # issue 10's where it set them, earlier issues' otherwise
     Target("asyncio_to_thread", "mpsc", "aiologic", "rate", 4.0),
     Target("asyncio_to_thread", "mpsc", "culsans", "rate", 2.0),
     Target("asyncio_to_asyncio", "mpsc", "asyncio.Queue", "rate", 1.0),
+    Target("process_spsc", "mpsc.process", "multiprocessing.Queue", "rate", 5.0),  # issue 11's
+    Target("process_spsc", "mpsc.process", "faster-fifo", "rate", 1.0),
+    Target("process_mpsc4", "mpsc.process", "multiprocessing.Queue", "rate", 5.0),
     Target("memory_queued", "mpsc", "collections.deque", "bytes", 1.1),
     Target("memory_idle", "mpsc", "B", "at most", 1024),
 ]

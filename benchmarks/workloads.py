@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import importlib.util
 import threading
 import tracemalloc
 from collections.abc import Callable
@@ -746,8 +747,126 @@ def memory_idle_run(peer: Peer) -> Callable[[int], float]:
 # -- the suite ------------------------------------------------------------------------------------
 
 
+# -- processes: P producer processes, one consumer process ----------------------------------------
+
+# Each message is (i, PAD): a small tuple whose pickle is 25-30 bytes, as issue 11 sets it.
+_PAD = "mpsc-msg"
+PROCESS_PEERS = {
+    "mpsc.process": "channel(): one SOCK_SEQPACKET datagram per message",
+    "mpsc.process bounded(1000)": "sync_channel(1000): a credit pipe besides",
+    "multiprocessing.Queue": "a pipe, a lock and a feeder thread per producer",
+    "faster-fifo": "a shared-memory ring buffer (faster_fifo.Queue)",
+}
+
+
+def _process_queue(peer: str, ctx: Any) -> tuple[Any, Any]:
+    """The (producer end, consumer end) of one queue of ``peer``, made in the parent."""
+    if peer.startswith("mpsc.process"):
+        import mpsc.process
+
+        return mpsc.process.sync_channel(1000) if "bounded" in peer else mpsc.process.channel()
+    if peer == "multiprocessing.Queue":
+        q = ctx.Queue()
+        return q, q
+    import faster_fifo
+
+    q = faster_fifo.Queue()
+    return q, q
+
+
+def _process_produce(peer: str, tx: Any, start: Any, lo: int, hi: int) -> None:
+    """A producer process: after the start barrier, put (i, PAD) for i in lo..hi-1."""
+    start.wait()
+    put = tx.send if peer.startswith("mpsc.process") else tx.put
+    for i in range(lo, hi):
+        put((i, _PAD))
+    if peer == "multiprocessing.Queue":
+        tx.close()
+        tx.join_thread()  # its feeder thread has written everything before the process ends
+    elif peer.startswith("mpsc.process"):
+        tx.close()
+
+
+def _process_consume(peer: str, rx: Any, start: Any, n: int, result: Any) -> None:
+    """The consumer process: after the start barrier, get n messages and report (sum, end)."""
+    start.wait()
+    total = 0
+    get = rx.recv if peer.startswith("mpsc.process") else rx.get
+    for _ in range(n):
+        total += get()[0]
+    result.send((total, perf_counter()))  # (CLOCK_MONOTONIC: one clock for every process)
+    result.close()
+
+
+def process_run(peer: str, producers: int) -> Callable[[int], float]:
+    """n messages from ``producers`` processes to one consumer process, timed from the moment
+    every process has passed the start barrier to the consumer's n-th message (process start
+    is not timed). The sum is checked and the queue must be empty once every producer ended."""
+    what = f"{producers} process(es) → 1, {peer}"
+
+    def run(n: int) -> float:
+        import multiprocessing
+
+        ctx = multiprocessing.get_context("forkserver")
+        tx, rx = _process_queue(peer, ctx)
+        start = ctx.Barrier(producers + 2)
+        result_r, result_w = ctx.Pipe(duplex=False)
+        children = [
+            ctx.Process(target=_process_produce, args=(peer, tx, start, p * n // producers,
+                                                      (p + 1) * n // producers), daemon=True)
+            for p in range(producers)
+        ]  # fmt: skip
+        children.append(
+            ctx.Process(target=_process_consume, args=(peer, rx, start, n, result_w), daemon=True)
+        )
+        try:
+            for child in children:
+                child.start()
+            result_w.close()
+            if peer.startswith("mpsc.process"):
+                tx.close()  # only the producers hold senders now: the channel ends with them
+            start.wait(_timeout(n))
+            t0 = perf_counter()
+            if not result_r.poll(_timeout(n)):
+                raise BenchmarkError(f"{what}: no result after {_timeout(n):.0f} s — messages lost or a hang")
+            total, end = result_r.recv()
+            for child in children:
+                child.join(_timeout(n))
+                if child.exitcode != 0:
+                    raise BenchmarkError(f"{what}: {child.name} ended with exit code {child.exitcode}")
+            _check(what, n, total, _process_leftover(peer, rx))
+            return n / (end - t0)
+        finally:
+            for child in children:
+                if child.is_alive():
+                    child.kill()
+                    child.join(5)
+            result_r.close()
+            if peer.startswith("mpsc.process"):
+                tx.close()
+                rx.close()
+
+    return run
+
+
+def _process_leftover(peer: str, rx: Any) -> int:
+    """What is still queued once every producer ended (the parent's own consumer end)."""
+    import queue
+
+    left = 0
+    if peer.startswith("mpsc.process"):
+        return sum(1 for _ in rx.try_iter())
+    while True:
+        try:
+            rx.get(timeout=0.05 if left == 0 else 0)
+        except queue.Empty:
+            return left
+        left += 1
+
+
 GROUPS = {
     "threads": "Threads",
+    "processes": "Processes (producer processes → a consumer process)",
     "waiters": "Many waiters (the reference is 10³ of them: a ratio below 1 is growth)",
     "select": "select",
     "asyncio": "asyncio",
@@ -917,6 +1036,23 @@ def build(peers: dict[str, Peer]) -> list[Workload]:
         )
         workload.max_repeats, workload.warm_up = 3, False
         workload.rows += [Row("mpsc 10³", _sized(make_run(), 10)), Row("mpsc 10⁴", make_run())]
+        workloads.append(workload)
+
+    for key, title, producers in [
+        ("process_spsc", "1 producer process → 1 consumer process", 1),
+        ("process_mpsc4", "4 producer processes → 1 consumer process", 4),
+    ]:
+        workload = Workload(key, title, "processes", "msg/s", True, "multiprocessing.Queue", 100_000, 20_000)
+        workload.description = (
+            f"{producers} producer process{'es' * (producers > 1)} → 1 consumer process "
+            "(forkserver; start not timed); n small tuples (i, str), 25-30-byte pickles; sum checked"
+        )
+        workload.max_repeats = 3  # each run starts processes; 3 keep the group near 20 s
+        for name, note in PROCESS_PEERS.items():
+            if name == "faster-fifo" and importlib.util.find_spec("faster_fifo") is None:
+                workload.skipped[name] = "faster_fifo is not installed"
+                continue
+            workload.rows.append(Row(name, process_run(name, producers), note))
         workloads.append(workload)
 
     memory_peers = ["mpsc", "collections.deque", "queue.SimpleQueue", "queue.Queue",

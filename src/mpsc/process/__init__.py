@@ -39,19 +39,27 @@ Interrupts: whatever exception lands in a call (Ctrl-C, a signal handler's), the
 did not happen (it propagates, the channel is as it was) or happened and returns its result,
 the exception raised right after, as on thread channels.
 
-Known limits of this first tier: no ``select`` or async methods yet (every blocking call is a
-non-blocking attempt plus a wait on fds, ready for them: see ``_handles``); a process *killed*
+asyncio: ``await tx.send_async(v)``, ``await rx.recv_async()``, ``async for``, ``async with``,
+with no thread per wait: a task makes the same non-blocking attempts as the blocking calls and
+awaits the channel's fds on its loop (``loop.add_reader``) between them. Cancelling one is safe
+as on thread channels: it either completed (it returns; the cancellation lands at the next
+await) or raises ``CancelledError`` having taken or sent nothing. A blocking call that would
+have to wait raises ``RuntimeError`` inside a running event loop.
+
+Known limits of this first tier: no ``select`` yet (every blocking call is a non-blocking
+attempt plus a wait on fds, ready for it: see ``_handles``); the async methods run on asyncio
+only (under trio they raise ``RuntimeError``); a process *killed*
 in the microseconds between taking a credit and sending, or between taking a message and giving
 its credit back, costs a bounded channel one slot for good; an interrupt landing while Python
 code of the value unpickles it (or its handles are adopted) can make that message count as
 unreadable; ``try_send`` on a rendezvous channel is guided by hints of waiting receivers and
-may say ``Full`` in a race with one arriving or leaving; a call blocked on a handle that another
-thread closes notices within 0.1 s; Linux only (SOCK_SEQPACKET, memfd).
+may say ``Full`` in a race with one arriving or leaving; a call (or task) blocked on a handle
+that another thread (or task) closes notices within 0.1 s; Linux only (SOCK_SEQPACKET, memfd).
 
 Modules, one idea each: ``_channels`` (constructors), ``_handles`` (Sender, Receiver),
 ``_wire`` (the datagram format), ``_rendezvous`` (capacity 0), ``_travel`` (how handles pickle),
 ``_endpoint`` (one process's fds of one side, shared by clones; the fork rules), ``_waiting``
-(the one place a call sleeps).
+(the one place a call sleeps), ``_async`` (the one place a task awaits).
 """
 
 from ._channels import MAX_CAPACITY, bounded, channel, sync_channel, unbounded

@@ -33,6 +33,16 @@ A rendezvous send is a small state machine instead (an offer is out, then claime
 withdrawn: ``_rendezvous``); a select would withdraw its offers on the channels it did not
 complete, and a failed withdrawal means that send won.
 
+The async methods (``send_async``, ``recv_async``) are the same loops with step 2 an ``await``
+of ``_async.ready`` (the loop's ``add_reader``/``add_writer`` on the same fds) and no deadline
+(``asyncio.timeout`` cancels instead). A cancellation can land only at that await, where the
+records say what the call holds: a receive holds nothing but its rendezvous hint (a message is
+taken and settled with no await in between); a bounded send may hold a credit (given back); a
+rendezvous send may have an offer out, which is withdrawn — and if the withdrawal finds it
+claimed, the send happened: it returns and the cancellation is delivered again at the task's
+next await (``_async.redeliver``), as on thread channels. The same except-paths as the blocking
+calls' handle every other exception.
+
 Interrupts (DESIGN §4.7): each call keeps its progress in a ``_Sending`` or ``_Receiving``
 (and ``_wire.Taking``) record whose fields are stored with no check point after the system
 call that sets them, so when an exception lands anywhere — Ctrl-C, a signal handler's — the
@@ -54,7 +64,7 @@ import fcntl
 import os
 import sys
 import termios
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from time import monotonic
 from types import TracebackType
 from typing import Any, ClassVar, Final, Generic, NoReturn, Self, TypeVar
@@ -63,10 +73,12 @@ from .._deadlines import checked_deadline, deadline_after, expired
 from .._errors import ClosedHandleError, Empty, Full, RecvError, SendError, Timeout
 from .._interrupts import complete, finish, nothing
 from . import _rendezvous, _travel, _wire
+from ._async import cancelling, is_cancellation, ready, redeliver, refuse_in_event_loop, running_loop
 from ._endpoint import RECEIVER, SENDER, Endpoint, Use, endpoint_reaper
 from ._waiting import READABLE, WRITABLE, hung_up, wait_ready
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 NOTHING: Final[Any] = _wire.NOTHING
 _GONE: Final = (BrokenPipeError, ConnectionResetError)
@@ -193,6 +205,18 @@ class _Handle(Generic[T]):
     ) -> None:
         self.close()
 
+    async def __aenter__(self) -> Self:
+        self._open()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
     def __del__(self, _finalizing: Callable[[], bool] = sys.is_finalizing) -> None:
         # At interpreter exit the process is about to close every fd anyway.
         try:
@@ -308,6 +332,26 @@ class _Receiving(_wire.Taking):
         endpoint.leave(self)
 
 
+def _try_take(call: _Receiving) -> bool:
+    """The non-blocking attempt of a receive: whether a message was taken (its value in
+    ``call.value``). False when there is none now (or only offers their senders withdrew);
+    ``RecvError`` at end of stream, and whatever unpickling the message raised."""
+    endpoint = call.endpoint
+    sock = endpoint.sock
+    while call.take(sock):
+        _wire.settle(call)
+        if call.value is not NOTHING:
+            if call.raw[0][0] & _wire.HINTED:
+                # A try_send's offer, made after taking a waiting receiver's hint: ours (we
+                # need not take it back), or another's, which waits on and gets one back.
+                if call.hinted:
+                    call.hinted = False
+                else:
+                    _rendezvous.hint(endpoint.credit_w)
+            return True
+    return False
+
+
 def _try_put(call: _Sending, value: Any) -> list[tuple[int, int]] | None:
     """The non-blocking attempt of a send on a buffered channel: take a credit (bounded) and
     send the datagram. None once sent (``call.out``); else the (fd, events) pairs to wait on
@@ -335,6 +379,24 @@ def _try_put(call: _Sending, value: Any) -> list[tuple[int, int]] | None:
     except _GONE:
         raise SendError(value) from None
     return None
+
+
+def _returned(result: R, step: Callable[[Any], object], call: Any, exc: BaseException, loop: Any) -> R:
+    """An async operation happened, and ``exc`` landed after it had: finish ``step(call)`` and
+    return ``result``. A cancellation is delivered again at the task's next await (as on thread
+    channels); a closed coroutine's ``GeneratorExit`` needs nothing more; any other exception
+    is raised right after the return (``_interrupts.finish``)."""
+    if is_cancellation(exc):
+        level = 0 if isinstance(exc, GeneratorExit) else cancelling()
+        landed = complete(step, call, exc)
+        if landed is exc:
+            redeliver(loop, level)
+            return result
+        exc = landed  # (an interrupt landed while it finished: raised after the return)
+    try:
+        return finish(result, step, call, exc)
+    except BaseException as again:  # as finish() started
+        return finish(result, step, call, again)
 
 
 class Sender(_Handle[T]):
@@ -412,6 +474,7 @@ class Sender(_Handle[T]):
                 raise Full(value)
             if expired(deadline):
                 raise Timeout(value)
+            refuse_in_event_loop("send_async")
             wait_ready(waits, deadline)
             self._still_open(call.endpoint)
 
@@ -423,6 +486,9 @@ class Sender(_Handle[T]):
         assert message is not None
         give_up: type[Full | Timeout] = Timeout
         flags = 0
+        if not once and not expired(deadline):
+            # A rendezvous send waits for a receiver's claim, however soon it comes.
+            refuse_in_event_loop("send_async")
         if once:
             # try_send: only if a receiver is blocked in a receive now (it left a hint), and
             # then for as long as it takes that receiver to claim the value.
@@ -461,6 +527,84 @@ class Sender(_Handle[T]):
                             _rendezvous.hint(endpoint.credit_w)  # the receiver's hint, back
                         raise give_up(value)
                     return  # claimed as time ran out: sent
+                self._still_open(endpoint)
+            if not offer.withdraw():
+                return  # claimed
+            # Read and dropped unclaimed (its receiver died, or the last one went): again.
+            offer.close()
+            call.offer = None
+
+    async def send_async(self, value: T) -> None:
+        """``send`` for asyncio: awaits room (on a rendezvous channel, a receiver's claim), with
+        no thread: the task awaits the channel's fds on its loop (``loop.add_reader``).
+
+        Safe to cancel: either the value was sent (it returns, and the cancellation lands at
+        the next await) or ``CancelledError`` is raised and the value was not sent (a slot it
+        had taken is given back, an offer nobody claimed is withdrawn). Use
+        ``asyncio.timeout()`` for a time limit (not ``asyncio.wait_for`` on Python 3.11, which
+        drops a result that completes as it is cancelled). ``RuntimeError`` under trio.
+        """
+        loop = running_loop()
+        endpoint = self._open()
+        call = _Sending(endpoint)
+        try:
+            endpoint.enter(call)
+            call.message = _wire.encode(value)
+            if endpoint.capacity == 0:
+                await self._offer_async(loop, call, value)
+            else:
+                while True:
+                    waits = _try_put(call, value)
+                    if waits is None:
+                        break
+                    # A credit taken stays in call.credit across the wait: a cancellation
+                    # there gives it back (_Sending.end), as nothing was sent (call.out is 0).
+                    await ready(loop, waits)
+                    self._still_open(endpoint)
+        except BaseException as exc:
+            # As in _send: the send either did not happen (clean up, propagate) or happened
+            # (an offer found claimed as it was withdrawn): then it returns.
+            try:
+                exc = complete(_Sending.decide, call, exc)
+            except BaseException as landed:  # as complete() started
+                exc = complete(_Sending.decide, call, landed)
+            if call.happened():
+                return _returned(None, _Sending.end, call, exc, loop)
+            exc = complete(_Sending.end, call, exc)
+            try:
+                raise exc
+            finally:  # no cycle through this frame: the handle is freed once the error is
+                del exc, call
+        try:
+            call.end()
+        except BaseException as exc:
+            return finish(None, _Sending.end, call, exc)
+        return None
+
+    async def _offer_async(self, loop: Any, call: _Sending, value: T) -> None:
+        """``_offer`` for a task (no deadline, no try_send): offers until one is claimed. At
+        each await the offer is either not out or out and undecided; a cancellation there
+        withdraws it (``_Sending.decide``), and finding it claimed means the send happened."""
+        endpoint = call.endpoint
+        sock = endpoint.sock
+        message = call.message
+        assert message is not None
+        while True:
+            offer = call.offer = _rendezvous.Offer()
+            while True:
+                try:
+                    _wire.send(sock, message, offer, offer.fds())
+                    break
+                except BlockingIOError:
+                    pass
+                except _GONE:
+                    raise SendError(value) from None
+                await ready(loop, [(sock.fileno(), WRITABLE)])
+                self._still_open(endpoint)
+            # The offer is out: from here the outcome is whoever reads the token.
+            offer.sent()
+            notice = [(offer.notice_r, READABLE)]
+            while not await ready(loop, notice):
                 self._still_open(endpoint)
             if not offer.withdraw():
                 return  # claimed
@@ -512,24 +656,12 @@ class Receiver(_Handle[T]):
         try:
             endpoint.enter(call)
             sock = endpoint.sock
-            while True:
-                if call.take(sock):
-                    _wire.settle(call)
-                    if call.value is not NOTHING:
-                        if call.raw[0][0] & _wire.HINTED:
-                            # A try_send's offer, made after taking a waiting receiver's hint:
-                            # ours (we need not take it back), or another's, which waits on
-                            # and gets one back.
-                            if call.hinted:
-                                call.hinted = False
-                            else:
-                                _rendezvous.hint(endpoint.credit_w)
-                        break
-                    continue
+            while not _try_take(call):
                 if once:
                     raise Empty()
                 if expired(deadline):
                     raise Timeout()
+                refuse_in_event_loop("recv_async")
                 if endpoint.capacity == 0 and not call.hinted:
                     call.hinted = _rendezvous.hint(endpoint.credit_w)
                 wait_ready([(sock.fileno(), READABLE)], deadline)
@@ -564,6 +696,59 @@ class Receiver(_Handle[T]):
             return self._recv(None, False)
         except RecvError:
             raise StopIteration from None
+
+    async def recv_async(self) -> T:
+        """``recv`` for asyncio: awaits the next message, with no thread: the task awaits the
+        socket on its loop (``loop.add_reader``); ``RecvError`` once none ever will come.
+
+        Safe to cancel: either a message was received (it is returned, and the cancellation
+        lands at the next await) or ``CancelledError`` is raised and nothing was taken. Use
+        ``asyncio.timeout()`` for a time limit (not ``asyncio.wait_for`` on Python 3.11, which
+        drops a result that completes as it is cancelled). ``RuntimeError`` under trio.
+        """
+        loop = running_loop()
+        endpoint = self._open()
+        call = _Receiving(endpoint)
+        try:
+            endpoint.enter(call)
+            readable = [(endpoint.sock.fileno(), READABLE)]
+            while not _try_take(call):
+                # Nothing is held across the await (a message is taken and settled with no
+                # await in between): a cancellation there only takes back the hint, if any.
+                if endpoint.capacity == 0 and not call.hinted:
+                    call.hinted = _rendezvous.hint(endpoint.credit_w)
+                await ready(loop, readable)
+                self._still_open(endpoint)
+        except BaseException as exc:
+            if call.raw is not None and not call.failed:  # a message was taken: finish it
+                try:
+                    exc = complete(_wire.settle, call, exc)
+                except BaseException as landed:  # as complete() started
+                    exc = complete(_wire.settle, call, landed)
+                if call.value is not NOTHING:
+                    taken: T = call.value
+                    return _returned(taken, _Receiving.end, call, exc, loop)
+            exc = complete(_Receiving.end, call, exc)
+            try:
+                raise exc
+            finally:  # no cycle through this frame: the handle is freed once the error is
+                del exc, call
+        value: T = call.value
+        try:
+            call.end()
+        except BaseException as exc:
+            return finish(value, _Receiving.end, call, exc)
+        return value
+
+    def __aiter__(self) -> AsyncIterator[T]:
+        """``async for msg in rx``: messages as they arrive, until every Sender is gone."""
+        return self
+
+    async def __anext__(self) -> T:
+        try:
+            return await self.recv_async()
+        except RecvError:
+            raise StopAsyncIteration from None
 
     def try_iter(self) -> Iterator[T]:
         """Iterate over the messages there now, without waiting; it ends at the first gap."""

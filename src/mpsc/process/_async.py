@@ -1,0 +1,202 @@
+"""Waiting for file descriptors in an asyncio task: the async counterpart of ``_waiting``.
+
+An async method of a process channel runs the same non-blocking attempts as the blocking one;
+where the blocking call would sleep in ``poll``, the task awaits :func:`ready` instead, which
+watches the same fds with ``loop.add_reader``/``add_writer`` (no thread per wait) and removes
+them in a ``finally``, so a cancellation leaves nothing registered.
+
+asyncio allows one reader and one writer callback per fd, and several tasks may wait on one fd
+(clones in one process share their fds, and one handle may serve many tasks): so each loop has
+one :class:`_Watch` that registers an fd once and wakes every task waiting on it. A wake-up is
+one-shot (the callback unregisters the fd and resolves the futures); a woken task tries again
+and, if it still cannot complete, waits again. Waking every waiter of an fd is correct (each
+one's retry is a non-blocking attempt that either completes or finds nothing) and simple; the
+losers of a race only cost a retry.
+
+A wait also ends after ``SLICE`` seconds, as ``_waiting.wait_ready`` does, so a task notices a
+handle closed meanwhile (by another task or thread) without a wake-up channel per handle.
+
+Cancellation lands only at the ``await`` of :func:`ready`, where the caller's state records say
+exactly what it holds (a credit, an offer out, a hint); the callers in ``_handles`` clean up or,
+when the operation had happened after all, return and have the cancellation delivered again
+(:func:`redeliver`), as the thread channels do.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import weakref
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from ._waiting import SLICE, WRITABLE
+
+if TYPE_CHECKING:  # asyncio itself is imported only by programs that use it
+    import asyncio
+
+
+def running_loop() -> asyncio.AbstractEventLoop:
+    """The asyncio loop running this task; a clear ``RuntimeError`` under trio or with none."""
+    aio = sys.modules.get("asyncio")
+    if aio is not None:
+        loop: asyncio.AbstractEventLoop | None = aio.events._get_running_loop()
+        if loop is not None:
+            return loop
+    trio = sys.modules.get("trio")
+    if trio is not None and trio.lowlevel.in_trio_run():
+        raise RuntimeError(
+            "mpsc.process's *_async methods run on asyncio only, not yet under trio; in a trio "
+            "task, call the blocking method in a worker thread (trio.to_thread.run_sync(rx.recv))"
+        )
+    raise RuntimeError("mpsc.process's *_async methods need a running asyncio event loop")
+
+
+def refuse_in_event_loop(suggestion: str) -> None:
+    """Before a blocking call sleeps: raise ``RuntimeError`` if this thread runs an event loop
+    (the sleep would freeze it), as the thread channels do (``_ops.thread_waiter``)."""
+    asyncio = sys.modules.get("asyncio")
+    trio = sys.modules.get("trio")
+    if (asyncio is not None and asyncio.events._get_running_loop() is not None) or (
+        trio is not None and trio.lowlevel.in_trio_run()
+    ):
+        raise RuntimeError(
+            "a blocking mpsc call would freeze the running event loop; "
+            f"await the *_async method ({suggestion}) instead"
+        )
+
+
+def _resolve(future: asyncio.Future[bool], result: bool) -> None:
+    if not future.done():
+        future.set_result(result)
+
+
+class _Watch:
+    """One loop's registered fds: for each, the futures of the tasks waiting on it. Used only
+    from the loop's own thread.
+
+    It holds neither its loop nor the futures strongly (a task's own await holds its future):
+    a loop closed with tasks still waiting must stay collectable, so that those tasks are
+    collected and their coroutines closed, which runs their cleanup (credits given back, offers
+    withdrawn, hints taken back).
+    """
+
+    __slots__ = ("__weakref__", "readers", "writers")
+
+    def __init__(self) -> None:
+        self.readers: dict[int, weakref.WeakSet[asyncio.Future[bool]]] = {}
+        self.writers: dict[int, weakref.WeakSet[asyncio.Future[bool]]] = {}
+
+    def add(
+        self, loop: asyncio.AbstractEventLoop, fd: int, writable: bool, future: asyncio.Future[bool]
+    ) -> None:
+        table = self.writers if writable else self.readers
+        waiting = table.get(fd)
+        if waiting is None:
+            # Registered before it is recorded: if add_reader raises, nothing points at it.
+            if writable:
+                loop.add_writer(fd, self._fire, loop, fd, True)
+            else:
+                loop.add_reader(fd, self._fire, loop, fd, False)
+            waiting = table[fd] = weakref.WeakSet()
+        waiting.add(future)
+
+    def discard(
+        self, loop: asyncio.AbstractEventLoop, fd: int, writable: bool, future: asyncio.Future[bool]
+    ) -> None:
+        table = self.writers if writable else self.readers
+        waiting = table.get(fd)
+        if waiting is None:
+            return
+        waiting.discard(future)
+        if not waiting:  # the last waiter leaves: the fd must not stay registered (it may be
+            del table[fd]  # closed next, and its number reused by an unrelated file)
+            _unregister(loop, fd, writable)
+
+    def _fire(self, loop: asyncio.AbstractEventLoop, fd: int, writable: bool) -> None:
+        table = self.writers if writable else self.readers
+        waiting = table.pop(fd, None)
+        _unregister(loop, fd, writable)  # one-shot: a task still unable to go on waits again
+        if waiting:
+            for future in list(waiting):
+                _resolve(future, True)
+
+
+def _unregister(loop: asyncio.AbstractEventLoop, fd: int, writable: bool) -> None:
+    # (A closed loop has nothing registered any more: both calls return False then.)
+    if writable:
+        loop.remove_writer(fd)
+    else:
+        loop.remove_reader(fd)
+
+
+_watches: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Watch] = weakref.WeakKeyDictionary()
+_watches_lock = threading.Lock()  # loops in several threads look their watch up at once
+
+
+def _watch(loop: asyncio.AbstractEventLoop) -> _Watch:
+    with _watches_lock:
+        watch = _watches.get(loop)
+        if watch is None:
+            watch = _watches[loop] = _Watch()
+        return watch
+
+
+async def ready(loop: asyncio.AbstractEventLoop, fds: Iterable[tuple[int, int]]) -> bool:
+    """Await until one of ``fds`` (pairs of fd and ``_waiting`` poll events: ``READABLE`` or
+    ``WRITABLE``) is ready or ``SLICE`` seconds went by; whether an fd woke it. A hang-up counts
+    as ready (epoll reports it to readers and writers alike)."""
+    future: asyncio.Future[bool] = loop.create_future()
+    watch = _watch(loop)
+    added: list[tuple[int, bool]] = []
+    timer = None
+    try:
+        for fd, events in fds:
+            writable = bool(events & WRITABLE)
+            watch.add(loop, fd, writable, future)
+            added.append((fd, writable))
+        timer = loop.call_later(SLICE, _resolve, future, False)
+        return await future
+    finally:
+        if timer is not None:
+            timer.cancel()
+        for fd, writable in added:
+            watch.discard(loop, fd, writable, future)
+
+
+def is_cancellation(exc: BaseException) -> bool:
+    """Whether ``exc`` ends the task rather than interrupts it: a cancellation, or the
+    ``GeneratorExit`` of a coroutine closed unfinished (its event loop gone)."""
+    if isinstance(exc, GeneratorExit):
+        return True
+    asyncio = sys.modules.get("asyncio")
+    return asyncio is not None and isinstance(exc, asyncio.CancelledError)
+
+
+def cancelling() -> int:
+    """How many cancellation requests the current task has (0 outside a task); noted when a
+    cancellation came after the operation had happened, for :func:`redeliver`."""
+    import asyncio
+
+    task = asyncio.current_task()
+    return task.cancelling() if task is not None else 0
+
+
+def redeliver(loop: asyncio.AbstractEventLoop, level: int) -> None:
+    """The operation happened before the cancellation reached it, so it returns its result and
+    the cancellation is delivered again at the task's next await — unless by then someone
+    consumed it (an ``asyncio.timeout`` block that ended normally uncancels its request) or the
+    task finished. The same as ``mpsc._waiters.AsyncWaiter.redeliver``: the request is delivered
+    again, not repeated, so the task's cancellation count is left as it was."""
+    import asyncio
+
+    task = asyncio.current_task()
+    if task is None or not level:
+        return
+
+    def again(task: Any = task) -> None:
+        if not task.done() and task.cancelling() >= level:
+            task.cancel()
+            task.uncancel()
+
+    loop.call_soon(again)
