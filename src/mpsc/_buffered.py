@@ -250,9 +250,11 @@ class Bounded(Unbounded[T]):
         assert slots is not None
         if slots is NO_DEQUE:
             slots = self.slots = deque()
-        # No check point between these two: the permits move from the reserve to the deque.
-        self._reserve -= chunk
+        # No check point between these two: the permits move from the reserve to the deque. In
+        # this order: a sender that sees the reserve emptied (``_more_permits``, without the
+        # lock) finds the permits in the deque, not in neither place, which would be Full.
         slots += more
+        self._reserve -= chunk
         return True
 
     def settle_locked(self) -> list[T] | None:
