@@ -2,7 +2,9 @@
 
 Each case runs a child Python blocked in one call; a helper thread in the child reports once
 the main thread is parked; the parent then sends SIGINT and expects ``KeyboardInterrupt`` in
-well under a second, with the channel left as if the call never ran.
+well under a second, with the channel left as if the call never ran. (The child reports the
+instant it handled the interrupt: its exit, which follows, can take a quarter of a second on a
+busy free-threaded build, and is not what is measured.)
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ except KeyboardInterrupt:
     # the wait left nothing behind, and the channel still works
     assert len(chan.recvq) + len(chan.sendq) == 0, "a waiter was left queued"
     {check}
-    print("interrupted", flush=True)
+    print("interrupted", time.monotonic(), flush=True)  # (CLOCK_MONOTONIC: system-wide)
     sys.exit(0)
 print("returned without interrupt", flush=True)
 sys.exit(3)
@@ -87,11 +89,12 @@ def test_sigint_interrupts_a_blocked_call(case: str) -> None:
         start = time.monotonic()
         child.send_signal(signal.SIGINT)
         out, err = child.communicate(timeout=10)
-        elapsed = time.monotonic() - start
     finally:
         if child.poll() is None:
             child.kill()
             child.wait()
     assert child.returncode == 0, (out, err)
-    assert out.strip() == "interrupted"
+    word, handled = out.split()
+    assert word == "interrupted"
+    elapsed = float(handled) - start
     assert elapsed < 1.0, f"took {elapsed:.2f}s to react to Ctrl-C"

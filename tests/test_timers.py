@@ -110,11 +110,12 @@ def test_after_zero_is_ready_at_once_and_later_ones_are_not() -> None:
 def test_after_len_is_empty_is_full_and_capacity() -> None:
     before = time.monotonic()
     r = mpsc.after(0.03)
+    created = time.monotonic()
     assert r.capacity == 1
     state = (len(r), r.is_empty(), r.is_full())
     if time.monotonic() < before + 0.03:  # (not due yet)
         assert state == (0, True, False)
-    sleep_until(before + 0.05)
+    sleep_until(created + 0.05)  # (due at created + 0.03 at the latest; before + 0.03 may be later)
     assert (len(r), r.is_empty(), r.is_full()) == (1, False, True)
     r.try_recv()
     assert (len(r), r.is_empty(), r.is_full()) == (0, True, False)
@@ -122,9 +123,11 @@ def test_after_len_is_empty_is_full_and_capacity() -> None:
 
 
 def test_after_recv_timeout_and_recv_deadline() -> None:
-    # crossbeam after.rs recv_timeout, shortened.
+    # crossbeam after.rs recv_timeout (1 s, 500 ms), shortened. The timer is due long after the
+    # two waits: a wait woken late past the timer's instant (with after(0.25), a stall of 0.2 s)
+    # finds it due, and the next one rightly returns it although its deadline has passed.
     start = time.monotonic()
-    r = mpsc.after(0.25)
+    r = mpsc.after(0.6)
     with pytest.raises(mpsc.Timeout):
         r.recv_timeout(0.03)
     assert time.monotonic() - start >= 0.03
@@ -132,7 +135,7 @@ def test_after_recv_timeout_and_recv_deadline() -> None:
         r.recv_deadline(start + 0.06)
     assert time.monotonic() >= start + 0.06
     fired = r.recv_deadline(time.monotonic() + WAIT)
-    assert start + 0.25 <= fired <= time.monotonic() < start + 0.25 + SLACK
+    assert start + 0.6 <= fired <= time.monotonic() < start + 0.6 + SLACK
     with pytest.raises(mpsc.Timeout):
         r.recv_timeout(0.02)
 
@@ -356,11 +359,12 @@ def test_tick_drops_missed_ticks() -> None:
 def test_tick_len_is_empty_is_full_and_capacity() -> None:
     start = time.monotonic()
     r = mpsc.tick(0.03)
+    created = time.monotonic()
     assert r.capacity == 1
     state = (len(r), r.is_empty(), r.is_full())
     if time.monotonic() < start + 0.03:  # (the first tick is due no earlier)
         assert state == (0, True, False)
-    sleep_until(start + 0.1)
+    sleep_until(created + 0.1)  # (the first tick is due at created + 0.03 at the latest)
     assert (len(r), r.is_empty(), r.is_full()) == (1, False, True)  # missed ticks: still one
     took = time.monotonic()
     r.try_recv()
@@ -438,12 +442,14 @@ def test_select_over_a_tick_and_a_quit_channel() -> None:
 
 def test_tick_switched_off_with_never_ends_through_the_timeout() -> None:
     # crossbeam never.rs tick_n: after 10 ticks the tick arm is replaced by never(); the loop
-    # then ends through the select's timeout.
+    # then ends through the select's timeout. As there (100 ms ticks, 500 ms timeout), a tick
+    # is due long before the timeout: a select of one operation woken at its tick only once
+    # the timeout has passed too (a stall of 95 ms with a 100 ms timeout) raises Timeout.
     r: mpsc.Receiver[float] = mpsc.tick(0.005)
     step = 0
     while True:
         try:
-            mpsc.select(r, timeout=0.1)
+            mpsc.select(r, timeout=0.5)
         except mpsc.Timeout:
             break
         step += 1
