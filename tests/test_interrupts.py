@@ -503,3 +503,46 @@ TASK_SCENES = [
 @pytest.mark.parametrize(("cap", "moment", "side"), TASK_SCENES)
 def test_task_interrupted_at_every_check_point(cap: int | None, moment: str, side: str, how: str) -> None:
     every_point(lambda n: _task_scene(cap, moment, side, how, n))
+
+
+# -- where the compiler leaves a check point outside the handler around it ----------------------
+
+
+def _unprotected_back_edges() -> list[str]:
+    """Every loop back edge in mpsc's source with no exception handler although the instruction
+    before it has one."""
+    import dis
+    import pathlib
+    import types
+
+    found = []
+    root = pathlib.Path(mpsc.__file__).parent
+    for path in sorted(root.rglob("*.py")):
+        todo = [compile(path.read_text(), str(path), "exec")]
+        while todo:
+            code = todo.pop()
+            todo += [c for c in code.co_consts if isinstance(c, types.CodeType)]
+            table = dis._parse_exception_table(code)  # type: ignore[attr-defined]
+
+            def covered(offset: int, table: Any = table) -> bool:
+                return any(entry.start <= offset < entry.end for entry in table)
+
+            instructions = list(dis.get_instructions(code))
+            for before, here in itertools.pairwise(instructions):
+                if here.opname == "JUMP_BACKWARD" and not covered(here.offset) and covered(before.offset):
+                    line = here.positions.lineno if here.positions else None
+                    found.append(f"{path.relative_to(root)}:{line} {code.co_qualname}")
+    return found
+
+
+@pytest.mark.skipif(
+    sys.version_info < (3, 13),
+    reason="3.11 and 3.12 check for signals before the jump, inside the handler's range",
+)
+def test_no_loop_back_edge_escapes_the_handler_around_it() -> None:
+    """CPython 3.13 runs signal handlers (and raises asynchronous exceptions) at a loop's
+    JUMP_BACKWARD itself, which the compiler leaves outside every handler for the bottom of a
+    ``while <condition>:`` loop (python/cpython#130279): an exception landing there skips the
+    ``try`` around the loop — a value already handed over was lost that way (``_ops.recorded``),
+    and a ``with lock:`` would stay locked. mpsc writes such loops ``while True: ... break``."""
+    assert _unprotected_back_edges() == []

@@ -117,7 +117,9 @@ class Unbounded(Chan[T]):
                 return
             buf = self.buf
             position = len(buf) - 1
-            while position >= 0 and buf[position] is not value:  # late values come last
+            while True:  # late values come last (not ``while <condition>``: see ``_ops.recorded``)
+                if position < 0 or buf[position] is value:
+                    break
                 position -= 1
             if position < 0:
                 return

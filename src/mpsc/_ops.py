@@ -145,6 +145,21 @@ def _wake_at(ops: Sequence[Operation], deadline: float | None, final: bool) -> f
     return wake_at
 
 
+def recorded(waiter: Waiter) -> tuple[int, Any]:
+    """The outcome a claimer recorded in ``waiter``, which it claimed: ``(index, value)``, once
+    its burst has ended (without the GIL it may still be ending on another core, and a task is
+    woken before the burst).
+
+    A function of its own, called inside the caller's ``try``: the spin's back edge is a check
+    point, and CPython 3.13 raises what lands there at the ``JUMP_BACKWARD`` of a
+    ``while <condition>:`` loop, which the compiler leaves outside every handler of its frame
+    (python/cpython#130279) -- the caller's ``except`` would never see it. From here it
+    propagates to the call, which the caller's ``try`` covers."""
+    while waiter.index < 0:
+        pass
+    return waiter.index, waiter.value
+
+
 def _nothing_ready(ops: Sequence[Operation], block: bool, select: bool) -> BaseException:
     return Empty() if not block else Timeout(None if select or not ops else ops[0].value)
 
@@ -188,17 +203,17 @@ def run(
             if claims[0] is waiter:  # nobody completed it: a deadline, a timer, the last look
                 outcome: tuple[int, Any] = (-1, RETRY)
             else:
-                while waiter.index < 0:  # the claimer's burst may still be ending on another core
-                    pass
-                outcome = waiter.index, waiter.value
+                outcome = recorded(waiter)
         except BaseException as exc:
             claims = waiter.claims
             claims += (waiter,)
             if claims[0] is waiter:  # nobody completed it: the call did not happen
                 raise complete(Wait.leave, wait, exc)
-            while waiter.index < 0:
-                pass
-            outcome = waiter.index, waiter.value
+            try:
+                outcome = recorded(waiter)
+            except BaseException as landed:  # a second one, as it waited: it takes the place
+                exc = landed
+                outcome = recorded(waiter)
             if outcome[1] is RETRY:
                 raise complete(Wait.leave, wait, exc)
             try:  # it happened: leave the queues, then return with the exception raised after
@@ -280,17 +295,17 @@ async def run_async(
             if claims[0] is waiter:
                 outcome: tuple[int, Any] = (-1, RETRY)
             else:
-                while waiter.index < 0:
-                    pass
-                outcome = waiter.index, waiter.value
+                outcome = recorded(waiter)
         except BaseException as exc:
             claims = waiter.claims
             claims += (waiter,)
             if claims[0] is waiter:  # the call did not happen
                 raise complete(Wait.leave, wait, exc)
-            while waiter.index < 0:
-                pass
-            outcome = waiter.index, waiter.value
+            try:
+                outcome = recorded(waiter)
+            except BaseException as landed:  # a second one, as it waited: it takes the place
+                exc = landed
+                outcome = recorded(waiter)
             if outcome[1] is RETRY:
                 raise complete(Wait.leave, wait, exc)
             # It happened: the result stands. A cancellation is delivered again at the task's

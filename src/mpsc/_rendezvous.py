@@ -53,10 +53,12 @@ class Rendezvous(Chan[T]):
             with self.lock:
                 if self.rx_gone:
                     raise SendError(value)
-                while not given:
+                while True:  # (not ``while not given``: see ``_ops.recorded``)
                     if first_live(self.recvq, True) is None:
                         return False
                     given = complete_at(self.recvq, 0, value)
+                    if given:
+                        break
         except BaseException as exc:
             if not given:
                 raise
@@ -70,12 +72,14 @@ class Rendezvous(Chan[T]):
         taken: Any = NOTHING
         try:
             with self.lock:
-                while taken is NOTHING:
+                while True:  # (not ``while taken is NOTHING``: see ``_ops.recorded``)
                     if first_live(self.sendq, False) is None:
                         if self.tx_gone:
                             raise RecvError()
                         return NOTHING  # type: ignore[no-any-return]
                     taken = _take_head(self.sendq)
+                    if taken is not NOTHING:
+                        break
         except BaseException as exc:
             if taken is NOTHING:
                 raise

@@ -54,7 +54,9 @@ def _credit_pipe(capacity: int) -> tuple[int, int]:
         if size < want:
             raise ValueError(f"capacity {capacity} is too large: the credit pipe holds {size} bytes")
         credits = memoryview(b"\x01" * capacity)
-        while credits:
+        while True:  # (not ``while credits``: see ``mpsc._ops.recorded``)
+            if not credits:
+                break
             credits = credits[os.write(write_end, credits) :]
     except BaseException:
         os.close(read_end)

@@ -604,7 +604,9 @@ class Sender(_Handle[T]):
             # The offer is out: from here the outcome is whoever reads the token.
             offer.sent()
             notice = [(offer.notice_r, READABLE)]
-            while not await ready(loop, notice):
+            while True:  # (not ``while <condition>``: see ``mpsc._ops.recorded``)
+                if await ready(loop, notice):
+                    break
                 self._still_open(endpoint)
             if not offer.withdraw():
                 return  # claimed
@@ -656,7 +658,9 @@ class Receiver(_Handle[T]):
         try:
             endpoint.enter(call)
             sock = endpoint.sock
-            while not _try_take(call):
+            while True:  # (not ``while <condition>``: see ``mpsc._ops.recorded``)
+                if _try_take(call):
+                    break
                 if once:
                     raise Empty()
                 if expired(deadline):
@@ -712,7 +716,9 @@ class Receiver(_Handle[T]):
         try:
             endpoint.enter(call)
             readable = [(endpoint.sock.fileno(), READABLE)]
-            while not _try_take(call):
+            while True:  # (not ``while <condition>``: see ``mpsc._ops.recorded``)
+                if _try_take(call):
+                    break
                 # Nothing is held across the await (a message is taken and settled with no
                 # await in between): a cancellation there only takes back the hint, if any.
                 if endpoint.capacity == 0 and not call.hinted:

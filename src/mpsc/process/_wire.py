@@ -119,7 +119,9 @@ def _write_memfd(body: bytes) -> int:
     fd = os.memfd_create("mpsc-message", os.MFD_CLOEXEC)
     try:
         view = memoryview(body)
-        while view:
+        while True:  # (not ``while view``: see ``mpsc._ops.recorded``)
+            if not view:
+                break
             view = view[os.write(fd, view) :]
     except BaseException:
         os.close(fd)
