@@ -516,8 +516,8 @@ def test_ctrl_c_reaches_a_blocked_recv() -> None:
         """
         import sys, mpsc.process
         tx, rx = mpsc.process.sync_channel(1)
-        print("ready", flush=True)
         try:
+            print("ready", flush=True)  # (in the try: a SIGINT that comes early lands here too)
             rx.recv_timeout(30)
         except KeyboardInterrupt:
             tx.send("after")
@@ -529,7 +529,7 @@ def test_ctrl_c_reaches_a_blocked_recv() -> None:
     try:
         assert child.stdout is not None
         assert child.stdout.readline() == "ready\n"
-        time.sleep(0.05)  # into the recv (an interrupt before it would also end the child)
+        time.sleep(0.05)  # most likely into the recv; earlier, the outcome is the same
         child.send_signal(signal.SIGINT)
         out, _ = child.communicate(timeout=WAIT)
     finally:
