@@ -42,6 +42,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
+@pytest.fixture
+def procs() -> Iterator[Any]:
+    """Child processes for a test (``helpers.Children``); none outlives it."""
+    from helpers import Children
+
+    kids = Children()
+    try:
+        yield kids
+    finally:
+        kids.cleanup()
+
+
 @pytest.fixture(autouse=True)
 def shared_empty_deque_stays_empty() -> Iterator[None]:
     """After every test: nothing was added to the empty deque that stands for the buffer and

@@ -174,3 +174,31 @@ def watchdog(seconds: float, wake: Callable[[], None]) -> Iterator[None]:
         yield
     finally:
         timer.cancel()
+
+
+class Children:
+    """Starts child processes (forkserver unless told otherwise) and makes sure none outlives
+    the test: the ``procs`` fixture (conftest) kills what is still running at its end."""
+
+    def __init__(self) -> None:
+        self.started: list[Any] = []
+
+    def start(self, target: Any, *args: Any, ctx: Any = None) -> Any:
+        import multiprocessing
+
+        context = ctx if ctx is not None else multiprocessing.get_context("forkserver")
+        process = context.Process(target=target, args=args, daemon=True)
+        process.start()
+        self.started.append(process)
+        return process
+
+    def join(self, process: Any, timeout: float = WAIT) -> int:
+        process.join(timeout)
+        assert process.exitcode is not None, f"child {process.pid} did not end within {timeout}s"
+        return int(process.exitcode)
+
+    def cleanup(self) -> None:
+        for process in self.started:
+            if process.is_alive():
+                process.kill()
+            process.join(WAIT)

@@ -24,6 +24,7 @@ from typing import Any
 
 import process_children as children
 import pytest
+from helpers import Children
 
 import mpsc
 import mpsc.process as mpp
@@ -42,39 +43,6 @@ class _Unloadable:
 FORKSERVER = multiprocessing.get_context("forkserver")
 SPAWN = multiprocessing.get_context("spawn")
 FORK = multiprocessing.get_context("fork")
-
-
-class Children:
-    """Starts child processes and makes sure none outlives the test."""
-
-    def __init__(self) -> None:
-        self.started: list[Any] = []
-
-    def start(self, target: Any, *args: Any, ctx: Any = FORKSERVER) -> Any:
-        process = ctx.Process(target=target, args=args, daemon=True)
-        process.start()
-        self.started.append(process)
-        return process
-
-    def join(self, process: Any, timeout: float = WAIT) -> int:
-        process.join(timeout)
-        assert process.exitcode is not None, f"child {process.pid} did not end within {timeout}s"
-        return int(process.exitcode)
-
-    def cleanup(self) -> None:
-        for process in self.started:
-            if process.is_alive():
-                process.kill()
-            process.join(WAIT)
-
-
-@pytest.fixture
-def procs() -> Iterator[Children]:
-    kids = Children()
-    try:
-        yield kids
-    finally:
-        kids.cleanup()
 
 
 def drain(rx: Receiver[Any]) -> list[Any]:

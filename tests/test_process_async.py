@@ -23,11 +23,12 @@ import signal
 import threading
 import time
 import weakref
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 import process_children as children
 import pytest
+from helpers import Children
 
 import mpsc
 import mpsc.process as mpp
@@ -56,39 +57,6 @@ def run(main: Callable[[], Coroutine[Any, Any, T]], limit: float = WAIT * 2) -> 
 
 def make(capacity: int | None) -> tuple[Sender[Any], Receiver[Any]]:
     return mpp.channel() if capacity is None else mpp.sync_channel(capacity)
-
-
-class Children:
-    """Starts child processes and makes sure none outlives the test."""
-
-    def __init__(self) -> None:
-        self.started: list[Any] = []
-
-    def start(self, target: Any, *args: Any) -> Any:
-        process = FORKSERVER.Process(target=target, args=args, daemon=True)
-        process.start()
-        self.started.append(process)
-        return process
-
-    def join(self, process: Any, timeout: float = WAIT) -> int:
-        process.join(timeout)
-        assert process.exitcode is not None, f"child {process.pid} did not end within {timeout}s"
-        return int(process.exitcode)
-
-    def cleanup(self) -> None:
-        for process in self.started:
-            if process.is_alive():
-                process.kill()
-            process.join(WAIT)
-
-
-@pytest.fixture
-def procs() -> Iterator[Children]:
-    kids = Children()
-    try:
-        yield kids
-    finally:
-        kids.cleanup()
 
 
 def hints(rx: Receiver[Any]) -> int:
