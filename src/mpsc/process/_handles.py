@@ -60,14 +60,12 @@ senders in any number of processes never share a credit. Capacity 0 is a rendezv
 
 from __future__ import annotations
 
-import fcntl
 import os
 import sys
-import termios
 from collections.abc import AsyncIterator, Callable, Iterator
 from time import monotonic
 from types import TracebackType
-from typing import Any, ClassVar, Final, Generic, NoReturn, Self, TypeVar
+from typing import Any, ClassVar, Final, Generic, NoReturn, Self, TypeVar, cast
 
 from .._deadlines import checked_deadline, deadline_after, expired
 from .._errors import ClosedHandleError, Empty, Full, RecvError, SendError, Timeout
@@ -75,7 +73,7 @@ from .._interrupts import complete, finish, nothing
 from . import _rendezvous, _travel, _wire
 from ._async import cancelling, is_cancellation, ready, redeliver, refuse_in_event_loop, running_loop
 from ._endpoint import RECEIVER, SENDER, Endpoint, Use, endpoint_reaper
-from ._waiting import READABLE, WRITABLE, hung_up, wait_ready
+from ._waiting import READABLE, WRITABLE, hung_up, pipe_bytes, wait_ready
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -151,7 +149,7 @@ class _Handle(Generic[T]):
                 )
             if cap == 0:
                 return 0
-            free = _pipe_bytes(endpoint.credit_w)
+            free = pipe_bytes(endpoint.credit_w)
             return max(0, cap - free)
         finally:
             endpoint.leave(use)
@@ -192,6 +190,18 @@ class _Handle(Generic[T]):
         if not isinstance(other, _Handle):
             raise TypeError(f"same_channel() needs an mpsc.process handle, not {type(other).__name__}")
         return self._open().chan_id == other._open().chan_id
+
+    def _select_source(self, sending: bool, index: int) -> Any:
+        """This handle as operation ``index`` of an ``mpsc.select`` (``mpsc.process._select``):
+        a receive for a Receiver, a send for a Sender in a ``(Sender, value)`` pair."""
+        from ._select import Source
+
+        if sending != (self._side == SENDER):
+            if sending:
+                raise TypeError(f"operation {index}: a Receiver cannot send")
+            raise TypeError(f"operation {index}: a send is a (Sender, value) pair, not a bare Sender")
+        self._open()
+        return Source(cast("Receiver[Any] | Sender[Any]", self), sending)
 
     def __enter__(self) -> Self:
         self._open()
@@ -253,12 +263,6 @@ class _Handle(Generic[T]):
         if endpoint.closed:
             return f"<mpsc.process.{name} (released)>"
         return f"<mpsc.process.{name} of {endpoint.describe()}>"
-
-
-def _pipe_bytes(fd: int) -> int:
-    buf = bytearray(4)
-    fcntl.ioctl(fd, termios.FIONREAD, buf)
-    return int.from_bytes(buf, sys.byteorder, signed=True)
 
 
 class _Sending(Use):
