@@ -16,8 +16,9 @@ or was killed), the receive end reads what is queued and then end-of-stream (``R
 when the last receive end is closed, the kernel drops what was queued and the send end fails
 with EPIPE/ECONNRESET and reports a hang-up (``SendError``, carrying the value).
 
-Every blocking call is a loop of three steps, kept apart so that a later ``select`` over thread
-and process channels, and ``loop.add_reader`` for the async methods, can reuse the first two:
+Every blocking call is a loop of three steps, kept apart so that ``mpsc.select`` (``_select``:
+the attempt is ``try_recv``/``try_send``) and ``loop.add_reader`` for the async methods can
+reuse the first two:
 
 1. *a non-blocking attempt*: for a receive, ``_wire.Taking.take`` then ``_wire.settle`` (a
    value; ``NOTHING`` when no datagram is there or it was a withdrawn offer; ``RecvError`` at
@@ -30,8 +31,8 @@ and process channels, and ``loop.add_reader`` for the async methods, can reuse t
 3. *a retry*, after checking the deadline and that the handle is still open.
 
 A rendezvous send is a small state machine instead (an offer is out, then claimed or
-withdrawn: ``_rendezvous``); a select would withdraw its offers on the channels it did not
-complete, and a failed withdrawal means that send won.
+withdrawn: ``_rendezvous``); in a select it is ``try_send``'s: an offer made only to a receiver
+that waits, withdrawn unless that receiver claims it.
 
 The async methods (``send_async``, ``recv_async``) are the same loops with step 2 an ``await``
 of ``_async.ready`` (the loop's ``add_reader``/``add_writer`` on the same fds) and no deadline
