@@ -20,7 +20,8 @@ from __future__ import annotations
 import os
 from queue import SimpleQueue
 from threading import Lock, Thread
-from typing import Any, Final, TypeVar
+from types import TracebackType
+from typing import Any, Final, Self, TypeVar
 
 from ._core import SENDERS, Chan
 from ._errors import ClosedHandleError
@@ -265,3 +266,42 @@ def _new_reaper_in_child() -> None:
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_new_reaper_in_child)
+
+
+class Scoped:
+    """``with`` and ``async with`` for a handle (a thread channel's or a process channel's): the
+    handle must be open on entry, and is closed on exit, whatever ended the block."""
+
+    __slots__ = ()
+
+    def _check_open(self) -> object:
+        """Raise ``ClosedHandleError`` if the handle is closed."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release this handle."""
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        self._check_open()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    async def __aenter__(self) -> Self:
+        self._check_open()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

@@ -65,12 +65,12 @@ import os
 import sys
 from collections.abc import AsyncIterator, Callable, Iterator
 from time import monotonic
-from types import TracebackType
 from typing import Any, ClassVar, Final, Generic, NoReturn, Self, TypeVar, cast
 
 from .._deadlines import checked_deadline, deadline_after, expired
 from .._errors import ClosedHandleError, Empty, Full, RecvError, SendError, Timeout
 from .._interrupts import complete, finish, nothing
+from .._ownership import Scoped
 from . import _rendezvous, _travel, _wire
 from ._async import cancelling, is_cancellation, ready, redeliver, refuse_in_event_loop, running_loop
 from ._endpoint import RECEIVER, SENDER, Endpoint, Use, endpoint_reaper
@@ -83,7 +83,7 @@ NOTHING: Final[Any] = _wire.NOTHING
 _GONE: Final = (BrokenPipeError, ConnectionResetError)
 
 
-class _Handle(Generic[T]):
+class _Handle(Scoped, Generic[T]):
     """What Sender and Receiver share: ownership, introspection, pickling, repr."""
 
     __slots__ = ("__weakref__", "_ep")
@@ -104,6 +104,8 @@ class _Handle(Generic[T]):
                 "clone() a handle first to keep using the channel"
             )
         return endpoint
+
+    _check_open = _open
 
     def _still_open(self, endpoint: Endpoint) -> None:
         """After a wait: raise if this handle was closed (in another thread) meanwhile."""
@@ -203,30 +205,6 @@ class _Handle(Generic[T]):
             raise TypeError(f"operation {index}: a send is a (Sender, value) pair, not a bare Sender")
         self._open()
         return Source(cast("Receiver[Any] | Sender[Any]", self), sending)
-
-    def __enter__(self) -> Self:
-        self._open()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    async def __aenter__(self) -> Self:
-        self._open()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def __del__(self, _finalizing: Callable[[], bool] = sys.is_finalizing) -> None:
         # At interpreter exit the process is about to close every fd anyway.
@@ -328,12 +306,7 @@ class _Receiving(_wire.Taking):
         """Take back the hint this receive left (unless a try_send took it), leave the endpoint.
         Restartable."""
         endpoint = self.endpoint
-        if self.hinted:
-            self.hinted = False
-            try:
-                os.read(endpoint.credit_r, 1)
-            except BlockingIOError:
-                pass
+        _rendezvous.take_hint_back(self, endpoint.credit_r)
         endpoint.leave(self)
 
 

@@ -28,7 +28,6 @@ within a poll (no wake-up is lost), and a handle closed by another thread is not
 
 from __future__ import annotations
 
-import os
 from threading import Lock
 from typing import TYPE_CHECKING, Any
 
@@ -143,12 +142,7 @@ class Source:
         if round_ is None:
             return
         endpoint = round_.endpoint
-        if round_.hinted:
-            round_.hinted = False
-            try:
-                os.read(endpoint.credit_r, 1)
-            except BlockingIOError:
-                pass
+        _rendezvous.take_hint_back(round_, endpoint.credit_r)
         endpoint.leave(round_)
         del self._rounds[entry]
 
