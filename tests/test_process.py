@@ -1098,3 +1098,41 @@ def test_a_forked_child_holds_what_it_inherited_unless_it_releases_it(procs: Chi
 def test_release_inherited_checks_its_arguments() -> None:
     with pytest.raises(TypeError):
         mpp.release_inherited(object())
+
+
+# --- mpsc.spawn moves process handles too -----------------------------------------------------
+
+
+def test_spawn_moves_process_handles_into_the_thread() -> None:
+    """The seed program with a process channel: the worker's Sender is moved into the thread and
+    closed when the worker returns, so the receiver's loop ends."""
+    tx, rx = mpp.channel()
+
+    def worker(tx: Sender[str]) -> str:
+        for val in ["hi", "from", "the", "thread"]:
+            tx.send(val)
+        return "done"
+
+    joined = mpsc.spawn(worker, tx)
+    with pytest.raises(mpsc.ClosedHandleError):
+        tx.send("the caller's handle moved")
+    got = []
+    while True:
+        try:
+            got.append(rx.recv_timeout(WAIT))
+        except mpsc.RecvError:
+            break
+    assert got == ["hi", "from", "the", "thread"]
+    assert joined.join(WAIT) == "done"
+
+
+def test_spawn_with_a_closed_process_handle_moves_nothing() -> None:
+    tx, rx = mpp.channel()
+    closed = rx.clone()
+    closed.close()
+    ran = threading.Event()
+    with pytest.raises(mpsc.ClosedHandleError):
+        mpsc.spawn(lambda a, b: ran.set(), tx, closed)
+    assert not ran.wait(0.05)
+    tx.send("still the caller's")  # tx did not move
+    assert rx.recv_timeout(WAIT) == "still the caller's"

@@ -28,10 +28,12 @@ from ._ownership import (
     Scoped,
     clone,
     is_closed_marker,
+    move,
     open_channel,
     release,
     release_after,
     release_collected,
+    unmove,
 )
 
 T = TypeVar("T")
@@ -55,6 +57,12 @@ class _Handle(Scoped, Generic[T]):
         return open_channel(self)
 
     _check_open = _live
+
+    def _moved(self) -> Self:
+        return move(self)
+
+    def _unmoved(self, moved: Self) -> None:
+        unmove(self, moved)
 
     def close(self) -> None:
         """Release this handle. Idempotent; other clones stay open.

@@ -269,8 +269,9 @@ if hasattr(os, "register_at_fork"):
 
 
 class Scoped:
-    """``with`` and ``async with`` for a handle (a thread channel's or a process channel's): the
-    handle must be open on entry, and is closed on exit, whatever ended the block."""
+    """What every handle (a thread channel's or a process channel's) does with its ownership:
+    ``with`` and ``async with`` (open on entry, closed on exit, whatever ended the block), and
+    a move into another owner (``mpsc.spawn``)."""
 
     __slots__ = ()
 
@@ -280,6 +281,15 @@ class Scoped:
 
     def close(self) -> None:
         """Release this handle."""
+        raise NotImplementedError
+
+    def _moved(self) -> Self:
+        """A new handle that takes over this one's ownership; this one becomes unusable. An
+        exception raised here means nothing moved."""
+        raise NotImplementedError
+
+    def _unmoved(self, moved: Self) -> None:
+        """Undo ``_moved``: this handle owns its side again, ``moved`` nothing."""
         raise NotImplementedError
 
     def __enter__(self) -> Self:

@@ -107,6 +107,24 @@ class _Handle(Scoped, Generic[T]):
 
     _check_open = _open
 
+    def _moved(self) -> Self:
+        endpoint = self._open()
+        moved: Any = object.__new__(type(self))
+        moved._ep = None
+        try:
+            with endpoint.lock:
+                if self._ep is not endpoint or endpoint.closed:
+                    raise ClosedHandleError(endpoint.released_by or "this handle is closed")
+                moved._ep, self._ep = endpoint, None  # (one step: no check point between)
+        except BaseException:
+            if moved._ep is endpoint:  # moved, then interrupted as the lock was let go: undone
+                self._ep, moved._ep = endpoint, None
+            raise
+        return moved  # type: ignore[no-any-return]
+
+    def _unmoved(self, moved: Self) -> None:
+        self._ep, moved._ep = moved._ep, None
+
     def _still_open(self, endpoint: Endpoint) -> None:
         """After a wait: raise if this handle was closed (in another thread) meanwhile."""
         if self._ep is not endpoint or endpoint.closed:
