@@ -1176,3 +1176,22 @@ def test_a_rendezvous_try_send_interrupted_anywhere_leaves_the_waiting_receivers
         if not injector.fired:
             break
     assert point > 10
+
+
+@pytest.mark.parametrize("capacity", [1, 4])
+def test_a_receiver_with_sigpipe_at_its_default_drains_after_the_last_sender(
+    procs: Children, capacity: int
+) -> None:
+    """Hostile review finding 03: giving a credit back after the last Sender went wrote to a pipe
+    with no reader left, and SIGPIPE (SIG_DFL, as many command-line programs set it) killed the
+    receiver before it had drained the channel."""
+    tx, rx = mpp.sync_channel(capacity)
+    for i in range(capacity):
+        tx.send(i)
+    tx.close()  # the last Sender: what is buffered must still be delivered
+    report_tx, report_rx = mpp.channel()
+    child = procs.start(children.drain_with_default_sigpipe, rx, report_tx)
+    rx.close()
+    report_tx.close()
+    assert report_rx.recv_timeout(WAIT) == list(range(capacity))
+    assert procs.join(child) == 0

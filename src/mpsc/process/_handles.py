@@ -6,7 +6,9 @@ Who holds which fd (per process; the kernel counts the copies across processes):
   credit pipe (the read end to take a credit before sending, the write end to give back one it
   took but could not use);
 * a **Receiver** holds the data socket's receive end, and on a bounded channel the credit
-  pipe's write end (to give a credit back for each message it takes);
+  pipe's write end (to give a credit back for each message it takes) and a read end it never
+  reads (so the pipe has a reader while a Receiver lives: a credit given back after the last
+  Sender went cannot raise SIGPIPE, which kills a program that set it to ``SIG_DFL``);
 * on a rendezvous channel, both sides hold both ends of the pipe of hints that receivers are
   waiting (see ``_rendezvous``).
 
