@@ -1195,3 +1195,48 @@ def test_a_receiver_with_sigpipe_at_its_default_drains_after_the_last_sender(
     report_tx.close()
     assert report_rx.recv_timeout(WAIT) == list(range(capacity))
     assert procs.join(child) == 0
+
+
+def _failing_call(kind: str) -> tuple[Sender[Any], Receiver[Any], Any, str]:
+    """A call that fails normally (Empty, Timeout, Full), and the side it is made on."""
+    if kind == "try_recv":
+        tx, rx = mpp.sync_channel(2)
+        return tx, rx, rx.try_recv, "rx"
+    if kind == "recv_timeout":
+        tx, rx = mpp.channel()
+        return tx, rx, lambda: rx.recv_timeout(0), "rx"
+    tx, rx = mpp.sync_channel(1)
+    tx.send("fills it")
+    return tx, rx, lambda: tx.try_send("x"), "tx"
+
+
+@pytest.mark.parametrize("kind", ["try_recv", "recv_timeout", "try_send"])
+def test_an_interrupt_in_a_failing_calls_cleanup_still_lets_the_channel_disconnect(kind: str) -> None:
+    """Hostile review finding 08: an exception landing as a call that failed (Empty, Timeout,
+    Full) cleaned up skipped the cleanup, the endpoint stayed in use, and closing the last
+    handle of that side then closed nothing: the other side never saw the disconnection."""
+    from checkpoints import SignalInjector
+
+    point = 0
+    while True:
+        point += 1
+        tx, rx, call, side = _failing_call(kind)
+        injector = SignalInjector(point, 10**9)
+        injector.call(call)
+        fired, where = injector.fired, injector.where
+        del injector
+        gc.collect()
+        if side == "rx":
+            rx.close()  # the last Receiver
+            with pytest.raises(mpsc.SendError):
+                tx.send(f"nobody can read this (check point {point}{where})")
+            tx.close()
+        else:
+            tx.close()  # the last Sender
+            assert rx.recv_timeout(WAIT) == "fills it"
+            with pytest.raises(mpsc.RecvError):
+                rx.recv_timeout(WAIT)
+            rx.close()
+        if not fired:
+            break
+    assert point > 10

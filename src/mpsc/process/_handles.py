@@ -455,9 +455,16 @@ class Sender(_Handle[T]):
                 exc = complete(_Sending.decide, call, exc)
             except BaseException as landed:  # as complete() started
                 exc = complete(_Sending.decide, call, landed)
-            if call.happened():
-                return finish(None, _Sending.end, call, exc)
-            exc = complete(_Sending.end, call, exc)
+            offer = call.offer
+            if call.out or (offer is not None and offer.out and offer.outcome == b""):  # happened()
+                try:
+                    return finish(None, _Sending.end, call, exc)
+                except BaseException as landed:  # as finish() started
+                    return finish(None, _Sending.end, call, landed)
+            try:
+                exc = complete(_Sending.end, call, exc)
+            except BaseException as landed:  # as complete() started
+                exc = complete(_Sending.end, call, landed)
             try:
                 raise exc
             finally:  # no cycle through this frame: the handle is freed once the error is
@@ -465,7 +472,10 @@ class Sender(_Handle[T]):
         try:
             call.end()
         except BaseException as exc:
-            return finish(None, _Sending.end, call, exc)
+            try:
+                return finish(None, _Sending.end, call, exc)
+            except BaseException as landed:  # as finish() started
+                return finish(None, _Sending.end, call, landed)
         return None
 
     def _put(self, call: _Sending, value: T, deadline: float | None, once: bool) -> None:
@@ -569,9 +579,16 @@ class Sender(_Handle[T]):
                 exc = complete(_Sending.decide, call, exc)
             except BaseException as landed:  # as complete() started
                 exc = complete(_Sending.decide, call, landed)
-            if call.happened():
-                return _returned(None, _Sending.end, call, exc, loop)
-            exc = complete(_Sending.end, call, exc)
+            offer = call.offer
+            if call.out or (offer is not None and offer.out and offer.outcome == b""):  # happened()
+                try:
+                    return _returned(None, _Sending.end, call, exc, loop)
+                except BaseException as landed:  # as _returned() started
+                    return _returned(None, _Sending.end, call, landed, loop)
+            try:
+                exc = complete(_Sending.end, call, exc)
+            except BaseException as landed:  # as complete() started
+                exc = complete(_Sending.end, call, landed)
             try:
                 raise exc
             finally:  # no cycle through this frame: the handle is freed once the error is
@@ -579,7 +596,10 @@ class Sender(_Handle[T]):
         try:
             call.end()
         except BaseException as exc:
-            return finish(None, _Sending.end, call, exc)
+            try:
+                return finish(None, _Sending.end, call, exc)
+            except BaseException as landed:  # as finish() started
+                return finish(None, _Sending.end, call, landed)
         return None
 
     async def _offer_async(self, loop: Any, call: _Sending, value: T) -> None:
@@ -679,8 +699,14 @@ class Receiver(_Handle[T]):
                     exc = complete(_wire.settle, call, landed)
                 if call.value is not NOTHING:
                     taken: T = call.value
-                    return finish(taken, _Receiving.end, call, exc)
-            exc = complete(_Receiving.end, call, exc)
+                    try:
+                        return finish(taken, _Receiving.end, call, exc)
+                    except BaseException as landed:  # as finish() started
+                        return finish(taken, _Receiving.end, call, landed)
+            try:
+                exc = complete(_Receiving.end, call, exc)
+            except BaseException as landed:  # as complete() started
+                exc = complete(_Receiving.end, call, landed)
             try:
                 raise exc
             finally:  # no cycle through this frame: the handle is freed once the error is
@@ -689,7 +715,10 @@ class Receiver(_Handle[T]):
         try:
             call.end()
         except BaseException as exc:
-            return finish(value, _Receiving.end, call, exc)
+            try:
+                return finish(value, _Receiving.end, call, exc)
+            except BaseException as landed:  # as finish() started
+                return finish(value, _Receiving.end, call, landed)
         return value
 
     def __iter__(self) -> Iterator[T]:
@@ -734,8 +763,14 @@ class Receiver(_Handle[T]):
                     exc = complete(_wire.settle, call, landed)
                 if call.value is not NOTHING:
                     taken: T = call.value
-                    return _returned(taken, _Receiving.end, call, exc, loop)
-            exc = complete(_Receiving.end, call, exc)
+                    try:
+                        return _returned(taken, _Receiving.end, call, exc, loop)
+                    except BaseException as landed:  # as _returned() started
+                        return _returned(taken, _Receiving.end, call, landed, loop)
+            try:
+                exc = complete(_Receiving.end, call, exc)
+            except BaseException as landed:  # as complete() started
+                exc = complete(_Receiving.end, call, landed)
             try:
                 raise exc
             finally:  # no cycle through this frame: the handle is freed once the error is
@@ -744,7 +779,10 @@ class Receiver(_Handle[T]):
         try:
             call.end()
         except BaseException as exc:
-            return finish(value, _Receiving.end, call, exc)
+            try:
+                return finish(value, _Receiving.end, call, exc)
+            except BaseException as landed:  # as finish() started
+                return finish(value, _Receiving.end, call, landed)
         return value
 
     def __aiter__(self) -> AsyncIterator[T]:
