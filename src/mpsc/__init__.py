@@ -57,4 +57,5 @@ __all__ = [
     "unbounded",
 ]
 
+# The one place the version is written: pyproject.toml reads it (tool.setuptools.dynamic).
 __version__ = "0.1.0"
