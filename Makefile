@@ -32,8 +32,8 @@ demo: $(VENV)/.installed
 test: lint suite
 
 lint: $(VENV)/.installed
-	$(PY) -m ruff check src tests examples benchmarks docs setup.py
-	$(PY) -m ruff format --check src tests examples benchmarks docs setup.py
+	$(PY) -m ruff check src tests examples benchmarks docs/hooks.py setup.py
+	$(PY) -m ruff format --check src tests examples benchmarks docs/hooks.py setup.py
 	$(PY) -m mypy
 
 # Twice: with the compiled hot paths (src/mpsc/_accel.c) and with the pure-Python ones alone.
@@ -86,7 +86,7 @@ $(VENV)/.docs-installed: $(VENV)/.installed pyproject.toml
 	touch $@
 
 docs: $(VENV)/.docs-installed
-	$(PY) -m mkdocs build --strict --clean --quiet
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict --clean --quiet
 
 clean:
 	rm -rf site .venv .venv-* build dist src/*.egg-info src/mpsc/*.so .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -13,7 +13,5 @@ RESULTS = Path(__file__).resolve().parent.parent / "benchmarks" / "results"
 
 def on_files(files: Files, config: Any) -> Files:
     for plot in sorted(RESULTS.glob("*.png")):
-        files.append(
-            File.generated(config, f"img/bench/{plot.name}", abs_src_path=str(plot))
-        )
+        files.append(File.generated(config, f"img/bench/{plot.name}", abs_src_path=str(plot)))
     return files
