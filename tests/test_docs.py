@@ -5,13 +5,15 @@ The Markdown files are parsed with sybil. The rules for a fenced block:
 * ``python``: run. Blocks of one page share a namespace, in order, as a reader typing them into
   one REPL would. A block that is a whole program (it has ``if __name__ == "__main__":``, as
   one starting processes must) runs as a script in a fresh interpreter instead.
-* ``text`` right after a ``python`` block (nothing but blank lines between them): what that
-  block prints, compared line by line. A ``text`` block anywhere else is prose (a diagram, a
-  tree of modules) and is not run.
+* ``output`` right after a ``python`` block (nothing but blank lines between them): what that
+  block prints, compared line by line. An ``output`` block anywhere else fails.
+* ``text``: prose in a box (a diagram, a tree of modules), not run.
 * ``sh``, ``toml``: commands and configuration for a reader, never run here (``make demo``,
   ``make test`` and ``make docs`` are run by CI themselves).
 * Nothing else: a block without a language, or in another one, fails ``test_every_block_is_labelled``,
   so that no example is left out of the run by accident.
+
+On the site's pages a line of code is at most 78 characters, which fits the page's column.
 
 The files that the pages include (DESIGN.md, benchmarks/README.md, CHANGELOG.md) are held to
 the same rules. The examples in the public docstrings, which the API reference shows, run as
@@ -45,7 +47,8 @@ TEACHING = {
     page for page in PAGES if page.startswith(("README", "docs/index", "docs/tutorial", "docs/guides/"))
 }
 INCLUDED = ["DESIGN.md", "benchmarks/README.md", "CHANGELOG.md"]
-LANGUAGES = {"python", "text", "sh", "toml"}
+LANGUAGES = {"python", "output", "text", "sh", "toml"}
+WIDTH = 78
 FENCE = re.compile(r"^(?P<indent> *)(?P<fence>```+|~~~+)(?P<info>[^\n`]*)$", re.MULTILINE)
 DOCTEST_MODULES = [
     "mpsc",
@@ -93,11 +96,11 @@ def _run_script(source: str) -> str:
 
 def _check_output(example: Example) -> None:
     last = example.namespace.get(_OUTPUT)
-    if last is None:
-        return
-    end, printed = last
-    if example.document.text[end : example.start].strip():
-        return  # not right after a python block: prose
+    end, printed = last if last is not None else (0, "")
+    between = example.document.text[end : example.start]
+    assert last is not None and not between.strip(), (
+        f"{example.path}:{example.line}: an output block that does not follow a python block"
+    )
     expected = [line.rstrip() for line in example.parsed.strip("\n").splitlines()]
     got = [line.rstrip() for line in printed.strip("\n").splitlines()]
     assert got == expected, f"{example.path}:{example.line}: printed {got!r}, the page says {expected!r}"
@@ -106,7 +109,7 @@ def _check_output(example: Example) -> None:
 SYBIL = Sybil(
     parsers=[
         CodeBlockParser(language="python", evaluator=_run_python),
-        CodeBlockParser(language="text", evaluator=_check_output),
+        CodeBlockParser(language="output", evaluator=_check_output),
     ],
 )
 
@@ -144,6 +147,16 @@ def test_every_block_is_labelled(page: str) -> None:
         elif fence.startswith(opened) and not info:
             opened = None
     assert opened is None, f"{page}: a code block is never closed"
+
+
+@pytest.mark.parametrize("page", [page for page in PAGES if page.startswith("docs/")])
+def test_code_fits_the_page(page: str) -> None:
+    inside = False
+    for number, line in enumerate((ROOT / page).read_text().splitlines(), 1):
+        if FENCE.match(line):
+            inside = not inside
+        elif inside:
+            assert len(line) <= WIDTH, f"{page}, line {number}: {len(line)} characters"
 
 
 def test_the_pages_include_only_checked_files() -> None:
