@@ -107,7 +107,7 @@ def test_the_sdist_installs_works_and_passes_the_suite(
     run(python, "-m", "pip", "install", "-q", "--no-cache-dir", dists["sdist"], env=env)
     built = list((tmp_path / "venv").glob("lib/python*/site-packages/mpsc/_accel*.so"))
     assert bool(built) is (compiler == "with a compiler")
-    del env["CC"]
+    env.pop("CC", None)
     implementation, where = run(python, "-c", SMOKE, env=env, cwd=tmp_path).split()
     assert implementation == ("pure" if compiler == "without a compiler" else "compiled")
     assert where.startswith(str(tmp_path / "venv")), where
