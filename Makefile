@@ -85,8 +85,9 @@ $(VENV)/.docs-installed: $(VENV)/.installed pyproject.toml
 	$(PY) -m pip install -q $$($(EXTRA) docs)
 	touch $@
 
+# (Not --quiet: it drops the warnings before --strict counts them.)
 docs: $(VENV)/.docs-installed
-	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict --clean --quiet
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict --clean
 
 clean:
 	rm -rf site .venv .venv-* build dist src/*.egg-info src/mpsc/*.so .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -26,6 +26,7 @@ import contextlib
 import doctest
 import importlib
 import importlib.metadata
+import importlib.util
 import io
 import os
 import re
@@ -157,6 +158,29 @@ def test_code_fits_the_page(page: str) -> None:
             inside = not inside
         elif inside:
             assert len(line) <= WIDTH, f"{page}, line {number}: {len(line)} characters"
+
+
+REFERENCE = ROOT / "docs" / "reference"
+
+
+@pytest.mark.parametrize("package", ["mpsc", "mpsc.process"])
+def test_the_reference_shows_every_public_name(package: str) -> None:
+    """Each name of ``__all__`` has its entry (``::: package.name``), and the handles list
+    every public method (their entries name them, to put send and recv first)."""
+    module = importlib.import_module(package)
+    pages = "".join(page.read_text() for page in REFERENCE.glob("*.md"))
+    shown = set(re.findall(rf"^::: {re.escape(package)}\.(\w+)$", pages, re.MULTILINE))
+    shown = {name for name in shown if importlib.util.find_spec(f"{package}.{name}") is None}  # not modules
+    assert shown == set(module.__all__)
+    for cls in (module.Sender, module.Receiver):
+        entry = re.search(
+            rf"^::: {re.escape(package)}\.{cls.__name__}\n    options:\n      members: \[(.*)\]$",
+            pages,
+            re.MULTILINE,
+        )
+        assert entry, f"{package}.{cls.__name__} does not list its members"
+        public = {name for name in dir(cls) if not name.startswith("_")}
+        assert set(entry[1].split(", ")) == public, f"{package}.{cls.__name__}"
 
 
 def test_the_pages_include_only_checked_files() -> None:
