@@ -1,10 +1,11 @@
 """mpsc.process: the same channels between processes on one Linux machine.
 
->>> import mpsc.process
->>> tx, rx = mpsc.process.channel()
->>> tx.send("hi")
->>> rx.recv()
-'hi'
+Examples:
+    >>> import mpsc.process
+    >>> tx, rx = mpsc.process.channel()
+    >>> tx.send("hi")
+    >>> rx.recv()
+    'hi'
 
 The handles have the thread channels' methods and errors (``mpsc.SendError``, ``mpsc.Full``,
 ...), and the same ownership rules: ``close()``, ``with``, ``clone()``, release by the garbage
