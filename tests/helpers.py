@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -202,3 +203,38 @@ class Children:
             if process.is_alive():
                 process.kill()
             process.join(WAIT)
+
+
+class Boom(Exception):
+    """What the signal handlers of the interrupt tests raise."""
+
+
+def check_point() -> None:
+    """A call of a Python function: CPython checks for pending exceptions as it starts (where an
+    exception an mpsc call deferred past its return lands, at the latest)."""
+
+
+class Interrupter:
+    """A SIGALRM every ``interval`` seconds whose handler raises ``Boom`` in the main thread,
+    but only while ``armed``: the test's own bookkeeping runs unarmed, so every exception lands
+    inside an mpsc call (or is one that call deferred to just after its return)."""
+
+    def __init__(self, interval: float) -> None:
+        self.armed = False
+        self.booms = 0
+        self.interval = interval
+
+    def _handler(self, *args: object) -> None:
+        if self.armed:
+            self.armed = False
+            self.booms += 1
+            raise Boom()
+
+    def __enter__(self) -> Interrupter:
+        self._old = signal.signal(signal.SIGALRM, self._handler)
+        signal.setitimer(signal.ITIMER_REAL, self.interval, self.interval)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, self._old)

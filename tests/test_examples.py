@@ -25,16 +25,19 @@ def run(name: str) -> list[str]:
     return done.stdout.splitlines()
 
 
-def test_one_message() -> None:
-    assert run("01_one_message.py") == ["Got: hi"]
+@pytest.mark.parametrize("name", ["01_one_message.py", "06_process_one_message.py"])
+def test_one_message_between_threads_or_processes(name: str) -> None:
+    assert run(name) == ["Got: hi"]
 
 
-def test_many_messages() -> None:
-    assert run("02_many_messages.py") == ["Got: hi", "Got: from", "Got: the", "Got: thread"]
+@pytest.mark.parametrize("name", ["02_many_messages.py", "07_process_many_messages.py"])
+def test_many_messages_between_threads_or_processes(name: str) -> None:
+    assert run(name) == ["Got: hi", "Got: from", "Got: the", "Got: thread"]
 
 
-def test_many_producers() -> None:
-    lines = run("03_many_producers.py")
+@pytest.mark.parametrize("name", ["03_many_producers.py", "08_process_many_producers.py"])
+def test_many_producers(name: str) -> None:
+    lines = run(name)
     first = ["Got: hi", "Got: from", "Got: the", "Got: thread"]
     second = ["Got: more", "Got: messages", "Got: for", "Got: you"]
     assert sorted(lines) == sorted(first + second)
@@ -45,3 +48,10 @@ def test_many_producers() -> None:
 @pytest.mark.parametrize("path", sorted(p.name for p in EXAMPLES.glob("*.py")))
 def test_every_example_runs(path: str) -> None:
     assert run(path), f"{path} printed nothing"
+
+
+def test_a_worker_pool_of_processes_ends_when_its_jobs_sender_is_gone() -> None:
+    assert run("process_pipeline.py") == [
+        "jobs: 1000, results: 1000, sum of squares: 332833500",
+        "every worker finished",
+    ]

@@ -24,7 +24,7 @@ from typing import Any
 
 import process_children as children
 import pytest
-from helpers import Children
+from helpers import Boom, Children, Interrupter, check_point
 
 import mpsc
 import mpsc.process as mpp
@@ -324,17 +324,13 @@ def test_closing_a_handle_wakes_a_call_blocked_on_it() -> None:
         tx.send_timeout(1, WAIT)
 
 
-class _Boom(Exception):
-    pass
-
-
 def _raise_boom(*args: object) -> None:
-    raise _Boom()
+    raise Boom()
 
 
 @pytest.fixture
 def alarm() -> Iterator[Any]:
-    """Call ``alarm(seconds)`` to have a signal handler raise ``_Boom`` in the main thread."""
+    """Call ``alarm(seconds)`` to have a signal handler raise ``Boom`` in the main thread."""
     old = signal.signal(signal.SIGALRM, _raise_boom)
     try:
         yield lambda seconds: signal.setitimer(signal.ITIMER_REAL, seconds)
@@ -348,14 +344,14 @@ def test_an_interrupt_reaches_a_blocked_call_and_costs_nothing(alarm: Any, capac
     tx, rx = mpp.channel() if capacity is None else mpp.sync_channel(capacity)
     alarm(0.05)
     start = time.monotonic()
-    with pytest.raises(_Boom):
+    with pytest.raises(Boom):
         rx.recv_timeout(WAIT)
     assert time.monotonic() - start < WAIT / 2
     if capacity is not None:
         if capacity:
             tx.send("fills it")
         alarm(0.05)
-        with pytest.raises(_Boom):
+        with pytest.raises(Boom):
             tx.send_timeout("interrupted", WAIT)  # not sent: withdrawn, or its credit given back
         if capacity:
             assert len(rx) == 1
@@ -370,36 +366,6 @@ def test_an_interrupt_reaches_a_blocked_call_and_costs_nothing(alarm: Any, capac
     assert got == ["after"]
 
 
-def _check_point() -> None:
-    """A call of a Python function: CPython checks for pending exceptions as it starts."""
-
-
-class _Interrupter:
-    """A SIGALRM every ``interval`` seconds whose handler raises ``_Boom`` in the main thread,
-    but only while ``armed``: the test's own bookkeeping runs unarmed, so every exception lands
-    inside an mpsc call (or is one that call deferred to just after its return)."""
-
-    def __init__(self, interval: float) -> None:
-        self.armed = False
-        self.booms = 0
-        self.interval = interval
-
-    def _handler(self, *args: object) -> None:
-        if self.armed:
-            self.armed = False
-            self.booms += 1
-            raise _Boom()
-
-    def __enter__(self) -> _Interrupter:
-        self._old = signal.signal(signal.SIGALRM, self._handler)
-        signal.setitimer(signal.ITIMER_REAL, self.interval, self.interval)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, self._old)
-
-
 @pytest.mark.parametrize("capacity", [None, 0, 8])
 def test_interrupts_during_receives_cost_no_message(procs: Children, capacity: int | None) -> None:
     count = 300 if capacity == 0 else 3000
@@ -407,15 +373,15 @@ def test_interrupts_during_receives_cost_no_message(procs: Children, capacity: i
     child = procs.start(children.produce, tx, 0, count)
     tx.close()
     got: list[Any] = []
-    with _Interrupter(0.0002) as interrupts:
+    with Interrupter(0.0002) as interrupts:
         while True:
             try:
                 interrupts.armed = True
                 value = rx.recv_timeout(WAIT)
                 interrupts.armed = False
                 got.append(value)
-                _check_point()  # where an exception deferred past recv's return lands, at the latest
-            except _Boom:
+                check_point()  # where an exception deferred past recv's return lands, at the latest
+            except Boom:
                 continue
             except mpsc.RecvError:
                 interrupts.armed = False
@@ -433,7 +399,7 @@ def test_interrupts_during_sends_cost_or_duplicate_no_message(procs: Children, c
     child = procs.start(children.consume, rx, report_tx)
     rx.close()
     report_tx.close()
-    with _Interrupter(0.0002) as interrupts:
+    with Interrupter(0.0002) as interrupts:
         i = 0
         while i < count:
             try:
@@ -441,8 +407,8 @@ def test_interrupts_during_sends_cost_or_duplicate_no_message(procs: Children, c
                 tx.send_timeout(i, WAIT)
                 interrupts.armed = False
                 i += 1
-                _check_point()  # where an exception deferred past send's return lands, at the latest
-            except _Boom:
+                check_point()  # where an exception deferred past send's return lands, at the latest
+            except Boom:
                 continue  # not sent: send it again
     interrupts.armed = False
     tx.close()
@@ -454,7 +420,7 @@ def test_interrupts_during_sends_cost_or_duplicate_no_message(procs: Children, c
 def test_interrupts_keep_a_bounded_capacity_exact() -> None:
     tx, rx = mpp.sync_channel(4)
     sent = received = 0
-    with _Interrupter(0.0001) as interrupts:
+    with Interrupter(0.0001) as interrupts:
         while received < 3000:
             try:
                 interrupts.armed = True
@@ -467,8 +433,8 @@ def test_interrupts_keep_a_bounded_capacity_exact() -> None:
                     interrupts.armed = False
                     assert value == received
                     received += 1
-                _check_point()
-            except _Boom:
+                check_point()
+            except Boom:
                 continue
     assert interrupts.booms > 0
     assert len(rx) == 0
@@ -511,7 +477,7 @@ def test_a_value_that_cannot_be_unpickled_fails_that_recv_only() -> None:
     tx, rx = mpp.sync_channel(2)
     tx.send(_Unloadable())
     tx.send("next")
-    with pytest.raises(_Boom):
+    with pytest.raises(Boom):
         rx.recv_timeout(WAIT)
     assert rx.recv_timeout(WAIT) == "next"
     assert len(rx) == 0
@@ -1132,3 +1098,41 @@ def test_a_forked_child_holds_what_it_inherited_unless_it_releases_it(procs: Chi
 def test_release_inherited_checks_its_arguments() -> None:
     with pytest.raises(TypeError):
         mpp.release_inherited(object())
+
+
+# --- mpsc.spawn moves process handles too -----------------------------------------------------
+
+
+def test_spawn_moves_process_handles_into_the_thread() -> None:
+    """The seed program with a process channel: the worker's Sender is moved into the thread and
+    closed when the worker returns, so the receiver's loop ends."""
+    tx, rx = mpp.channel()
+
+    def worker(tx: Sender[str]) -> str:
+        for val in ["hi", "from", "the", "thread"]:
+            tx.send(val)
+        return "done"
+
+    joined = mpsc.spawn(worker, tx)
+    with pytest.raises(mpsc.ClosedHandleError):
+        tx.send("the caller's handle moved")
+    got = []
+    while True:
+        try:
+            got.append(rx.recv_timeout(WAIT))
+        except mpsc.RecvError:
+            break
+    assert got == ["hi", "from", "the", "thread"]
+    assert joined.join(WAIT) == "done"
+
+
+def test_spawn_with_a_closed_process_handle_moves_nothing() -> None:
+    tx, rx = mpp.channel()
+    closed = rx.clone()
+    closed.close()
+    ran = threading.Event()
+    with pytest.raises(mpsc.ClosedHandleError):
+        mpsc.spawn(lambda a, b: ran.set(), tx, closed)
+    assert not ran.wait(0.05)
+    tx.send("still the caller's")  # tx did not move
+    assert rx.recv_timeout(WAIT) == "still the caller's"

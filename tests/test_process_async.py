@@ -61,11 +61,11 @@ def make(capacity: int | None) -> tuple[Sender[Any], Receiver[Any]]:
 
 def hints(rx: Receiver[Any]) -> int:
     """The receivers' hints waiting in a rendezvous channel's hint pipe (see _rendezvous)."""
-    from mpsc.process import _handles
+    from mpsc.process._waiting import pipe_bytes
 
     endpoint = rx._ep
     assert endpoint is not None
-    return _handles._pipe_bytes(endpoint.credit_w)
+    return pipe_bytes(endpoint.credit_w)
 
 
 def free_slots(tx: Sender[Any]) -> int:

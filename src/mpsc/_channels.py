@@ -63,15 +63,21 @@ def sync_channel(bound: int) -> tuple[Sender[T], Receiver[T]]:
         >>> tx.is_full()
         True
     """
+    bound = checked_capacity(bound)
+    return _pair(Rendezvous() if bound == 0 else Bounded(bound))
+
+
+def checked_capacity(bound: object) -> int:
+    """``bound`` as a capacity: an int (not a bool) ``>= 0``; ``TypeError``/``ValueError`` else."""
     if isinstance(bound, bool):
         raise TypeError("capacity must be an int, not bool")
     try:
-        bound = operator.index(bound)
+        capacity = operator.index(bound)  # type: ignore[arg-type]
     except TypeError:
         raise TypeError(f"capacity must be an int, not {type(bound).__name__}") from None
-    if bound < 0:
-        raise ValueError(f"capacity must be >= 0, got {bound}")
-    return _pair(Rendezvous() if bound == 0 else Bounded(bound))
+    if capacity < 0:
+        raise ValueError(f"capacity must be >= 0, got {capacity}")
+    return capacity
 
 
 def bounded(capacity: int) -> tuple[Sender[T], Receiver[T]]:

@@ -131,6 +131,9 @@ class Chan(Generic[T]):
     )
 
     kind: ClassVar[str] = "channel"
+    watches_fds: ClassVar[bool] = False
+    """True for what stands in a channel's place in a select over process channels
+    (``mpsc.process._select``): its waiter must be one that also watches file descriptors."""
 
     def __init__(self, cap: int | None) -> None:
         self.lock = Lock()

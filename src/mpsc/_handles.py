@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import sys
 from collections.abc import AsyncIterator, Callable, Iterator
-from types import TracebackType
 from typing import Any, ClassVar, Generic, NoReturn, Self, TypeVar
 
 from . import _ops
@@ -26,18 +25,21 @@ from ._errors import Empty, Full, RecvError
 from ._interrupts import finish
 from ._ownership import (
     MOVED,
+    Scoped,
     clone,
     is_closed_marker,
+    move,
     open_channel,
     release,
     release_after,
     release_collected,
+    unmove,
 )
 
 T = TypeVar("T")
 
 
-class _Handle(Generic[T]):
+class _Handle(Scoped, Generic[T]):
     """What Sender and Receiver share: ownership, introspection, repr."""
 
     __slots__ = ("__weakref__", "_chan")
@@ -53,6 +55,14 @@ class _Handle(Generic[T]):
 
     def _live(self) -> Chan[T]:
         return open_channel(self)
+
+    _check_open = _live
+
+    def _moved(self) -> Self:
+        return move(self)
+
+    def _unmoved(self, moved: Self) -> None:
+        unmove(self, moved)
 
     def close(self) -> None:
         """Release this handle. Idempotent; other clones stay open.
@@ -127,30 +137,6 @@ class _Handle(Generic[T]):
         if not isinstance(other, _Handle):
             raise TypeError(f"same_channel() needs a Sender or Receiver, not {type(other).__name__}")
         return self._live() is other._live()
-
-    def __enter__(self) -> Self:
-        self._live()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    async def __aenter__(self) -> Self:
-        self._live()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def __del__(self, _finalizing: Callable[[], bool] = sys.is_finalizing) -> None:
         # At interpreter exit module globals are being torn down and no thread waits any

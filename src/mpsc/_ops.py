@@ -24,6 +24,7 @@ until it is done.
 
 from __future__ import annotations
 
+import os
 import random
 import sys
 import threading
@@ -35,7 +36,7 @@ from ._deadlines import expired
 from ._errors import ChannelError, Empty, Timeout
 from ._interrupts import complete, finish, nothing
 from ._ownership import closed_error, is_open
-from ._waiters import RETRY, AsyncWaiter, ThreadWaiter, TrioWaiter, Waiter
+from ._waiters import RETRY, AsyncWaiter, PollWaiter, ThreadWaiter, TrioWaiter, Waiter
 
 T = TypeVar("T")
 
@@ -160,6 +161,11 @@ def recorded(waiter: Waiter) -> tuple[int, Any]:
     return waiter.index, waiter.value
 
 
+def _watching(ops: Sequence[Operation]) -> bool:
+    """Whether an operation waits on file descriptors (a process channel's, in a select)."""
+    return any(op.chan.watches_fds for op in ops)
+
+
 def _nothing_ready(ops: Sequence[Operation], block: bool, select: bool) -> BaseException:
     return Empty() if not block else Timeout(None if select or not ops else ops[0].value)
 
@@ -190,7 +196,7 @@ def run(
             raise _nothing_ready(ops, block, select)
         # A last look at several channels must be atomic too (a value may move from a channel
         # not yet looked at to one already passed): queue on all of them, then give up at once.
-        waiter = thread_waiter(not final)
+        waiter = thread_waiter(not final, _watching(ops))
         wait = Wait(ops, waiter)
         woken = False
         # Until the outcome is in hand, whatever lands is handled below; the steps from the
@@ -229,11 +235,17 @@ def run(
                 return finish(outcome, Wait.leave, wait, exc)
             except BaseException as again:  # as finish() started
                 return finish(outcome, Wait.leave, wait, again)
-        if outcome[0] < 0 or woken:  # its park lock is held again: keep it for the next wait
+        # Kept for the next wait: a thread's waiter once its park lock is held again, a poller
+        # always (a late byte in its pipe only costs one more look). No calls here: a call is a
+        # check point, and the outcome is in hand outside every handler.
+        if outcome[0] < 0 or woken or waiter.polls:
             waiter.claims = []
             waiter.index = -1
             waiter.value = RETRY
-            _spare.waiter = waiter
+            if waiter.polls:
+                _spare.poller = waiter
+            else:
+                _spare.waiter = waiter
         if outcome[1] is not RETRY:
             return outcome
         if outcome[0] < 0:  # woken by the clock
@@ -343,16 +355,28 @@ def _is_cancellation(exc: BaseException) -> bool:
 
 
 class _Spare(threading.local):
-    """Each thread's waiter from its last clean wait, kept for the next (a lock costs to create)."""
+    """Each thread's waiter from its last clean wait, kept for the next (a lock costs to create),
+    and its waiter for waits that watch fds (a pipe costs more)."""
 
-    waiter: ThreadWaiter | None = None
+    waiter: Any = None  # ThreadWaiter | None
+    poller: Any = None  # PollWaiter | None
 
 
 _spare = _Spare()
 
 
-def thread_waiter(parking: bool = True) -> ThreadWaiter:
-    """A waiter for this thread; one that may park is refused inside a running event loop."""
+def _forget_poller_in_child() -> None:
+    # The pipe is shared with the parent after a fork: a wake-up meant for one could reach the other.
+    _spare.poller = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_poller_in_child)
+
+
+def thread_waiter(parking: bool = True, watching: bool = False) -> ThreadWaiter | PollWaiter:
+    """A waiter for this thread (one that also watches fds if ``watching``); one that may park
+    is refused inside a running event loop."""
     asyncio = sys.modules.get("asyncio")
     trio = sys.modules.get("trio")
     if parking and (
@@ -363,7 +387,14 @@ def thread_waiter(parking: bool = True) -> ThreadWaiter:
             "a blocking mpsc call would freeze the running event loop; "
             "await the *_async method (recv_async, send_async, select_async) instead"
         )
-    waiter = _spare.waiter
+    if watching:
+        poller: PollWaiter | None = _spare.poller
+        if poller is None:
+            return PollWaiter()
+        _spare.poller = None  # taken, as below
+        poller.watch = []
+        return poller
+    waiter: ThreadWaiter | None = _spare.waiter
     if waiter is None:
         return ThreadWaiter()
     _spare.waiter = None  # taken: a wait nested inside this one (a signal handler) gets its own

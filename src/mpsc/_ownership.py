@@ -20,7 +20,8 @@ from __future__ import annotations
 import os
 from queue import SimpleQueue
 from threading import Lock, Thread
-from typing import Any, Final, TypeVar
+from types import TracebackType
+from typing import Any, Final, Self, TypeVar
 
 from ._core import SENDERS, Chan
 from ._errors import ClosedHandleError
@@ -265,3 +266,52 @@ def _new_reaper_in_child() -> None:
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_new_reaper_in_child)
+
+
+class Scoped:
+    """What every handle (a thread channel's or a process channel's) does with its ownership:
+    ``with`` and ``async with`` (open on entry, closed on exit, whatever ended the block), and
+    a move into another owner (``mpsc.spawn``)."""
+
+    __slots__ = ()
+
+    def _check_open(self) -> object:
+        """Raise ``ClosedHandleError`` if the handle is closed."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release this handle."""
+        raise NotImplementedError
+
+    def _moved(self) -> Self:
+        """A new handle that takes over this one's ownership; this one becomes unusable. An
+        exception raised here means nothing moved."""
+        raise NotImplementedError
+
+    def _unmoved(self, moved: Self) -> None:
+        """Undo ``_moved``: this handle owns its side again, ``moved`` nothing."""
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        self._check_open()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    async def __aenter__(self) -> Self:
+        self._check_open()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

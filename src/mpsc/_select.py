@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from . import _ops
 from ._deadlines import deadline_after
@@ -20,17 +20,28 @@ from ._ownership import closed_error, is_open
 
 if TYPE_CHECKING:
     from ._accel import SelectPass
+    from .process import Receiver as ProcessReceiver
+    from .process import Sender as ProcessSender
 
-Operation = Receiver[Any] | tuple[Sender[Any], Any]
+Operation: TypeAlias = (
+    "Receiver[Any] | tuple[Sender[Any], Any] | ProcessReceiver[Any] | tuple[ProcessSender[Any], Any]"
+)
 
 
 def _op(operation: object, index: int) -> _Op:
     """Check one operation; nothing is registered anywhere, nothing is tried yet."""
     if isinstance(operation, Receiver):
         return _Op(operation._live(), operation, None, False, index)
-    if type(operation) is tuple and len(operation) == 2 and isinstance(operation[0], Sender):
+    if type(operation) is tuple and len(operation) == 2:
         sender, value = operation
-        return _Op(sender._live(), sender, value, True, index)
+        if isinstance(sender, Sender):
+            return _Op(sender._live(), sender, value, True, index)
+        source = _source(sender, True, index)
+        if source is not None:
+            return _Op(source, source, value, True, index)
+    source = _source(operation, False, index)
+    if source is not None:
+        return _Op(source, source, None, False, index)
     if isinstance(operation, Sender):
         raise TypeError(f"operation {index}: a send is a (Sender, value) pair, not a bare Sender")
     if isinstance(operation, _Handle):
@@ -38,6 +49,13 @@ def _op(operation: object, index: int) -> _Op:
     raise TypeError(
         f"operation {index}: expected a Receiver or a (Sender, value) pair, not {type(operation).__name__}"
     )
+
+
+def _source(handle: object, sending: bool, index: int) -> Any:
+    """A process channel's handle (``mpsc.process``) as an operation: what stands in its
+    channel's place in ``_ops`` (``mpsc.process._select.Source``); None for anything else."""
+    make = getattr(type(handle), "_select_source", None)
+    return None if make is None else make(handle, sending, index)
 
 
 def _deadline(timeout: float | None, block: bool, count: int) -> float | None:
@@ -61,8 +79,10 @@ def select(*operations: Operation, timeout: float | None = None, block: bool = T
     """Wait until one of ``operations`` completes; return its position and result.
 
     Each operation is a Receiver (its result is the value received) or a ``(Sender, value)``
-    pair (its result is None). When several are ready, one is chosen at random. Exactly one
-    operation takes effect; the others leave their channels untouched.
+    pair (its result is None), of a thread channel, a timer or a process channel
+    (``mpsc.process``; see ``mpsc.process._select`` for how those wait). When several are
+    ready, one is chosen at random. Exactly one operation takes effect; the others leave their
+    channels untouched.
 
     A receive on a disconnected channel completes by raising ``RecvError``, a send with no
     receiver left by raising ``SendError``; either has ``.index`` set to its position.
@@ -137,7 +157,8 @@ async def select_async(
         ClosedHandleError: A handle of an operation was closed (or moved by ``spawn``).
         asyncio.CancelledError: The task was cancelled before an operation took effect (under
             trio, trio's ``Cancelled``).
-        RuntimeError: No asyncio event loop is running and this is not a trio task.
+        RuntimeError: No asyncio event loop is running and this is not a trio task, or a
+            process channel's operation is awaited under trio (asyncio only).
     """
     ops = [_op(operation, index) for index, operation in enumerate(operations)]
     return await _select_async(ops, timeout, block)

@@ -10,8 +10,7 @@ from typing import Any, Generic, ParamSpec, TypeVar
 
 from ._deadlines import deadline_after
 from ._errors import Timeout
-from ._handles import _Handle
-from ._ownership import move, unmove
+from ._ownership import Scoped
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -73,7 +72,8 @@ class JoinHandle(Generic[R]):
 def spawn(fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> JoinHandle[R]:
     """Run ``fn(*args, **kwargs)`` in a new thread and return its [`JoinHandle`][mpsc.JoinHandle].
 
-    Every Sender and Receiver among the arguments is *moved* into the thread, as Rust's
+    Every Sender and Receiver among the arguments (of a thread channel or of a process channel)
+    is *moved* into the thread, as Rust's
     ``move`` closure moves them: the thread owns it from now on and closes it when ``fn``
     returns or raises, and the caller's handle becomes unusable (``clone()`` it first to keep
     one). That is what lets ``for msg in rx`` end once the workers are done.
@@ -98,9 +98,9 @@ def spawn(fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> JoinHandl
     """
     if not callable(fn):
         raise TypeError(f"spawn() needs a callable, not {type(fn).__name__}")
-    handles = [arg for arg in (*args, *kwargs.values()) if isinstance(arg, _Handle)]
+    handles = [arg for arg in (*args, *kwargs.values()) if isinstance(arg, Scoped)]
     for arg in handles:  # all usable, or nothing is moved
-        arg._live()
+        arg._check_open()
     handle: JoinHandle[R] = JoinHandle()
     gate = allocate_lock()
     gate.acquire()
@@ -123,13 +123,13 @@ def spawn(fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> JoinHandl
 
     thread = threading.Thread(target=run, name=f"mpsc-{getattr(fn, '__name__', 'spawn')}")
     handle._thread = thread
-    moves: dict[int, tuple[_Handle[Any], _Handle[Any]]] = {}
+    moves: dict[int, tuple[Scoped, Scoped]] = {}
 
     def take(arg: Any) -> Any:
-        if isinstance(arg, _Handle):
+        if isinstance(arg, Scoped):
             key = id(arg)
             if key not in moves:  # the same handle passed twice moves once
-                moves[key] = (arg, move(arg))
+                moves[key] = (arg, arg._moved())
             return moves[key][1]
         return arg
 
@@ -141,7 +141,7 @@ def spawn(fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> JoinHandl
         work = (moved_args, moved_kwargs, moved)
     except BaseException:
         for original, new in moves.values():  # the caller keeps what it passed
-            unmove(original, new)
+            original._unmoved(new)
         for _ in opening:  # a started thread finds nothing to do
             break
         raise

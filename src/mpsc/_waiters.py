@@ -14,9 +14,11 @@ channel disconnected, the handle closed, or a lock-free peer took the value firs
 sleeper looks again), then ``index``, the operation's position — and wakes the sleeper, which
 reads the outcome only after it is woken.
 
-Three kinds of sleeper:
+Four kinds of sleeper:
 
 * a thread parks on a lock of its own; ``unpark`` releases it from inside a burst;
+* a thread whose select also waits on process channels (``mpsc.process``) polls their file
+  descriptors and a pipe of its own, into which ``unpark`` writes a byte (``PollWaiter``);
 * an asyncio task awaits a future of its loop, resolved directly when the waker runs on the
   loop's thread and through ``call_soon_threadsafe`` otherwise;
 * a trio task parks in ``wait_task_rescheduled``, whose abort callback is the sleeper's claim.
@@ -28,11 +30,15 @@ still run at all (a task whose event loop is closed can never take what it would
 
 from __future__ import annotations
 
+import math
+import os
+import select
 from _thread import LockType, allocate_lock, get_ident
 from itertools import repeat
 from threading import TIMEOUT_MAX
 from time import monotonic
 from typing import TYPE_CHECKING, Any, Final
+from weakref import ReferenceType, ref
 
 if TYPE_CHECKING:  # asyncio itself is imported only by programs that use it
     import asyncio
@@ -94,6 +100,8 @@ class ThreadWaiter(Waiter):
 
     __slots__ = ("_park", "unpark")
 
+    polls = False
+
     def __init__(self) -> None:
         super().__init__()
         self._park = allocate_lock()
@@ -121,13 +129,110 @@ class ThreadWaiter(Waiter):
         return self._park.acquire(True, remaining)
 
 
+WATCH_SLICE: Final = 0.1
+"""The longest a sleeper watching file descriptors sleeps between looks: a process channel's
+handle closed by another thread meanwhile is noticed that soon (``mpsc.process._waiting.SLICE``)."""
+
+_WAKE: Final = b"w"
+
+
+class PollWaiter(Waiter):
+    """A thread whose wait also watches file descriptors (a select over process channels): it
+    sleeps in ``poll`` on them and on a pipe of its own, into which ``unpark`` writes a byte.
+
+    The operations that own the watched fds fill ``watch`` with ``(fd, poll events)`` pairs as
+    the waiter is queued on them; their readiness wakes the sleeper, which then claims its own
+    waiter and looks again (as at a timer's tick), so an fd never completes anything itself.
+
+    The pipe is kept for the thread's next waits. A byte written late (by a claimer still ending
+    its burst on another core as the sleeper moved on) only wakes a later wait once for nothing,
+    and the pipe is closed only after the waiter is collected, which is after every claimer has
+    let go of it: a claimer holds the waiter while it writes, so the fd is never closed under it
+    (``_pipes``).
+    """
+
+    __slots__ = ("__weakref__", "_r", "_w", "unpark", "watch")
+
+    polls = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._r, self._w = _new_pipe(self)
+        # A pipe with room never blocks a write, so no EINTR (no check point) inside a burst.
+        self.unpark = map(os.write, repeat(self._w), repeat(_WAKE))
+        self.watch: list[tuple[int, int]] = []
+
+    def sleep(self, deadline: float | None) -> bool:
+        """Sleep until completed (True), or one of ``watch`` is ready, or ``deadline`` passes,
+        or ``WATCH_SLICE`` went by (False). ``poll`` is interruptible, so Ctrl-C reaches it."""
+        poller = select.poll()
+        poller.register(self._r, select.POLLIN)
+        for fd, events in self.watch:
+            poller.register(fd, events)
+        timeout = WATCH_SLICE if deadline is None else max(0.0, min(WATCH_SLICE, deadline - monotonic()))
+        ready = poll(poller, math.ceil(timeout * 1000))
+        for fd, _events in ready:
+            if fd == self._r:
+                try:
+                    os.read(self._r, 64)
+                except BlockingIOError:
+                    pass
+                return True
+        return False
+
+
+def poll(poller: select.poll, timeout_ms: int) -> list[tuple[int, int]]:
+    """``poller.poll(timeout_ms)``, raising what a signal handler raised in it as itself.
+
+    Seen on free-threaded 3.13: ``poll`` returns its result with the handler's exception set,
+    and CPython raises a ``SystemError`` caused by that exception instead of the exception."""
+    try:
+        return poller.poll(timeout_ms)
+    except SystemError as error:
+        cause = error.__cause__
+        if cause is None:
+            raise
+        raise cause from None
+
+
+_pipes: list[tuple[ReferenceType[PollWaiter], int, int]] = []
+"""Every PollWaiter's pipe, with a reference to its owner. A pipe is closed once its owner is
+gone, by the next PollWaiter made (no finalizer: one is Python code that runs wherever the
+object dies, and an interrupt landing in it would be reported and dropped). A dead owner is
+held by no claimer, so nobody can still be writing to its pipe."""
+_pipes_lock = allocate_lock()
+
+
+def _prune() -> list[tuple[ReferenceType[PollWaiter], int, int]]:
+    """Take the pipes of waiters that are gone out of ``_pipes`` (its lock held) and return them.
+    A function of its own: a comprehension's loop inside the ``with`` could let an exception
+    skip the lock's release on 3.13 (see ``_ops.recorded``)."""
+    gone = [pipe for pipe in _pipes if pipe[0]() is None]
+    if gone:
+        _pipes[:] = [pipe for pipe in _pipes if pipe[0]() is not None]
+    return gone
+
+
+def _new_pipe(waiter: PollWaiter) -> tuple[int, int]:
+    """A pipe for ``waiter``, after closing those of waiters that are gone."""
+    with _pipes_lock:
+        gone = _prune()
+    for _, r, w in gone:
+        os.close(r)
+        os.close(w)
+    r, w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+    with _pipes_lock:
+        _pipes.append((ref(waiter), r, w))
+    return r, w
+
+
 _NO_UNPARK: Final[Iterator[object]] = iter(())
 
 
 class AsyncWaiter(Waiter):
     """An asyncio task awaiting a future of its own loop."""
 
-    __slots__ = ("_loop", "future")
+    __slots__ = ("_loop", "future", "watch")
 
     unpark = _NO_UNPARK
 
@@ -135,6 +240,7 @@ class AsyncWaiter(Waiter):
         super().__init__()
         self._loop = loop
         self.future: asyncio.Future[bool] = loop.create_future()
+        self.watch: list[tuple[int, int]] = []  # as PollWaiter's: fds whose readiness wakes it
 
     def alert(self) -> int:
         # A cancelled task is on its way out: it would have to give back what it is handed.
@@ -153,19 +259,31 @@ class AsyncWaiter(Waiter):
         return NOW if loop.is_running() else LATER
 
     async def sleep(self, deadline: float | None) -> bool:
-        """Await completion (True) or ``deadline`` (False). Cancellation propagates."""
+        """Await completion (True) or ``deadline`` (False); with fds to ``watch``, also one of
+        them ready or ``WATCH_SLICE`` gone by (the loop's ``add_reader``, see ``PollWaiter``).
+        Cancellation propagates."""
         timer = None
-        if deadline is not None:
-            remaining = deadline - monotonic()
-            if remaining <= 0:
-                return False
-            if remaining < TIMEOUT_MAX:
-                timer = self._loop.call_later(remaining, _resolve, self.future, False)
+        remaining = math.inf if deadline is None else deadline - monotonic()
+        if remaining <= 0:
+            return False
+        if self.watch:
+            remaining = min(remaining, WATCH_SLICE)
+        if remaining < TIMEOUT_MAX:
+            timer = self._loop.call_later(remaining, _resolve, self.future, False)
+        watched: list[tuple[int, bool]] = []
         try:
+            if self.watch:
+                from .process._async import watch
+
+                watch(self._loop, self.watch, self.future, watched)
             return await self.future
         finally:
             if timer is not None:
                 timer.cancel()
+            if watched:
+                from .process._async import unwatch
+
+                unwatch(self._loop, watched, self.future)
 
     def interrupted(self) -> int:
         """Note, when a cancellation came after the operation completed, how many cancellation

@@ -49,9 +49,11 @@ as on thread channels: it either completed (it returns; the cancellation lands a
 await) or raises ``CancelledError`` having taken or sent nothing. A blocking call that would
 have to wait raises ``RuntimeError`` inside a running event loop.
 
-Known limits of this first tier: no ``select`` yet (every blocking call is a non-blocking
-attempt plus a wait on fds, ready for it: see ``_handles``); the async methods run on asyncio
-only (under trio they raise ``RuntimeError``); a process *killed*
+``mpsc.select``, ``mpsc.Select`` and ``select_async`` take these handles beside thread channels
+and timers (``_select``: the operation is tried in the selecting thread, which watches its fds).
+
+Known limits of this first tier: the async methods and ``select_async`` over these handles run
+on asyncio only (under trio they raise ``RuntimeError``); a process *killed*
 in the microseconds between taking a credit and sending, or between taking a message and giving
 its credit back, costs a bounded channel one slot for good; an interrupt landing while Python
 code of the value unpickles it (or its handles are adopted) can make that message count as

@@ -142,26 +142,46 @@ def _watch(loop: asyncio.AbstractEventLoop) -> _Watch:
         return watch
 
 
+def watch(
+    loop: asyncio.AbstractEventLoop,
+    fds: Iterable[tuple[int, int]],
+    future: asyncio.Future[bool],
+    added: list[tuple[int, bool]],
+) -> None:
+    """Resolve ``future`` with True once one of ``fds`` (pairs of fd and ``_waiting`` poll
+    events: ``READABLE`` or ``WRITABLE``) is ready; a hang-up counts as ready (epoll reports it
+    to readers and writers alike). Each registration is recorded in ``added`` as it is made,
+    for :func:`unwatch` to undo, whatever exception lands."""
+    watching = _watch(loop)
+    for fd, events in fds:
+        writable = bool(events & WRITABLE)
+        watching.add(loop, fd, writable, future)
+        added.append((fd, writable))
+
+
+def unwatch(
+    loop: asyncio.AbstractEventLoop, added: list[tuple[int, bool]], future: asyncio.Future[bool]
+) -> None:
+    """Stop watching what :func:`watch` registered for ``future``."""
+    watching = _watch(loop)
+    for fd, writable in added:
+        watching.discard(loop, fd, writable, future)
+
+
 async def ready(loop: asyncio.AbstractEventLoop, fds: Iterable[tuple[int, int]]) -> bool:
-    """Await until one of ``fds`` (pairs of fd and ``_waiting`` poll events: ``READABLE`` or
-    ``WRITABLE``) is ready or ``SLICE`` seconds went by; whether an fd woke it. A hang-up counts
-    as ready (epoll reports it to readers and writers alike)."""
+    """Await until one of ``fds`` is ready (see :func:`watch`) or ``SLICE`` seconds went by;
+    whether an fd woke it."""
     future: asyncio.Future[bool] = loop.create_future()
-    watch = _watch(loop)
     added: list[tuple[int, bool]] = []
     timer = None
     try:
-        for fd, events in fds:
-            writable = bool(events & WRITABLE)
-            watch.add(loop, fd, writable, future)
-            added.append((fd, writable))
+        watch(loop, fds, future, added)
         timer = loop.call_later(SLICE, _resolve, future, False)
         return await future
     finally:
         if timer is not None:
             timer.cancel()
-        for fd, writable in added:
-            watch.discard(loop, fd, writable, future)
+        unwatch(loop, added, future)
 
 
 def is_cancellation(exc: BaseException) -> bool:

@@ -9,11 +9,11 @@ since on every channel a send also waits while that buffer is full.
 from __future__ import annotations
 
 import fcntl
-import operator
 import os
 import socket
 from typing import Final, TypeVar
 
+from .._channels import checked_capacity
 from ._endpoint import RECEIVER, SENDER, Endpoint
 from ._handles import Receiver, Sender
 from ._travel import joined
@@ -158,14 +158,7 @@ def sync_channel(bound: int) -> tuple[Sender[T], Receiver[T]]:
         >>> tx.is_full()
         True
     """
-    if isinstance(bound, bool):
-        raise TypeError("capacity must be an int, not bool")
-    try:
-        bound = operator.index(bound)
-    except TypeError:
-        raise TypeError(f"capacity must be an int, not {type(bound).__name__}") from None
-    if bound < 0:
-        raise ValueError(f"capacity must be >= 0, got {bound}")
+    bound = checked_capacity(bound)
     if bound > MAX_CAPACITY:
         raise ValueError(f"capacity must be at most {MAX_CAPACITY} for an mpsc.process channel, got {bound}")
     return _make(bound)

@@ -16,8 +16,9 @@ or was killed), the receive end reads what is queued and then end-of-stream (``R
 when the last receive end is closed, the kernel drops what was queued and the send end fails
 with EPIPE/ECONNRESET and reports a hang-up (``SendError``, carrying the value).
 
-Every blocking call is a loop of three steps, kept apart so that a later ``select`` over thread
-and process channels, and ``loop.add_reader`` for the async methods, can reuse the first two:
+Every blocking call is a loop of three steps, kept apart so that ``mpsc.select`` (``_select``:
+the attempt is ``try_recv``/``try_send``) and ``loop.add_reader`` for the async methods can
+reuse the first two:
 
 1. *a non-blocking attempt*: for a receive, ``_wire.Taking.take`` then ``_wire.settle`` (a
    value; ``NOTHING`` when no datagram is there or it was a withdrawn offer; ``RecvError`` at
@@ -30,8 +31,8 @@ and process channels, and ``loop.add_reader`` for the async methods, can reuse t
 3. *a retry*, after checking the deadline and that the handle is still open.
 
 A rendezvous send is a small state machine instead (an offer is out, then claimed or
-withdrawn: ``_rendezvous``); a select would withdraw its offers on the channels it did not
-complete, and a failed withdrawal means that send won.
+withdrawn: ``_rendezvous``); in a select it is ``try_send``'s: an offer made only to a receiver
+that waits, withdrawn unless that receiver claims it.
 
 The async methods (``send_async``, ``recv_async``) are the same loops with step 2 an ``await``
 of ``_async.ready`` (the loop's ``add_reader``/``add_writer`` on the same fds) and no deadline
@@ -60,22 +61,20 @@ senders in any number of processes never share a credit. Capacity 0 is a rendezv
 
 from __future__ import annotations
 
-import fcntl
 import os
 import sys
-import termios
 from collections.abc import AsyncIterator, Callable, Iterator
 from time import monotonic
-from types import TracebackType
-from typing import Any, ClassVar, Final, Generic, NoReturn, Self, TypeVar
+from typing import Any, ClassVar, Final, Generic, NoReturn, Self, TypeVar, cast
 
 from .._deadlines import checked_deadline, deadline_after, expired
 from .._errors import ClosedHandleError, Empty, Full, RecvError, SendError, Timeout
 from .._interrupts import complete, finish, nothing
+from .._ownership import Scoped
 from . import _rendezvous, _travel, _wire
 from ._async import cancelling, is_cancellation, ready, redeliver, refuse_in_event_loop, running_loop
 from ._endpoint import RECEIVER, SENDER, Endpoint, Use, endpoint_reaper
-from ._waiting import READABLE, WRITABLE, hung_up, wait_ready
+from ._waiting import READABLE, WRITABLE, hung_up, pipe_bytes, wait_ready
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -84,7 +83,7 @@ NOTHING: Final[Any] = _wire.NOTHING
 _GONE: Final = (BrokenPipeError, ConnectionResetError)
 
 
-class _Handle(Generic[T]):
+class _Handle(Scoped, Generic[T]):
     """What Sender and Receiver share: ownership, introspection, pickling, repr."""
 
     __slots__ = ("__weakref__", "_ep")
@@ -105,6 +104,26 @@ class _Handle(Generic[T]):
                 "clone() a handle first to keep using the channel"
             )
         return endpoint
+
+    _check_open = _open
+
+    def _moved(self) -> Self:
+        endpoint = self._open()
+        moved: Any = object.__new__(type(self))
+        moved._ep = None
+        try:
+            with endpoint.lock:
+                if self._ep is not endpoint or endpoint.closed:
+                    raise ClosedHandleError(endpoint.released_by or "this handle is closed")
+                moved._ep, self._ep = endpoint, None  # (one step: no check point between)
+        except BaseException:
+            if moved._ep is endpoint:  # moved, then interrupted as the lock was let go: undone
+                self._ep, moved._ep = endpoint, None
+            raise
+        return moved  # type: ignore[no-any-return]
+
+    def _unmoved(self, moved: Self) -> None:
+        self._ep, moved._ep = moved._ep, None
 
     def _still_open(self, endpoint: Endpoint) -> None:
         """After a wait: raise if this handle was closed (in another thread) meanwhile."""
@@ -161,7 +180,7 @@ class _Handle(Generic[T]):
                 )
             if cap == 0:
                 return 0
-            free = _pipe_bytes(endpoint.credit_w)
+            free = pipe_bytes(endpoint.credit_w)
             return max(0, cap - free)
         finally:
             endpoint.leave(use)
@@ -225,29 +244,17 @@ class _Handle(Generic[T]):
             raise TypeError(f"same_channel() needs an mpsc.process handle, not {type(other).__name__}")
         return self._open().chan_id == other._open().chan_id
 
-    def __enter__(self) -> Self:
+    def _select_source(self, sending: bool, index: int) -> Any:
+        """This handle as operation ``index`` of an ``mpsc.select`` (``mpsc.process._select``):
+        a receive for a Receiver, a send for a Sender in a ``(Sender, value)`` pair."""
+        from ._select import Source
+
+        if sending != (self._side == SENDER):
+            if sending:
+                raise TypeError(f"operation {index}: a Receiver cannot send")
+            raise TypeError(f"operation {index}: a send is a (Sender, value) pair, not a bare Sender")
         self._open()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    async def __aenter__(self) -> Self:
-        self._open()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
+        return Source(cast("Receiver[Any] | Sender[Any]", self), sending)
 
     def __del__(self, _finalizing: Callable[[], bool] = sys.is_finalizing) -> None:
         # At interpreter exit the process is about to close every fd anyway.
@@ -285,12 +292,6 @@ class _Handle(Generic[T]):
         if endpoint.closed:
             return f"<mpsc.process.{name} (released)>"
         return f"<mpsc.process.{name} of {endpoint.describe()}>"
-
-
-def _pipe_bytes(fd: int) -> int:
-    buf = bytearray(4)
-    fcntl.ioctl(fd, termios.FIONREAD, buf)
-    return int.from_bytes(buf, sys.byteorder, signed=True)
 
 
 class _Sending(Use):
@@ -355,12 +356,7 @@ class _Receiving(_wire.Taking):
         """Take back the hint this receive left (unless a try_send took it), leave the endpoint.
         Restartable."""
         endpoint = self.endpoint
-        if self.hinted:
-            self.hinted = False
-            try:
-                os.read(endpoint.credit_r, 1)
-            except BlockingIOError:
-                pass
+        _rendezvous.take_hint_back(self, endpoint.credit_r)
         endpoint.leave(self)
 
 

@@ -35,7 +35,7 @@ whichever side read the token.
 from __future__ import annotations
 
 import os
-from typing import Final
+from typing import Final, Protocol
 
 from ._endpoint import close_fds
 from ._waiting import READABLE, wait_ready
@@ -117,3 +117,22 @@ def hint(fd: int) -> bool:
     except (BlockingIOError, BrokenPipeError):
         return False
     return True
+
+
+class Hinting(Protocol):
+    """A receive (or a select's round of waiting) that may have left a hint: ``hinted``."""
+
+    hinted: bool
+
+
+def take_hint_back(call: Hinting, fd: int) -> None:
+    """Read one hint back from the hint pipe's read end ``fd`` if ``call`` left one (unless a
+    ``try_send`` took it meanwhile: then the pipe may be empty). Restartable: the flag is cleared
+    first, so at worst an interrupt leaves one stale hint (hints are only a guide), never takes
+    two."""
+    if call.hinted:
+        call.hinted = False
+        try:
+            os.read(fd, 1)
+        except BlockingIOError:
+            pass

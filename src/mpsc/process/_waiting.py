@@ -10,11 +10,16 @@ the handler returns normally).
 
 from __future__ import annotations
 
+import fcntl
 import math
 import select
+import sys
+import termios
 from collections.abc import Iterable
 from time import monotonic
 from typing import Final
+
+from .._waiters import poll
 
 SLICE: Final = 0.1
 _SLICE_MS: Final = int(SLICE * 1000)
@@ -37,11 +42,18 @@ def wait_ready(fds: Iterable[tuple[int, int]], deadline: float | None) -> list[t
         timeout = _SLICE_MS
     else:
         timeout = max(0, min(_SLICE_MS, math.ceil((deadline - monotonic()) * 1000)))
-    return poller.poll(timeout)
+    return poll(poller, timeout)
 
 
 def hung_up(fd: int) -> bool:
     """Whether ``fd``'s peer is gone now (a hang-up or an error on it)."""
     poller = select.poll()
     poller.register(fd, READABLE)
-    return any(events & HANGUP for _, events in poller.poll(0))
+    return any(events & HANGUP for _, events in poll(poller, 0))
+
+
+def pipe_bytes(fd: int) -> int:
+    """How many bytes wait in the pipe ``fd`` (either end): a bounded channel's free slots."""
+    buf = bytearray(4)
+    fcntl.ioctl(fd, termios.FIONREAD, buf)
+    return int.from_bytes(buf, sys.byteorder, signed=True)
