@@ -214,3 +214,11 @@ def pool_task(x: int) -> int:
 def pool_task_with_handle(tx: Any) -> None:
     """ProcessPoolExecutor task given a handle as an argument (refused at pickling)."""
     tx.send(1)
+
+
+def drain_with_default_sigpipe(rx: mpsc.process.Receiver[Any], results: mpsc.process.Sender[Any]) -> None:
+    """As ``consume``, with SIGPIPE at its default action (killing), as command-line tools set it."""
+    import signal
+
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    consume(rx, results)

@@ -24,7 +24,7 @@ from typing import Any
 
 import process_children as children
 import pytest
-from helpers import Boom, Children, Interrupter, check_point
+from helpers import Boom, Children, Interrupter, Worker, check_point
 
 import mpsc
 import mpsc.process as mpp
@@ -1136,3 +1136,62 @@ def test_spawn_with_a_closed_process_handle_moves_nothing() -> None:
     assert not ran.wait(0.05)
     tx.send("still the caller's")  # tx did not move
     assert rx.recv_timeout(WAIT) == "still the caller's"
+
+
+def test_a_rendezvous_try_send_interrupted_anywhere_leaves_the_waiting_receivers_hint() -> None:
+    """Hostile review finding 04: a try_send on a rendezvous channel takes the hint of a receiver
+    blocked in recv; interrupted at any of its check points, it either handed its value over or
+    gave the hint back, so the next try_send still finds that receiver."""
+    from checkpoints import NOT_RETURNED, SignalInjector
+
+    from mpsc.process._waiting import pipe_bytes
+
+    point = 0
+    while True:
+        point += 1
+        tx, rx = mpp.sync_channel(0)
+        receiver = Worker(lambda: [rx.recv_timeout(WAIT), rx.recv_timeout(WAIT)])
+        deadline = time.monotonic() + WAIT
+        while pipe_bytes(rx._ep.credit_r) == 0:  # type: ignore[union-attr]  # its hint is there
+            assert time.monotonic() < deadline and not receiver.done.is_set()
+            time.sleep(0.001)
+        injector = SignalInjector(point, 10**9)
+        result, _exc = injector.call(lambda: tx.try_send("first"))
+        sent = ["first"] if result is not NOT_RETURNED else []
+        if not sent:
+            # It did not happen: the receiver still waits, and a try_send finds it (at once
+            # unless a grace period runs; retried as the receiver re-arms between its recvs).
+            deadline = time.monotonic() + WAIT
+            while True:
+                try:
+                    tx.try_send("again")
+                    sent.append("again")
+                    break
+                except mpsc.Full:
+                    assert time.monotonic() < deadline, f"hint lost at check point {point}{injector.where}"
+                    time.sleep(0.002)
+        tx.send_timeout("last", WAIT)
+        assert receiver.done.wait(WAIT) and receiver.error is None
+        assert receiver.result == [*sent, "last"]
+        if not injector.fired:
+            break
+    assert point > 10
+
+
+@pytest.mark.parametrize("capacity", [1, 4])
+def test_a_receiver_with_sigpipe_at_its_default_drains_after_the_last_sender(
+    procs: Children, capacity: int
+) -> None:
+    """Hostile review finding 03: giving a credit back after the last Sender went wrote to a pipe
+    with no reader left, and SIGPIPE (SIG_DFL, as many command-line programs set it) killed the
+    receiver before it had drained the channel."""
+    tx, rx = mpp.sync_channel(capacity)
+    for i in range(capacity):
+        tx.send(i)
+    tx.close()  # the last Sender: what is buffered must still be delivered
+    report_tx, report_rx = mpp.channel()
+    child = procs.start(children.drain_with_default_sigpipe, rx, report_tx)
+    rx.close()
+    report_tx.close()
+    assert report_rx.recv_timeout(WAIT) == list(range(capacity))
+    assert procs.join(child) == 0

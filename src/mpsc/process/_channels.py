@@ -74,10 +74,13 @@ def _make(capacity: int | None) -> tuple[Sender[T], Receiver[T]]:
         if capacity:
             credit_r, credit_w = _credit_pipe(capacity)
             fds += (credit_r, credit_w)
-            rx_credit_w = os.dup(credit_w)
-            fds.append(rx_credit_w)
+            # Receivers hold a read end too, which they never read: the pipe always has a
+            # reader while one of them lives, so giving a credit back after the last Sender
+            # went can never raise SIGPIPE (fatal where a program set it to SIG_DFL).
+            rx_credit_r, rx_credit_w = os.dup(credit_r), os.dup(credit_w)
+            fds += (rx_credit_r, rx_credit_w)
             tx_ep = Endpoint(SENDER, capacity, chan_id, tx_sock, credit_r=credit_r, credit_w=credit_w)
-            rx_ep = Endpoint(RECEIVER, capacity, chan_id, rx_sock, credit_w=rx_credit_w)
+            rx_ep = Endpoint(RECEIVER, capacity, chan_id, rx_sock, credit_r=rx_credit_r, credit_w=rx_credit_w)
         elif capacity == 0:  # the hint pipe of waiting receivers (see _rendezvous)
             hint_r, hint_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
             fds += (hint_r, hint_w)

@@ -6,7 +6,9 @@ Who holds which fd (per process; the kernel counts the copies across processes):
   credit pipe (the read end to take a credit before sending, the write end to give back one it
   took but could not use);
 * a **Receiver** holds the data socket's receive end, and on a bounded channel the credit
-  pipe's write end (to give a credit back for each message it takes);
+  pipe's write end (to give a credit back for each message it takes) and a read end it never
+  reads (so the pipe has a reader while a Receiver lives: a credit given back after the last
+  Sender went cannot raise SIGPIPE, which kills a program that set it to ``SIG_DFL``);
 * on a rendezvous channel, both sides hold both ends of the pipe of hints that receivers are
   waiting (see ``_rendezvous``).
 
@@ -299,7 +301,7 @@ class _Sending(Use):
     exactly: ``out`` (the datagram is in the socket; for a rendezvous, the offer's ``out`` and
     ``outcome``) says whether the send happened, ``credit`` whether it holds a credit."""
 
-    __slots__ = ("credit", "credit_back", "endpoint", "message", "offer", "out")
+    __slots__ = ("credit", "credit_back", "endpoint", "hint", "message", "offer", "out")
 
     def __init__(self, endpoint: Endpoint) -> None:
         self.inside = False
@@ -307,6 +309,7 @@ class _Sending(Use):
         self.message: _wire.Outgoing | None = None
         self.offer: _rendezvous.Offer | None = None
         self.out = 0
+        self.hint = b""  # a waiting receiver's hint, taken by a rendezvous try_send
         self.credit: bytes | bool = endpoint.credit_r < 0 or endpoint.capacity == 0
         self.credit_back: int | bool = False
 
@@ -332,6 +335,11 @@ class _Sending(Use):
                     break
             except (BrokenPipeError, BlockingIOError):  # no sender left? (a full pipe cannot be)
                 self.credit_back = True
+        if self.hint and not self.happened():
+            # The receiver whose hint this took still waits: give it back. (Interrupted between
+            # the write and the store, the restart writes it twice: one stale hint, a guide.)
+            _rendezvous.hint(endpoint.credit_w)
+            self.hint = b""
         if self.offer is not None:
             self.offer.close()
         if self.message is not None:
@@ -572,10 +580,11 @@ class Sender(_Handle[T]):
             # try_send: only if a receiver is blocked in a receive now (it left a hint), and
             # then for as long as it takes that receiver to claim the value.
             try:
-                hint = os.read(endpoint.credit_r, 1)
+                for call.hint in map(os.read, (endpoint.credit_r,), (1,)):  # (stored as read)
+                    break
             except BlockingIOError:
-                hint = b""
-            if not hint:
+                pass
+            if not call.hint:
                 if hung_up(sock.fileno()):
                     raise SendError(value)
                 raise Full(value)
@@ -592,8 +601,6 @@ class Sender(_Handle[T]):
                 except _GONE:
                     raise SendError(value) from None
                 if once or expired(deadline):
-                    if once:
-                        _rendezvous.hint(endpoint.credit_w)  # the receiver's hint, back
                     raise give_up(value)
                 wait_ready([(sock.fileno(), WRITABLE)], deadline)
                 self._still_open(endpoint)
@@ -602,8 +609,6 @@ class Sender(_Handle[T]):
             while not offer.answered(deadline):
                 if expired(deadline):
                     if offer.withdraw():
-                        if once:
-                            _rendezvous.hint(endpoint.credit_w)  # the receiver's hint, back
                         raise give_up(value)
                     return  # claimed as time ran out: sent
                 self._still_open(endpoint)

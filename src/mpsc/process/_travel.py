@@ -129,12 +129,7 @@ def adopt(cls: Any, side: str, capacity: int | None, chan_id: bytes, fds: list[i
             return handle
     # The fds each side holds, after the data socket: see _handles (credits) and _rendezvous
     # (hints). A name of -1 is a pipe end this side does not hold.
-    if capacity is None:
-        names: tuple[str, ...] = ()
-    elif capacity == 0:
-        names = ("credit_r", "credit_w")
-    else:
-        names = ("credit_r", "credit_w") if side == SENDER else ("credit_w",)
+    names: tuple[str, ...] = () if capacity is None else ("credit_r", "credit_w")
     if len(fds) != 1 + len(names) or side not in (SENDER, RECEIVER):
         close_fds(fds)
         raise RuntimeError(f"mpsc.process: a {side} arrived with {len(fds)} file descriptors")
