@@ -4,8 +4,10 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
+# The requirements of one extra of pyproject.toml (their one place), for pip: $$($(EXTRA) docs)
+EXTRA = $(PY) -c 'import sys, tomllib; print(*tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"][sys.argv[1]])'
 
-.PHONY: demo test suite lint bench asan packaging clean
+.PHONY: demo test suite lint bench asan packaging docs clean
 
 # venv + the package with its test and lint tools, rebuilt when the build files change. The
 # install compiles select's C try pass (src/mpsc/_accel.c) in place, on CPython.
@@ -30,8 +32,8 @@ demo: $(VENV)/.installed
 test: lint suite
 
 lint: $(VENV)/.installed
-	$(PY) -m ruff check src tests examples benchmarks setup.py
-	$(PY) -m ruff format --check src tests examples benchmarks setup.py
+	$(PY) -m ruff check src tests examples benchmarks docs/hooks.py setup.py
+	$(PY) -m ruff format --check src tests examples benchmarks docs/hooks.py setup.py
 	$(PY) -m mypy
 
 # Twice: with the compiled hot paths (src/mpsc/_accel.c) and with the pure-Python ones alone.
@@ -57,10 +59,11 @@ asan: $(VENV)/.installed
 	$(ASAN_ENV) $(PY) -c 'import mpsc._accel as a; assert "/$(ASAN_DIR)/" in a.__file__, a.__file__'
 	$(ASAN_ENV) $(PY) -m pytest -q -p no:cacheprovider $(ASAN_TESTS)
 
-# What pip makes of the sdist, in fresh venvs: on a machine without a C compiler (CC=false: the
-# build of the extension fails, the pure-Python package installs and works) and with one.
+# What users get: the sdist and the wheel (build), checked by twine; the sdist installed by pip
+# in fresh venvs, on a machine without a C compiler (CC=false: the build of the extension fails,
+# the pure-Python package installs and works) and with one, each passing tests against it.
 packaging: $(VENV)/.installed
-	$(PY) -m pip install -q 'build==1.6.1'
+	$(PY) -m pip install -q $$($(EXTRA) packaging)
 	$(PY) -m pytest -q -p no:cacheprovider --packaging tests/test_packaging.py
 
 # The benchmark suite's peers and matplotlib (the bench extra), on top of the test venv. pygolang
@@ -76,5 +79,15 @@ $(VENV)/.bench-installed: $(VENV)/.installed pyproject.toml benchmarks/pygolang-
 bench: $(VENV)/.bench-installed
 	$(PY) benchmarks/run.py $(BENCH_ARGS)
 
+# The documentation site (mkdocs.yml, docs/), built into site/ with warnings as errors (a broken
+# link or reference fails it); site/index.html opens from disk. Its tools are the docs extra.
+$(VENV)/.docs-installed: $(VENV)/.installed pyproject.toml
+	$(PY) -m pip install -q $$($(EXTRA) docs)
+	touch $@
+
+# (Not --quiet: it drops the warnings before --strict counts them.)
+docs: $(VENV)/.docs-installed
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict --clean
+
 clean:
-	rm -rf .venv .venv-* build dist src/*.egg-info src/mpsc/*.so .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf site .venv .venv-* build dist src/*.egg-info src/mpsc/*.so .pytest_cache .mypy_cache .ruff_cache .hypothesis

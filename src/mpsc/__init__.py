@@ -1,10 +1,11 @@
 """mpsc: Rust's channels for Python — threads and asyncio on one API, select, timers.
 
->>> import mpsc
->>> tx, rx = mpsc.channel()
->>> tx.send("hi")
->>> rx.recv()
-'hi'
+Examples:
+    >>> import mpsc
+    >>> tx, rx = mpsc.channel()
+    >>> tx.send("hi")
+    >>> rx.recv()
+    'hi'
 """
 
 from . import _implementation  # noqa: F401  (installs the compiled or the pure hot paths)
@@ -57,4 +58,5 @@ __all__ = [
     "unbounded",
 ]
 
+# The one place the version is written: pyproject.toml reads it (tool.setuptools.dynamic).
 __version__ = "0.1.0"

@@ -18,18 +18,26 @@ def _pair(chan: Chan[T]) -> tuple[Sender[T], Receiver[T]]:
 
 
 def channel() -> tuple[Sender[T], Receiver[T]]:
-    """An unbounded channel: ``send`` never waits. Returns ``(Sender, Receiver)``.
+    """An unbounded channel: ``send`` never waits.
 
-    >>> tx, rx = channel()
-    >>> tx.send("hi")
-    >>> rx.recv()
-    'hi'
+    Returns:
+        The channel's first ``(Sender, Receiver)`` pair.
+
+    Examples:
+        >>> tx, rx = channel()
+        >>> tx.send("hi")
+        >>> rx.recv()
+        'hi'
     """
     return _pair(Unbounded())
 
 
 def unbounded() -> tuple[Sender[T], Receiver[T]]:
-    """The same as :func:`channel` (crossbeam's name)."""
+    """The same as [`channel`][mpsc.channel] (crossbeam's name).
+
+    Returns:
+        The channel's first ``(Sender, Receiver)`` pair.
+    """
     return _pair(Unbounded())
 
 
@@ -39,10 +47,21 @@ def sync_channel(bound: int) -> tuple[Sender[T], Receiver[T]]:
     ``bound == 0`` makes a rendezvous channel: ``send`` returns only once a receiver has
     taken the value, and ``try_send`` succeeds only if a receiver is waiting.
 
-    >>> tx, rx = sync_channel(1)
-    >>> tx.send(1)
-    >>> tx.is_full()
-    True
+    Args:
+        bound: The most messages the channel holds, ``>= 0``.
+
+    Returns:
+        The channel's first ``(Sender, Receiver)`` pair.
+
+    Raises:
+        TypeError: ``bound`` is not an int (or is a bool).
+        ValueError: ``bound`` is negative.
+
+    Examples:
+        >>> tx, rx = sync_channel(1)
+        >>> tx.send(1)
+        >>> tx.is_full()
+        True
     """
     bound = checked_capacity(bound)
     return _pair(Rendezvous() if bound == 0 else Bounded(bound))
@@ -62,5 +81,16 @@ def checked_capacity(bound: object) -> int:
 
 
 def bounded(capacity: int) -> tuple[Sender[T], Receiver[T]]:
-    """The same as :func:`sync_channel` (crossbeam's name)."""
+    """The same as [`sync_channel`][mpsc.sync_channel] (crossbeam's name).
+
+    Args:
+        capacity: The most messages the channel holds, ``>= 0``; 0 makes a rendezvous channel.
+
+    Returns:
+        The channel's first ``(Sender, Receiver)`` pair.
+
+    Raises:
+        TypeError: ``capacity`` is not an int (or is a bool).
+        ValueError: ``capacity`` is negative.
+    """
     return sync_channel(capacity)

@@ -14,8 +14,9 @@ from typing import Any
 class ChannelError(Exception):
     """Base of every error a channel operation reports.
 
-    ``index`` is set on a ``RecvError`` or ``SendError`` that an operation of a select raised:
-    that operation's position. It is None otherwise (also on a select's ``Timeout``/``Empty``).
+    Attributes:
+        index: On a ``RecvError`` or ``SendError`` that an operation of a select raised, that
+            operation's position; None otherwise (also on a select's ``Timeout``/``Empty``).
     """
 
     message = "channel error"
@@ -34,13 +35,21 @@ class _CarriesValue(ChannelError):
 
 
 class TrySendError(_CarriesValue):
-    """``try_send`` could not send: the channel is full (``Full``) or has no receiver (``SendError``)."""
+    """``try_send`` could not send: the channel is full (``Full``) or has no receiver (``SendError``).
+
+    Attributes:
+        value: The value that was not sent.
+    """
 
     message = "could not send on the channel"
 
 
 class SendTimeoutError(_CarriesValue):
-    """A timed send could not send: time ran out (``Timeout``) or no receiver is left (``SendError``)."""
+    """A timed send could not send: time ran out (``Timeout``) or no receiver is left (``SendError``).
+
+    Attributes:
+        value: The value that was not sent.
+    """
 
     message = "could not send on the channel in time"
 
@@ -58,13 +67,21 @@ class RecvTimeoutError(ChannelError):
 
 
 class SendError(TrySendError, SendTimeoutError):
-    """Every receiver is gone, so the value can never be received; it is handed back as ``.value``."""
+    """Every receiver is gone, so the value can never be received; it is handed back as ``.value``.
+
+    Attributes:
+        value: The value that was not sent.
+    """
 
     message = "sending on a disconnected channel"
 
 
 class Full(TrySendError, queue.Full):
-    """``try_send`` found a bounded channel full (a rendezvous channel: no receiver waiting)."""
+    """``try_send`` found a bounded channel full (a rendezvous channel: no receiver waiting).
+
+    Attributes:
+        value: The value that was not sent.
+    """
 
     message = "sending on a full channel"
 
@@ -90,7 +107,12 @@ class Empty(TryRecvError, queue.Empty):
 
 class Timeout(RecvTimeoutError, SendTimeoutError, TimeoutError):
     """The timeout or deadline passed first. After ``send_timeout``/``send_deadline``,
-    ``.value`` holds the value not sent (None after a select, whose operations keep theirs)."""
+    ``.value`` holds the value not sent (None after a select, whose operations keep theirs).
+
+    Attributes:
+        value: After ``send_timeout``/``send_deadline``, the value that was not sent; None
+            otherwise.
+    """
 
     message = "timed out waiting on the channel"
 

@@ -75,16 +75,32 @@ class _Handle(Scoped, Generic[T]):
         release(self, self._side)
 
     def clone(self) -> Self:
-        """Another owner of the same side of the same channel; close each one."""
+        """Another owner of the same side of the same channel; close each one.
+
+        Returns:
+            A new handle of the same class.
+
+        Raises:
+            ClosedHandleError: This handle was closed (or moved by ``spawn``), also by a close
+                racing the clone.
+        """
         return clone(self, self._side)
 
     @property
     def capacity(self) -> int | None:
-        """The bound given at construction (0 for rendezvous); None when unbounded."""
+        """The bound given at construction (0 for rendezvous); None when unbounded.
+
+        Raises:
+            ClosedHandleError: This handle was closed (or moved by ``spawn``).
+        """
         return self._live().cap
 
     def __len__(self) -> int:
-        """How many messages are buffered now (always 0 on a rendezvous channel)."""
+        """How many messages are buffered now (always 0 on a rendezvous channel).
+
+        Raises:
+            ClosedHandleError: This handle was closed (or moved by ``spawn``).
+        """
         return self._live().length()
 
     def __bool__(self) -> bool:
@@ -92,16 +108,32 @@ class _Handle(Scoped, Generic[T]):
         return True
 
     def is_empty(self) -> bool:
-        """Whether no message is buffered now."""
+        """Whether no message is buffered now.
+
+        Raises:
+            ClosedHandleError: This handle was closed (or moved by ``spawn``).
+        """
         return self._live().length() == 0
 
     def is_full(self) -> bool:
         """Whether the buffer is at capacity now (always true on a rendezvous channel, where a
-        send waits unless a receiver is already waiting)."""
+        send waits unless a receiver is already waiting).
+
+        Raises:
+            ClosedHandleError: This handle was closed (or moved by ``spawn``).
+        """
         return self._live().is_full()
 
     def same_channel(self, other: _Handle[Any]) -> bool:
-        """Whether ``other`` (a Sender or a Receiver) is a handle of the same channel."""
+        """Whether ``other`` (a Sender or a Receiver) is a handle of the same channel.
+
+        Args:
+            other: A Sender or a Receiver.
+
+        Raises:
+            TypeError: ``other`` is not a handle.
+            ClosedHandleError: This handle or ``other`` was closed (or moved by ``spawn``).
+        """
         if not isinstance(other, _Handle):
             raise TypeError(f"same_channel() needs a Sender or Receiver, not {type(other).__name__}")
         return self._live() is other._live()
@@ -147,8 +179,18 @@ class Sender(_Handle[T]):
     def send(self, value: T) -> None:
         """Send ``value``, waiting for room on a full bounded channel (for a receiver, at capacity 0).
 
-        Raises ``SendError`` (carrying ``value``) if every receiver is gone; the value was then
-        not sent. On an unbounded channel this never waits.
+        On an unbounded channel this never waits.
+
+        Args:
+            value: What to send.
+
+        Raises:
+            SendError: Every receiver is gone (also while this call waited); the value was not
+                sent and is in the error's ``.value``.
+            ClosedHandleError: This handle was closed (or moved by ``spawn``), also while the
+                call was waiting.
+            RuntimeError: Called inside a running event loop (asyncio or trio) when it would
+                have to wait: use ``send_async`` there.
         """
         chan = self._chan
         if not chan.rx_gone and chan.buf is not NO_DEQUE:
@@ -185,8 +227,14 @@ class Sender(_Handle[T]):
     def try_send(self, value: T) -> None:
         """Send ``value`` only if that needs no waiting.
 
-        Raises ``Full`` (carrying ``value``) when a bounded channel is full — on a rendezvous
-        channel, when no receiver is waiting — and ``SendError`` when every receiver is gone.
+        Args:
+            value: What to send.
+
+        Raises:
+            Full: A bounded channel is full (a rendezvous channel: no receiver is waiting); the
+                value is in the error's ``.value``.
+            SendError: Every receiver is gone; the value is in the error's ``.value``.
+            ClosedHandleError: This handle was closed (or moved by ``spawn``).
         """
         if not self._chan.offer(value):
             raise Full(value)
@@ -194,13 +242,37 @@ class Sender(_Handle[T]):
     def send_timeout(self, value: T, timeout: float) -> None:
         """Send ``value``, waiting at most ``timeout`` seconds for room.
 
-        Raises ``Timeout`` (carrying ``value``) if time runs out first, ``SendError`` if every
-        receiver is gone. ``timeout`` is a number >= 0; one too large for the clock waits forever.
+        Args:
+            value: What to send.
+            timeout: Seconds, ``>= 0``; one too large for the clock waits forever.
+
+        Raises:
+            Timeout: Time ran out first; the value was not sent and is in the error's ``.value``.
+            SendError: Every receiver is gone; the value is in the error's ``.value``.
+            ClosedHandleError: This handle was closed (or moved by ``spawn``), also while the
+                call was waiting.
+            TypeError: ``timeout`` is not a number.
+            ValueError: ``timeout`` is negative or NaN.
+            RuntimeError: Called inside a running event loop when it would have to wait.
         """
         _ops.send(self._chan, self, value, deadline_after(timeout))
 
     def send_deadline(self, value: T, deadline: float) -> None:
-        """Send ``value``, waiting for room until the ``time.monotonic()`` instant ``deadline``."""
+        """Send ``value``, waiting for room until the ``time.monotonic()`` instant ``deadline``.
+
+        Args:
+            value: What to send.
+            deadline: A ``time.monotonic()`` instant; one already past makes a single attempt.
+
+        Raises:
+            Timeout: The deadline passed first; the value is in the error's ``.value``.
+            SendError: Every receiver is gone; the value is in the error's ``.value``.
+            ClosedHandleError: This handle was closed (or moved by ``spawn``), also while the
+                call was waiting.
+            TypeError: ``deadline`` is not a number.
+            ValueError: ``deadline`` is NaN.
+            RuntimeError: Called inside a running event loop when it would have to wait.
+        """
         _ops.send(self._chan, self, value, checked_deadline(deadline))
 
     async def send_async(self, value: T) -> None:
@@ -210,6 +282,18 @@ class Sender(_Handle[T]):
         the next await) or ``CancelledError`` is raised and the value was not sent. Use
         ``asyncio.timeout()`` for a time limit (not ``asyncio.wait_for`` on Python 3.11, which
         drops a result that completes as it is cancelled).
+
+        Args:
+            value: What to send.
+
+        Raises:
+            SendError: Every receiver is gone (also while the task waited); the value is in the
+                error's ``.value``.
+            ClosedHandleError: This handle was closed (or moved by ``spawn``), also while the
+                task was waiting.
+            asyncio.CancelledError: The task was cancelled before the value was sent (under
+                trio, trio's ``Cancelled``).
+            RuntimeError: No asyncio event loop is running and this is not a trio task.
         """
         chan = self._chan
         trio = _ops.running_trio()
@@ -221,12 +305,16 @@ class Sender(_Handle[T]):
             await _ops.trio_yield(trio, None)
 
     def is_disconnected(self) -> bool:
-        """Whether every Receiver is gone, so that no send can succeed any more."""
+        """Whether every Receiver is gone, so that no send can succeed any more.
+
+        Raises:
+            ClosedHandleError: This handle was closed (or moved by ``spawn``).
+        """
         return self._live().rx_gone
 
 
 SyncSender = Sender
-"""Rust's name for the sender of a ``sync_channel``; here the same class as :class:`Sender`."""
+"""Rust's name for the sender of a ``sync_channel``; here the same class as [`Sender`][mpsc.Sender]."""
 
 
 class Receiver(_Handle[T]):
@@ -240,6 +328,16 @@ class Receiver(_Handle[T]):
 
         Messages sent before the last Sender went are still delivered; after that, raises
         ``RecvError``.
+
+        Returns:
+            The oldest message.
+
+        Raises:
+            RecvError: The channel is empty and every Sender is gone.
+            ClosedHandleError: This handle was closed (or moved by ``spawn``), also while the
+                call was waiting.
+            RuntimeError: Called inside a running event loop (asyncio or trio) when it would
+                have to wait: use ``recv_async`` there.
         """
         chan = self._chan
         if not chan.ended:
@@ -265,7 +363,16 @@ class Receiver(_Handle[T]):
         return value
 
     def try_recv(self) -> T:
-        """Receive a message that is there now; ``Empty`` if none, ``RecvError`` if none ever will be."""
+        """Receive a message that is there now, without waiting.
+
+        Returns:
+            The oldest message.
+
+        Raises:
+            Empty: No message is there now (senders may still send).
+            RecvError: The channel is empty and every Sender is gone.
+            ClosedHandleError: This handle was closed (or moved by ``spawn``).
+        """
         value = self._chan.poll()
         if value is NOTHING:
             raise Empty()
@@ -274,13 +381,43 @@ class Receiver(_Handle[T]):
     def recv_timeout(self, timeout: float) -> T:
         """Receive, waiting at most ``timeout`` seconds; ``Timeout`` if nothing came.
 
-        A message already there is returned even with a timeout of 0. ``timeout`` is a number
-        >= 0; one too large for the clock waits forever.
+        A message already there is returned even with a timeout of 0.
+
+        Args:
+            timeout: Seconds, ``>= 0``; one too large for the clock waits forever.
+
+        Returns:
+            The oldest message.
+
+        Raises:
+            Timeout: Nothing came in time.
+            RecvError: The channel is empty and every Sender is gone.
+            ClosedHandleError: This handle was closed (or moved by ``spawn``), also while the
+                call was waiting.
+            TypeError: ``timeout`` is not a number.
+            ValueError: ``timeout`` is negative or NaN.
+            RuntimeError: Called inside a running event loop when it would have to wait.
         """
         return _ops.recv(self._chan, self, deadline_after(timeout))
 
     def recv_deadline(self, deadline: float) -> T:
-        """Receive, waiting until the ``time.monotonic()`` instant ``deadline`` at the latest."""
+        """Receive, waiting until the ``time.monotonic()`` instant ``deadline`` at the latest.
+
+        Args:
+            deadline: A ``time.monotonic()`` instant; one already past makes a single attempt.
+
+        Returns:
+            The oldest message.
+
+        Raises:
+            Timeout: Nothing came before the deadline.
+            RecvError: The channel is empty and every Sender is gone.
+            ClosedHandleError: This handle was closed (or moved by ``spawn``), also while the
+                call was waiting.
+            TypeError: ``deadline`` is not a number.
+            ValueError: ``deadline`` is NaN.
+            RuntimeError: Called inside a running event loop when it would have to wait.
+        """
         return _ops.recv(self._chan, self, checked_deadline(deadline))
 
     def __iter__(self) -> Iterator[T]:
@@ -289,7 +426,14 @@ class Receiver(_Handle[T]):
 
     def __next__(self) -> T:
         """The next message, waiting for it; the iteration ends once every Sender is gone and
-        everything sent was received."""
+        everything sent was received.
+
+        Raises:
+            StopIteration: The channel is empty and every Sender is gone.
+            ClosedHandleError: This handle was closed (or moved by ``spawn``), also while the
+                call was waiting.
+            RuntimeError: Called inside a running event loop when it would have to wait.
+        """
         chan = self._chan
         if not chan.ended:
             try:
@@ -323,6 +467,17 @@ class Receiver(_Handle[T]):
         lands at the next await) or ``CancelledError`` is raised and nothing was taken. Use
         ``asyncio.timeout()`` for a time limit (not ``asyncio.wait_for`` on Python 3.11, which
         drops a result that completes as it is cancelled).
+
+        Returns:
+            The oldest message.
+
+        Raises:
+            RecvError: The channel is empty and every Sender is gone.
+            ClosedHandleError: This handle was closed (or moved by ``spawn``), also while the
+                task was waiting.
+            asyncio.CancelledError: The task was cancelled before a message was taken (under
+                trio, trio's ``Cancelled``).
+            RuntimeError: No asyncio event loop is running and this is not a trio task.
         """
         chan = self._chan
         trio = _ops.running_trio()
@@ -346,7 +501,14 @@ class Receiver(_Handle[T]):
             raise StopAsyncIteration from None
 
     def try_iter(self) -> Iterator[T]:
-        """Iterate over the messages there now, without waiting; it ends at the first gap."""
+        """Iterate over the messages there now, without waiting; it ends at the first gap.
+
+        Yields:
+            The messages buffered now, oldest first.
+
+        Raises:
+            ClosedHandleError: This handle was closed (or moved by ``spawn``).
+        """
         while True:
             try:
                 yield self.try_recv()
@@ -354,5 +516,9 @@ class Receiver(_Handle[T]):
                 return
 
     def is_disconnected(self) -> bool:
-        """Whether every Sender is gone (messages may still be buffered)."""
+        """Whether every Sender is gone (messages may still be buffered).
+
+        Raises:
+            ClosedHandleError: This handle was closed (or moved by ``spawn``).
+        """
         return self._live().tx_gone

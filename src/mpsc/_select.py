@@ -88,6 +88,36 @@ def select(*operations: Operation, timeout: float | None = None, block: bool = T
     receiver left by raising ``SendError``; either has ``.index`` set to its position.
     ``timeout`` (seconds) expiring raises ``Timeout``; with ``block=False`` nothing waits and
     ``Empty`` is raised if nothing is ready now.
+
+    Args:
+        *operations: Receivers and ``(Sender, value)`` pairs; a channel may appear in several.
+        timeout: Seconds to wait at most (``>= 0``); None waits until an operation completes.
+        block: False: complete an operation that is ready now, or raise ``Empty``.
+
+    Returns:
+        ``(index, result)``: the position of the operation that completed, and the value it
+        received (None for a send).
+
+    Raises:
+        RecvError: The receive at ``.index`` found its channel empty and every Sender gone.
+        SendError: The send at ``.index`` found every Receiver gone (``.value`` is its value).
+        Timeout: ``timeout`` expired first.
+        Empty: ``block=False`` and no operation was ready.
+        TypeError: An operation is neither a Receiver nor a ``(Sender, value)`` pair, or
+            ``timeout`` is not a number.
+        ValueError: ``timeout`` is negative or NaN, or there are no operations, no finite
+            timeout and ``block=True`` (the select could never return).
+        ClosedHandleError: A handle of an operation was closed (or moved by ``spawn``).
+        RuntimeError: Called inside a running event loop (asyncio or trio) when it would have
+            to wait: use ``select_async`` there.
+
+    Examples:
+        >>> import mpsc
+        >>> a_tx, a_rx = mpsc.channel()
+        >>> b_tx, b_rx = mpsc.bounded(1)
+        >>> a_tx.send("hello")
+        >>> mpsc.select(a_rx, (b_tx, 42)) in [(0, "hello"), (1, None)]  # both ready: either
+        True
     """
     fast = PASS
     if fast is not None:
@@ -101,11 +131,34 @@ def select(*operations: Operation, timeout: float | None = None, block: bool = T
 async def select_async(
     *operations: Operation, timeout: float | None = None, block: bool = True
 ) -> tuple[int, Any]:
-    """:func:`select` for asyncio (or trio): awaits instead of blocking the thread.
+    """[`select`][mpsc.select] for asyncio (or trio): awaits instead of blocking the thread.
 
     Cancelling it is safe: either it returns (an operation had completed just before) and the
     cancellation lands at the next await, or it raises ``CancelledError`` and no operation
     took effect.
+
+    Args:
+        *operations: Receivers and ``(Sender, value)`` pairs; a channel may appear in several.
+        timeout: Seconds to wait at most (``>= 0``); None waits until an operation completes.
+        block: False: complete an operation that is ready now, or raise ``Empty``.
+
+    Returns:
+        ``(index, result)``, as [`select`][mpsc.select] returns it.
+
+    Raises:
+        RecvError: The receive at ``.index`` found its channel empty and every Sender gone.
+        SendError: The send at ``.index`` found every Receiver gone (``.value`` is its value).
+        Timeout: ``timeout`` expired first.
+        Empty: ``block=False`` and no operation was ready.
+        TypeError: An operation is neither a Receiver nor a ``(Sender, value)`` pair, or
+            ``timeout`` is not a number.
+        ValueError: ``timeout`` is negative or NaN, or there are no operations, no finite
+            timeout and ``block=True``.
+        ClosedHandleError: A handle of an operation was closed (or moved by ``spawn``).
+        asyncio.CancelledError: The task was cancelled before an operation took effect (under
+            trio, trio's ``Cancelled``).
+        RuntimeError: No asyncio event loop is running and this is not a trio task, or a
+            process channel's operation is awaited under trio (asyncio only).
     """
     ops = [_op(operation, index) for index, operation in enumerate(operations)]
     return await _select_async(ops, timeout, block)
@@ -116,19 +169,31 @@ class Select:
 
     ``add`` returns an operation's index, which never changes and is never reused, so a loop
     can ``remove`` an operation (say, a channel that disconnected) and keep the others'
-    indices::
+    indices. ``len(sel)`` is the number of operations, and ``index in sel`` says whether one is
+    still there. One Select may be used by several threads at once; each call works on the
+    operations present when it starts.
 
-        sel = mpsc.Select(jobs, results)
-        while len(sel):
-            try:
-                index, value = sel.select()
-            except mpsc.RecvError as gone:
-                sel.remove(gone.index)
-                continue
-            ...
+    Args:
+        *operations: The first operations, given indices 0, 1, ... in this order.
 
-    One Select may be used by several threads at once; each call works on the operations
-    present when it starts.
+    Raises:
+        TypeError: An operation is neither a Receiver nor a ``(Sender, value)`` pair.
+        ClosedHandleError: A handle of an operation was closed (or moved by ``spawn``).
+
+    Examples:
+        >>> import mpsc
+        >>> jobs_tx, jobs_rx = mpsc.channel()
+        >>> jobs_tx.send("job")
+        >>> jobs_tx.close()
+        >>> sel = mpsc.Select(jobs_rx, mpsc.never())
+        >>> sel.select()
+        (0, 'job')
+        >>> try:
+        ...     sel.select()
+        ... except mpsc.RecvError as gone:
+        ...     sel.remove(gone.index)
+        >>> len(sel), 0 in sel, 1 in sel
+        (1, False, True)
     """
 
     __slots__ = ("_cached", "_lock", "_next", "_ops")
@@ -142,7 +207,18 @@ class Select:
             self.add(operation)
 
     def add(self, operation: Operation) -> int:
-        """Add a Receiver or a ``(Sender, value)`` pair; return its index."""
+        """Add a Receiver or a ``(Sender, value)`` pair.
+
+        Args:
+            operation: A Receiver (receive from it) or a ``(Sender, value)`` pair (send it).
+
+        Returns:
+            The operation's index, never reused in this Select.
+
+        Raises:
+            TypeError: ``operation`` is neither a Receiver nor a ``(Sender, value)`` pair.
+            ClosedHandleError: Its handle was closed (or moved by ``spawn``).
+        """
         with self._lock:
             index = self._next
             self._ops[index] = _op(operation, index)  # checked now, not at the next select
@@ -151,15 +227,45 @@ class Select:
         return index
 
     def recv(self, receiver: Receiver[Any]) -> int:
-        """Add a receive from ``receiver``; return its index."""
+        """Add a receive from ``receiver``.
+
+        Args:
+            receiver: The Receiver to receive from.
+
+        Returns:
+            The operation's index.
+
+        Raises:
+            TypeError: ``receiver`` is not a Receiver.
+            ClosedHandleError: ``receiver`` was closed (or moved by ``spawn``).
+        """
         return self.add(receiver)
 
     def send(self, sender: Sender[Any], value: Any) -> int:
-        """Add a send of ``value`` on ``sender``; return its index."""
+        """Add a send of ``value`` on ``sender``.
+
+        Args:
+            sender: The Sender to send on.
+            value: What to send.
+
+        Returns:
+            The operation's index.
+
+        Raises:
+            TypeError: ``sender`` is not a Sender.
+            ClosedHandleError: ``sender`` was closed (or moved by ``spawn``).
+        """
         return self.add((sender, value))
 
     def remove(self, index: int) -> None:
-        """Remove the operation with this index (``ValueError`` if there is none)."""
+        """Remove the operation with this index.
+
+        Args:
+            index: An index that ``add`` (or the constructor) gave.
+
+        Raises:
+            ValueError: No operation has this index (any more).
+        """
         with self._lock:
             if self._ops.pop(index, None) is None:
                 raise ValueError(f"no operation with index {index} in this Select")
@@ -184,7 +290,26 @@ class Select:
         return ops
 
     def select(self, timeout: float | None = None, block: bool = True) -> tuple[int, Any]:
-        """As :func:`select` over the current operations; indices are the ones ``add`` gave."""
+        """As [`select`][mpsc.select] over the current operations; indices are the ones ``add`` gave.
+
+        Args:
+            timeout: Seconds to wait at most (``>= 0``); None waits until an operation completes.
+            block: False: complete an operation that is ready now, or raise ``Empty``.
+
+        Returns:
+            ``(index, result)`` of the operation that completed.
+
+        Raises:
+            RecvError: The receive at ``.index`` found its channel empty and every Sender gone.
+            SendError: The send at ``.index`` found every Receiver gone.
+            Timeout: ``timeout`` expired first.
+            Empty: ``block=False`` and no operation was ready.
+            TypeError: ``timeout`` is not a number.
+            ValueError: ``timeout`` is negative or NaN, or there is no operation, no finite
+                timeout and ``block=True``.
+            ClosedHandleError: A handle was closed since its operation was added.
+            RuntimeError: Called inside a running event loop when it would have to wait.
+        """
         fast = PASS
         if fast is not None:
             fast.records = (self._cached, timeout)
@@ -194,11 +319,38 @@ class Select:
         return _select(self._checked(), timeout, block)
 
     def try_select(self) -> tuple[int, Any]:
-        """``select(block=False)``: complete a ready operation or raise ``Empty``."""
+        """``select(block=False)``: complete a ready operation or raise ``Empty``.
+
+        Returns:
+            ``(index, result)`` of the operation that completed.
+
+        Raises:
+            Empty: No operation was ready.
+            RecvError: The receive at ``.index`` found its channel empty and every Sender gone.
+            SendError: The send at ``.index`` found every Receiver gone.
+            ClosedHandleError: A handle was closed since its operation was added.
+        """
         return self.select(None, False)
 
     async def select_async(self, timeout: float | None = None, block: bool = True) -> tuple[int, Any]:
-        """As :func:`select_async` over the current operations."""
+        """As [`select_async`][mpsc.select_async] over the current operations.
+
+        Args:
+            timeout: Seconds to wait at most (``>= 0``); None waits until an operation completes.
+            block: False: complete an operation that is ready now, or raise ``Empty``.
+
+        Returns:
+            ``(index, result)`` of the operation that completed.
+
+        Raises:
+            RecvError: The receive at ``.index`` found its channel empty and every Sender gone.
+            SendError: The send at ``.index`` found every Receiver gone.
+            Timeout: ``timeout`` expired first.
+            Empty: ``block=False`` and no operation was ready.
+            ClosedHandleError: A handle was closed since its operation was added.
+            asyncio.CancelledError: The task was cancelled before an operation took effect.
+            RuntimeError: No asyncio event loop is running and this is not a trio task.
+        """
         return await _select_async(self._checked(), timeout, block)
 
     def __repr__(self) -> str:

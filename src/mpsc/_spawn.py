@@ -36,7 +36,18 @@ class JoinHandle(Generic[R]):
     def join(self, timeout: float | None = None) -> R:
         """Wait for the thread; return its result or re-raise its exception.
 
-        With ``timeout`` (seconds), raise ``mpsc.Timeout`` if the thread is still running then.
+        Args:
+            timeout: Seconds to wait at most (``>= 0``); None waits until the thread ends.
+
+        Returns:
+            What the function returned.
+
+        Raises:
+            Timeout: The thread was still running when ``timeout`` expired.
+            TypeError: ``timeout`` is not a number.
+            ValueError: ``timeout`` is negative or NaN.
+            BaseException: Whatever the function raised, re-raised here (each time ``join``
+                is called).
         """
         deadline = None if timeout is None else deadline_after(timeout)
         if deadline is None:
@@ -59,7 +70,7 @@ class JoinHandle(Generic[R]):
 
 
 def spawn(fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> JoinHandle[R]:
-    """Run ``fn(*args, **kwargs)`` in a new thread and return its :class:`JoinHandle`.
+    """Run ``fn(*args, **kwargs)`` in a new thread and return its [`JoinHandle`][mpsc.JoinHandle].
 
     Every Sender and Receiver among the arguments (of a thread channel or of a process channel)
     is *moved* into the thread, as Rust's
@@ -70,6 +81,20 @@ def spawn(fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> JoinHandl
     All or nothing: if spawning fails (or is interrupted), no handle has moved and ``fn`` does
     not run. The thread starts first and waits at a gate; the handles move; the gate opens —
     the one step that commits the spawn, with no check point after it (see ``_interrupts``).
+
+    Args:
+        fn: The function to run in the new thread.
+        *args: Its positional arguments; handles among them are moved into the thread.
+        **kwargs: Its keyword arguments; handles among them are moved into the thread.
+
+    Returns:
+        The thread's [`JoinHandle`][mpsc.JoinHandle]; ``join()`` gives ``fn``'s result.
+
+    Raises:
+        TypeError: ``fn`` is not callable.
+        ClosedHandleError: A handle among the arguments was closed (or already moved); then
+            nothing has moved.
+        RuntimeError: The thread could not be started (``threading.Thread.start``).
     """
     if not callable(fn):
         raise TypeError(f"spawn() needs a callable, not {type(fn).__name__}")

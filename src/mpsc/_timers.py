@@ -157,7 +157,23 @@ def _receiver(chan: _Timer) -> Receiver[float]:
 
 def after(seconds: float) -> Receiver[float]:
     """A Receiver that delivers one value, ``seconds`` from now: the ``time.monotonic()``
-    instant it was scheduled for. ``seconds`` is a number >= 0; one beyond the clock never fires.
+    instant it was scheduled for.
+
+    Args:
+        seconds: How long from now, ``>= 0``; a delay beyond the clock never fires.
+
+    Returns:
+        A timer Receiver, usable wherever a Receiver is (``recv``, iteration, ``select``).
+
+    Raises:
+        TypeError: ``seconds`` is not a number.
+        ValueError: ``seconds`` is negative or NaN.
+
+    Examples:
+        >>> import mpsc, time
+        >>> fired = mpsc.after(0.01).recv()
+        >>> fired <= time.monotonic()
+        True
     """
     delay = _seconds(seconds, "seconds")
     if delay < 0:
@@ -167,7 +183,18 @@ def after(seconds: float) -> Receiver[float]:
 
 def at(instant: float) -> Receiver[float]:
     """A Receiver that delivers one value at the ``time.monotonic()`` instant ``instant`` (at
-    once if it has passed): the instant itself."""
+    once if it has passed): the instant itself.
+
+    Args:
+        instant: A ``time.monotonic()`` instant; ``math.inf`` never fires.
+
+    Returns:
+        A timer Receiver.
+
+    Raises:
+        TypeError: ``instant`` is not a number.
+        ValueError: ``instant`` is NaN.
+    """
     when = checked_deadline(instant)
     return _receiver(At(math.inf if when is None else when))
 
@@ -175,7 +202,18 @@ def at(instant: float) -> Receiver[float]:
 def tick(period: float) -> Receiver[float]:
     """A Receiver that delivers the scheduled ``time.monotonic()`` instant every ``period``
     seconds. It holds at most one pending value: ticks a slow reader missed are dropped, and the
-    next one comes a full period after the late read."""
+    next one comes a full period after the late read.
+
+    Args:
+        period: Seconds between ticks, ``>= 0``.
+
+    Returns:
+        A timer Receiver that never disconnects.
+
+    Raises:
+        TypeError: ``period`` is not a number.
+        ValueError: ``period`` is negative or NaN.
+    """
     seconds = _seconds(period, "period")
     if seconds < 0:
         raise ValueError(f"period must be >= 0, got {period!r}")
@@ -184,5 +222,9 @@ def tick(period: float) -> Receiver[float]:
 
 def never() -> Receiver[Any]:
     """A Receiver that never delivers anything and never disconnects (every ``never()`` is
-    the same channel)."""
+    the same channel).
+
+    Returns:
+        A timer Receiver; a select operation on it is switched off.
+    """
     return new_owner(Receiver, _NEVER, RECEIVERS)

@@ -1,10 +1,11 @@
 """mpsc.process: the same channels between processes on one Linux machine.
 
->>> import mpsc.process
->>> tx, rx = mpsc.process.channel()
->>> tx.send("hi")
->>> rx.recv()
-'hi'
+Examples:
+    >>> import mpsc.process
+    >>> tx, rx = mpsc.process.channel()
+    >>> tx.send("hi")
+    >>> rx.recv()
+    'hi'
 
 The handles have the thread channels' methods and errors (``mpsc.SendError``, ``mpsc.Full``,
 ...), and the same ownership rules: ``close()``, ``with``, ``clone()``, release by the garbage
@@ -19,10 +20,11 @@ collector. What differs, and why:
   any number of writers, so there is no cross-process lock at all: a process killed at any
   instant leaves no lock held and no torn message. Values larger than 64 KiB travel in a memfd.
 * **Bounds**: ``sync_channel(n)`` holds at most ``n`` messages (credits in a pipe, at most
-  :data:`MAX_CAPACITY`); ``n == 0`` is a rendezvous whose ``send`` returns only once a receiver
-  has claimed the value. ``channel()`` has no bound, but a send waits while the kernel's socket
-  buffer is full (thousands of messages): a value ``send`` returned for is in the kernel, where
-  neither a feeder thread nor the sender's death can lose it.
+  [`MAX_CAPACITY`][mpsc.process.MAX_CAPACITY]); ``n == 0`` is a rendezvous whose ``send``
+  returns only once a receiver has claimed the value. ``channel()`` has no bound, but a send
+  waits while the kernel's socket buffer is full (thousands of messages): a value ``send``
+  returned for is in the kernel, where neither a feeder thread nor the sender's death can lose
+  it.
 * **``len()``, ``is_empty()``, ``is_full()``** are answered on bounded channels (capacity minus
   free credits: queued messages plus those being moved right now); an unbounded channel raises
   ``TypeError``, its kernel buffer counting bytes, not messages.
@@ -32,8 +34,9 @@ collector. What differs, and why:
   nobody reads). Pickling one anywhere else raises ``TypeError``: give ``ProcessPoolExecutor``
   workers their handles through ``initializer``/``initargs``.
 * **fork**: a forked child inherits a live copy of every handle its parent held, and keeps those
-  channels connected until it closes them or exits; :func:`release_inherited` closes all but
-  the ones it names. spawn and forkserver children hold only what they were given.
+  channels connected until it closes them or exits;
+  [`release_inherited`][mpsc.process.release_inherited] closes all but the ones it names.
+  spawn and forkserver children hold only what they were given.
 
 Interrupts: whatever exception lands in a call (Ctrl-C, a signal handler's), the call either
 did not happen (it propagates, the channel is as it was) or happened and returns its result,

@@ -109,16 +109,30 @@ def channel() -> tuple[Sender[T], Receiver[T]]:
     small messages; large values travel in a memfd and take little of it), which keeps a value
     that ``send`` returned for in the kernel, where the sender's death cannot lose it.
 
-    >>> tx, rx = channel()
-    >>> tx.send("hi")
-    >>> rx.recv()
-    'hi'
+    Returns:
+        The channel's first ``(Sender, Receiver)`` pair.
+
+    Raises:
+        OSError: The kernel refused the socket pair (out of file descriptors, say).
+
+    Examples:
+        >>> tx, rx = channel()
+        >>> tx.send("hi")
+        >>> rx.recv()
+        'hi'
     """
     return _make(None)
 
 
 def unbounded() -> tuple[Sender[T], Receiver[T]]:
-    """The same as :func:`channel` (crossbeam's name)."""
+    """The same as [`channel`][mpsc.process.channel] (crossbeam's name).
+
+    Returns:
+        The channel's first ``(Sender, Receiver)`` pair.
+
+    Raises:
+        OSError: The kernel refused the socket pair (out of file descriptors, say).
+    """
     return _make(None)
 
 
@@ -126,12 +140,26 @@ def sync_channel(bound: int) -> tuple[Sender[T], Receiver[T]]:
     """A process channel holding at most ``bound`` messages; ``send`` waits while it is full.
 
     ``bound == 0`` makes a rendezvous channel: ``send`` returns only once a receiver has the
-    value. ``bound`` is at most :data:`MAX_CAPACITY` (the credit pipe's limit).
+    value. ``bound`` is at most [`MAX_CAPACITY`][mpsc.process.MAX_CAPACITY] (the credit pipe's
+    limit).
 
-    >>> tx, rx = sync_channel(1)
-    >>> tx.send(1)
-    >>> tx.is_full()
-    True
+    Args:
+        bound: The most messages the channel holds, ``0 <= bound <= MAX_CAPACITY``.
+
+    Returns:
+        The channel's first ``(Sender, Receiver)`` pair.
+
+    Raises:
+        TypeError: ``bound`` is not an int (or is a bool).
+        ValueError: ``bound`` is negative, above ``MAX_CAPACITY``, or more than this system
+            lets a pipe hold.
+        OSError: The kernel refused the socket pair or a pipe (out of file descriptors, say).
+
+    Examples:
+        >>> tx, rx = sync_channel(1)
+        >>> tx.send(1)
+        >>> tx.is_full()
+        True
     """
     bound = checked_capacity(bound)
     if bound > MAX_CAPACITY:
@@ -140,5 +168,18 @@ def sync_channel(bound: int) -> tuple[Sender[T], Receiver[T]]:
 
 
 def bounded(capacity: int) -> tuple[Sender[T], Receiver[T]]:
-    """The same as :func:`sync_channel` (crossbeam's name)."""
+    """The same as [`sync_channel`][mpsc.process.sync_channel] (crossbeam's name).
+
+    Args:
+        capacity: The most messages the channel holds, ``0 <= capacity <= MAX_CAPACITY``.
+
+    Returns:
+        The channel's first ``(Sender, Receiver)`` pair.
+
+    Raises:
+        TypeError: ``capacity`` is not an int (or is a bool).
+        ValueError: ``capacity`` is negative, above ``MAX_CAPACITY``, or more than this system
+            lets a pipe hold.
+        OSError: The kernel refused the socket pair or a pipe (out of file descriptors, say).
+    """
     return sync_channel(capacity)

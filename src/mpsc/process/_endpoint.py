@@ -283,7 +283,16 @@ def release_inherited(*keep: Any) -> int:
     connected (a receiver elsewhere sees no disconnection while it lives). Call it first thing
     in such a child — e.g. ``ProcessPoolExecutor(mp_context=fork_ctx,
     initializer=mpsc.process.release_inherited)`` — passing the handles it should keep. Handles
-    closed this way raise ``ClosedHandleError`` when used. Returns how many sides it closed.
+    closed this way raise ``ClosedHandleError`` when used.
+
+    Args:
+        *keep: The process-channel handles to keep open.
+
+    Returns:
+        How many sides it closed.
+
+    Raises:
+        TypeError: Something in ``keep`` is not a process-channel handle.
     """
     kept: set[int] = set()
     for handle in keep:

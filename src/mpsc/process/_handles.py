@@ -151,12 +151,22 @@ class _Handle(Scoped, Generic[T]):
 
         Clones in one process share the file descriptors (counted here); the kernel counts the
         processes.
+
+        Returns:
+            A new handle of the same class.
+
+        Raises:
+            ClosedHandleError: This handle was closed (or released by ``release_inherited``).
         """
         return self._open().new_handle(type(self))
 
     @property
     def capacity(self) -> int | None:
-        """The bound given at construction (0 for rendezvous); None when unbounded."""
+        """The bound given at construction (0 for rendezvous); None when unbounded.
+
+        Raises:
+            ClosedHandleError: This handle was closed (or released by ``release_inherited``).
+        """
         return self._open().capacity
 
     def _buffered(self) -> int:
@@ -179,7 +189,11 @@ class _Handle(Scoped, Generic[T]):
 
     def is_disconnected(self) -> bool:
         """Whether every handle of the other side is gone (for a Receiver: every Sender, though
-        messages may still be queued; for a Sender: every Receiver, so no send can succeed)."""
+        messages may still be queued; for a Sender: every Receiver, so no send can succeed).
+
+        Raises:
+            ClosedHandleError: This handle was closed (or released by ``release_inherited``).
+        """
         endpoint = self._open()
         use = Use()
         try:
@@ -199,17 +213,35 @@ class _Handle(Scoped, Generic[T]):
         return True
 
     def is_empty(self) -> bool:
-        """Whether ``len()`` is 0 now (bounded channels only, as ``len``)."""
+        """Whether ``len()`` is 0 now (bounded channels only, as ``len``).
+
+        Raises:
+            TypeError: The channel is unbounded.
+            ClosedHandleError: This handle was closed (or released by ``release_inherited``).
+        """
         return self._buffered() == 0
 
     def is_full(self) -> bool:
         """Whether no slot is free now (bounded channels only, as ``len``; always true on a
-        rendezvous channel, where a send waits for a receiver)."""
+        rendezvous channel, where a send waits for a receiver).
+
+        Raises:
+            TypeError: The channel is unbounded.
+            ClosedHandleError: This handle was closed (or released by ``release_inherited``).
+        """
         cap = self._open().capacity
         return self._buffered() >= (cap or 0)
 
     def same_channel(self, other: _Handle[Any]) -> bool:
-        """Whether ``other`` (a Sender or a Receiver) is a handle of the same channel."""
+        """Whether ``other`` (a Sender or a Receiver) is a handle of the same channel.
+
+        Args:
+            other: A Sender or a Receiver of a process channel.
+
+        Raises:
+            TypeError: ``other`` is not a process-channel handle.
+            ClosedHandleError: This handle or ``other`` was closed.
+        """
         if not isinstance(other, _Handle):
             raise TypeError(f"same_channel() needs an mpsc.process handle, not {type(other).__name__}")
         return self._open().chan_id == other._open().chan_id
@@ -413,9 +445,20 @@ class Sender(_Handle[T]):
         """Send ``value``, waiting while a bounded channel is full (on a rendezvous channel,
         until a receiver has claimed it; on any channel, while the kernel's buffer is full).
 
-        The value is pickled here: one that cannot be pickled raises ``TypeError`` or
-        ``pickle.PicklingError`` and nothing is sent. Raises ``SendError`` (carrying ``value``)
-        if every receiver is gone; the value was then not sent.
+        The value is pickled here: one that cannot be pickled raises and nothing is sent.
+
+        Args:
+            value: What to send; it must pickle.
+
+        Raises:
+            SendError: Every receiver is gone (also while this call waited); the value was not
+                sent and is in the error's ``.value``.
+            TypeError: ``value`` cannot be pickled (or ``pickle.PicklingError``); nothing was
+                sent.
+            ClosedHandleError: This handle was closed (or released by ``release_inherited``),
+                also while the call was waiting.
+            RuntimeError: Called inside a running asyncio event loop when it would have to
+                wait: use the ``*_async`` method there.
         """
         return self._send(value, None, False)
 
@@ -426,16 +469,56 @@ class Sender(_Handle[T]):
         kernel's buffer is full, or, on a rendezvous channel, no receiver is blocked in a
         receive (if one is, it waits for that receiver to claim the value: microseconds, at
         most 50 ms if it was just giving up). ``SendError`` when every receiver is gone.
+
+        Args:
+            value: What to send; it must pickle.
+
+        Raises:
+            Full: No free slot, a full kernel buffer, or (rendezvous) no receiver waiting; the
+                value is in the error's ``.value``.
+            SendError: Every receiver is gone; the value is in the error's ``.value``.
+            TypeError: ``value`` cannot be pickled (or ``pickle.PicklingError``).
+            ClosedHandleError: This handle was closed (or released by ``release_inherited``).
         """
         return self._send(value, None, True)
 
     def send_timeout(self, value: T, timeout: float) -> None:
         """Send ``value``, waiting at most ``timeout`` seconds; ``Timeout`` (carrying ``value``)
-        if time runs out first, and the value was not sent."""
+        if time runs out first, and the value was not sent.
+
+        Args:
+            value: What to send; it must pickle.
+            timeout: Seconds, ``>= 0``; one too large for the clock waits forever.
+
+        Raises:
+            Timeout: Time ran out first; the value is in the error's ``.value``.
+            SendError: Every receiver is gone; the value is in the error's ``.value``.
+            TypeError: ``timeout`` is not a number, or ``value`` cannot be pickled.
+            ValueError: ``timeout`` is negative or NaN.
+            ClosedHandleError: This handle was closed (or released by ``release_inherited``),
+                also while the call was waiting.
+            RuntimeError: Called inside a running asyncio event loop when it would have to
+                wait: use the ``*_async`` method there.
+        """
         return self._send(value, deadline_after(timeout), False)
 
     def send_deadline(self, value: T, deadline: float) -> None:
-        """Send ``value``, waiting until the ``time.monotonic()`` instant ``deadline`` at the latest."""
+        """Send ``value``, waiting until the ``time.monotonic()`` instant ``deadline`` at the latest.
+
+        Args:
+            value: What to send; it must pickle.
+            deadline: A ``time.monotonic()`` instant.
+
+        Raises:
+            Timeout: The deadline passed first; the value is in the error's ``.value``.
+            SendError: Every receiver is gone; the value is in the error's ``.value``.
+            TypeError: ``deadline`` is not a number, or ``value`` cannot be pickled.
+            ValueError: ``deadline`` is NaN.
+            ClosedHandleError: This handle was closed (or released by ``release_inherited``),
+                also while the call was waiting.
+            RuntimeError: Called inside a running asyncio event loop when it would have to
+                wait: use the ``*_async`` method there.
+        """
         return self._send(value, checked_deadline(deadline), False)
 
     def _send(self, value: T, deadline: float | None, once: bool) -> None:
@@ -554,6 +637,17 @@ class Sender(_Handle[T]):
         had taken is given back, an offer nobody claimed is withdrawn). Use
         ``asyncio.timeout()`` for a time limit (not ``asyncio.wait_for`` on Python 3.11, which
         drops a result that completes as it is cancelled). ``RuntimeError`` under trio.
+
+        Args:
+            value: What to send; it must pickle.
+
+        Raises:
+            SendError: Every receiver is gone; the value is in the error's ``.value``.
+            TypeError: ``value`` cannot be pickled.
+            ClosedHandleError: This handle was closed (or released by ``release_inherited``),
+                also while the task was waiting.
+            asyncio.CancelledError: The task was cancelled before the value was sent.
+            RuntimeError: No asyncio event loop is running (trio is not supported here).
         """
         loop = running_loop()
         endpoint = self._open()
@@ -637,7 +731,8 @@ class Sender(_Handle[T]):
 
 
 SyncSender = Sender
-"""Rust's name for the sender of a ``sync_channel``; here the same class as :class:`Sender`."""
+"""Rust's name for the sender of a ``sync_channel``; here the same class as
+[`Sender`][mpsc.process.Sender]."""
 
 
 class Receiver(_Handle[T]):
@@ -652,22 +747,76 @@ class Receiver(_Handle[T]):
 
         Messages sent before the last Sender went are still delivered; after that, raises
         ``RecvError``. A message that cannot be unpickled here is consumed and its error raised.
+
+        Returns:
+            The oldest message.
+
+        Raises:
+            RecvError: The channel is empty and every Sender is gone.
+            Exception: Whatever unpickling the message raised (the message is consumed).
+            ClosedHandleError: This handle was closed (or released by ``release_inherited``),
+                also while the call was waiting.
+            RuntimeError: Called inside a running asyncio event loop when it would have to
+                wait: use the ``*_async`` method there.
         """
         return self._recv(None, False)
 
     def try_recv(self) -> T:
-        """Receive a message that is there now; ``Empty`` if none, ``RecvError`` if none ever will be."""
+        """Receive a message that is there now, without waiting.
+
+        Returns:
+            The oldest message.
+
+        Raises:
+            Empty: No message is there now.
+            RecvError: The channel is empty and every Sender is gone.
+            Exception: Whatever unpickling the message raised (the message is consumed).
+            ClosedHandleError: This handle was closed (or released by ``release_inherited``).
+        """
         return self._recv(None, True)
 
     def recv_timeout(self, timeout: float) -> T:
         """Receive, waiting at most ``timeout`` seconds; ``Timeout`` if nothing came.
 
         A message already there is returned even with a timeout of 0.
+
+        Args:
+            timeout: Seconds, ``>= 0``; one too large for the clock waits forever.
+
+        Returns:
+            The oldest message.
+
+        Raises:
+            Timeout: Nothing came in time.
+            RecvError: The channel is empty and every Sender is gone.
+            TypeError: ``timeout`` is not a number.
+            ValueError: ``timeout`` is negative or NaN.
+            ClosedHandleError: This handle was closed (or released by ``release_inherited``),
+                also while the call was waiting.
+            RuntimeError: Called inside a running asyncio event loop when it would have to
+                wait: use the ``*_async`` method there.
         """
         return self._recv(deadline_after(timeout), False)
 
     def recv_deadline(self, deadline: float) -> T:
-        """Receive, waiting until the ``time.monotonic()`` instant ``deadline`` at the latest."""
+        """Receive, waiting until the ``time.monotonic()`` instant ``deadline`` at the latest.
+
+        Args:
+            deadline: A ``time.monotonic()`` instant.
+
+        Returns:
+            The oldest message.
+
+        Raises:
+            Timeout: Nothing came before the deadline.
+            RecvError: The channel is empty and every Sender is gone.
+            TypeError: ``deadline`` is not a number.
+            ValueError: ``deadline`` is NaN.
+            ClosedHandleError: This handle was closed (or released by ``release_inherited``),
+                also while the call was waiting.
+            RuntimeError: Called inside a running asyncio event loop when it would have to
+                wait: use the ``*_async`` method there.
+        """
         return self._recv(checked_deadline(deadline), False)
 
     def _recv(self, deadline: float | None, once: bool) -> T:
@@ -739,6 +888,16 @@ class Receiver(_Handle[T]):
         lands at the next await) or ``CancelledError`` is raised and nothing was taken. Use
         ``asyncio.timeout()`` for a time limit (not ``asyncio.wait_for`` on Python 3.11, which
         drops a result that completes as it is cancelled). ``RuntimeError`` under trio.
+
+        Returns:
+            The oldest message.
+
+        Raises:
+            RecvError: The channel is empty and every Sender is gone.
+            ClosedHandleError: This handle was closed (or released by ``release_inherited``),
+                also while the task was waiting.
+            asyncio.CancelledError: The task was cancelled before a message was taken.
+            RuntimeError: No asyncio event loop is running (trio is not supported here).
         """
         loop = running_loop()
         endpoint = self._open()
@@ -796,7 +955,14 @@ class Receiver(_Handle[T]):
             raise StopAsyncIteration from None
 
     def try_iter(self) -> Iterator[T]:
-        """Iterate over the messages there now, without waiting; it ends at the first gap."""
+        """Iterate over the messages there now, without waiting; it ends at the first gap.
+
+        Yields:
+            The messages there now, oldest first.
+
+        Raises:
+            ClosedHandleError: This handle was closed (or released by ``release_inherited``).
+        """
         while True:
             try:
                 yield self._recv(None, True)
