@@ -1240,3 +1240,46 @@ def test_an_interrupt_in_a_failing_calls_cleanup_still_lets_the_channel_disconne
         if not fired:
             break
     assert point > 10
+
+
+def _message_memfds() -> int:
+    count = 0
+    for name in os.listdir("/proc/self/fd"):
+        try:
+            count += os.readlink(f"/proc/self/fd/{name}").startswith("/memfd:mpsc-message")
+        except OSError:
+            pass
+    return count
+
+
+@pytest.mark.parametrize("carrying", ["a large value", "a handle"])
+def test_a_send_interrupted_anywhere_leaks_no_file_descriptor(carrying: str) -> None:
+    """Hostile review finding 06: an exception landing as a send made its message's fds (a large
+    value's memfd, a carried handle's duplicates) leaked them: the memfd's memory for good, and a
+    leaked duplicate of a Sender kept its channel connected for ever."""
+    from checkpoints import SignalInjector
+
+    point = 0
+    while True:
+        point += 1
+        before = _message_memfds()
+        tx, rx = mpp.channel()
+        other_tx, other_rx = mpp.channel()
+        value: Any = b"x" * 70_000 if carrying == "a large value" else ("h", other_tx)
+        injector = SignalInjector(point, 10**9)
+        injector.call(lambda: tx.send(value))
+        fired, where = injector.fired, injector.where
+        del injector, value
+        for got in rx.try_iter():
+            if isinstance(got, tuple):
+                got[1].close()
+        for handle in (other_tx, tx, rx):
+            handle.close()
+        gc.collect()
+        assert _message_memfds() == before, f"a memfd leaked at check point {point}{where}"
+        with pytest.raises(mpsc.RecvError):  # every Sender of the carried channel is gone
+            other_rx.recv_timeout(WAIT)
+        other_rx.close()
+        if not fired:
+            break
+    assert point > 10

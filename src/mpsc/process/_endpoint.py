@@ -33,6 +33,7 @@ import os
 import socket
 import threading
 import weakref
+from collections.abc import Callable
 from itertools import repeat
 from queue import SimpleQueue
 from typing import Any, Final, Protocol, TypeVar
@@ -41,6 +42,7 @@ from .._errors import ClosedHandleError
 from .._interrupts import complete
 
 H = TypeVar("H")
+R = TypeVar("R")
 
 SENDER: Final = "Sender"
 RECEIVER: Final = "Receiver"
@@ -156,6 +158,23 @@ class Endpoint:
                 self.busy -= 1
             if self.closed:
                 self._settle_restarting()
+
+    def using(self, fn: Callable[..., R], *args: Any) -> R:
+        """``fn(*args)`` between :meth:`enter` and :meth:`leave`, for a call that changes nothing
+        it cannot drop (a query; a pickling whose fds its message owns): the endpoint is left
+        whatever exception lands, even at the start of ``leave`` (then ``fn``'s result is
+        dropped and the exception raised)."""
+        use = Use()
+        try:
+            self.enter(use)
+            result = fn(*args)
+        except BaseException as exc:
+            raise complete(self.leave, use, exc)
+        try:
+            self.leave(use)
+        except BaseException as exc:
+            raise complete(self.leave, use, exc)
+        return result
 
     def new_handle(self, cls: type[H]) -> H:
         """A new handle of class ``cls`` (a Sender or Receiver) on this endpoint: one more owner.

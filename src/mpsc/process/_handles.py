@@ -171,21 +171,15 @@ class _Handle(Scoped, Generic[T]):
 
     def _buffered(self) -> int:
         endpoint = self._open()
-        use = Use()
-        try:
-            endpoint.enter(use)
-            cap = endpoint.capacity
-            if cap is None:
-                raise TypeError(
-                    "an unbounded mpsc.process channel cannot say how many messages it holds "
-                    "(the kernel counts bytes, not messages)"
-                )
-            if cap == 0:
-                return 0
-            free = pipe_bytes(endpoint.credit_w)
-            return max(0, cap - free)
-        finally:
-            endpoint.leave(use)
+        cap = endpoint.capacity
+        if cap is None:
+            raise TypeError(
+                "an unbounded mpsc.process channel cannot say how many messages it holds "
+                "(the kernel counts bytes, not messages)"
+            )
+        if cap == 0:
+            return 0
+        return max(0, cap - endpoint.using(pipe_bytes, endpoint.credit_w))
 
     def is_disconnected(self) -> bool:
         """Whether every handle of the other side is gone (for a Receiver: every Sender, though
@@ -195,12 +189,7 @@ class _Handle(Scoped, Generic[T]):
             ClosedHandleError: This handle was closed (or released by ``release_inherited``).
         """
         endpoint = self._open()
-        use = Use()
-        try:
-            endpoint.enter(use)
-            return hung_up(endpoint.sock.fileno())
-        finally:
-            endpoint.leave(use)
+        return endpoint.using(_hung_up, endpoint)
 
     def __len__(self) -> int:
         """On a bounded channel, the capacity minus the free slots now: the messages queued,
@@ -368,6 +357,10 @@ class _Receiving(_wire.Taking):
         endpoint.leave(self)
 
 
+def _hung_up(endpoint: Endpoint) -> bool:
+    return hung_up(endpoint.sock.fileno())
+
+
 def _try_take(call: _Receiving) -> bool:
     """The non-blocking attempt of a receive: whether a message was taken (its value in
     ``call.value``). False when there is none now (or only offers their senders withdrew);
@@ -528,7 +521,8 @@ class Sender(_Handle[T]):
         call = _Sending(endpoint)
         try:
             endpoint.enter(call)
-            call.message = _wire.encode(value)
+            message = call.message = _wire.Outgoing()
+            _wire.encode(value, message)
             if endpoint.capacity == 0:
                 self._offer(call, value, deadline, once)
             else:
@@ -654,7 +648,8 @@ class Sender(_Handle[T]):
         call = _Sending(endpoint)
         try:
             endpoint.enter(call)
-            call.message = _wire.encode(value)
+            message = call.message = _wire.Outgoing()
+            _wire.encode(value, message)
             if endpoint.capacity == 0:
                 await self._offer_async(loop, call, value)
             else:

@@ -35,7 +35,7 @@ from multiprocessing import context, reduction
 from typing import Any
 
 from .._errors import ClosedHandleError
-from ._endpoint import RECEIVER, SENDER, Endpoint, Use, close_fds
+from ._endpoint import RECEIVER, SENDER, Endpoint, close_fds
 
 local = threading.local()
 """``outgoing``: the fds collected for the message being pickled by this thread (None outside);
@@ -64,20 +64,9 @@ def reduce_handle(handle: Any) -> tuple[Any, tuple[Any, ...]]:
     outgoing: list[int] | None = getattr(local, "outgoing", None)
     meta = (type(handle), endpoint.side, endpoint.capacity, endpoint.chan_id)
     if outgoing is not None:
-        use = Use()
-        dups: list[int] = []
-        try:
-            endpoint.enter(use)
-            for fd in endpoint.fds():
-                dups.append(os.dup(fd))
-        except BaseException:
-            close_fds(dups)
-            raise
-        finally:
-            endpoint.leave(use)
         start = len(outgoing)
-        outgoing.extend(dups)
-        return _from_message, (*meta, start, len(dups))
+        endpoint.using(_duplicate_into, outgoing, endpoint)
+        return _from_message, (*meta, start, len(outgoing) - start)
     popen = context.get_spawning_popen()
     if popen is not None:
         if endpoint.closed:
@@ -95,6 +84,12 @@ def reduce_handle(handle: Any) -> tuple[Any, tuple[Any, ...]]:
             dupfds.append(dupfd)
         return _from_spawn, (*meta, dupfds)
     raise TypeError(_NOWHERE.format(name=type(handle).__name__))
+
+
+def _duplicate_into(outgoing: list[int], endpoint: Endpoint) -> None:
+    """Duplicates of ``endpoint``'s fds, each into the message's list as it is made (``list +=
+    map`` runs no check point between a dup and its append): the message closes them all."""
+    outgoing += map(os.dup, endpoint.fds())
 
 
 def _from_message(cls: Any, side: str, capacity: int | None, chan_id: bytes, start: int, count: int) -> Any:

@@ -70,20 +70,24 @@ class Outgoing:
 
     __slots__ = ("data", "fds")
 
-    def __init__(self, data: bytes, fds: list[int]) -> None:
-        self.data = data
-        self.fds = fds
+    def __init__(self) -> None:
+        self.data = b""
+        self.fds: list[int] = []  # every fd is added here as it is made: close() finds it
 
     def close(self) -> None:
         """Close the fds this message owns (restartable)."""
         close_fds(self.fds)
 
 
-def encode(value: Any) -> Outgoing:
-    """Pickle ``value`` into a message. A value that cannot be pickled raises here, as pickle
-    raises it: ``TypeError`` or ``pickle.PicklingError``, or, for what Python 3.11 reports as an
-    ``AttributeError`` (a local class or function), a ``PicklingError`` whose ``__cause__`` it is."""
-    fds: list[int] = []
+def encode(value: Any, message: Outgoing) -> None:
+    """Pickle ``value`` into ``message`` (made empty by the caller, who owns it and closes it).
+    A value that cannot be pickled raises here, as pickle raises it: ``TypeError`` or
+    ``pickle.PicklingError``, or, for what Python 3.11 reports as an ``AttributeError`` (a local
+    class or function), a ``PicklingError`` whose ``__cause__`` it is.
+
+    Every fd made here (a handle's duplicates, a large value's memfd) is in ``message.fds``
+    from the instant it exists, so an exception landing anywhere leaks none."""
+    fds = message.fds
     # Set and restored by attribute stores, which are no check points: an interrupt cannot
     # leave this thread collecting (its next spawn would pickle handles as if into a message).
     local = _travel.local
@@ -105,28 +109,26 @@ def encode(value: Any) -> Outgoing:
         if len(body) <= INLINE_MAX:
             data = _HEADER.pack(0) + body
         else:
-            fds.insert(0, _write_memfd(body))
+            # Made and recorded with no check point between (a C call inside a for step).
+            for fd in map(os.memfd_create, ("mpsc-message",), (os.MFD_CLOEXEC,)):
+                break
+            fds.insert(0, fd)
+            _write_memfd(fd, body)
             data = _HEADER.pack(LARGE) + _LENGTH.pack(len(body))
         if len(fds) > MAX_FDS - 2:
             raise ValueError(f"a message can carry at most {MAX_FDS - 2} file descriptors of handles")
     except BaseException:
         close_fds(fds)
         raise
-    return Outgoing(data, fds)
+    message.data = data
 
 
-def _write_memfd(body: bytes) -> int:
-    fd = os.memfd_create("mpsc-message", os.MFD_CLOEXEC)
-    try:
-        view = memoryview(body)
-        while True:  # (not ``while view``: see ``mpsc._ops.recorded``)
-            if not view:
-                break
-            view = view[os.write(fd, view) :]
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd
+def _write_memfd(fd: int, body: bytes) -> None:
+    view = memoryview(body)
+    while True:  # (not ``while view``: see ``mpsc._ops.recorded``)
+        if not view:
+            break
+        view = view[os.write(fd, view) :]
 
 
 def send(
