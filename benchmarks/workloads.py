@@ -932,6 +932,23 @@ def _run_roles(ctx: Any, roles: list[tuple[str, Callable[..., None], tuple[Any, 
     ]
     ours = [parent_end for parent_end, _ in pipes]
 
+    def failure(first: int, text: str) -> BenchmarkError:
+        """The error a child reported, or the one that made the others' barrier break."""
+        errors = [f"{children[first].name}: {text}"]
+        others = [c for c in ours if c is not ours[first]]
+        deadline = perf_counter() + 1.0
+        while others and perf_counter() < deadline:
+            for conn in wait(others, max(0.0, deadline - perf_counter())):
+                others.remove(conn)
+                try:
+                    message = conn.recv()
+                except EOFError:
+                    continue
+                if message[0] == "error":
+                    errors.append(f"{children[ours.index(conn)].name}: {message[1]}")
+        errors.sort(key=lambda e: "BrokenBarrierError" in e)
+        return BenchmarkError(f"{what}: {errors[0]}")
+
     def collect(kind: str) -> list[tuple[Any, ...]]:
         got: dict[int, tuple[Any, ...]] = {}
         deadline = perf_counter() + timeout
@@ -954,7 +971,7 @@ def _run_roles(ctx: Any, roles: list[tuple[str, Callable[..., None], tuple[Any, 
                         f"{what}: {child.name} ended (exit code {child.exitcode}) without reporting"
                     ) from None
                 if message[0] == "error":
-                    raise BenchmarkError(f"{what}: {children[i].name}: {message[1]}")
+                    raise failure(i, message[1])
                 if message[0] != kind:
                     raise BenchmarkError(f"{what}: {children[i].name} sent {message!r}, expected {kind!r}")
                 got[i] = message[1:]
