@@ -16,7 +16,13 @@ from __future__ import annotations
 import asyncio
 import functools
 import importlib
+import importlib.util
+import os
+import pickle
 import queue
+import socket
+import struct
+import sys
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -442,5 +448,460 @@ def all_peers() -> dict[str, Peer]:
         CulsansPeer(),
         JanusPeer(),
         PygolangPeer(),
+    ]
+    return {peer.name: peer for peer in peers}
+
+
+# -- processes -----------------------------------------------------------------------------------
+#
+# A process peer works in two places. In the parent, channel() makes one one-way queue and the
+# ends each process is given: picklable objects handed over as multiprocessing.Process
+# arguments, the way each of these is documented to be shared (a zmq socket cannot be: its ends
+# are an ipc:// address). In the children, sender() and receiver() bind the calls the workload
+# loops make. The peer object itself travels to the children, so it holds only strings.
+
+PAYLOAD_LENGTH = struct.Struct("<Q")  # the bare stream socket's frame header (large payloads)
+
+
+@dataclass
+class ProcessChannel:
+    """One one-way queue between processes, made in the parent: one end per producer, the
+    consumer's end, and ``close`` for the parent's own copies once the run is over."""
+
+    producer_ends: list[Any]
+    consumer_end: Any
+    close: Callable[[], Any] = lambda: None
+
+
+@dataclass
+class SenderEnd:
+    """A producer process's calls: ``put`` per message, ``finish`` once before it ends (flush,
+    close: a process must not end with messages still in its own buffers), called after the
+    consumer has received everything."""
+
+    put: Put
+    finish: Callable[[], Any] = lambda: None
+
+
+@dataclass
+class ReceiverEnd:
+    """The consumer process's calls. ``leftover`` counts (and drains) what is still queued once
+    every producer has ended; it must be 0."""
+
+    get: Get
+    leftover: Callable[[], int]
+    finish: Callable[[], Any] = lambda: None
+
+
+class ProcessPeer:
+    """One way to move Python objects between processes. ``kinds`` are the workloads it takes
+    part in: ``spsc`` and ``mpsc4`` (small tuples, 1 or 4 producers), ``pingpong``, ``large``."""
+
+    name = "?"
+    module: str | None = None  # checked with find_spec, not imported (see FasterFifoPeer)
+    distribution: str | None = None
+    note = ""
+    large_note = ""  # how a 10 MB bytes payload travels and what it costs in copies
+    kinds: frozenset[str] = frozenset({"spsc", "mpsc4", "pingpong", "large"})
+    reasons: dict[str, str] = {}  # noqa: RUF012 - why a workload not in kinds is skipped ("": left out)
+
+    def __init__(self) -> None:
+        self.skip_reason: str | None = None
+        self.version = ""
+        if self.module is not None:
+            if importlib.util.find_spec(self.module) is None:
+                self.skip_reason = f"{self.distribution or self.module} is not installed"
+            else:
+                self.version = _dist_version(self.distribution or self.module)
+
+    def offers(self, kind: str) -> str | None:
+        """None if this peer takes part in workload ``kind``, or the reason it does not."""
+        if self.skip_reason is not None:
+            return self.skip_reason
+        return None if kind in self.kinds else self.reasons.get(kind, "")
+
+    def channel(self, ctx: Any, producers: int, large: bool) -> ProcessChannel:
+        raise NotImplementedError
+
+    def sender(self, end: Any, large: bool) -> SenderEnd:
+        raise NotImplementedError
+
+    def receiver(self, end: Any, large: bool) -> ReceiverEnd:
+        raise NotImplementedError
+
+
+class MpscProcessPeer(ProcessPeer):
+    """mpsc.process: ``channel()``, or ``sync_channel(capacity)``; the producers share one Sender
+    passed to each of them (each process gets its own handle)."""
+
+    module = "mpsc"
+
+    def __init__(self, capacity: int | None = None) -> None:
+        super().__init__()
+        self.capacity = capacity
+        if capacity is None:
+            self.name = "mpsc.process"
+            self.note = "channel(): one SOCK_SEQPACKET datagram per message"
+            self.large_note = "pickle (1 copy) written to a memfd (2), mapped and unpickled (3): 3 copies"
+        else:
+            self.name = f"mpsc.process bounded({capacity})"
+            self.note = (
+                "sync_channel(0): send returns once the receiver holds the value"
+                if capacity == 0
+                else f"sync_channel({capacity}): a credit pipe besides the socket"
+            )
+            self.kinds = frozenset({"pingpong"} if capacity == 0 else {"spsc", "mpsc4"})
+
+    def channel(self, ctx: Any, producers: int, large: bool) -> ProcessChannel:
+        import mpsc.process
+
+        if self.capacity is None:
+            tx, rx = mpsc.process.channel()
+        else:
+            tx, rx = mpsc.process.sync_channel(self.capacity)
+
+        def close() -> None:
+            tx.close()
+            rx.close()
+
+        return ProcessChannel([tx] * producers, rx, close)
+
+    def sender(self, end: Any, large: bool) -> SenderEnd:
+        return SenderEnd(end.send, end.close)
+
+    def receiver(self, end: Any, large: bool) -> ReceiverEnd:
+        return ReceiverEnd(end.recv, lambda: sum(1 for _ in end.try_iter()), end.close)
+
+
+class MpQueuePeer(ProcessPeer):
+    name = "multiprocessing.Queue"
+    note = "a pipe, a lock and a feeder thread per producer"
+    large_note = "pickle (1), pipe write (2) and read (3), BytesIO (4), unpickle (5): 5 copies"
+
+    def channel(self, ctx: Any, producers: int, large: bool) -> ProcessChannel:
+        q = ctx.Queue()
+        return ProcessChannel([q] * producers, q, q.close)
+
+    def sender(self, end: Any, large: bool) -> SenderEnd:
+        def finish() -> None:
+            end.close()
+            end.join_thread()  # the feeder thread has written everything before the process ends
+
+        return SenderEnd(end.put, finish)
+
+    def receiver(self, end: Any, large: bool) -> ReceiverEnd:
+        def leftover() -> int:
+            left = 0
+            while True:
+                try:
+                    end.get(timeout=0.01 if left == 0 else 0)
+                except queue.Empty:
+                    return left
+                left += 1
+
+        return ReceiverEnd(end.get, leftover)
+
+
+class MpSimpleQueuePeer(ProcessPeer):
+    name = "multiprocessing.SimpleQueue"
+    note = "a pipe and a lock per side, no feeder thread: put writes"
+    kinds = frozenset({"spsc", "mpsc4", "pingpong"})
+
+    def channel(self, ctx: Any, producers: int, large: bool) -> ProcessChannel:
+        q = ctx.SimpleQueue()
+        return ProcessChannel([q] * producers, q, q.close)
+
+    def sender(self, end: Any, large: bool) -> SenderEnd:
+        return SenderEnd(end.put)
+
+    def receiver(self, end: Any, large: bool) -> ReceiverEnd:
+        def leftover() -> int:
+            left = 0
+            while not end.empty():
+                end.get()
+                left += 1
+            return left
+
+        return ReceiverEnd(end.get, leftover)
+
+
+def _pipes(ctx: Any, producers: int) -> ProcessChannel:
+    """A Pipe(duplex=False) per producer: the producers' write ends, the list of read ends."""
+    pairs = [ctx.Pipe(duplex=False) for _ in range(producers)]
+
+    def close() -> None:
+        for r, w in pairs:
+            r.close()
+            w.close()
+
+    return ProcessChannel([w for _, w in pairs], [r for r, _ in pairs], close)
+
+
+class MpPipePeer(ProcessPeer):
+    """multiprocessing.Pipe(duplex=False), one per direction. With several producers, each has
+    its own pipe and the consumer waits on all of them with multiprocessing.connection.wait
+    (a Connection is not safe to share between writers)."""
+
+    name = "multiprocessing.Pipe"
+    note = "Pipe(duplex=False); 4 → 1: a pipe per producer, connection.wait in the consumer"
+    large_note = "as multiprocessing.Queue without the feeder thread: 5 copies"
+
+    def channel(self, ctx: Any, producers: int, large: bool) -> ProcessChannel:
+        return _pipes(ctx, producers)
+
+    def sender(self, end: Any, large: bool) -> SenderEnd:
+        return SenderEnd(end.send, end.close)
+
+    def receiver(self, end: Any, large: bool) -> ReceiverEnd:
+        conns: list[Any] = end
+
+        def leftover() -> int:
+            left = 0
+            for conn in conns:
+                try:
+                    while conn.poll(0.01 if left == 0 else 0):
+                        conn.recv()
+                        left += 1
+                except EOFError:
+                    pass  # that producer closed its end: nothing more from it
+            return left
+
+        def close() -> None:
+            for conn in conns:
+                conn.close()
+
+        if len(conns) == 1:
+            return ReceiverEnd(conns[0].recv, leftover, close)
+        from multiprocessing.connection import wait
+
+        ready: list[Any] = []
+
+        def get() -> Any:
+            while not ready:
+                ready.extend(wait(conns))
+            return ready.pop().recv()
+
+        return ReceiverEnd(get, leftover, close)
+
+
+class BarePipePeer(ProcessPeer):
+    """The floor of ping-pong: an os.pipe per direction, one write of the pickle per message and
+    one read. A read returns exactly one message only because one is in flight at a time, so it
+    takes part in ping-pong only. The pipe comes from multiprocessing.Pipe(duplex=False), which
+    is an os.pipe on Linux whose Connection objects carry the fds to the children."""
+
+    name = "bare pipe"
+    note = "os.pipe; os.write(pickle.dumps(x)), pickle.loads(os.read(fd, 65536))"
+    kinds = frozenset({"pingpong"})
+    reasons = {  # noqa: RUF012
+        kind: "a byte stream: needs framing (multiprocessing.Pipe's); bare socket is the floor"
+        for kind in ("spsc", "mpsc4")
+    }
+
+    def channel(self, ctx: Any, producers: int, large: bool) -> ProcessChannel:
+        return _pipes(ctx, producers)
+
+    def sender(self, end: Any, large: bool) -> SenderEnd:
+        fd, write, dumps = end.fileno(), os.write, pickle.dumps
+
+        def put(value: Any) -> None:
+            write(fd, dumps(value, 5))
+
+        return SenderEnd(put, end.close)
+
+    def receiver(self, end: Any, large: bool) -> ReceiverEnd:
+        (conn,) = end
+        fd, read, loads = conn.fileno(), os.read, pickle.loads
+
+        def get() -> Any:
+            return loads(read(fd, 65536))
+
+        def leftover() -> int:
+            left = 0
+            while conn.poll(0.01 if left == 0 else 0):
+                if not read(fd, 65536):
+                    break  # the writer closed
+                left += 1
+            return left
+
+        return ReceiverEnd(get, leftover, conn.close)
+
+
+class BareSocketPeer(ProcessPeer):
+    """The floor mpsc.process is built on: an AF_UNIX SOCK_SEQPACKET socketpair (its datagrams
+    are atomic, so producers share one end), pickle.dumps/loads per message, nothing else. A
+    datagram must fit in the socket buffer, so 10 MB payloads take a SOCK_STREAM socketpair
+    instead, with an 8-byte length and the raw bytes (no pickle)."""
+
+    name = "bare socket"
+    note = "socketpair(AF_UNIX, SOCK_SEQPACKET); send(pickle.dumps(x)), pickle.loads(recv(65536))"
+    large_note = "SOCK_STREAM, length + raw bytes, no pickle: into the kernel (1), out into a bytearray (2)"
+
+    def channel(self, ctx: Any, producers: int, large: bool) -> ProcessChannel:
+        kind = socket.SOCK_STREAM if large else socket.SOCK_SEQPACKET
+        if large and producers > 1:
+            raise ValueError("a stream socket cannot be shared by several writers")
+        consumer, producer = socket.socketpair(socket.AF_UNIX, kind)
+
+        def close() -> None:
+            consumer.close()
+            producer.close()
+
+        return ProcessChannel([producer] * producers, consumer, close)
+
+    def sender(self, end: Any, large: bool) -> SenderEnd:
+        if large:
+            sendall, pack = end.sendall, PAYLOAD_LENGTH.pack
+
+            def put(value: Any) -> None:
+                sendall(pack(len(value)))
+                sendall(value)
+
+        else:
+            send, dumps = end.send, pickle.dumps
+
+            def put(value: Any) -> None:
+                send(dumps(value, 5))
+
+        return SenderEnd(put, end.close)
+
+    def receiver(self, end: Any, large: bool) -> ReceiverEnd:
+        if large:
+            recv_into = end.recv_into
+
+            def fill(buffer: Any) -> Any:
+                view = memoryview(buffer)
+                while view:
+                    got = recv_into(view)
+                    if not got:
+                        raise EOFError("the sender closed in the middle of a message")
+                    view = view[got:]
+                return buffer
+
+            header = bytearray(PAYLOAD_LENGTH.size)
+
+            def get() -> Any:
+                (length,) = PAYLOAD_LENGTH.unpack(fill(header))
+                return fill(bytearray(length))
+
+        else:
+            recv, loads = end.recv, pickle.loads
+
+            def get() -> Any:
+                return loads(recv(65536))
+
+        def leftover() -> int:
+            end.settimeout(0.01)
+            left = 0
+            try:
+                while end.recv(65536):
+                    left += 1
+                    end.settimeout(0)
+            except (TimeoutError, BlockingIOError):
+                pass
+            return left
+
+        return ReceiverEnd(get, leftover, end.close)
+
+
+class ZmqPeer(ProcessPeer):
+    """pyzmq PUSH/PULL over ipc://: the consumer binds a PULL socket, each producer connects a
+    PUSH socket, send_pyobj/recv_pyobj (pickle). A zmq socket does not cross a fork, so each
+    process makes its own from the address."""
+
+    name = "pyzmq PUSH/PULL"
+    module = "zmq"
+    distribution = "pyzmq"
+    note = "ipc://; send_pyobj / recv_pyobj; ping-pong: a PUSH/PULL pair per direction"
+    large_note = "pickle, a zmq message, the ipc socket, unpickle"
+
+    def channel(self, ctx: Any, producers: int, large: bool) -> ProcessChannel:
+        import shutil
+        import tempfile
+
+        directory = tempfile.mkdtemp(prefix="mpsc-bench-zmq-")
+        address = f"ipc://{directory}/q"
+        return ProcessChannel([address] * producers, address, lambda: shutil.rmtree(directory, True))
+
+    def sender(self, end: Any, large: bool) -> SenderEnd:
+        import zmq
+
+        context = zmq.Context()
+        sock = context.socket(zmq.PUSH)
+        sock.connect(end)
+
+        def finish() -> None:
+            sock.close()
+            context.term()
+
+        return SenderEnd(sock.send_pyobj, finish)
+
+    def receiver(self, end: Any, large: bool) -> ReceiverEnd:
+        import zmq
+
+        context = zmq.Context()
+        sock = context.socket(zmq.PULL)
+        sock.bind(end)
+
+        def leftover() -> int:
+            left = 0
+            while sock.poll(10 if left == 0 else 0):
+                sock.recv()
+                left += 1
+            return left
+
+        def finish() -> None:
+            sock.close(linger=0)
+            context.term()
+
+        return ReceiverEnd(sock.recv_pyobj, leftover, finish)
+
+
+class FasterFifoPeer(ProcessPeer):
+    """faster-fifo: a ring buffer in shared memory with a process-shared mutex and condition
+    variables (C++). Not imported in the parent unless it runs: on a free-threaded build its
+    import turns the GIL back on for the whole process."""
+
+    name = "faster-fifo"
+    module = "faster_fifo"
+    distribution = "faster-fifo"
+    note = "faster_fifo.Queue: a shared-memory ring buffer"
+    large_note = "pickle, into the shared ring, out of it, unpickle"
+
+    def __init__(self) -> None:
+        super().__init__()
+        gil_check = getattr(sys, "_is_gil_enabled", None)
+        if self.skip_reason is None and gil_check is not None and not gil_check():
+            self.skip_reason = (
+                "not run on a free-threaded build: importing faster_fifo turns the GIL back on "
+                "for the whole process"
+            )
+
+    def channel(self, ctx: Any, producers: int, large: bool) -> ProcessChannel:
+        import faster_fifo
+
+        # The ring must hold a whole message: 10 MB payloads need a ring bigger than the default.
+        q = faster_fifo.Queue(max_size_bytes=32_000_000) if large else faster_fifo.Queue()
+        return ProcessChannel([q] * producers, q, q.close)
+
+    def sender(self, end: Any, large: bool) -> SenderEnd:
+        return SenderEnd(end.put)
+
+    def receiver(self, end: Any, large: bool) -> ReceiverEnd:
+        return ReceiverEnd(end.get, _empty_count(end.get_nowait, queue.Empty))
+
+
+def process_peers() -> dict[str, ProcessPeer]:
+    peers: list[ProcessPeer] = [
+        MpscProcessPeer(),
+        MpscProcessPeer(1000),
+        MpscProcessPeer(0),
+        MpQueuePeer(),
+        MpSimpleQueuePeer(),
+        MpPipePeer(),
+        BarePipePeer(),
+        BareSocketPeer(),
+        ZmqPeer(),
+        FasterFifoPeer(),
     ]
     return {peer.name: peer for peer in peers}

@@ -44,7 +44,8 @@ class Target:
 
     ``kind`` says how the ratio is formed: ``rate`` - the row's rate over the other's (higher
     is better, met when >= threshold); ``cost`` - the other's rate over the row's, i.e. how
-    many times the row costs (met when <= threshold); ``bytes`` - the row's bytes over the
+    many times the row costs (met when <= threshold); ``time`` - the same ratio, read as the
+    row's time per operation over the other's (round trips); ``bytes`` - the row's bytes over the
     other's (met when <= threshold); ``at most`` - the row's own value, no ratio (met when
     <= threshold; ``against`` names the unit).
     """
@@ -60,7 +61,9 @@ class Target:
         op = ">=" if self.kind == "rate" else "<="
         if self.kind == "at most":
             return f"{self.workload}: {self.row} {op} {self.threshold:g} {self.against}"
-        what = {"rate": "", "cost": " (cost per op)", "bytes": " (bytes)"}[self.kind]
+        what = {"rate": "", "cost": " (cost per op)", "time": " (time per op)", "bytes": " (bytes)"}[
+            self.kind
+        ]
         return f"{self.workload}: {self.row} {op} {self.threshold:g}x {self.against}{what}"
 
 
@@ -81,8 +84,12 @@ TARGETS = [  # issue 10's where it set them, earlier issues' otherwise (issue 11
     Target("asyncio_to_thread", "mpsc", "culsans", "rate", 2.0),
     Target("asyncio_to_asyncio", "mpsc", "asyncio.Queue", "rate", 1.0),
     Target("process_spsc", "mpsc.process", "multiprocessing.Queue", "rate", 5.0),  # issue 11's
+    Target("process_spsc", "mpsc.process", "pyzmq PUSH/PULL", "rate", 1.5),
     Target("process_spsc", "mpsc.process", "faster-fifo", "rate", 1.0),
     Target("process_mpsc4", "mpsc.process", "multiprocessing.Queue", "rate", 5.0),
+    Target("process_pingpong", "mpsc.process", "multiprocessing.Queue", "time", 0.2),
+    Target("process_pingpong", "mpsc.process", "bare pipe", "time", 2.0),
+    Target("process_large", "mpsc.process", "multiprocessing.Queue", "rate", 1.0),
     Target("memory_queued", "mpsc", "collections.deque", "bytes", 1.1),
     Target("memory_idle", "mpsc", "B", "at most", 1024),
 ]
@@ -147,6 +154,8 @@ def fmt_value(value: float, unit: str) -> str:
         return "—"
     if unit.startswith("B/"):
         return f"{value:,.1f} B" if value < 100 else f"{value:,.0f} B"
+    if unit == "MB/s":
+        return f"{value:,.0f} MB/s" if value >= 100 else f"{value:.3g} MB/s"
     for scale, suffix in ((1e6, " M"), (1e3, " k")):
         if value >= scale:
             return f"{value / scale:.3g}{suffix}/s"
@@ -166,7 +175,7 @@ def target_ratio(target: Target, results: dict[str, dict[str, Result]]) -> float
         row = rows.get(target.row)
         return row.median if row is not None else math.nan
     r = ratio(rows, target.row, target.against)
-    if target.kind == "cost":
+    if target.kind in ("cost", "time"):
         return 1 / r if r else math.nan
     return r
 
@@ -370,11 +379,16 @@ def plots(
     for workload in workloads:
         if any(r.samples for r in results.get(workload.key, {}).values()):
             by_group.setdefault(workload.group, []).append(workload)
-    # Workloads of one group share a unit and a panel, except memory (two units): one each.
+    # Workloads of one group share a panel, except in memory and processes: a panel per unit.
     panels: list[tuple[str, str, list[Workload]]] = []
     for group, members in by_group.items():
-        if group == "memory":
-            panels += [(group, w.title, [w]) for w in members]
+        if group in ("memory", "processes"):
+            by_unit: dict[str, list[Workload]] = {}
+            for w in members:
+                by_unit.setdefault(w.unit, []).append(w)
+            panels += [
+                (group, same[0].title if len(same) == 1 else GROUPS[group], same) for same in by_unit.values()
+            ]
         else:
             panels.append((group, GROUPS[group], members))
 

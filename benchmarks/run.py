@@ -90,6 +90,7 @@ def measure(workload: Workload, n: int, repeats: int) -> dict[str, Result]:
     """Warm up each row once, then run every row once per repeat, in a rotating order."""
     results = {row.name: Result(row.name, note=row.note) for row in workload.rows}
     live = list(workload.rows)
+    started = time.perf_counter()
     print(f"-- {workload.title} [{workload.key}], n={n:,}: ", end="", file=sys.stderr, flush=True)
     if workload.warm_up:
         for row in list(live):
@@ -102,7 +103,7 @@ def measure(workload: Workload, n: int, repeats: int) -> dict[str, Result]:
             if value is not None:
                 results[row.name].samples.append(value)
         print(".", end="", file=sys.stderr, flush=True)
-    print(file=sys.stderr)
+    print(f" {time.perf_counter() - started:.0f} s", file=sys.stderr)
     return results
 
 
@@ -146,7 +147,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.replot:
         return replot(args.replot, args.plots or args.replot.parent)
     peers = peers_module.all_peers()
-    workloads = build(peers)
+    process_peers = peers_module.process_peers()
+    workloads = build(peers, process_peers)
     if args.list:
         for w in workloads:
             print(f"{w.key:20} {w.group:8} {w.title} (reference: {w.reference})")
@@ -167,12 +169,21 @@ def main(argv: list[str] | None = None) -> int:
     versions |= {
         p.name: p.version for p in peers.values() if p.module not in (None, "mpsc") and not p.skip_reason
     }
+    versions |= {
+        p.distribution or p.name: p.version
+        for p in process_peers.values()
+        if p.module not in (None, "mpsc") and not p.skip_reason
+    }
     print("mpsc benchmark suite —", report.describe_machine(info))
     source = source_state()
     print("versions:", ", ".join(f"{k} {v}" for k, v in versions.items()), f"(mpsc at {source})")
     for peer in peers.values():
         if peer.skip_reason:
             print(f"skipping {peer.name}: {peer.skip_reason}")
+    if any(w.group == "processes" for w in chosen):
+        for process_peer in process_peers.values():
+            if process_peer.skip_reason:
+                print(f"skipping {process_peer.name}: {process_peer.skip_reason}")
     mode = "quick" if args.quick else "full"
     print(f"mode: {mode}, {repeats} repeats, workloads: {', '.join(w.key for w in chosen)}\n", flush=True)
 
@@ -210,7 +221,9 @@ def main(argv: list[str] | None = None) -> int:
         "elapsed_s": round(elapsed, 1),
         "versions": versions,
         "mpsc_source": source,
-        "skipped_peers": {p.name: p.skip_reason for p in peers.values() if p.skip_reason},
+        "skipped_peers": {
+            p.name: p.skip_reason for p in [*peers.values(), *process_peers.values()] if p.skip_reason
+        },
     }
     if json_path is not None:
         report.to_json(json_path, info, settings, chosen, sizes, all_results, targets)

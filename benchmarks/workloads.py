@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import importlib.util
 import threading
 import tracemalloc
 from collections.abc import Callable
@@ -22,7 +21,7 @@ from dataclasses import dataclass, field
 from time import perf_counter
 from typing import Any
 
-from peers import Ends, Peer
+from peers import Ends, Peer, ProcessPeer
 
 
 class BenchmarkError(RuntimeError):
@@ -747,126 +746,325 @@ def memory_idle_run(peer: Peer) -> Callable[[int], float]:
 # -- the suite ------------------------------------------------------------------------------------
 
 
-# -- processes: P producer processes, one consumer process ----------------------------------------
+# -- processes ------------------------------------------------------------------------------------
+#
+# Every process workload starts its processes afresh for each run (forkserver; not timed) and
+# goes through one protocol (_run_roles): each child gets its ends as Process arguments and a
+# report pipe to the parent. Receivers set up first (a zmq PULL socket binds), then, after a
+# first barrier, senders (a PUSH socket connects); a second barrier starts the clock. Each
+# child reports the time it passed that barrier and its results; once every child has, the
+# parent tells each one to close its senders (``finish``) and count what is left on its
+# receivers, collects the counts and reaps the children. The run's time is from the earliest
+# start to the consumer's last message, all on CLOCK_MONOTONIC, one clock for every process.
+# Senders are closed only once every message has arrived: closing a zmq PUSH socket right after
+# its last send lost messages here (ipc://, 4 producers, default linger), although term()
+# returned only after its linger.
 
-# Each message is (i, PAD): a small tuple whose pickle is 25-30 bytes, as issue 11 sets it.
+# Each small message is (i, PAD): a tuple whose pickle is 25-30 bytes, as issue 11 sets it.
 _PAD = "mpsc-msg"
-PROCESS_PEERS = {
-    "mpsc.process": "channel(): one SOCK_SEQPACKET datagram per message",
-    "mpsc.process bounded(1000)": "sync_channel(1000): a credit pipe besides",
-    "multiprocessing.Queue": "a pipe, a lock and a feeder thread per producer",
-    "faster-fifo": "a shared-memory ring buffer (faster_fifo.Queue)",
-}
+# Large messages: 10 MB bytes, i (8 bytes, little-endian) at the start and at the end.
+LARGE_SIZE = 10_000_000
+_STAMP = 8
 
 
-def _process_queue(peer: str, ctx: Any) -> tuple[Any, Any]:
-    """The (producer end, consumer end) of one queue of ``peer``, made in the parent."""
-    if peer.startswith("mpsc.process"):
-        import mpsc.process
+def _ctx() -> Any:
+    import multiprocessing
 
-        return mpsc.process.sync_channel(1000) if "bounded" in peer else mpsc.process.channel()
-    if peer == "multiprocessing.Queue":
-        q = ctx.Queue()
-        return q, q
-    import faster_fifo
-
-    q = faster_fifo.Queue()
-    return q, q
+    ctx = multiprocessing.get_context("forkserver")
+    # The forkserver imports these once, when it starts, and each child forked from it has them:
+    # a child then imports only this module and peers (~100 ms less per process). Not these two
+    # themselves: before 3.13 the forkserver ignores the parent's sys.path, and with it this
+    # directory. Not zmq or faster_fifo either (see FasterFifoPeer).
+    ctx.set_forkserver_preload(["asyncio", "tracemalloc", "mpsc.process", "multiprocessing.queues"])
+    return ctx
 
 
-def _process_produce(peer: str, tx: Any, start: Any, lo: int, hi: int) -> None:
-    """A producer process: after the start barrier, put (i, PAD) for i in lo..hi-1."""
-    start.wait()
-    put = tx.send if peer.startswith("mpsc.process") else tx.put
-    for i in range(lo, hi):
-        put((i, _PAD))
-    if peer == "multiprocessing.Queue":
-        tx.close()
-        tx.join_thread()  # its feeder thread has written everything before the process ends
-    elif peer.startswith("mpsc.process"):
-        tx.close()
+def _large_payload(i: int, filler: bytes) -> bytes:
+    stamp = i.to_bytes(_STAMP, "little")
+    return stamp + filler + stamp
 
 
-def _process_consume(peer: str, rx: Any, start: Any, n: int, result: Any) -> None:
-    """The consumer process: after the start barrier, get n messages and report (sum, end)."""
-    start.wait()
-    total = 0
-    get = rx.recv if peer.startswith("mpsc.process") else rx.get
-    for _ in range(n):
-        total += get()[0]
-    result.send((total, perf_counter()))  # (CLOCK_MONOTONIC: one clock for every process)
-    result.close()
+def _large_ok(message: Any) -> int:
+    """i of a large message, or -1 if its length or its stamps are wrong."""
+    if len(message) != LARGE_SIZE or message[:_STAMP] != message[-_STAMP:]:
+        return -1
+    return int.from_bytes(message[:_STAMP], "little")
 
 
-def process_run(peer: str, producers: int) -> Callable[[int], float]:
-    """n messages from ``producers`` processes to one consumer process, timed from the moment
-    every process has passed the start barrier to the consumer's n-th message (process start
-    is not timed). The sum is checked and the queue must be empty once every producer ended."""
-    what = f"{producers} process(es) → 1, {peer}"
+def _role(body: Callable[[], tuple[Any, ...]], start: Any, report: Any) -> None:
+    """A child process: run ``body`` (which passes the barrier twice and returns its report and
+    a closing step), send the report, wait for the parent's word, then close its senders and
+    count the leftovers of its receivers."""
+    try:
+        done, leftover = body()
+        report.send(("done", *done))
+        report.recv()  # every process has reported: close, count what is left
+        report.send(("left", leftover()))
+    except BaseException as exc:
+        start.abort()  # nobody waits for this process at the barrier
+        try:
+            report.send(("error", f"{type(exc).__name__}: {exc}"))
+        finally:
+            raise
+
+
+def _producer_role(peer: Any, end: Any, large: bool, start: Any, lo: int, hi: int, wait: float,
+                   report: Any) -> None:  # fmt: skip
+    def body() -> tuple[Any, ...]:
+        start.wait(wait)  # the receivers are ready
+        out = peer.sender(end, large)
+        put = out.put
+        if large:  # made before the clock starts: a payload per message, consumed as sent
+            filler = bytes(range(256)) * ((LARGE_SIZE - 2 * _STAMP) // 256 + 1)
+            filler = filler[: LARGE_SIZE - 2 * _STAMP]
+            payloads = [_large_payload(i, filler) for i in range(hi - 1, lo - 1, -1)]
+            del filler
+            start.wait(wait)
+            t0 = perf_counter()
+            while payloads:
+                put(payloads.pop())
+        else:
+            start.wait(wait)
+            t0 = perf_counter()
+            for i in range(lo, hi):
+                put((i, _PAD))
+        t1 = perf_counter()
+
+        def finish() -> int:
+            out.finish()
+            return 0
+
+        return (t0, t1, 0, 0), finish
+
+    _role(body, start, report)
+
+
+def _consumer_role(peer: Any, end: Any, large: bool, start: Any, n: int, wait: float, report: Any) -> None:
+    def body() -> tuple[Any, ...]:
+        inp = peer.receiver(end, large)
+        start.wait(wait)
+        start.wait(wait)
+        t0 = perf_counter()
+        get = inp.get
+        total = bad = 0
+        if large:
+            for _ in range(n):
+                i = _large_ok(get())
+                if i < 0:
+                    bad += 1
+                total += i
+        else:
+            for _ in range(n):
+                total += get()[0]
+        t1 = perf_counter()
+
+        def leftover() -> int:
+            left = inp.leftover()
+            inp.finish()
+            return left
+
+        return (t0, t1, total, bad), leftover
+
+    _role(body, start, report)
+
+
+def _echo_role(peer: Any, requests: Any, replies: Any, start: Any, n: int, wait: float, report: Any) -> None:
+    def body() -> tuple[Any, ...]:
+        inp = peer.receiver(requests, False)
+        start.wait(wait)
+        out = peer.sender(replies, False)
+        start.wait(wait)
+        t0 = perf_counter()
+        get, put = inp.get, out.put
+        for _ in range(n):
+            put(get())
+        t1 = perf_counter()
+
+        def leftover() -> int:
+            out.finish()
+            left = inp.leftover()
+            inp.finish()
+            return left
+
+        return (t0, t1, 0, 0), leftover
+
+    _role(body, start, report)
+
+
+def _pinger_role(
+    peer: Any, replies: Any, requests: Any, start: Any, n: int, wait: float, report: Any
+) -> None:
+    def body() -> tuple[Any, ...]:
+        inp = peer.receiver(replies, False)
+        start.wait(wait)
+        out = peer.sender(requests, False)
+        start.wait(wait)
+        t0 = perf_counter()
+        get, put = inp.get, out.put
+        total = 0
+        for i in range(n):
+            put((i, _PAD))
+            total += get()[0]
+        t1 = perf_counter()
+
+        def leftover() -> int:
+            out.finish()
+            left = inp.leftover()
+            inp.finish()
+            return left
+
+        return (t0, t1, total, 0), leftover
+
+    _role(body, start, report)
+
+
+def _run_roles(ctx: Any, roles: list[tuple[str, Callable[..., None], tuple[Any, ...]]], start: Any,
+               n: int, what: str) -> tuple[list[tuple[Any, ...]], int]:  # fmt: skip
+    """Start one process per role, let them through the two barriers, and collect each one's
+    report and then its leftover count. Every child is reaped before this returns or raises."""
+    from multiprocessing.connection import wait
+
+    timeout = _timeout(n)
+    pipes = [ctx.Pipe() for _ in roles]
+    children = [
+        ctx.Process(target=target, args=(*args, timeout, child_end), name=name, daemon=True)
+        for (name, target, args), (_, child_end) in zip(roles, pipes, strict=True)
+    ]
+    ours = [parent_end for parent_end, _ in pipes]
+
+    def failure(first: int, text: str) -> BenchmarkError:
+        """The error a child reported, or the one that made the others' barrier break."""
+        errors = [f"{children[first].name}: {text}"]
+        others = [c for c in ours if c is not ours[first]]
+        deadline = perf_counter() + 1.0
+        while others and perf_counter() < deadline:
+            for conn in wait(others, max(0.0, deadline - perf_counter())):
+                others.remove(conn)
+                try:
+                    message = conn.recv()
+                except EOFError:
+                    continue
+                if message[0] == "error":
+                    errors.append(f"{children[ours.index(conn)].name}: {message[1]}")
+        errors.sort(key=lambda e: "BrokenBarrierError" in e)
+        return BenchmarkError(f"{what}: {errors[0]}")
+
+    def collect(kind: str) -> list[tuple[Any, ...]]:
+        got: dict[int, tuple[Any, ...]] = {}
+        deadline = perf_counter() + timeout
+        while len(got) < len(ours):
+            pending = [c for i, c in enumerate(ours) if i not in got]
+            ready = wait(pending, max(0.0, deadline - perf_counter()))
+            if not ready:
+                late = ", ".join(children[i].name for i in range(len(ours)) if i not in got)
+                raise BenchmarkError(
+                    f"{what}: no word from {late} after {timeout:.0f} s — messages lost or a hang"
+                )
+            for conn in ready:
+                i = ours.index(conn)
+                try:
+                    message = conn.recv()
+                except EOFError:
+                    child = children[i]
+                    child.join(5)
+                    raise BenchmarkError(
+                        f"{what}: {child.name} ended (exit code {child.exitcode}) without reporting"
+                    ) from None
+                if message[0] == "error":
+                    raise failure(i, message[1])
+                if message[0] != kind:
+                    raise BenchmarkError(f"{what}: {children[i].name} sent {message!r}, expected {kind!r}")
+                got[i] = message[1:]
+        return [got[i] for i in range(len(ours))]
+
+    try:
+        for child in children:
+            child.start()
+        for _, child_end in pipes:
+            child_end.close()
+        try:
+            start.wait(timeout)  # receivers ready
+            start.wait(timeout)  # everybody ready: the clock starts in each process
+        except threading.BrokenBarrierError:
+            collect("done")  # raises the child's own error, if one sent it
+            raise BenchmarkError(f"{what}: a process broke the start barrier") from None
+        reports = collect("done")
+        for conn in ours:
+            conn.send("check")
+        leftover = sum(left for (left,) in collect("left"))
+        for child in children:
+            child.join(timeout)
+            if child.exitcode != 0:
+                raise BenchmarkError(f"{what}: {child.name} ended with exit code {child.exitcode}")
+        return reports, leftover
+    finally:
+        for child in children:
+            if child.is_alive():
+                child.kill()
+            child.join(5)
+        for conn in ours:
+            conn.close()
+
+
+def process_run(peer: Any, producers: int, large: bool = False) -> Callable[[int], float]:
+    """n messages from ``producers`` processes to one consumer process: small tuples (msg/s),
+    or 10 MB bytes payloads (MB/s). The sum of the i's is checked, large payloads' length and
+    stamps too, and nothing may be left once every producer has ended."""
+    what = f"{producers} process(es) → 1{' (10 MB)' * large}, {peer.name}"
 
     def run(n: int) -> float:
-        import multiprocessing
-
-        ctx = multiprocessing.get_context("forkserver")
-        tx, rx = _process_queue(peer, ctx)
+        ctx = _ctx()
+        chan = peer.channel(ctx, producers, large)
         start = ctx.Barrier(producers + 2)
-        result_r, result_w = ctx.Pipe(duplex=False)
-        children = [
-            ctx.Process(target=_process_produce, args=(peer, tx, start, p * n // producers,
-                                                      (p + 1) * n // producers), daemon=True)
+        roles: list[tuple[str, Callable[..., None], tuple[Any, ...]]] = [
+            (f"producer-{p}", _producer_role,
+             (peer, chan.producer_ends[p], large, start, p * n // producers, (p + 1) * n // producers))
             for p in range(producers)
         ]  # fmt: skip
-        children.append(
-            ctx.Process(target=_process_consume, args=(peer, rx, start, n, result_w), daemon=True)
-        )
+        roles.append(("consumer", _consumer_role, (peer, chan.consumer_end, large, start, n)))
         try:
-            for child in children:
-                child.start()
-            result_w.close()
-            if peer.startswith("mpsc.process"):
-                tx.close()  # only the producers hold senders now: the channel ends with them
-            start.wait(_timeout(n))
-            t0 = perf_counter()
-            if not result_r.poll(_timeout(n)):
-                raise BenchmarkError(f"{what}: no result after {_timeout(n):.0f} s — messages lost or a hang")
-            total, end = result_r.recv()
-            for child in children:
-                child.join(_timeout(n))
-                if child.exitcode != 0:
-                    raise BenchmarkError(f"{what}: {child.name} ended with exit code {child.exitcode}")
-            _check(what, n, total, _process_leftover(peer, rx))
-            return n / (end - t0)
+            reports, leftover = _run_roles(ctx, roles, start, n, what)
         finally:
-            for child in children:
-                if child.is_alive():
-                    child.kill()
-                    child.join(5)
-            result_r.close()
-            if peer.startswith("mpsc.process"):
-                tx.close()
-                rx.close()
+            chan.close()
+        _, end, total, bad = reports[-1]
+        if bad:
+            raise BenchmarkError(f"{what}: {bad} payloads arrived with a wrong length or torn stamps")
+        _check(what, n, total, leftover)
+        elapsed = end - min(r[0] for r in reports)
+        return n * LARGE_SIZE / 1e6 / elapsed if large else n / elapsed
 
     return run
 
 
-def _process_leftover(peer: str, rx: Any) -> int:
-    """What is still queued once every producer ended (the parent's own consumer end)."""
-    import queue
+def process_pingpong_run(peer: Any) -> Callable[[int], float]:
+    """Round trips between two processes: a pinger sends (i, PAD) on one channel and waits for
+    it to come back from an echo process on a second one; one message in flight at a time."""
+    what = f"process ping-pong, {peer.name}"
 
-    left = 0
-    if peer.startswith("mpsc.process"):
-        return sum(1 for _ in rx.try_iter())
-    while True:
+    def run(n: int) -> float:
+        ctx = _ctx()
+        requests = peer.channel(ctx, 1, False)
+        replies = peer.channel(ctx, 1, False)
+        start = ctx.Barrier(3)
+        roles: list[tuple[str, Callable[..., None], tuple[Any, ...]]] = [
+            ("echo", _echo_role, (peer, requests.consumer_end, replies.producer_ends[0], start, n)),
+            ("pinger", _pinger_role, (peer, replies.consumer_end, requests.producer_ends[0], start, n)),
+        ]
         try:
-            rx.get(timeout=0.05 if left == 0 else 0)
-        except queue.Empty:
-            return left
-        left += 1
+            reports, leftover = _run_roles(ctx, roles, start, n, what)
+        finally:
+            requests.close()
+            replies.close()
+        t0, t1, total, _ = reports[1]
+        _check(what, n, total, leftover)
+        return n / (t1 - t0)
+
+    return run
 
 
 GROUPS = {
     "threads": "Threads",
-    "processes": "Processes (producer processes → a consumer process)",
+    "processes": "Processes (producer processes → a consumer process)",  # the msg/s panel
     "waiters": "Many waiters (the reference is 10³ of them: a ratio below 1 is growth)",
     "select": "select",
     "asyncio": "asyncio",
@@ -874,7 +1072,7 @@ GROUPS = {
 }
 
 
-def build(peers: dict[str, Peer]) -> list[Workload]:
+def build(peers: dict[str, Peer], process_peers: dict[str, ProcessPeer]) -> list[Workload]:
     """Every workload with its rows; peers that cannot run one are listed as skipped."""
     workloads: list[Workload] = []
 
@@ -1038,22 +1236,49 @@ def build(peers: dict[str, Peer]) -> list[Workload]:
         workload.rows += [Row("mpsc 10³", _sized(make_run(), 10)), Row("mpsc 10⁴", make_run())]
         workloads.append(workload)
 
-    for key, title, producers in [
-        ("process_spsc", "1 producer process → 1 consumer process", 1),
-        ("process_mpsc4", "4 producer processes → 1 consumer process", 4),
+    # Processes: every run starts its processes (forkserver, not timed), so 3 runs per row, and
+    # no warm-up run: each run's processes are new, and their start is not timed.
+    def process_rows(
+        workload: Workload, kind: str, make_run: Callable[[Any], Callable[[int], float]]
+    ) -> None:
+        for name, peer in process_peers.items():
+            reason = peer.offers(kind)
+            if reason is None:
+                note = peer.large_note if kind == "large" else peer.note
+                workload.rows.append(Row(name, make_run(peer), note))
+            elif reason:  # "": a variant that is not meant for this workload, left out
+                workload.skipped[name] = reason
+        workload.max_repeats, workload.warm_up = 3, False
+
+    for key, kind, title, producers in [
+        ("process_spsc", "spsc", "1 process → 1 process", 1),
+        ("process_mpsc4", "mpsc4", "4 processes → 1 process", 4),
     ]:
-        workload = Workload(key, title, "processes", "msg/s", True, "multiprocessing.Queue", 100_000, 20_000)
+        workload = Workload(key, title, "processes", "msg/s", True, "multiprocessing.Queue", 80_000, 12_000)
         workload.description = (
             f"{producers} producer process{'es' * (producers > 1)} → 1 consumer process "
             "(forkserver; start not timed); n small tuples (i, str), 25-30-byte pickles; sum checked"
         )
-        workload.max_repeats = 3  # each run starts processes; 3 keep the group near 20 s
-        for name, note in PROCESS_PEERS.items():
-            if name == "faster-fifo" and importlib.util.find_spec("faster_fifo") is None:
-                workload.skipped[name] = "faster_fifo is not installed"
-                continue
-            workload.rows.append(Row(name, process_run(name, producers), note))
+        process_rows(workload, kind, lambda peer, producers=producers: process_run(peer, producers))
         workloads.append(workload)
+    pp = Workload("process_pingpong", "ping-pong between two processes", "processes", "round trips/s", True,
+                  "multiprocessing.Queue", 10_000, 1_500)  # fmt: skip
+    pp.description = (
+        "a pinger process sends (i, str) on one channel, an echo process sends it back on another; "
+        "one message in flight; sum checked"
+    )
+    process_rows(pp, "pingpong", process_pingpong_run)
+    pp.split = 2  # its speed swings with where the scheduler puts the two processes: more samples
+    large = Workload("process_large", "10 MB bytes payloads, 1 process → 1", "processes", "MB/s", True,
+                     "multiprocessing.Queue", 30, 10)  # fmt: skip
+    large.description = (
+        f"n bytes payloads of {LARGE_SIZE / 1e6:g} MB (MB = 10⁶ bytes), made before the clock starts; "
+        "length, stamps and sum checked.\n   Copies of the payload per message: mpsc.process 3 "
+        "(pickle, write to a memfd, unpickle from its mapping); multiprocessing.Queue and Pipe 5 "
+        "(pickle, pipe write, pipe read, BytesIO, unpickle); bare socket 2 (raw bytes, no pickle)"
+    )
+    process_rows(large, "large", lambda peer: process_run(peer, 1, large=True))
+    workloads += [pp, large]
 
     memory_peers = ["mpsc", "collections.deque", "queue.SimpleQueue", "queue.Queue",
                     "asyncio.Queue", "aiologic", "culsans", "janus"]  # fmt: skip
