@@ -1,0 +1,185 @@
+"""Leases: how the server knows which handles are alive, and the thread that keeps them so.
+
+Each handle holds one :class:`Lease` (an id in its side's sorted set, scored by its expiry on
+the channel's lease clock; see ``_lua``). One daemon thread per process renews every lease it
+holds, one script call per channel, every quarter of the shortest lease; the same call prunes
+expired leases of both sides, so a survivor notices a dead peer within a lease and a quarter
+and wakes its blocked calls (the scripts post to the channel's ``ctl`` stream or push
+``space`` tokens). A renewal that finds its lease gone marks it lost: the handle then raises
+``LeaseExpiredError``.
+
+``valid_until`` is a local, conservative bound: a lease renewed by a call *sent* at monotonic
+time ``t`` lives on the server until at least ``t + ttl`` (the lease clock never runs faster
+than real time), so a receiver hands out prefetched entries only before ``valid_until``
+(``t + 0.9 ttl``), after which another receiver could have claimed them.
+
+Handles collected without ``close()`` are released by this thread; at interpreter exit every
+lease still held is released (best effort, within about a second). A forked child does not
+inherit leases: the handles it inherited refuse to work there (pickle a handle to pass it).
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import threading
+import time
+from typing import Final
+
+from . import _lua
+from ._keys import Keys
+from ._link import Link, script
+
+_RENEW: Final = script(_lua.RENEW)
+_CLOSE: Final = script(_lua.CLOSE)
+
+KEEP_LEASES: Final = 10
+"""A channel's keys outlive its last renewal by this many leases (at least 10 s)."""
+
+
+def evalsha(s: object, keys: Keys, *argv: object) -> list[object]:
+    sha = s.sha  # type: ignore[attr-defined]
+    return ["EVALSHA", sha, 7, *keys.all, *argv]
+
+
+class Lease:
+    """One handle's lease. ``acks`` (receivers) are entries handed out and not yet
+    acknowledged on the server; they are acknowledged with the next call, or at release.
+    ``lanes`` (senders) are the sequence fields of the extra lanes, forgotten at release."""
+
+    __slots__ = (
+        "acks",
+        "closed",
+        "id",
+        "keys",
+        "lanes",
+        "link",
+        "lost",
+        "pid",
+        "side",
+        "ttl",
+        "valid_until",
+    )
+
+    def __init__(self, link: Link, keys: Keys, side: str, ttl: float, lease_id: str | None = None) -> None:
+        self.link = link
+        self.keys = keys
+        self.side = side
+        self.ttl = ttl
+        self.id = lease_id or os.urandom(8).hex()
+        self.pid = os.getpid()
+        self.lost = False
+        self.closed = False
+        self.valid_until = time.monotonic() + 0.9 * ttl
+        self.acks: list[bytes] = []
+        self.lanes: list[str] = []
+
+    def renewed(self, sent_at: float) -> None:
+        until = sent_at + 0.9 * self.ttl
+        if until > self.valid_until:
+            self.valid_until = until
+
+    def release(self, timeout: float) -> None:
+        """End the lease on the server (acknowledging what was handed out). Errors reaching
+        the server are swallowed: the lease then expires by itself."""
+        if self.closed:
+            return
+        self.closed = True
+        renewer.drop(self)
+        if self.pid != os.getpid() or self.lost:
+            return
+        acks = list(self.acks) if self.side == "rx" else list(self.lanes)
+        deadline = time.monotonic() + timeout
+        try:
+            self.link.call(lambda g, a: evalsha(_CLOSE, self.keys, self.side, self.id, *acks), deadline)
+        except Exception:
+            pass
+        else:
+            del self.acks[: len(acks)]
+
+
+class _Renewer:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.wake = threading.Event()
+        self.leases: dict[str, Lease] = {}
+        self.released: list[Lease] = []
+        self.thread: threading.Thread | None = None
+
+    def add(self, lease: Lease) -> None:
+        with self.lock:
+            self.leases[lease.id] = lease
+            if self.thread is None or not self.thread.is_alive():
+                self.thread = threading.Thread(target=self._run, name="mpsc.redis leases", daemon=True)
+                self.thread.start()
+
+    def drop(self, lease: Lease) -> None:
+        with self.lock:
+            self.leases.pop(lease.id, None)
+
+    def collected(self, lease: Lease) -> None:
+        """From a handle's finalizer: release its lease from this thread (no I/O there)."""
+        with self.lock:
+            self.released.append(lease)
+        self.wake.set()
+
+    def _run(self) -> None:
+        while True:
+            with self.lock:
+                ttls = [lease.ttl for lease in self.leases.values()]
+            period = max(0.02, min(ttls) / 4) if ttls else 1.0
+            self.wake.wait(period)
+            self.wake.clear()
+            with self.lock:
+                released, self.released = self.released, []
+            for lease in released:
+                lease.release(1.0)
+            self.renew_all()
+
+    def renew_all(self) -> None:
+        groups: dict[tuple[int, str], list[Lease]] = {}
+        with self.lock:
+            for lease in self.leases.values():
+                if not lease.lost and not lease.closed:
+                    groups.setdefault((id(lease.link), lease.keys.name), []).append(lease)
+        for leases in groups.values():
+            first = leases[0]
+            tx = [lease.id for lease in leases if lease.side == "tx"]
+            rx = [lease.id for lease in leases if lease.side == "rx"]
+            keep = int(max(10.0, KEEP_LEASES * first.ttl) * 1000)
+            sent_at = time.monotonic()
+            try:
+                reply = first.link.call(
+                    lambda g, a: evalsha(_RENEW, first.keys, keep, len(tx), *tx, *rx),
+                    sent_at + first.ttl / 2,
+                )
+            except Exception:  # unreachable now: try again next round (the leases may expire)
+                continue
+            first.link.saw(reply[0])
+            lost = {bytes(x).decode() for x in reply[2]}
+            for lease in leases:
+                if lease.id in lost:
+                    lease.lost = True
+                else:
+                    lease.renewed(sent_at)
+
+    def at_exit(self) -> None:
+        with self.lock:
+            leases = list(self.leases.values()) + self.released
+            self.released = []
+        deadline = time.monotonic() + 1.0
+        for lease in leases:
+            lease.release(max(0.05, deadline - time.monotonic()))
+
+    def forked(self) -> None:
+        # The child holds none of the parent's leases (its handles refuse to work, by pid).
+        self.lock = threading.Lock()
+        self.wake = threading.Event()
+        self.leases = {}
+        self.released = []
+        self.thread = None
+
+
+renewer: Final = _Renewer()
+atexit.register(renewer.at_exit)
+os.register_at_fork(after_in_child=renewer.forked)
