@@ -89,7 +89,9 @@ class RedisServer:
         deadline = time.monotonic() + START_WITHIN
         while not _ping(self.port, self.password):
             if self.proc.poll() is not None:
-                raise RuntimeError(f"redis-server exited with {self.proc.returncode}; see {self.dir}/server.log")
+                raise RuntimeError(
+                    f"redis-server exited with {self.proc.returncode}; see {self.dir}/server.log"
+                )
             if time.monotonic() > deadline:
                 self.kill()
                 raise RuntimeError(f"redis-server did not answer within {START_WITHIN} s")

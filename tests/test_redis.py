@@ -321,10 +321,14 @@ def test_default_lease_expires_under_two_seconds(url: str, procs: Any) -> None:
     ready_rx.recv_timeout(20)
     child.kill()
     killed = time.monotonic()
-    with pytest.raises(mpsc.SendError):
+
+    def send_until_refused() -> None:
         while time.monotonic() - killed < 5:
             tx.send("x")
-            time.sleep(0.02)
+            time.sleep(0.02)  # a sender's pace, not an ordering
+
+    with pytest.raises(mpsc.SendError):
+        send_until_refused()
     assert time.monotonic() - killed < 2.0
     procs.join(child)
     for h in (tx, ready_tx, ready_rx):

@@ -12,7 +12,7 @@ from . import _lua
 from ._errors import ConnectionError
 from ._handles import Receiver, Sender, _Channel
 from ._keys import Keys, check_name, check_url
-from ._leases import KEEP_LEASES, Lease, evalsha
+from ._leases import KEEP_LEASES, Lease, evalsha, fixed
 from ._link import Expired, link, remember, script
 
 T = TypeVar("T")
@@ -48,7 +48,7 @@ def _make(
     keep = int(max(10.0, KEEP_LEASES * ttl) * 1000)
     try:
         reply = the_link.call(
-            lambda g, a: evalsha(_JOIN, keys, mode, capacity or 0, int(ttl * 1000), keep, tx.id, rx.id), None
+            fixed(evalsha(_JOIN, keys, mode, capacity or 0, int(ttl * 1000), keep, tx.id, rx.id)), None
         )
     except Expired:  # pragma: no cover (no deadline)
         raise ConnectionError() from None
@@ -116,7 +116,9 @@ def sync_channel(
     if bound < 0:
         raise ValueError(f"capacity must be >= 0, got {bound}")
     if bound == 0:
-        raise ValueError("mpsc.redis does not support rendezvous channels (capacity 0) yet; use a capacity >= 1")
+        raise ValueError(
+            "mpsc.redis does not support rendezvous channels (capacity 0) yet; use a capacity >= 1"
+        )
     return _make(url, bound, name, lease, travel_secrets)
 
 

@@ -33,7 +33,7 @@ from .._errors import ClosedHandleError, Empty, Full, RecvError, SendError, Time
 from . import _lua
 from ._errors import ConnectionError, LeaseExpiredError
 from ._keys import Keys
-from ._leases import Lease, evalsha, renewer
+from ._leases import Lease, evalsha, fixed, renewer
 from ._link import Expired, Link, link, script, with_secrets
 from ._steps import Algorithm, Step, drive, drive_async, refuse_in_event_loop
 
@@ -58,7 +58,9 @@ class _Channel:
 
     __slots__ = ("capacity", "keys", "link", "travel_secrets", "ttl")
 
-    def __init__(self, link: Link, keys: Keys, capacity: int | None, ttl: float, travel_secrets: bool) -> None:
+    def __init__(
+        self, link: Link, keys: Keys, capacity: int | None, ttl: float, travel_secrets: bool
+    ) -> None:
         self.link = link
         self.keys = keys
         self.capacity = capacity
@@ -75,9 +77,14 @@ class _Handle(Generic[T]):
 
     __slots__ = ("__weakref__", "_chan", "_finalizer", "_lease")
     _side: ClassVar[str]
+    _chan: _Channel
+    _lease: Lease
+    _finalizer: weakref.finalize[..., Any]
 
     def __init__(self, *args: object) -> None:
-        raise TypeError(f"mpsc.redis {type(self).__name__} handles are made by mpsc.redis.channel() and bounded()")
+        raise TypeError(
+            f"mpsc.redis {type(self).__name__} handles are made by mpsc.redis.channel() and bounded()"
+        )
 
     @classmethod
     def _new(cls, chan: _Channel, lease: Lease) -> Self:
@@ -112,7 +119,7 @@ class _Handle(Generic[T]):
 
     def _call(self, argv_script: Any, *argv: object, deadline: float | None = None) -> list[Any]:
         lease = self._lease
-        reply: list[Any] = self._chan.link.call(lambda g, a: evalsha(argv_script, lease.keys, *argv), deadline)
+        reply: list[Any] = self._chan.link.call(fixed(evalsha(argv_script, lease.keys, *argv)), deadline)
         self._chan.link.saw(reply[0])
         return reply
 
@@ -255,7 +262,7 @@ def _rebuild(
     side = cls._side
     lease = Lease(the_link, keys, side, ttl)
     try:
-        reply = the_link.call(lambda g, a: evalsha(_LEASE, keys, "adopt", side, travel_id, lease.id), None)
+        reply = the_link.call(fixed(evalsha(_LEASE, keys, "adopt", side, travel_id, lease.id)), None)
     except ConnectionError:
         lease.lost = True
     else:
@@ -277,7 +284,7 @@ class _Lane:
 class Sender(_Handle[T]):
     """The sending half of a Redis channel. Clone it for each producer (anywhere)."""
 
-    __slots__ = ("_lanes", "_lane_count")
+    __slots__ = ("_lane_count", "_lanes")
     _side = "tx"
 
     def _setup(self) -> None:
@@ -319,7 +326,9 @@ class Sender(_Handle[T]):
                 seq = lane.seq + 1
                 lane.seq += len(chunk)  # reserved now: see the module's docstring
 
-                def build(give_up: float, attempt: int, seq: int = seq, chunk: list[bytes] = chunk) -> list[Any]:
+                def build(
+                    give_up: float, attempt: int, seq: int = seq, chunk: list[bytes] = chunk
+                ) -> list[Any]:
                     late = the_link.server_ms(give_up)
                     return evalsha(_SEND, lease.keys, lease.id, lane.field, seq, late, *chunk)
 
@@ -352,9 +361,11 @@ class Sender(_Handle[T]):
                     raise Timeout(left())
                 if blocking:
                     refuse_in_event_loop("send_async()")
-                block = lease.ttl if deadline is None else max(0.001, min(lease.ttl, deadline - time.monotonic()))
+                block = (
+                    lease.ttl if deadline is None else max(0.001, min(lease.ttl, deadline - time.monotonic()))
+                )
                 try:
-                    yield Step(lambda g, a, b=block: ["BLPOP", lease.keys.space, round(b, 3)], deadline, block, False)
+                    yield Step(fixed(["BLPOP", lease.keys.space, round(block, 3)]), deadline, block, False)
                 except Expired:
                     raise Timeout(left()) from None
                 self._open()
@@ -374,7 +385,8 @@ class Sender(_Handle[T]):
         self._send(value, None, False)
 
     def try_send(self, value: T) -> None:
-        """Send without waiting: ``Full`` if a bounded channel is full, ``SendError`` if no receiver is left."""
+        """Send without waiting: ``Full`` if a bounded channel is full, ``SendError`` if no
+        receiver is left."""
         self._send(value, None, True)
 
     def send_timeout(self, value: T, timeout: float) -> None:
@@ -400,7 +412,6 @@ class Sender(_Handle[T]):
         ``CancelledError`` is raised and it was not."""
         payload = _dumps(value)
         await drive_async(self._chan.link, self._send_steps([payload], value, None, False, blocking=False))
-
 
 
 SyncSender = Sender
@@ -434,7 +445,7 @@ class Receiver(_Handle[T]):
                     # handing out an entry another receiver could otherwise claim.
                     acks = list(lease.acks)
                     sent_at = time.monotonic()
-                    reply = yield Step(lambda g, a: evalsha(_ACK, lease.keys, lease.id, *acks), None)
+                    reply = yield Step(fixed(evalsha(_ACK, lease.keys, lease.id, *acks)), None)
                     if _status(reply) == b"lost":
                         lease.lost = True
                         self._buf.clear()
@@ -448,7 +459,7 @@ class Receiver(_Handle[T]):
                 if bounded:
                     acks = list(lease.acks)
                     try:
-                        yield Step(lambda g, a: evalsha(_ACK, lease.keys, lease.id, *acks), None)
+                        yield Step(fixed(evalsha(_ACK, lease.keys, lease.id, *acks)), None)
                     except ConnectionError:
                         pass  # acknowledged with the next call (the value is returned)
                     else:
@@ -459,7 +470,13 @@ class Receiver(_Handle[T]):
             read_orphans = self._orphans
             self._orphans = True  # until a reply says what this consumer holds
 
-            def build(give_up: float, attempt: int, acks: list[bytes] = acks, again: bool = read_orphans) -> list[Any]:
+            def build(
+                give_up: float,
+                attempt: int,
+                acks: list[bytes] = acks,
+                again: bool = read_orphans,
+                count: int = count,
+            ) -> list[Any]:
                 # A retried attempt re-reads this consumer's pending entries: the lost reply
                 # may have carried some.
                 return evalsha(_RECV, lease.keys, lease.id, count, "1" if again or attempt else "0", *acks)
@@ -496,13 +513,9 @@ class Receiver(_Handle[T]):
             block = lease.ttl if deadline is None else max(0.001, min(lease.ttl, deadline - time.monotonic()))
             ms = max(1, int(block * 1000))
             keys = lease.keys
+            wait = ["XREAD", "COUNT", 1, "BLOCK", ms, "STREAMS", keys.stream, keys.ctl, last, lastctl]
             try:
-                yield Step(
-                    lambda g, a: ["XREAD", "COUNT", 1, "BLOCK", ms, "STREAMS", keys.stream, keys.ctl, last, lastctl],
-                    deadline,
-                    block,
-                    False,
-                )
+                yield Step(fixed(wait), deadline, block, False)
             except Expired:
                 raise Timeout() from None
             self._open()

@@ -24,11 +24,12 @@ import atexit
 import os
 import threading
 import time
-from typing import Final
+from collections.abc import Callable, Sequence
+from typing import Any, Final
 
 from . import _lua
 from ._keys import Keys
-from ._link import Link, script
+from ._link import Link, Script, script
 
 _RENEW: Final = script(_lua.RENEW)
 _CLOSE: Final = script(_lua.CLOSE)
@@ -37,9 +38,14 @@ KEEP_LEASES: Final = 10
 """A channel's keys outlive its last renewal by this many leases (at least 10 s)."""
 
 
-def evalsha(s: object, keys: Keys, *argv: object) -> list[object]:
-    sha = s.sha  # type: ignore[attr-defined]
-    return ["EVALSHA", sha, 7, *keys.all, *argv]
+def evalsha(s: Script, keys: Keys, *argv: object) -> list[object]:
+    """The command that runs script ``s`` on a channel's keys."""
+    return ["EVALSHA", s.sha, 7, *keys.all, *argv]
+
+
+def fixed(command: Sequence[Any]) -> Callable[[float, int], Sequence[Any]]:
+    """A command that is the same for every attempt."""
+    return lambda give_up, attempt: command
 
 
 class Lease:
@@ -75,9 +81,7 @@ class Lease:
         self.lanes: list[str] = []
 
     def renewed(self, sent_at: float) -> None:
-        until = sent_at + 0.9 * self.ttl
-        if until > self.valid_until:
-            self.valid_until = until
+        self.valid_until = max(self.valid_until, sent_at + 0.9 * self.ttl)
 
     def release(self, timeout: float) -> None:
         """End the lease on the server (acknowledging what was handed out). Errors reaching
@@ -91,7 +95,7 @@ class Lease:
         acks = list(self.acks) if self.side == "rx" else list(self.lanes)
         deadline = time.monotonic() + timeout
         try:
-            self.link.call(lambda g, a: evalsha(_CLOSE, self.keys, self.side, self.id, *acks), deadline)
+            self.link.call(fixed(evalsha(_CLOSE, self.keys, self.side, self.id, *acks)), deadline)
         except Exception:
             pass
         else:
@@ -150,8 +154,7 @@ class _Renewer:
             sent_at = time.monotonic()
             try:
                 reply = first.link.call(
-                    lambda g, a: evalsha(_RENEW, first.keys, keep, len(tx), *tx, *rx),
-                    sent_at + first.ttl / 2,
+                    fixed(evalsha(_RENEW, first.keys, keep, len(tx), *tx, *rx)), sent_at + first.ttl / 2
                 )
             except Exception:  # unreachable now: try again next round (the leases may expire)
                 continue

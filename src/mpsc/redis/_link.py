@@ -89,9 +89,7 @@ class Link:
     # -- time ------------------------------------------------------------------------------
 
     def saw(self, server_ms: int) -> None:
-        estimate = server_ms / 1000 - time.monotonic()
-        if estimate > self.offset:
-            self.offset = estimate
+        self.offset = max(self.offset, server_ms / 1000 - time.monotonic())
 
     def server_ms(self, instant: float) -> int:
         """The server's time (ms) at the local monotonic ``instant``, never later than it: 0
@@ -112,8 +110,8 @@ class Link:
         return pool
 
     def _attempt(self, args: Sequence[Any], give_up: float) -> Any:
-        pool = self._sync_pool()
-        conn = None
+        pool: Any = self._sync_pool()  # (redis-py's connection methods are untyped)
+        conn: Any = None
         try:
             conn = pool.get_connection()
             conn.send_command(*args)
@@ -124,7 +122,9 @@ class Link:
         except redis.exceptions.AuthenticationError as exc:
             if conn is not None:
                 conn.disconnect()
-            raise ConnectionError(f"the Redis server at {self.public} refused the credentials: {exc}") from exc
+            raise ConnectionError(
+                f"the Redis server at {self.public} refused the credentials: {exc}"
+            ) from exc
         except _UNREACHABLE as exc:
             if conn is not None:
                 conn.disconnect()
@@ -188,8 +188,8 @@ class Link:
     async def _attempt_async(self, args: Sequence[Any], give_up: float) -> Any:
         import asyncio
 
-        pool = self._loop_pool(asyncio.get_running_loop())
-        conn = None
+        pool: Any = self._loop_pool(asyncio.get_running_loop())
+        conn: Any = None
         try:
             conn = await pool.get_connection()
             await conn.send_command(*args)
@@ -202,7 +202,9 @@ class Link:
         except redis.exceptions.AuthenticationError as exc:
             if conn is not None:
                 await conn.disconnect()
-            raise ConnectionError(f"the Redis server at {self.public} refused the credentials: {exc}") from exc
+            raise ConnectionError(
+                f"the Redis server at {self.public} refused the credentials: {exc}"
+            ) from exc
         except _UNREACHABLE as exc:
             if conn is not None:
                 await conn.disconnect()

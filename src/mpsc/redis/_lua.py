@@ -25,9 +25,12 @@ from typing import Final
 
 KIND: Final = "mpsc.redis/1"
 
-_PRELUDE: Final = """
+_PRELUDE: Final = (
+    """
 local M, S, TX, RX, SPACE, SEQ, CTL = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
-local KIND = '""" + KIND + """'
+local KIND = '"""
+    + KIND
+    + """'
 local T = redis.call('TIME')
 local NOW = tonumber(T[1]) * 1000 + math.floor(tonumber(T[2]) / 1000)
 local CLOCK, TTL, CAP, TXG, RXG, DEAD, KEEP
@@ -145,6 +148,7 @@ local function ack(first)
   if TXG then wake_receivers('ack') end
 end
 """
+)
 
 # ARGV: mode ('new' | 'open'), capacity (0 = unbounded), lease ms, keep ms, tx id, rx id.
 JOIN: Final = (
