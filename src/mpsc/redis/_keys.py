@@ -4,7 +4,6 @@ and without its secrets."""
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from typing import Final
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -51,36 +50,24 @@ def check_name(name: object) -> str:
     return name
 
 
-@dataclass(frozen=True, slots=True)
 class Keys:
     """The channel's keys: the stream is the name itself (a Redis user sees the channel as the
     stream it is), the rest carry it as their hash tag (``{name}:mpsc:...``), so a cluster keeps
-    all of them on the name's slot."""
+    all of them on the name's slot. Encoded once: they go with every call."""
 
-    name: str
+    __slots__ = ("all", "ctl", "name", "space", "stream")
 
-    @property
-    def all(self) -> tuple[str, str, str, str, str, str, str]:
-        n = self.name
-        tag = "{" + n + "}"
-        return (
+    def __init__(self, name: str) -> None:
+        self.name = name
+        tag = "{" + name + "}"
+        names = (
             f"{tag}:mpsc:meta",
-            n,
+            name,
             f"{tag}:mpsc:tx",
             f"{tag}:mpsc:rx",
             f"{tag}:mpsc:space",
             f"{tag}:mpsc:seq",
             f"{tag}:mpsc:ctl",
         )
-
-    @property
-    def stream(self) -> str:
-        return self.all[1]
-
-    @property
-    def space(self) -> str:
-        return self.all[4]
-
-    @property
-    def ctl(self) -> str:
-        return self.all[6]
+        self.all: tuple[bytes, ...] = tuple(n.encode() for n in names)
+        self.stream, self.space, self.ctl = self.all[1], self.all[4], self.all[6]

@@ -40,7 +40,7 @@ KEEP_LEASES: Final = 10
 
 def evalsha(s: Script, keys: Keys, *argv: object) -> list[object]:
     """The command that runs script ``s`` on a channel's keys."""
-    return ["EVALSHA", s.sha, 7, *keys.all, *argv]
+    return ["EVALSHA", s.sha, 7, *keys.all, *argv]  # (str ids and ints: redis-py encodes them)
 
 
 def fixed(command: Sequence[Any]) -> Callable[[float, int], Sequence[Any]]:

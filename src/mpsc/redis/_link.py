@@ -70,7 +70,7 @@ class Script:
 
     def __init__(self, source: str) -> None:
         self.source = source
-        self.sha = hashlib.sha1(source.encode()).hexdigest()
+        self.sha = hashlib.sha1(source.encode()).hexdigest().encode()
 
 
 class Link:
@@ -256,7 +256,7 @@ class Link:
                 attempt += 1
 
 
-_SCRIPTS: dict[str, Script] = {}
+_SCRIPTS: dict[bytes, Script] = {}
 
 
 def script(source: str) -> Script:
