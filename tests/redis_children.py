@@ -51,3 +51,16 @@ def hold_then_hang(handle: Any, ready: mpsc.redis.Sender[Any]) -> None:
     """Hold a handle, say so, then wait to be killed."""
     ready.send(repr(handle))
     time.sleep(WAIT)
+
+
+def take_one_wait_then_try(
+    rx: mpsc.redis.Receiver[Any], ready: mpsc.redis.Sender[Any], go: mpsc.redis.Receiver[Any]
+) -> None:
+    """Receive one value (fetching a batch) and report it; once told to go on, try to receive
+    again and report what happened: ``("lost",)`` or ``("got", value)``."""
+    ready.send(rx.recv_timeout(WAIT))
+    go.recv_timeout(WAIT)
+    try:
+        ready.send(("got", rx.recv_timeout(1)))
+    except mpsc.redis.LeaseExpiredError:
+        ready.send(("lost",))

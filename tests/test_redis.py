@@ -354,6 +354,38 @@ def test_sigkilled_receiver_loses_nothing(url: str, procs: Any) -> None:
         h.close()
 
 
+def test_stopped_receiver_loses_its_lease_and_entries(url: str, procs: Any) -> None:
+    """A receiver whose process is stopped (as if cut off) for longer than its lease is
+    counted as gone: another receiver takes the entries it had fetched, and when it wakes it
+    hands out none of them (LeaseExpiredError)."""
+    tx, rx = mpsc.redis.channel(url, lease=0.5)
+    ready_tx, ready_rx = mpsc.redis.channel(url)
+    go_tx, go_rx = mpsc.redis.channel(url)
+    spare = rx.clone()
+    child = procs.start(children.take_one_wait_then_try, rx, ready_tx, go_rx)
+    rx.close()
+    tx.send_many(range(50))
+    first = ready_rx.recv_timeout(20)
+    os.kill(child.pid, signal.SIGSTOP)
+    got: list[int] = []
+    try:
+        while len(set(got) | {first}) < 50:  # claimed once its lease ran out
+            got.append(spare.recv_timeout(5))
+    finally:
+        os.kill(child.pid, signal.SIGCONT)
+    assert set(got) | {first} == set(range(50))
+    assert len(got) - len(set(got)) == 0
+    assert len(got) in (49, 50)  # the one it had returned (not yet acknowledged) may come again
+    go_tx.send("go")
+    assert ready_rx.recv_timeout(20) == ("lost",)
+    assert procs.join(child) == 0
+    tx.close()
+    with pytest.raises(mpsc.RecvError):
+        spare.recv_timeout(5)
+    for h in (spare, ready_tx, ready_rx, go_tx, go_rx):
+        h.close()
+
+
 def test_close_is_seen_within_a_round_trip(url: str) -> None:
     tx, rx = mpsc.redis.channel(url)
     got: list[Any] = []
@@ -372,6 +404,24 @@ def test_close_is_seen_within_a_round_trip(url: str) -> None:
     t.join(5)
     assert got and got[0][1] - closed < 0.3
     rx.close()
+
+
+@pytest.mark.stress
+def test_conservation_soak(url: str, procs: Any) -> None:
+    """4 producer and 4 consumer processes, 10^5 messages, a bounded channel."""
+    n_prod, n_cons, per = 4, 4, 25_000
+    tx, rx = mpsc.redis.bounded(url, 64)
+    out_tx, out_rx = mpsc.redis.channel(url)
+    kids = [procs.start(children.produce, tx, k, per) for k in range(n_prod)]
+    kids += [procs.start(children.consume, rx, out_tx) for _ in range(n_cons)]
+    tx.close()
+    rx.close()
+    out_tx.close()
+    every = [v for _ in range(n_cons) for v in out_rx.recv_timeout(600)]
+    for p in kids:
+        assert procs.join(p, 600) == 0
+    assert sorted(every) == [(k, i) for k in range(n_prod) for i in range(per)]
+    out_rx.close()
 
 
 # -- the server ------------------------------------------------------------------------------
