@@ -569,7 +569,7 @@ def test_keys_deleted_when_both_sides_close(url: str, server: RedisServer) -> No
 
 
 def test_keys_of_abandoned_channel_expire(url: str, server: RedisServer, procs: Any) -> None:
-    tx, rx = mpsc.redis.channel(url, "hygiene-b", lease=0.2)
+    tx, rx = mpsc.redis.channel(url, "hygiene-b", lease=0.5)
     ready_tx, ready_rx = mpsc.redis.channel(url)
     child = procs.start(children.hold_then_hang, rx, ready_tx)
     rx.close()

@@ -12,8 +12,9 @@ A **receive** hands out entries this Receiver fetched (``_lua.RECV``: read up to
 new entries of the consumer group as this handle's consumer; entries of dead receivers are
 claimed first). They stay pending on the server until acknowledged: on a bounded channel right
 after each is handed out (so the room appears at once), on an unbounded one with the next fetch
-or at ``close()`` (one round trip per batch). Nothing there: wait with ``XREAD BLOCK`` on the
-stream and the ``ctl`` stream (woken by a send, or by a side going), then fetch again.
+or at ``close()`` (one round trip per batch), or by the lease thread within a quarter lease.
+Nothing there: wait with ``XREAD BLOCK`` on the stream and the ``ctl`` stream (woken by a
+send, or by a side going), then fetch again.
 """
 
 from __future__ import annotations
@@ -443,29 +444,33 @@ class Receiver(_Handle[T]):
                 if time.monotonic() >= lease.valid_until:
                     # The lease may be about to lapse: renew it (and acknowledge) before
                     # handing out an entry another receiver could otherwise claim.
-                    acks = list(lease.acks)
+                    acks = lease.take_acks()
                     sent_at = time.monotonic()
-                    reply = yield Step(fixed(evalsha(_ACK, lease.keys, lease.id, *acks)), None)
+                    try:
+                        reply = yield Step(fixed(evalsha(_ACK, lease.keys, lease.id, *acks)), None)
+                    except BaseException:
+                        lease.give_back(acks)
+                        raise
                     if _status(reply) == b"lost":
                         lease.lost = True
                         self._buf.clear()
                         raise LeaseExpiredError()
-                    del lease.acks[: len(acks)]
                     lease.renewed(sent_at)
                     continue
                 entry_id, payload = self._buf.popleft()
-                lease.acks.append(entry_id)
+                lease.handed(entry_id)
                 value: T = pickle.loads(payload)
                 if bounded:
-                    acks = list(lease.acks)
+                    acks = lease.take_acks()
                     try:
                         yield Step(fixed(evalsha(_ACK, lease.keys, lease.id, *acks)), None)
                     except ConnectionError:
-                        pass  # acknowledged with the next call (the value is returned)
-                    else:
-                        del lease.acks[: len(acks)]
+                        lease.give_back(acks)  # acknowledged later (the value is returned)
+                    except BaseException:
+                        lease.give_back(acks)
+                        raise
                 return value
-            acks = list(lease.acks)
+            acks = lease.take_acks()
             count = BATCH if not bounded else 1
             read_orphans = self._orphans
             self._orphans = True  # until a reply says what this consumer holds
@@ -485,10 +490,13 @@ class Receiver(_Handle[T]):
             try:
                 reply = yield Step(build, deadline)
             except Expired:
+                lease.give_back(acks)  # (acknowledging twice is harmless)
                 raise Timeout() from None
+            except BaseException:
+                lease.give_back(acks)
+                raise
             the_link.saw(reply[0])
             self._orphans = False
-            del lease.acks[: len(acks)]
             status = _status(reply)
             if status == b"ok":
                 lease.renewed(sent_at)

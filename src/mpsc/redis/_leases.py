@@ -33,6 +33,7 @@ from ._link import Link, Script, script
 
 _RENEW: Final = script(_lua.RENEW)
 _CLOSE: Final = script(_lua.CLOSE)
+_ACK: Final = script(_lua.ACK)
 
 KEEP_LEASES: Final = 10
 """A channel's keys outlive its last renewal by this many leases (at least 10 s)."""
@@ -55,6 +56,7 @@ class Lease:
 
     __slots__ = (
         "acks",
+        "acks_lock",
         "closed",
         "id",
         "keys",
@@ -78,7 +80,24 @@ class Lease:
         self.closed = False
         self.valid_until = time.monotonic() + 0.9 * ttl
         self.acks: list[bytes] = []
+        self.acks_lock = threading.Lock()
         self.lanes: list[str] = []
+
+    def handed(self, entry_id: bytes) -> None:
+        """An entry was handed out: acknowledge it with the next call."""
+        with self.acks_lock:
+            self.acks.append(entry_id)
+
+    def take_acks(self) -> list[bytes]:
+        """The entries to acknowledge now (a call that fails gives them back)."""
+        with self.acks_lock:
+            acks, self.acks = self.acks, []
+        return acks
+
+    def give_back(self, acks: list[bytes]) -> None:
+        if acks:
+            with self.acks_lock:
+                self.acks[:0] = acks
 
     def renewed(self, sent_at: float) -> None:
         self.valid_until = max(self.valid_until, sent_at + 0.9 * self.ttl)
@@ -92,14 +111,12 @@ class Lease:
         renewer.drop(self)
         if self.pid != os.getpid() or self.lost:
             return
-        acks = list(self.acks) if self.side == "rx" else list(self.lanes)
+        extra = self.take_acks() if self.side == "rx" else list(self.lanes)
         deadline = time.monotonic() + timeout
         try:
-            self.link.call(fixed(evalsha(_CLOSE, self.keys, self.side, self.id, *acks)), deadline)
+            self.link.call(fixed(evalsha(_CLOSE, self.keys, self.side, self.id, *extra)), deadline)
         except Exception:
-            pass
-        else:
-            del self.acks[: len(acks)]
+            pass  # the lease expires by itself; entries handed out are then delivered again
 
 
 class _Renewer:
@@ -165,6 +182,23 @@ class _Renewer:
                     lease.lost = True
                 else:
                     lease.renewed(sent_at)
+                    if lease.acks:
+                        self.flush(lease)
+
+    def flush(self, lease: Lease) -> None:
+        """Acknowledge what an idle receiver handed out (so that a receiver that stopped
+        receiving does not hold other receivers' RecvError, nor has them redelivered if it dies
+        later)."""
+        acks = lease.take_acks()
+        try:
+            reply = lease.link.call(
+                fixed(evalsha(_ACK, lease.keys, lease.id, *acks)), time.monotonic() + lease.ttl / 2
+            )
+        except Exception:
+            lease.give_back(acks)
+            return
+        if bytes(reply[1]) == b"lost":
+            lease.lost = True
 
     def at_exit(self) -> None:
         with self.lock:
