@@ -575,7 +575,9 @@ class Receiver(_Handle[T]):
         import asyncio
 
         self._open()
-        while not self._lock.acquire(blocking=False):
+        while True:
+            if self._lock.acquire(blocking=False):
+                break
             await asyncio.sleep(0.001)  # another thread or task is receiving through this handle
         try:
             return await drive_async(self._chan.link, self._recv_steps(None, False, blocking=False))

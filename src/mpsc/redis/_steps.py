@@ -36,20 +36,34 @@ class Step(NamedTuple):
 Algorithm = Generator[Step, Any, R]
 
 
+def _advance(algorithm: Algorithm[R], reply: Any, error: BaseException | None) -> tuple[bool, Any]:
+    """Run the algorithm to its next step: ``(True, result)`` once it finished, else
+    ``(False, step)``."""
+    try:
+        step = algorithm.send(reply) if error is None else algorithm.throw(error)
+    except StopIteration as stop:
+        return True, stop.value
+    return False, step
+
+
+def _call(link: Link, step: Step) -> tuple[Any, BaseException | None]:
+    try:
+        return link.call(step.build, step.deadline, step.extra), None
+    except (Expired, ConnectionError) as exc:
+        return None, exc
+
+
 def drive(link: Link, algorithm: Algorithm[R]) -> R:
+    """Run ``algorithm`` with blocking calls. (Its loops hold no ``try``: see
+    ``mpsc._ops.recorded`` on loop back edges.)"""
     reply: Any = None
     error: BaseException | None = None
     while True:
-        try:
-            step = algorithm.send(reply) if error is None else algorithm.throw(error)
-        except StopIteration as stop:
-            result: R = stop.value
+        done, got = _advance(algorithm, reply, error)
+        if done:
+            result: R = got
             return result
-        reply = error = None
-        try:
-            reply = link.call(step.build, step.deadline, step.extra)
-        except (Expired, ConnectionError) as exc:
-            error = exc
+        reply, error = _call(link, got)
 
 
 def refuse_in_event_loop(suggestion: str) -> None:
@@ -63,46 +77,68 @@ def refuse_in_event_loop(suggestion: str) -> None:
 
 
 async def drive_async(link: Link, algorithm: Algorithm[R]) -> R:
+    """Run ``algorithm`` in an asyncio task (see the module's docstring on cancellation)."""
     import asyncio
 
     reply: Any = None
     error: BaseException | None = None
     cancelled = 0
     while True:
-        try:
-            step = algorithm.send(reply) if error is None else algorithm.throw(error)
-        except StopIteration as stop:
-            result: R = stop.value
+        done, got = _advance(algorithm, reply, error)
+        if done:
             if cancelled:
                 _redeliver(cancelled)
+            result: R = got
             return result
         if cancelled:  # the operation is not complete: it is abandoned, having done nothing
             algorithm.close()
             raise asyncio.CancelledError()
-        reply = error = None
-        call = asyncio.ensure_future(link.call_async(step.build, step.deadline, step.extra))
+        reply, error, cancelled = await _call_async(link, algorithm, got)
+
+
+async def _call_async(
+    link: Link, algorithm: Algorithm[Any], step: Step
+) -> tuple[Any, BaseException | None, int]:
+    """One step's call: ``(reply, error, cancelled)``, where ``cancelled`` is the task's
+    cancellation level if it was cancelled during a step that had to be finished."""
+    import asyncio
+
+    call = asyncio.ensure_future(link.call_async(step.build, step.deadline, step.extra))
+    try:
+        return (await asyncio.shield(call) if step.commits else await call), None, 0
+    except asyncio.CancelledError:
+        if not step.commits or call.cancelled():
+            algorithm.close()
+            raise
+        task = asyncio.current_task()
+        cancelled = task.cancelling() if task is not None else 1
+        await _finished(call)
         try:
-            reply = await asyncio.shield(call) if step.commits else await call
-        except asyncio.CancelledError:
-            if not step.commits or call.cancelled():
-                algorithm.close()
-                raise
-            task = asyncio.current_task()
-            cancelled = task.cancelling() if task is not None else 1
-            while not call.done():
-                try:
-                    await asyncio.shield(call)
-                except asyncio.CancelledError:
-                    pass
-            try:
-                reply = call.result()
-            except (Expired, ConnectionError) as exc:
-                error = exc
-            except BaseException:
-                algorithm.close()
-                raise asyncio.CancelledError() from None
+            return call.result(), None, cancelled
         except (Expired, ConnectionError) as exc:
-            error = exc
+            return None, exc, cancelled
+        except BaseException:
+            algorithm.close()
+            raise asyncio.CancelledError() from None
+    except (Expired, ConnectionError) as exc:
+        return None, exc, 0
+
+
+async def _finished(call: Any) -> None:
+    """Wait for ``call`` to end, whatever cancellations come meanwhile."""
+    while True:
+        if call.done():
+            break
+        await _quietly(call)
+
+
+async def _quietly(call: Any) -> None:
+    import asyncio
+
+    try:
+        await asyncio.shield(call)
+    except asyncio.CancelledError:
+        pass
 
 
 def _redeliver(level: int) -> None:
