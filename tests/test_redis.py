@@ -335,6 +335,26 @@ def test_default_lease_expires_under_two_seconds(url: str, procs: Any) -> None:
         h.close()
 
 
+def test_sender_blocked_on_full_channel_sees_receiver_death(url: str, procs: Any) -> None:
+    tx, rx = mpsc.redis.bounded(url, 1)
+    ready_tx, ready_rx = mpsc.redis.channel(url)
+    child = procs.start(children.hold_then_hang, rx, ready_tx)
+    rx.close()
+    ready_rx.recv_timeout(20)
+    tx.send(1)  # full now
+    killer = threading.Timer(0.3, child.kill)
+    killer.start()
+    t0 = time.monotonic()
+    with pytest.raises(mpsc.SendError) as info:
+        tx.send(2)  # blocked until the receiver's lease runs out
+    assert info.value.value == 2
+    assert 0.25 < time.monotonic() - t0 < 0.3 + 2.0
+    killer.join(5)
+    procs.join(child)
+    for h in (tx, ready_tx, ready_rx):
+        h.close()
+
+
 def test_sigkilled_receiver_loses_nothing(url: str, procs: Any) -> None:
     tx, rx = mpsc.redis.channel(url, lease=0.8)
     ready_tx, ready_rx = mpsc.redis.channel(url)
@@ -450,7 +470,8 @@ def test_server_restart_with_persistence(own_server: RedisServer) -> None:
     tx, rx = mpsc.redis.bounded(own_server.url, 100)
     tx.send_many(range(10))
     assert [rx.recv() for _ in range(3)] == [0, 1, 2]
-    own_server.restart()
+    own_server.kill()  # SIGKILL: what it acknowledged is in its append-only file (fsync always)
+    own_server.start()
     tx.send(10)  # scripts reloaded, leases kept (the lease clock skips the downtime)
     assert [rx.recv_timeout(5) for _ in range(8)] == list(range(3, 11))
     tx.close()
