@@ -576,6 +576,31 @@ def test_async_send_recv_iteration_and_cancel(url: str) -> None:
     asyncio.run(main())
 
 
+# -- select, through a bridge ---------------------------------------------------------------
+
+
+def test_select_over_a_bridge_thread_channel_and_timer(url: str) -> None:
+    tx, rx = mpsc.redis.channel(url)
+    local_tx, local_rx = mpsc.channel()
+    bridged = mpsc.redis.bridge(rx)
+    with pytest.raises(mpsc.ClosedHandleError):
+        rx.recv()  # moved into the bridge
+    tx.send("remote")
+    assert mpsc.select(bridged, local_rx, mpsc.after(5)) == (0, "remote")
+    local_tx.send("local")
+    assert mpsc.select(bridged, local_rx, mpsc.after(5)) == (1, "local")
+    index, _ = mpsc.select(bridged, local_rx, mpsc.after(0.2))
+    assert index == 2
+    tx.send_many(range(20))
+    assert [mpsc.select(bridged, timeout=5)[1] for _ in range(20)] == list(range(20))
+    tx.close()
+    with pytest.raises(mpsc.RecvError) as info:
+        mpsc.select(local_rx, bridged, timeout=5)
+    assert info.value.index == 1
+    for h in (local_tx, local_rx, bridged):
+        h.close()
+
+
 # -- hygiene ---------------------------------------------------------------------------------
 
 

@@ -60,17 +60,24 @@ travels without password or TLS key paths unless the channel was made with
 by having opened a channel on that server itself). A forked child cannot use handles it
 inherited (pickle them instead).
 
+**select**: ``mpsc.select`` takes thread-channel operations; :func:`bridge` turns a Redis
+Receiver into one, through a thread (``_bridge`` says exactly what that guarantees: at most one
+message is between Redis and the select, and it can be lost if the process dies).
+
 Known limits of this first tier: no rendezvous (``bounded(url, 0)`` raises ``ValueError``);
-no ``select`` over Redis receivers; one Receiver handle serves one call at a time (others
+no native ``select`` over Redis receivers (only through :func:`bridge`), nor sends to a Redis
+channel in a select; one Receiver handle serves one call at a time (others
 wait); a value's unpickling error consumes the entry and raises; Redis Cluster is untested
 (the keys share a hash tag).
 
 Modules: ``_channels`` (constructors), ``_handles`` (Sender, Receiver), ``_steps`` (each
 operation written once, driven by threads or asyncio), ``_lua`` (the server side),
 ``_leases`` (leases and their renewal thread), ``_link`` (connections, retries, timeouts),
-``_keys`` (names, keys, URLs), ``_errors``.
+``_keys`` (names, keys, URLs), ``_bridge`` (a Redis Receiver as a thread Receiver, for
+select), ``_errors``.
 """
 
+from ._bridge import bridge
 from ._channels import LEASE, bounded, channel, credentials, sync_channel, unbounded
 from ._errors import ConnectionError, LeaseExpiredError
 from ._handles import BATCH, TRAVEL, Receiver, Sender, SyncSender
@@ -87,6 +94,7 @@ __all__ = [
     "Sender",
     "SyncSender",
     "bounded",
+    "bridge",
     "channel",
     "credentials",
     "sync_channel",
