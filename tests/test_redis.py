@@ -5,6 +5,7 @@ SIGKILLed, a server that is down, restarted or paused, bad input, pickling, asyn
 from __future__ import annotations
 
 import asyncio
+import gc
 import math
 import multiprocessing
 import os
@@ -525,6 +526,39 @@ def test_pickled_handle_carries_no_password(tmp_path: Path) -> None:
             h.close()
     finally:
         srv.kill()
+
+
+def test_unpickling_without_the_password_says_how_to_give_it(tmp_path: Path) -> None:
+    srv = RedisServer(tmp_path / "auth", password="s3cret-pw", persist=False)
+    try:
+        tx, rx = mpsc.redis.channel(srv.url)
+        data = pickle.dumps(tx)
+        from mpsc.redis import _link
+
+        public = _link.public_url(srv.url)
+        with _link._links_lock:  # as in a process that never saw the full URL
+            del _link._credentials[public]
+        with pytest.raises(mpsc.redis.ConnectionError, match="credentials"):
+            pickle.loads(data)
+        mpsc.redis.credentials(srv.url)
+        clone = pickle.loads(data)
+        clone.send(1)
+        assert rx.recv_timeout(5) == 1
+        for h in (tx, rx, clone):
+            h.close()
+    finally:
+        srv.kill()
+
+
+def test_collected_sender_releases_its_lease(url: str) -> None:
+    tx, rx = mpsc.redis.channel(url)
+    tx.send(1)
+    del tx
+    gc.collect()
+    assert rx.recv_timeout(5) == 1
+    with pytest.raises(mpsc.RecvError):
+        rx.recv_timeout(5)  # released by the lease thread, well before a lease would expire
+    rx.close()
 
 
 def test_handle_travels_inside_a_message(url: str) -> None:

@@ -264,11 +264,16 @@ def _rebuild(
     lease = Lease(the_link, keys, side, ttl)
     try:
         reply = the_link.call(fixed(evalsha(_LEASE, keys, "adopt", side, travel_id, lease.id)), None)
-    except ConnectionError:
-        lease.lost = True
-    else:
-        the_link.saw(reply[0])
-        lease.lost = _status(reply) == b"lost"
+    except ConnectionError as exc:
+        hint = (
+            ""
+            if travel_secrets
+            else "; a pickled handle carries no password or TLS keys: call "
+            "mpsc.redis.credentials(url) in this process first, or make the channel with travel_secrets=True"
+        )
+        raise ConnectionError(f"{exc.message}{hint}") from exc
+    the_link.saw(reply[0])
+    lease.lost = _status(reply) == b"lost"
     return cls._new(chan, lease)
 
 

@@ -129,9 +129,14 @@ class Link:
             if conn is not None:
                 conn.disconnect()
             raise _NoReply(str(exc)) from exc
-        except BaseException as exc:
+        except redis.exceptions.ResponseError as exc:
+            if _unauthenticated(exc):
+                conn.disconnect()
+                raise ConnectionError(f"the Redis server at {self.public} needs credentials: {exc}") from exc
+            raise
+        except BaseException:
             # An interrupt may leave a reply unread on the connection: it is not reused.
-            if conn is not None and not isinstance(exc, redis.exceptions.ResponseError):
+            if conn is not None:
                 conn.disconnect()
             raise
         finally:
@@ -209,8 +214,13 @@ class Link:
             if conn is not None:
                 await conn.disconnect()
             raise _NoReply(str(exc)) from exc
-        except BaseException as exc:
-            if conn is not None and not isinstance(exc, redis.exceptions.ResponseError):
+        except redis.exceptions.ResponseError as exc:
+            if _unauthenticated(exc):
+                await conn.disconnect()
+                raise ConnectionError(f"the Redis server at {self.public} needs credentials: {exc}") from exc
+            raise
+        except BaseException:
+            if conn is not None:
                 await asyncio.shield(conn.disconnect())
             raise
         finally:
@@ -257,6 +267,13 @@ class Link:
 
 
 _SCRIPTS: dict[bytes, Script] = {}
+
+
+def _unauthenticated(exc: Exception) -> bool:
+    """An error reply that says the connection has not authenticated (a server with a password,
+    reached with a URL without it)."""
+    text = str(exc)
+    return text.startswith(("NOAUTH", "Protocol error: unauthenticated"))
 
 
 def script(source: str) -> Script:
