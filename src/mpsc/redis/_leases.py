@@ -1,8 +1,8 @@
 """Leases: how the server knows which handles are alive, and the thread that keeps them so.
 
 Each handle holds one :class:`Lease` (an id in its side's sorted set, scored by its expiry on
-the channel's lease clock; see ``_lua``). One daemon thread per process renews every lease it
-holds, one script call per channel, every quarter of the shortest lease; the same call prunes
+the channel's lease clock; see ``_lua``). One daemon thread per server and process renews every
+lease it holds there, one script call per channel, every quarter of the shortest lease; the same call prunes
 expired leases of both sides, so a survivor notices a dead peer within a lease and a quarter
 and wakes its blocked calls (the scripts post to the channel's ``ctl`` stream or push
 ``space`` tokens). A renewal that finds its lease gone marks it lost: the handle then raises
@@ -171,7 +171,7 @@ class _Renewer:
             sent_at = time.monotonic()
             try:
                 reply = first.link.call(
-                    fixed(evalsha(_RENEW, first.keys, keep, len(tx), *tx, *rx)), sent_at + first.ttl / 2
+                    fixed(evalsha(_RENEW, first.keys, keep, len(tx), *tx, *rx)), sent_at + first.ttl / 4
                 )
             except Exception:  # unreachable now: try again next round (the leases may expire)
                 continue
@@ -217,6 +217,41 @@ class _Renewer:
         self.thread = None
 
 
-renewer: Final = _Renewer()
+class _Renewers:
+    """One renewal thread per server (Link): a server that is down or paused delays only the
+    renewals of its own channels, not those on other servers."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.by_link: dict[int, _Renewer] = {}
+
+    def of(self, link: Link) -> _Renewer:
+        with self.lock:
+            found = self.by_link.get(id(link))
+            if found is None:
+                found = self.by_link[id(link)] = _Renewer()
+            return found
+
+    def add(self, lease: Lease) -> None:
+        self.of(lease.link).add(lease)
+
+    def drop(self, lease: Lease) -> None:
+        self.of(lease.link).drop(lease)
+
+    def collected(self, lease: Lease) -> None:
+        self.of(lease.link).collected(lease)
+
+    def at_exit(self) -> None:
+        with self.lock:
+            every = list(self.by_link.values())
+        for one in every:
+            one.at_exit()
+
+    def forked(self) -> None:
+        self.lock = threading.Lock()
+        self.by_link = {}
+
+
+renewer: Final = _Renewers()
 atexit.register(renewer.at_exit)
 os.register_at_fork(after_in_child=renewer.forked)

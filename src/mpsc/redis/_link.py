@@ -109,13 +109,15 @@ class Link:
                     pool = self._pool = redis.ConnectionPool.from_url(self.url, **_OPTIONS)
         return pool
 
-    def _attempt(self, args: Sequence[Any], give_up: float) -> Any:
+    def _attempt(self, args: Sequence[Any], give_up: float, plain: bool = False) -> Any:
         pool: Any = self._sync_pool()  # (redis-py's connection methods are untyped)
         conn: Any = None
         try:
             conn = pool.get_connection()
             conn.send_command(*args)
-            if not conn.can_read(timeout=max(0.0, give_up - time.monotonic())):
+            # A plain call's reply is read at once (the socket timeout, IO_TIMEOUT, bounds it);
+            # one with an earlier deadline, or a blocking command, is waited for first.
+            if not plain and not conn.can_read(timeout=max(0.0, give_up - time.monotonic())):
                 conn.disconnect()
                 raise _NoReply("no reply in time")
             return conn.read_response()
@@ -151,11 +153,13 @@ class Link:
         while True:
             now = time.monotonic()
             give_up = now + extra + IO_TIMEOUT
+            plain = not extra
             if deadline is not None and deadline < give_up:
                 give_up = deadline
+                plain = False
             args = build(give_up, attempt)
             try:
-                return self._run(args, give_up)
+                return self._run(args, give_up, plain)
             except _NoReply as exc:
                 now = time.monotonic()
                 if deadline is not None and now >= deadline:
@@ -172,15 +176,15 @@ class Link:
                 time.sleep(delay)
                 attempt += 1
 
-    def _run(self, args: Sequence[Any], give_up: float) -> Any:
+    def _run(self, args: Sequence[Any], give_up: float, plain: bool) -> Any:
         if args[0] == "EVALSHA":
             try:
-                return self._attempt(args, give_up)
+                return self._attempt(args, give_up, plain)
             except redis.exceptions.NoScriptError:
                 script = _SCRIPTS[args[1]]
                 self._attempt(("SCRIPT", "LOAD", script.source), give_up)
-                return self._attempt(args, give_up)
-        return self._attempt(args, give_up)
+                return self._attempt(args, give_up, plain)
+        return self._attempt(args, give_up, plain)
 
     # -- asyncio ---------------------------------------------------------------------------
 

@@ -45,8 +45,10 @@ local function load()
   if d < 0 then d = 0 end
   local step = math.floor(TTL / 2)
   if d > step then d = step end
-  CLOCK = CLOCK + d
-  redis.call('HSET', M, 'clock', CLOCK, 'seen', NOW)
+  if d > 0 then
+    CLOCK = CLOCK + d
+    redis.call('HSET', M, 'clock', CLOCK, 'seen', NOW)
+  end
   return true
 end
 
@@ -195,8 +197,10 @@ SEND: Final = (
 if not load() then return {NOW, 'lost'} end
 local late = tonumber(ARGV[4])
 if late > 0 and NOW > late then return {NOW, 'late'} end
-if not mine(TX, ARGV[1]) then return {NOW, 'lost'} end
-prune_rx()
+-- The hot path: the lease is only checked (the lease thread renews it), and receivers are
+-- pruned only when none is live.
+if not live(TX, ARGV[1]) then return {NOW, 'lost'} end
+if not RXG and redis.call('ZCOUNT', RX, '(' .. CLOCK, '+inf') == 0 then prune_rx() end
 if RXG then return {NOW, 'disc'} end
 local field, seq = ARGV[2], tonumber(ARGV[3])
 local n = #ARGV - 4
