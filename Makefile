@@ -7,7 +7,7 @@ BENCH_ARGS ?=
 # The requirements of one extra of pyproject.toml (their one place), for pip: $$($(EXTRA) docs)
 EXTRA = $(PY) -c 'import sys, tomllib; print(*tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"][sys.argv[1]])'
 
-.PHONY: demo test suite lint bench asan packaging docs clean
+.PHONY: demo test suite lint bench asan packaging docs clean redis-server
 
 # venv + the package with its test and lint tools, rebuilt when the build files change. The
 # install compiles select's C try pass (src/mpsc/_accel.c) in place, on CPython.
@@ -37,9 +37,18 @@ lint: $(VENV)/.installed
 	$(PY) -m mypy
 
 # Twice: with the compiled hot paths (src/mpsc/_accel.c) and with the pure-Python ones alone.
-suite: $(VENV)/.installed
+suite: $(VENV)/.installed redis-server
 	$(PY) -m pytest $(PYTEST_ARGS)
 	MPSC_PURE=1 $(PY) -m pytest $(PYTEST_ARGS)
+
+# tests/test_redis.py runs a real redis-server (Debian's package), installed here when missing.
+redis-server:
+	@command -v redis-server >/dev/null 2>&1 || { \
+		echo "installing redis-server (Debian's package) for the tests of mpsc.redis"; \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		$$SUDO apt-get install -y redis-server || { $$SUDO apt-get update && $$SUDO apt-get install -y redis-server; }; \
+	} || { echo "could not install redis-server: install Debian's redis-server package" \
+		"(apt-get install redis-server) or put a redis-server on PATH, then run make again" >&2; exit 1; }
 
 # The C extension compiled with AddressSanitizer and UBSan into a scratch copy of the package,
 # and the tests that drive every entry point of it. CPython itself is not instrumented: the

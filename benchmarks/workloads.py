@@ -1069,6 +1069,7 @@ GROUPS = {
     "select": "select",
     "asyncio": "asyncio",
     "memory": "Memory (tracemalloc; lower is better)",
+    "redis": "mpsc.redis (a loopback redis-server; the reference is plain redis-py)",
 }
 
 
@@ -1304,7 +1305,31 @@ def build(peers: dict[str, Peer], process_peers: dict[str, ProcessPeer]) -> list
         reason = "C++ allocations are invisible to tracemalloc"
         queued.skipped["pygolang"] = idle.skipped["pygolang"] = reason
     workloads += [queued, idle]
+    workloads += _redis_workloads()
     return workloads
+
+
+def _redis_workloads() -> list[Workload]:
+    """mpsc.redis against plain redis-py loops, on a redis-server the run starts (see
+    benchmarks/redis_workloads.py)."""
+    import redis_workloads as rw
+
+    reason = rw.skip_reason()
+    found = []
+    for key, title, reference, rows in [
+        ("redis_send", "Redis: 1 → 1 sends, small messages", "redis-py XADD", rw.SEND_ROWS),
+        ("redis_recv", "Redis: 1 → 1 receives, small messages", "redis-py XREADGROUP+XACK", rw.RECV_ROWS),
+    ]:
+        workload = Workload(key, title, "redis", "msg/s", True, reference, 20_000, 4_000)
+        workload.description = "one client, loopback redis-server (no persistence); sum checked"
+        workload.max_repeats = 3
+        for name, run in rows.items():
+            if reason is not None:
+                workload.skipped[name] = reason
+            else:
+                workload.rows.append(Row(name, run))
+        found.append(workload)
+    return found
 
 
 def _sized(run: Callable[[int], float], fraction: int) -> Callable[[int], float]:

@@ -1,0 +1,102 @@
+"""mpsc.redis: the same channels across machines, on Redis Streams (``pip install mpsc[redis]``).
+
+>>> import mpsc.redis
+>>> tx, rx = mpsc.redis.channel("redis://localhost:6379/0")   # doctest: +SKIP
+>>> tx.send("hi")                                              # doctest: +SKIP
+>>> rx.recv()                                                  # doctest: +SKIP
+'hi'
+
+The handles have the thread channels' methods and errors (``mpsc.SendError``, ``mpsc.Full``,
+``mpsc.RecvError``, ``mpsc.Empty``, ``mpsc.Timeout``), ``with``, ``clone()``/``close()``,
+iteration, ``send_async``/``recv_async``/``async for`` (redis.asyncio), and Receivers share the
+messages (MPMC: each message goes to one receiver, on any machine). Values are pickled.
+
+**Guarantees, as implemented and tested** (``tests/test_redis.py``):
+
+* *A send that returned is on the server* (its script appended it; with the server's own
+  persistence settings deciding what survives a crash of the server).
+* *A send that raised did not enqueue its value* — including ``Timeout`` and
+  ``mpsc.redis.ConnectionError``: every attempt carries a server-side deadline (the client's
+  give-up instant, on the server's clock, estimated from below), after which its script does
+  nothing, and a retried attempt (a lost reply) carries the same sequence number, which the
+  script drops if it was applied. Not covered: a server that ran the script and was paused or
+  cut off before its reply left it, while the client's deadline passed: the send raises
+  ``Timeout``/``ConnectionError`` although it happened. An interrupt (Ctrl-C) during a send's
+  call also leaves its outcome unknown.
+* *Exactly once while nobody dies*; *at least once otherwise*: an entry a receiver fetched
+  stays pending on the server (its consumer is the receiver's lease) until acknowledged; if
+  the receiver's process dies or is cut off for a lease, another receiver claims it. On an
+  unbounded channel a receiver fetches up to ``BATCH`` (100) entries at once and acknowledges
+  them with its next fetch (or at ``close()``), so a receiver SIGKILLed mid-batch has the
+  entries it had already returned delivered again to another receiver (duplicates); on a
+  bounded channel each entry is acknowledged right after it is unpickled, before it is
+  returned (no duplicate unless the process dies in those microseconds).
+* *Per-sender FIFO*, except that entries claimed from a dead receiver arrive after newer ones.
+* *Exact bounds*: ``bounded(n)`` never holds more than ``n`` entries (a script checks the
+  length before appending; fetched-but-unacknowledged entries count). A sender blocked on a
+  full channel waits on ``BLPOP`` of a token list that every acknowledgement pushes to (so it
+  wakes as room appears), re-checking at least once a lease.
+* *Disconnection*: each handle holds a lease scored on the channel's lease clock (the
+  server's ``TIME``, see ``_lua``) and renewed by a background thread every quarter lease. A
+  clean ``close()`` ends it at once and wakes the other side's blocked calls; a SIGKILLed or
+  cut-off process's lease expires after ``lease`` seconds (default 1.5), and the survivors'
+  renewals notice it within a quarter lease more (under 2 s in all). Then receivers drain
+  what is there and get ``RecvError``; senders get ``SendError`` (what was buffered is
+  dropped, as Rust drops it). A paused or restarted server does not expire anyone: the
+  lease clock advances at most half a lease per script run.
+* *Faults*: a server that cannot be reached is retried for ``RETRY_FOR`` (3) seconds after
+  the first failure (1 s connect timeout, 2 s per reply, backoff 0.05 → 0.5 s), then
+  ``mpsc.redis.ConnectionError`` (a ``ChannelError``). A server restarted with persistence
+  (scripts are reloaded as needed) carries on. Timeouts fire while it is paused.
+* *Hygiene*: every key of a channel expires ``max(10 s, 10 leases)`` after the last renewal
+  of any of its handles, and is deleted when both sides have closed; the control stream and
+  token list are capped; a consumer is deleted with its receiver.
+
+**Handles travel**: pickling one gives the pickle a lease of its own (``TRAVEL`` = 30 s),
+taken over when it is unpickled (in another process or machine, or inside a message of
+another channel), so a side does not disconnect while its handle is in flight. The URL
+travels without password or TLS key paths unless the channel was made with
+``travel_secrets=True``; the receiving process supplies them with :func:`credentials` (or
+by having opened a channel on that server itself). A forked child cannot use handles it
+inherited (pickle them instead).
+
+**select**: ``mpsc.select`` takes thread-channel operations; :func:`bridge` turns a Redis
+Receiver into one, through a thread (``_bridge`` says exactly what that guarantees: at most one
+message is between Redis and the select, and it can be lost if the process dies).
+
+Known limits of this first tier: no rendezvous (``bounded(url, 0)`` raises ``ValueError``);
+no native ``select`` over Redis receivers (only through :func:`bridge`), nor sends to a Redis
+channel in a select; one Receiver handle serves one call at a time (others
+wait); a value's unpickling error consumes the entry and raises; Redis Cluster is untested
+(the keys share a hash tag).
+
+Modules: ``_channels`` (constructors), ``_handles`` (Sender, Receiver), ``_steps`` (each
+operation written once, driven by threads or asyncio), ``_lua`` (the server side),
+``_leases`` (leases and their renewal thread), ``_link`` (connections, retries, timeouts),
+``_keys`` (names, keys, URLs), ``_bridge`` (a Redis Receiver as a thread Receiver, for
+select), ``_errors``.
+"""
+
+from ._bridge import bridge
+from ._channels import LEASE, bounded, channel, credentials, sync_channel, unbounded
+from ._errors import ConnectionError, LeaseExpiredError
+from ._handles import BATCH, TRAVEL, Receiver, Sender, SyncSender
+from ._link import RETRY_FOR
+
+__all__ = [
+    "BATCH",
+    "LEASE",
+    "RETRY_FOR",
+    "TRAVEL",
+    "ConnectionError",
+    "LeaseExpiredError",
+    "Receiver",
+    "Sender",
+    "SyncSender",
+    "bounded",
+    "bridge",
+    "channel",
+    "credentials",
+    "sync_channel",
+    "unbounded",
+]

@@ -1,0 +1,614 @@
+"""Sender and Receiver of a Redis channel: the thread channels' API over Redis Streams.
+
+A **send** is one script (``_lua.SEND``): check the sender's own lease, prune the receivers'
+leases (none left: ``SendError``), drop a retried send by its sequence number, check the
+capacity (full: wait for a ``space`` token with ``BLPOP``, then try again), ``XADD``. Values
+are pickled at the call; sequence numbers are reserved before each attempt, so a send whose
+outcome is unknown (a lost reply) is retried with the same number and never applied twice, and
+the next send is never mistaken for a retry. Concurrent sends through one handle use separate
+*lanes* (sequence counters), so they never wait for one another.
+
+A **receive** hands out entries this Receiver fetched (``_lua.RECV``: read up to ``BATCH``
+new entries of the consumer group as this handle's consumer; entries of dead receivers are
+claimed first). They stay pending on the server until acknowledged: on a bounded channel right
+after each is handed out (so the room appears at once), on an unbounded one with the next fetch
+or at ``close()`` (one round trip per batch), or by the lease thread within a quarter lease.
+Nothing there: wait with ``XREAD BLOCK`` on the stream and the ``ctl`` stream (woken by a
+send, or by a side going), then fetch again.
+"""
+
+from __future__ import annotations
+
+import pickle
+import sys
+import threading
+import time
+import weakref
+from collections import deque
+from collections.abc import AsyncIterator, Iterable, Iterator
+from types import TracebackType
+from typing import Any, ClassVar, Final, Generic, NoReturn, Self, TypeVar
+
+from .._deadlines import checked_deadline, deadline_after, expired
+from .._errors import ClosedHandleError, Empty, Full, RecvError, SendError, Timeout
+from . import _lua
+from ._errors import ConnectionError, LeaseExpiredError
+from ._keys import Keys
+from ._leases import Lease, evalsha, fixed, renewer
+from ._link import Expired, Link, link, script, with_secrets
+from ._steps import Algorithm, Step, drive, drive_async, refuse_in_event_loop
+
+T = TypeVar("T")
+
+BATCH: Final = 100
+"""Entries an unbounded channel's Receiver fetches per round trip."""
+CHUNK: Final = 500
+"""Values ``send_many`` puts in one script call."""
+TRAVEL: Final = 30.0
+"""Seconds a pickled handle's lease lasts until it is unpickled (it keeps its side alive)."""
+
+_SEND: Final = script(_lua.SEND)
+_RECV: Final = script(_lua.RECV)
+_ACK: Final = script(_lua.ACK)
+_LEASE: Final = script(_lua.LEASE)
+_PEEK: Final = script(_lua.PEEK)
+
+
+class _Channel:
+    """What every handle of one channel in this process shares."""
+
+    __slots__ = ("capacity", "keys", "link", "travel_secrets", "ttl")
+
+    def __init__(
+        self, link: Link, keys: Keys, capacity: int | None, ttl: float, travel_secrets: bool
+    ) -> None:
+        self.link = link
+        self.keys = keys
+        self.capacity = capacity
+        self.ttl = ttl
+        self.travel_secrets = travel_secrets
+
+
+def _status(reply: list[Any]) -> bytes:
+    return bytes(reply[1])
+
+
+class _Handle(Generic[T]):
+    """What Sender and Receiver share: ownership (leases), introspection, pickling."""
+
+    __slots__ = ("__weakref__", "_chan", "_finalizer", "_lease")
+    _side: ClassVar[str]
+    _chan: _Channel
+    _lease: Lease
+    _finalizer: weakref.finalize[..., Any]
+
+    def __init__(self, *args: object) -> None:
+        raise TypeError(
+            f"mpsc.redis {type(self).__name__} handles are made by mpsc.redis.channel() and bounded()"
+        )
+
+    @classmethod
+    def _new(cls, chan: _Channel, lease: Lease) -> Self:
+        self = object.__new__(cls)
+        self._chan = chan
+        self._lease = lease
+        self._finalizer = weakref.finalize(self, renewer.collected, lease)
+        self._finalizer.atexit = False
+        self._setup()
+        if not lease.lost:
+            renewer.add(lease)
+        return self
+
+    def _setup(self) -> None:
+        pass
+
+    def _open(self) -> Lease:
+        lease = self._lease
+        if lease.closed:
+            raise ClosedHandleError(
+                "this handle is closed: close() (or the end of its with-block) released it; "
+                "clone() a handle first to keep using the channel"
+            )
+        if lease.pid != _getpid():
+            raise ClosedHandleError(
+                "this mpsc.redis handle was inherited through fork(); pickle a handle (or pass it to "
+                "the child as a multiprocessing argument under spawn/forkserver) to use it there"
+            )
+        if lease.lost:
+            raise LeaseExpiredError()
+        return lease
+
+    def _call(self, argv_script: Any, *argv: object, deadline: float | None = None) -> list[Any]:
+        lease = self._lease
+        reply: list[Any] = self._chan.link.call(fixed(evalsha(argv_script, lease.keys, *argv)), deadline)
+        self._chan.link.saw(reply[0])
+        return reply
+
+    def close(self) -> None:
+        """Release this handle: its lease ends at once on the server. Idempotent; other clones
+        stay open. Releasing the last Sender lets receivers drain and then see ``RecvError``;
+        releasing the last Receiver drops what is buffered and makes sends fail with
+        ``SendError``; either is seen by the other side within a round trip. A server that
+        cannot be reached is not an error here: the lease then expires by itself."""
+        lease = self._lease
+        if lease.closed:
+            return
+        self._finalizer.detach()
+        self._before_close()
+        lease.release(2.0)
+
+    def _before_close(self) -> None:
+        pass
+
+    def clone(self) -> Self:
+        """Another owner of the same side (its own lease); close each one."""
+        lease = self._open()
+        new = Lease(lease.link, lease.keys, lease.side, lease.ttl)
+        try:
+            reply = self._call(_LEASE, "clone", lease.side, lease.id, new.id)
+        except Expired:  # pragma: no cover (no deadline given)
+            raise ConnectionError() from None
+        if _status(reply) == b"lost":
+            lease.lost = True
+            raise LeaseExpiredError()
+        return type(self)._new(self._chan, new)
+
+    @property
+    def capacity(self) -> int | None:
+        """The bound given at construction; None when unbounded."""
+        return self._chan.capacity
+
+    @property
+    def name(self) -> str:
+        """The channel's name: its stream's key on the server."""
+        return self._chan.keys.name
+
+    def _peek(self) -> tuple[int, int]:
+        lease = self._open()
+        reply = self._call(_PEEK, lease.side)
+        if _status(reply) == b"lost":
+            return 0, 0
+        return int(reply[2]), int(reply[3])
+
+    def __len__(self) -> int:
+        """Entries in the channel on the server: queued, plus those receivers have fetched and
+        not yet acknowledged (they count against a bound until then)."""
+        return self._peek()[1]
+
+    def __bool__(self) -> bool:
+        return True
+
+    def is_empty(self) -> bool:
+        """Whether ``len()`` is 0 now."""
+        return len(self) == 0
+
+    def is_full(self) -> bool:
+        """Whether a bounded channel has no room now (never, unbounded)."""
+        cap = self._chan.capacity
+        return cap is not None and len(self) >= cap
+
+    def is_disconnected(self) -> bool:
+        """Whether every handle of the other side is gone (closed, or its lease expired)."""
+        return self._peek()[0] == 0
+
+    def same_channel(self, other: _Handle[Any]) -> bool:
+        """Whether ``other`` is a handle of the same channel (same server, same name)."""
+        if not isinstance(other, _Handle):
+            raise TypeError(f"same_channel() needs an mpsc.redis handle, not {type(other).__name__}")
+        return self._chan.link.public == other._chan.link.public and self.name == other.name
+
+    def __enter__(self) -> Self:
+        self._open()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    async def __aenter__(self) -> Self:
+        self._open()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        # The pickled handle gets a lease of its own now (lasting TRAVEL seconds), so that the
+        # side stays alive while it travels; unpickling takes that lease over.
+        lease = self._open()
+        chan = self._chan
+        travel = Lease(lease.link, lease.keys, lease.side, lease.ttl)
+        reply = self._call(_LEASE, "travel", lease.side, lease.id, travel.id, int(TRAVEL * 1000))
+        if _status(reply) == b"lost":
+            lease.lost = True
+            raise LeaseExpiredError()
+        url = chan.link.url if chan.travel_secrets else chan.link.public
+        return (
+            _rebuild,
+            (type(self), url, chan.keys.name, chan.capacity, chan.ttl, chan.travel_secrets, travel.id),
+        )
+
+    def __copy__(self) -> NoReturn:
+        raise TypeError(f"an mpsc.redis {type(self).__name__} cannot be copied; use clone()")
+
+    def __deepcopy__(self, memo: object) -> NoReturn:
+        raise TypeError(f"an mpsc.redis {type(self).__name__} cannot be copied; use clone()")
+
+    def __repr__(self) -> str:
+        state = "closed" if self._lease.closed else "lost" if self._lease.lost else "open"
+        return f"<mpsc.redis.{type(self).__name__} {self.name!r} at {self._chan.link.public} ({state})>"
+
+
+def _getpid() -> int:
+    import os
+
+    return os.getpid()
+
+
+def _rebuild(
+    cls: type[_Handle[Any]],
+    url: str,
+    name: str,
+    capacity: int | None,
+    ttl: float,
+    travel_secrets: bool,
+    travel_id: str,
+) -> _Handle[Any]:
+    the_link = link(with_secrets(url))
+    keys = Keys(name)
+    chan = _Channel(the_link, keys, capacity, ttl, travel_secrets)
+    side = cls._side
+    lease = Lease(the_link, keys, side, ttl)
+    try:
+        reply = the_link.call(fixed(evalsha(_LEASE, keys, "adopt", side, travel_id, lease.id)), None)
+    except ConnectionError as exc:
+        hint = (
+            ""
+            if travel_secrets
+            else "; a pickled handle carries no password or TLS keys: call "
+            "mpsc.redis.credentials(url) in this process first, or make the channel with travel_secrets=True"
+        )
+        raise ConnectionError(f"{exc.message}{hint}") from exc
+    the_link.saw(reply[0])
+    lease.lost = _status(reply) == b"lost"
+    return cls._new(chan, lease)
+
+
+class _Lane:
+    """One sequence of sends (see the module's docstring)."""
+
+    __slots__ = ("field", "seq")
+
+    def __init__(self, field: str) -> None:
+        self.field = field
+        self.seq = 0
+
+
+class Sender(_Handle[T]):
+    """The sending half of a Redis channel. Clone it for each producer (anywhere)."""
+
+    __slots__ = ("_lane_count", "_lanes")
+    _side = "tx"
+
+    def _setup(self) -> None:
+        self._lanes: list[_Lane] = [_Lane(self._lease.id)]
+        self._lane_count = 1
+
+    def _take_lane(self) -> _Lane:
+        try:
+            return self._lanes.pop()
+        except IndexError:
+            self._lane_count += 1
+            lane = _Lane(f"{self._lease.id}/{self._lane_count}")
+            self._lease.lanes.append(lane.field)  # forgotten on the server at close
+            return lane
+
+    def _send_steps(
+        self,
+        payloads: list[bytes],
+        values: Any,
+        deadline: float | None,
+        once: bool,
+        many: bool = False,
+        blocking: bool = True,
+    ) -> Algorithm[int]:
+        """Put every payload in the stream; the number sent. The errors carry ``values`` (with
+        ``many``, the list of those not sent)."""
+        lease = self._open()
+        chan = self._chan
+        the_link = chan.link
+        lane = self._take_lane()
+        sent = 0
+
+        def left() -> Any:
+            return values[sent:] if many else values
+
+        try:
+            while True:
+                chunk = payloads[sent : sent + CHUNK]
+                seq = lane.seq + 1
+                lane.seq += len(chunk)  # reserved now: see the module's docstring
+
+                def build(
+                    give_up: float, attempt: int, seq: int = seq, chunk: list[bytes] = chunk
+                ) -> list[Any]:
+                    late = the_link.server_ms(give_up)
+                    return evalsha(_SEND, lease.keys, lease.id, lane.field, seq, late, *chunk)
+
+                try:
+                    reply = yield Step(build, deadline)
+                except Expired:
+                    raise Timeout(left()) from None
+                the_link.saw(reply[0])
+                status = _status(reply)
+                if status == b"ok":
+                    done = int(reply[2])
+                    sent += done
+                    if sent == len(payloads):
+                        return sent
+                    if done == len(chunk):
+                        continue  # the next chunk
+                elif status == b"disc":
+                    raise SendError(left())
+                elif status == b"lost":
+                    lease.lost = True
+                    raise LeaseExpiredError()
+                elif status == b"late":  # the clock estimate was off (a server clock step): again
+                    continue
+                else:  # pragma: no cover
+                    raise AssertionError(f"unexpected reply {reply!r}")
+                # Full (for the rest).
+                if once:
+                    raise Full(left())
+                if expired(deadline):
+                    raise Timeout(left())
+                if blocking:
+                    refuse_in_event_loop("send_async()")
+                block = (
+                    lease.ttl if deadline is None else max(0.001, min(lease.ttl, deadline - time.monotonic()))
+                )
+                try:
+                    yield Step(fixed(["BLPOP", lease.keys.space, round(block, 3)]), deadline, block, False)
+                except Expired:
+                    raise Timeout(left()) from None
+                self._open()
+        finally:
+            self._lanes.append(lane)
+
+    def _send(self, value: T, deadline: float | None, once: bool) -> None:
+        payload = _dumps(value)
+        drive(self._chan.link, self._send_steps([payload], value, deadline, once))
+
+    def send(self, value: T) -> None:
+        """Send ``value`` (pickled here; an unpicklable one raises and nothing is sent). On a
+        bounded channel, waits while it is full. Returns once the value is on the server.
+
+        ``SendError`` (carrying the value) when every Receiver is gone; ``mpsc.redis.ConnectionError``
+        when the server cannot be reached (the value was not sent)."""
+        self._send(value, None, False)
+
+    def try_send(self, value: T) -> None:
+        """Send without waiting: ``Full`` if a bounded channel is full, ``SendError`` if no
+        receiver is left."""
+        self._send(value, None, True)
+
+    def send_timeout(self, value: T, timeout: float) -> None:
+        """Send, waiting at most ``timeout`` seconds for room; ``Timeout`` (carrying the value) after."""
+        self._send(value, deadline_after(timeout), False)
+
+    def send_deadline(self, value: T, deadline: float) -> None:
+        """Send, waiting until the ``time.monotonic()`` instant ``deadline`` at the latest."""
+        self._send(value, checked_deadline(deadline), False)
+
+    def send_many(self, values: Iterable[T]) -> None:
+        """Send every value, in order, up to ``CHUNK`` per round trip (pipelined appends in one
+        script): much faster than a ``send`` each. Waits for room on a bounded channel. Every
+        value is pickled first, so an unpicklable one sends nothing. On ``SendError`` (or
+        ``ConnectionError``), the values not sent are ``.value`` (a list); those before them were sent."""
+        items = list(values)
+        payloads = [_dumps(v) for v in items]
+        drive(self._chan.link, self._send_steps(payloads, items, None, False, many=True))
+
+    async def send_async(self, value: T) -> None:
+        """``send`` for asyncio (redis.asyncio; no thread). Safe to cancel: either the value was
+        sent (it returns; the cancellation is delivered at the next await) or
+        ``CancelledError`` is raised and it was not."""
+        payload = _dumps(value)
+        await drive_async(self._chan.link, self._send_steps([payload], value, None, False, blocking=False))
+
+
+SyncSender = Sender
+"""Rust's name for the sender of a ``sync_channel``; the same class."""
+
+
+class Receiver(_Handle[T]):
+    """The receiving half of a Redis channel. Clones (anywhere) share the messages: each goes
+    to exactly one of them (MPMC)."""
+
+    __slots__ = ("_buf", "_ended", "_lock", "_orphans")
+    _side = "rx"
+
+    def _setup(self) -> None:
+        self._buf: deque[tuple[bytes, bytes]] = deque()
+        self._lock = threading.Lock()
+        self._orphans = False
+        self._ended = False
+
+    def _recv_steps(self, deadline: float | None, once: bool, blocking: bool = True) -> Algorithm[T]:
+        lease = self._open()
+        chan = self._chan
+        the_link = chan.link
+        bounded = chan.capacity is not None
+        while True:
+            if self._ended:
+                raise RecvError()
+            if self._buf:
+                if time.monotonic() >= lease.valid_until:
+                    # The lease may be about to lapse: renew it (and acknowledge) before
+                    # handing out an entry another receiver could otherwise claim.
+                    acks = lease.take_acks()
+                    sent_at = time.monotonic()
+                    try:
+                        reply = yield Step(fixed(evalsha(_ACK, lease.keys, lease.id, *acks)), None)
+                    except BaseException:
+                        lease.give_back(acks)
+                        raise
+                    if _status(reply) == b"lost":
+                        lease.lost = True
+                        self._buf.clear()
+                        raise LeaseExpiredError()
+                    lease.renewed(sent_at)
+                    continue
+                entry_id, payload = self._buf.popleft()
+                lease.handed(entry_id)
+                value: T = pickle.loads(payload)
+                if bounded:
+                    acks = lease.take_acks()
+                    try:
+                        yield Step(fixed(evalsha(_ACK, lease.keys, lease.id, *acks)), None)
+                    except ConnectionError:
+                        lease.give_back(acks)  # acknowledged later (the value is returned)
+                    except BaseException:
+                        lease.give_back(acks)
+                        raise
+                return value
+            acks = lease.take_acks()
+            count = BATCH if not bounded else 1
+            read_orphans = self._orphans
+            self._orphans = True  # until a reply says what this consumer holds
+
+            def build(
+                give_up: float,
+                attempt: int,
+                acks: list[bytes] = acks,
+                again: bool = read_orphans,
+                count: int = count,
+            ) -> list[Any]:
+                # A retried attempt re-reads this consumer's pending entries: the lost reply
+                # may have carried some.
+                return evalsha(_RECV, lease.keys, lease.id, count, "1" if again or attempt else "0", *acks)
+
+            sent_at = time.monotonic()
+            try:
+                reply = yield Step(build, deadline)
+            except Expired:
+                lease.give_back(acks)  # (acknowledging twice is harmless)
+                raise Timeout() from None
+            except BaseException:
+                lease.give_back(acks)
+                raise
+            the_link.saw(reply[0])
+            self._orphans = False
+            status = _status(reply)
+            if status == b"ok":
+                lease.renewed(sent_at)
+                items = reply[2]
+                self._buf.extend(zip(items[::2], items[1::2], strict=True))
+                continue
+            if status == b"disc":
+                self._ended = True
+                raise RecvError()
+            if status == b"lost":
+                lease.lost = True
+                raise LeaseExpiredError()
+            lease.renewed(sent_at)
+            # Empty: wait for an append to the stream or a notice on ctl, then fetch again.
+            if once:
+                raise Empty()
+            if expired(deadline):
+                raise Timeout()
+            if blocking:
+                refuse_in_event_loop("recv_async()")
+            last, lastctl = reply[2], reply[3]
+            block = lease.ttl if deadline is None else max(0.001, min(lease.ttl, deadline - time.monotonic()))
+            ms = max(1, int(block * 1000))
+            keys = lease.keys
+            wait = ["XREAD", "COUNT", 1, "BLOCK", ms, "STREAMS", keys.stream, keys.ctl, last, lastctl]
+            try:
+                yield Step(fixed(wait), deadline, block, False)
+            except Expired:
+                raise Timeout() from None
+            self._open()
+
+    def _recv(self, deadline: float | None, once: bool) -> T:
+        self._open()
+        with self._lock:
+            return drive(self._chan.link, self._recv_steps(deadline, once))
+
+    def recv(self) -> T:
+        """Receive the next message, waiting for one; ``RecvError`` once every Sender is gone
+        and everything sent was received."""
+        return self._recv(None, False)
+
+    def try_recv(self) -> T:
+        """Receive a message that is there now; ``Empty`` if none, ``RecvError`` if none ever will be."""
+        return self._recv(None, True)
+
+    def recv_timeout(self, timeout: float) -> T:
+        """Receive, waiting at most ``timeout`` seconds; ``Timeout`` if nothing came."""
+        return self._recv(deadline_after(timeout), False)
+
+    def recv_deadline(self, deadline: float) -> T:
+        """Receive, waiting until the ``time.monotonic()`` instant ``deadline`` at the latest."""
+        return self._recv(checked_deadline(deadline), False)
+
+    def __iter__(self) -> Iterator[T]:
+        """Messages as they arrive, until every Sender is gone and all are received."""
+        return self
+
+    def __next__(self) -> T:
+        try:
+            return self._recv(None, False)
+        except RecvError:
+            raise StopIteration from None
+
+    def try_iter(self) -> Iterator[T]:
+        """The messages there now, without waiting."""
+        while True:
+            try:
+                yield self._recv(None, True)
+            except (Empty, RecvError):
+                return
+
+    async def recv_async(self) -> T:
+        """``recv`` for asyncio (redis.asyncio; no thread). Safe to cancel: either a message is
+        returned (the cancellation is delivered at the next await) or ``CancelledError`` is
+        raised and nothing was taken."""
+        import asyncio
+
+        self._open()
+        while True:
+            if self._lock.acquire(blocking=False):
+                break
+            await asyncio.sleep(0.001)  # another thread or task is receiving through this handle
+        try:
+            return await drive_async(self._chan.link, self._recv_steps(None, False, blocking=False))
+        finally:
+            self._lock.release()
+
+    def __aiter__(self) -> AsyncIterator[T]:
+        return self
+
+    async def __anext__(self) -> T:
+        try:
+            return await self.recv_async()
+        except RecvError:
+            raise StopAsyncIteration from None
+
+    def _before_close(self) -> None:
+        # Entries fetched and not handed out stay pending under this consumer; the close script
+        # marks them for the other receivers to claim.
+        self._buf.clear()
+
+
+def _dumps(value: object) -> bytes:
+    try:
+        return pickle.dumps(value, protocol=5)
+    except Exception as exc:
+        raise TypeError(f"mpsc.redis sends pickled values; this one cannot be pickled: {exc}") from exc
+
+
+del sys

@@ -1,0 +1,73 @@
+"""Where a channel lives on the server: its name, its seven keys, and the server's URL with
+and without its secrets."""
+
+from __future__ import annotations
+
+import os
+from typing import Final
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+_SECRET_QUERY: Final = frozenset({"password", "ssl_keyfile", "ssl_certfile", "ssl_password"})
+_SCHEMES: Final = ("redis", "rediss", "unix")
+
+
+def check_url(url: object) -> str:
+    """``url`` if it looks like a Redis URL redis-py accepts; ``ValueError``/``TypeError`` else."""
+    if not isinstance(url, str):
+        raise TypeError(f"url must be a str such as 'redis://localhost:6379/0', not {type(url).__name__}")
+    parts = urlsplit(url)
+    if parts.scheme not in _SCHEMES:
+        raise ValueError(f"not a Redis URL (redis://, rediss:// or unix://): {public_url(url)!r}")
+    if parts.scheme != "unix":
+        if not parts.hostname:
+            raise ValueError(f"a Redis URL needs a host: {public_url(url)!r}")
+        try:
+            parts.port  # noqa: B018 (it raises ValueError on a bad port)
+        except ValueError:
+            raise ValueError(f"bad port in the Redis URL {public_url(url)!r}") from None
+    return url
+
+
+def public_url(url: str) -> str:
+    """``url`` without its password and TLS key material: what a pickled handle carries."""
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, _, hostport = netloc.rpartition("@")
+        user = userinfo.partition(":")[0]
+        netloc = f"{user}@{hostport}" if user else hostport
+    query = urlencode([(k, v) for k, v in parse_qsl(parts.query) if k not in _SECRET_QUERY])
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+def check_name(name: object) -> str:
+    if name is None:
+        return "mpsc:" + os.urandom(12).hex()
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a str, not {type(name).__name__}")
+    if not name or "{" in name or "}" in name:
+        raise ValueError(f"a channel name must be non-empty and without braces, got {name!r}")
+    return name
+
+
+class Keys:
+    """The channel's keys: the stream is the name itself (a Redis user sees the channel as the
+    stream it is), the rest carry it as their hash tag (``{name}:mpsc:...``), so a cluster keeps
+    all of them on the name's slot. Encoded once: they go with every call."""
+
+    __slots__ = ("all", "ctl", "name", "space", "stream")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        tag = "{" + name + "}"
+        names = (
+            f"{tag}:mpsc:meta",
+            name,
+            f"{tag}:mpsc:tx",
+            f"{tag}:mpsc:rx",
+            f"{tag}:mpsc:space",
+            f"{tag}:mpsc:seq",
+            f"{tag}:mpsc:ctl",
+        )
+        self.all: tuple[bytes, ...] = tuple(n.encode() for n in names)
+        self.stream, self.space, self.ctl = self.all[1], self.all[4], self.all[6]

@@ -1,0 +1,257 @@
+"""Leases: how the server knows which handles are alive, and the thread that keeps them so.
+
+Each handle holds one :class:`Lease` (an id in its side's sorted set, scored by its expiry on
+the channel's lease clock; see ``_lua``). One daemon thread per server and process renews every
+lease it holds there, one script call per channel, every quarter of the shortest lease; the same call prunes
+expired leases of both sides, so a survivor notices a dead peer within a lease and a quarter
+and wakes its blocked calls (the scripts post to the channel's ``ctl`` stream or push
+``space`` tokens). A renewal that finds its lease gone marks it lost: the handle then raises
+``LeaseExpiredError``.
+
+``valid_until`` is a local, conservative bound: a lease renewed by a call *sent* at monotonic
+time ``t`` lives on the server until at least ``t + ttl`` (the lease clock never runs faster
+than real time), so a receiver hands out prefetched entries only before ``valid_until``
+(``t + 0.9 ttl``), after which another receiver could have claimed them.
+
+Handles collected without ``close()`` are released by this thread; at interpreter exit every
+lease still held is released (best effort, within about a second). A forked child does not
+inherit leases: the handles it inherited refuse to work there (pickle a handle to pass it).
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, Final
+
+from . import _lua
+from ._keys import Keys
+from ._link import Link, Script, script
+
+_RENEW: Final = script(_lua.RENEW)
+_CLOSE: Final = script(_lua.CLOSE)
+_ACK: Final = script(_lua.ACK)
+
+KEEP_LEASES: Final = 10
+"""A channel's keys outlive its last renewal by this many leases (at least 10 s)."""
+
+
+def evalsha(s: Script, keys: Keys, *argv: object) -> list[object]:
+    """The command that runs script ``s`` on a channel's keys."""
+    return ["EVALSHA", s.sha, 7, *keys.all, *argv]  # (str ids and ints: redis-py encodes them)
+
+
+def fixed(command: Sequence[Any]) -> Callable[[float, int], Sequence[Any]]:
+    """A command that is the same for every attempt."""
+    return lambda give_up, attempt: command
+
+
+class Lease:
+    """One handle's lease. ``acks`` (receivers) are entries handed out and not yet
+    acknowledged on the server; they are acknowledged with the next call, or at release.
+    ``lanes`` (senders) are the sequence fields of the extra lanes, forgotten at release."""
+
+    __slots__ = (
+        "acks",
+        "acks_lock",
+        "closed",
+        "id",
+        "keys",
+        "lanes",
+        "link",
+        "lost",
+        "pid",
+        "side",
+        "ttl",
+        "valid_until",
+    )
+
+    def __init__(self, link: Link, keys: Keys, side: str, ttl: float, lease_id: str | None = None) -> None:
+        self.link = link
+        self.keys = keys
+        self.side = side
+        self.ttl = ttl
+        self.id = lease_id or os.urandom(8).hex()
+        self.pid = os.getpid()
+        self.lost = False
+        self.closed = False
+        self.valid_until = time.monotonic() + 0.9 * ttl
+        self.acks: list[bytes] = []
+        self.acks_lock = threading.Lock()
+        self.lanes: list[str] = []
+
+    def handed(self, entry_id: bytes) -> None:
+        """An entry was handed out: acknowledge it with the next call."""
+        with self.acks_lock:
+            self.acks.append(entry_id)
+
+    def take_acks(self) -> list[bytes]:
+        """The entries to acknowledge now (a call that fails gives them back)."""
+        with self.acks_lock:
+            acks, self.acks = self.acks, []
+        return acks
+
+    def give_back(self, acks: list[bytes]) -> None:
+        if acks:
+            with self.acks_lock:
+                self.acks[:0] = acks
+
+    def renewed(self, sent_at: float) -> None:
+        self.valid_until = max(self.valid_until, sent_at + 0.9 * self.ttl)
+
+    def release(self, timeout: float) -> None:
+        """End the lease on the server (acknowledging what was handed out). Errors reaching
+        the server are swallowed: the lease then expires by itself."""
+        if self.closed:
+            return
+        self.closed = True
+        renewer.drop(self)
+        if self.pid != os.getpid() or self.lost:
+            return
+        extra = self.take_acks() if self.side == "rx" else list(self.lanes)
+        deadline = time.monotonic() + timeout
+        try:
+            self.link.call(fixed(evalsha(_CLOSE, self.keys, self.side, self.id, *extra)), deadline)
+        except Exception:
+            pass  # the lease expires by itself; entries handed out are then delivered again
+
+
+class _Renewer:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.wake = threading.Event()
+        self.leases: dict[str, Lease] = {}
+        self.released: list[Lease] = []
+        self.thread: threading.Thread | None = None
+
+    def add(self, lease: Lease) -> None:
+        with self.lock:
+            self.leases[lease.id] = lease
+            if self.thread is None or not self.thread.is_alive():
+                self.thread = threading.Thread(target=self._run, name="mpsc.redis leases", daemon=True)
+                self.thread.start()
+
+    def drop(self, lease: Lease) -> None:
+        with self.lock:
+            self.leases.pop(lease.id, None)
+
+    def collected(self, lease: Lease) -> None:
+        """From a handle's finalizer: release its lease from this thread (no I/O there)."""
+        with self.lock:
+            self.released.append(lease)
+        self.wake.set()
+
+    def _run(self) -> None:
+        while True:
+            with self.lock:
+                ttls = [lease.ttl for lease in self.leases.values()]
+            period = max(0.02, min(ttls) / 4) if ttls else 1.0
+            self.wake.wait(period)
+            self.wake.clear()
+            with self.lock:
+                released, self.released = self.released, []
+            for lease in released:
+                lease.release(1.0)
+            self.renew_all()
+
+    def renew_all(self) -> None:
+        groups: dict[tuple[int, str], list[Lease]] = {}
+        with self.lock:
+            for lease in self.leases.values():
+                if not lease.lost and not lease.closed:
+                    groups.setdefault((id(lease.link), lease.keys.name), []).append(lease)
+        for leases in groups.values():
+            first = leases[0]
+            tx = [lease.id for lease in leases if lease.side == "tx"]
+            rx = [lease.id for lease in leases if lease.side == "rx"]
+            keep = int(max(10.0, KEEP_LEASES * first.ttl) * 1000)
+            sent_at = time.monotonic()
+            try:
+                reply = first.link.call(
+                    fixed(evalsha(_RENEW, first.keys, keep, len(tx), *tx, *rx)), sent_at + first.ttl / 4
+                )
+            except Exception:  # unreachable now: try again next round (the leases may expire)
+                continue
+            first.link.saw(reply[0])
+            lost = {bytes(x).decode() for x in reply[2]}
+            for lease in leases:
+                if lease.id in lost:
+                    lease.lost = True
+                else:
+                    lease.renewed(sent_at)
+                    if lease.acks:
+                        self.flush(lease)
+
+    def flush(self, lease: Lease) -> None:
+        """Acknowledge what an idle receiver handed out (so that a receiver that stopped
+        receiving does not hold other receivers' RecvError, nor has them redelivered if it dies
+        later)."""
+        acks = lease.take_acks()
+        try:
+            reply = lease.link.call(
+                fixed(evalsha(_ACK, lease.keys, lease.id, *acks)), time.monotonic() + lease.ttl / 2
+            )
+        except Exception:
+            lease.give_back(acks)
+            return
+        if bytes(reply[1]) == b"lost":
+            lease.lost = True
+
+    def at_exit(self) -> None:
+        with self.lock:
+            leases = list(self.leases.values()) + self.released
+            self.released = []
+        deadline = time.monotonic() + 1.0
+        for lease in leases:
+            lease.release(max(0.05, deadline - time.monotonic()))
+
+    def forked(self) -> None:
+        # The child holds none of the parent's leases (its handles refuse to work, by pid).
+        self.lock = threading.Lock()
+        self.wake = threading.Event()
+        self.leases = {}
+        self.released = []
+        self.thread = None
+
+
+class _Renewers:
+    """One renewal thread per server (Link): a server that is down or paused delays only the
+    renewals of its own channels, not those on other servers."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.by_link: dict[int, _Renewer] = {}
+
+    def of(self, link: Link) -> _Renewer:
+        with self.lock:
+            found = self.by_link.get(id(link))
+            if found is None:
+                found = self.by_link[id(link)] = _Renewer()
+            return found
+
+    def add(self, lease: Lease) -> None:
+        self.of(lease.link).add(lease)
+
+    def drop(self, lease: Lease) -> None:
+        self.of(lease.link).drop(lease)
+
+    def collected(self, lease: Lease) -> None:
+        self.of(lease.link).collected(lease)
+
+    def at_exit(self) -> None:
+        with self.lock:
+            every = list(self.by_link.values())
+        for one in every:
+            one.at_exit()
+
+    def forked(self) -> None:
+        self.lock = threading.Lock()
+        self.by_link = {}
+
+
+renewer: Final = _Renewers()
+atexit.register(renewer.at_exit)
+os.register_at_fork(after_in_child=renewer.forked)

@@ -1,0 +1,313 @@
+"""One Redis server as this process sees it: connection pools, the scripts, retries, timeouts.
+
+Calls go through redis-py's connections directly (send a command, wait for the reply until a
+deadline, read it), so that every call is bounded: by the caller's deadline (``Expired``), and
+otherwise by ``IO_TIMEOUT`` per attempt and ``RETRY_FOR`` seconds of retries after the first
+failure (then ``mpsc.redis.ConnectionError``). A connection whose reply did not come in time is
+dropped, so a late reply is never mistaken for the next call's.
+
+Each script reply starts with the server's time; the link keeps the best lower bound of
+``server time - time.monotonic()`` it has seen (a reply left the server before it arrived here),
+with which a caller turns a local deadline into a server-side one (the ``late`` guard of sends).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+import weakref
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, Final
+
+import redis
+import redis.asyncio
+import redis.exceptions
+
+from ._errors import ConnectionError
+from ._keys import public_url
+
+if TYPE_CHECKING:
+    import asyncio
+
+RETRY_FOR: Final = 3.0
+"""Seconds a call keeps retrying after its first failure to reach the server."""
+CONNECT_TIMEOUT: Final = 1.0
+IO_TIMEOUT: Final = 2.0
+"""Seconds an attempt waits for a reply (beyond a blocking command's own wait)."""
+_BACKOFF: Final = (0.05, 0.1, 0.2, 0.4, 0.5)
+
+_UNREACHABLE: Final = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
+
+# RESP2 and no CLIENT SETINFO (driver_info None): a new connection then sends no handshake
+# (redis-py 8 says HELLO 3 by default), so connecting to a paused server waits for nothing
+# until the first command, whose reply the call's deadline bounds. A handshake that does wait
+# (AUTH, SELECT) is bounded by the socket timeout.
+_OPTIONS: Final[dict[str, Any]] = {
+    "socket_connect_timeout": CONNECT_TIMEOUT,
+    "socket_timeout": IO_TIMEOUT,
+    "driver_info": None,
+    "protocol": 2,
+}
+
+Build = Callable[[float, int], Sequence[Any]]
+"""Makes a call's command for one attempt: given the attempt's give-up instant (monotonic) and
+its number (0 for the first)."""
+
+
+class Expired(Exception):
+    """The caller's deadline passed before a reply came (the connection was dropped)."""
+
+
+class _NoReply(Exception):
+    """An attempt got no reply in time, or lost its connection: retried."""
+
+
+class Script:
+    """A Lua script and its SHA1, loaded on demand (again after a server restart)."""
+
+    __slots__ = ("sha", "source")
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.sha = hashlib.sha1(source.encode()).hexdigest().encode()
+
+
+class Link:
+    """The connections of this process to one server (one URL)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.public = public_url(url)
+        self.offset = -float("inf")
+        self._lock = threading.Lock()
+        self._pool: redis.ConnectionPool | None = None
+        self._async_pools: weakref.WeakKeyDictionary[Any, redis.asyncio.ConnectionPool] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    # -- time ------------------------------------------------------------------------------
+
+    def saw(self, server_ms: int) -> None:
+        self.offset = max(self.offset, server_ms / 1000 - time.monotonic())
+
+    def server_ms(self, instant: float) -> int:
+        """The server's time (ms) at the local monotonic ``instant``, never later than it: 0
+        when unknown."""
+        if self.offset == -float("inf"):
+            return 0
+        return int((instant + self.offset) * 1000)
+
+    # -- sync ------------------------------------------------------------------------------
+
+    def _sync_pool(self) -> redis.ConnectionPool:
+        pool = self._pool
+        if pool is None:
+            with self._lock:
+                pool = self._pool
+                if pool is None:
+                    pool = self._pool = redis.ConnectionPool.from_url(self.url, **_OPTIONS)
+        return pool
+
+    def _attempt(self, args: Sequence[Any], give_up: float, plain: bool = False) -> Any:
+        pool: Any = self._sync_pool()  # (redis-py's connection methods are untyped)
+        conn: Any = None
+        try:
+            conn = pool.get_connection()
+            conn.send_command(*args)
+            # A plain call's reply is read at once (the socket timeout, IO_TIMEOUT, bounds it);
+            # one with an earlier deadline, or a blocking command, is waited for first.
+            if not plain and not conn.can_read(timeout=max(0.0, give_up - time.monotonic())):
+                conn.disconnect()
+                raise _NoReply("no reply in time")
+            return conn.read_response()
+        except redis.exceptions.AuthenticationError as exc:
+            if conn is not None:
+                conn.disconnect()
+            raise ConnectionError(
+                f"the Redis server at {self.public} refused the credentials: {exc}"
+            ) from exc
+        except _UNREACHABLE as exc:
+            if conn is not None:
+                conn.disconnect()
+            raise _NoReply(str(exc)) from exc
+        except redis.exceptions.ResponseError as exc:
+            if _unauthenticated(exc):
+                conn.disconnect()
+                raise ConnectionError(f"the Redis server at {self.public} needs credentials: {exc}") from exc
+            raise
+        except BaseException:
+            # An interrupt may leave a reply unread on the connection: it is not reused.
+            if conn is not None:
+                conn.disconnect()
+            raise
+        finally:
+            if conn is not None:
+                pool.release(conn)
+
+    def call(self, build: Build, deadline: float | None, extra: float = 0.0) -> Any:
+        """Run one command (built per attempt) until a reply: ``extra`` is how long the command
+        itself may block on the server. Retries lost connections for ``RETRY_FOR`` seconds."""
+        first_failure: float | None = None
+        attempt = 0
+        while True:
+            now = time.monotonic()
+            give_up = now + extra + IO_TIMEOUT
+            plain = not extra
+            if deadline is not None and deadline < give_up:
+                give_up = deadline
+                plain = False
+            args = build(give_up, attempt)
+            try:
+                return self._run(args, give_up, plain)
+            except _NoReply as exc:
+                now = time.monotonic()
+                if deadline is not None and now >= deadline:
+                    raise Expired() from None
+                if first_failure is None:
+                    first_failure = now
+                delay = _BACKOFF[min(attempt, len(_BACKOFF) - 1)]
+                if now - first_failure + delay > RETRY_FOR:
+                    raise ConnectionError(
+                        f"the Redis server at {self.public} did not answer for {RETRY_FOR} s: {exc}"
+                    ) from exc.__cause__
+                if deadline is not None and now + delay >= deadline:
+                    raise Expired() from None
+                time.sleep(delay)
+                attempt += 1
+
+    def _run(self, args: Sequence[Any], give_up: float, plain: bool) -> Any:
+        if args[0] == "EVALSHA":
+            try:
+                return self._attempt(args, give_up, plain)
+            except redis.exceptions.NoScriptError:
+                script = _SCRIPTS[args[1]]
+                self._attempt(("SCRIPT", "LOAD", script.source), give_up)
+                return self._attempt(args, give_up, plain)
+        return self._attempt(args, give_up, plain)
+
+    # -- asyncio ---------------------------------------------------------------------------
+
+    def _loop_pool(self, loop: asyncio.AbstractEventLoop) -> redis.asyncio.ConnectionPool:
+        pool = self._async_pools.get(loop)
+        if pool is None:
+            pool = self._async_pools[loop] = redis.asyncio.ConnectionPool.from_url(self.url, **_OPTIONS)
+        return pool
+
+    async def _attempt_async(self, args: Sequence[Any], give_up: float) -> Any:
+        import asyncio
+
+        pool: Any = self._loop_pool(asyncio.get_running_loop())
+        conn: Any = None
+        try:
+            conn = await pool.get_connection()
+            await conn.send_command(*args)
+            try:
+                async with asyncio.timeout(max(0.0, give_up - time.monotonic())):
+                    return await conn.read_response()
+            except TimeoutError:
+                await conn.disconnect()
+                raise _NoReply("no reply in time") from None
+        except redis.exceptions.AuthenticationError as exc:
+            if conn is not None:
+                await conn.disconnect()
+            raise ConnectionError(
+                f"the Redis server at {self.public} refused the credentials: {exc}"
+            ) from exc
+        except _UNREACHABLE as exc:
+            if conn is not None:
+                await conn.disconnect()
+            raise _NoReply(str(exc)) from exc
+        except redis.exceptions.ResponseError as exc:
+            if _unauthenticated(exc):
+                await conn.disconnect()
+                raise ConnectionError(f"the Redis server at {self.public} needs credentials: {exc}") from exc
+            raise
+        except BaseException:
+            if conn is not None:
+                await asyncio.shield(conn.disconnect())
+            raise
+        finally:
+            if conn is not None:
+                await asyncio.shield(pool.release(conn))
+
+    async def _run_async(self, args: Sequence[Any], give_up: float) -> Any:
+        if args[0] == "EVALSHA":
+            try:
+                return await self._attempt_async(args, give_up)
+            except redis.exceptions.NoScriptError:
+                script = _SCRIPTS[args[1]]
+                await self._attempt_async(("SCRIPT", "LOAD", script.source), give_up)
+                return await self._attempt_async(args, give_up)
+        return await self._attempt_async(args, give_up)
+
+    async def call_async(self, build: Build, deadline: float | None, extra: float = 0.0) -> Any:
+        """``call`` for asyncio (the same bounds)."""
+        import asyncio
+
+        first_failure: float | None = None
+        attempt = 0
+        while True:
+            now = time.monotonic()
+            give_up = now + extra + IO_TIMEOUT
+            if deadline is not None and deadline < give_up:
+                give_up = deadline
+            args = build(give_up, attempt)
+            try:
+                return await self._run_async(args, give_up)
+            except _NoReply as exc:
+                now = time.monotonic()
+                if deadline is not None and now >= deadline:
+                    raise Expired() from None
+                if first_failure is None:
+                    first_failure = now
+                delay = _BACKOFF[min(attempt, len(_BACKOFF) - 1)]
+                if now - first_failure + delay > RETRY_FOR:
+                    raise ConnectionError(
+                        f"the Redis server at {self.public} did not answer for {RETRY_FOR} s: {exc}"
+                    ) from exc.__cause__
+                await asyncio.sleep(delay)
+                attempt += 1
+
+
+_SCRIPTS: dict[bytes, Script] = {}
+
+
+def _unauthenticated(exc: Exception) -> bool:
+    """An error reply that says the connection has not authenticated (a server with a password,
+    reached with a URL without it)."""
+    text = str(exc)
+    return text.startswith(("NOAUTH", "Protocol error: unauthenticated"))
+
+
+def script(source: str) -> Script:
+    s = Script(source)
+    _SCRIPTS[s.sha] = s
+    return s
+
+
+_links: dict[str, Link] = {}
+_links_lock = threading.Lock()
+_credentials: dict[str, str] = {}
+
+
+def link(url: str) -> Link:
+    """The one Link of this process to ``url``."""
+    with _links_lock:
+        found = _links.get(url)
+        if found is None:
+            found = _links[url] = Link(url)
+            _credentials.setdefault(found.public, url)
+        return found
+
+
+def remember(url: str) -> None:
+    """Let handles that arrive without secrets (unpickled) use ``url``'s to reach its server."""
+    with _links_lock:
+        _credentials[public_url(url)] = url
+
+
+def with_secrets(public: str) -> str:
+    """The full URL known here for a URL without secrets (itself when none is known)."""
+    with _links_lock:
+        return _credentials.get(public, public)

@@ -1,0 +1,398 @@
+"""The server side of a Redis channel: Lua scripts, each run atomically by the server.
+
+Every script gets the same seven keys (``_keys.Keys``), all hashed to one slot by the channel
+name's hash tag: ``meta`` (a hash: the kind marker, capacity, lease length, the lease clock,
+the "side gone" flags), ``stream`` (the messages, with one consumer group ``rx``), ``tx`` and
+``rx`` (sorted sets: lease id -> expiry on the lease clock), ``space`` (a list of wake-up tokens
+for senders blocked on a full channel), ``seq`` (a hash: sender lease -> last sequence number
+applied, to drop a retried send) and ``ctl`` (a short stream whose entries wake blocked
+receivers: a side gone, a receiver gone with entries to reclaim).
+
+**The lease clock.** A lease's expiry is scored on a per-channel clock that follows the
+server's ``TIME`` but advances at most half a lease per script run. Every live handle renews its
+lease every quarter lease, so while anybody can reach the server the clock follows real time;
+a gap longer than half a lease means nobody reached the server (it was paused with SIGSTOP,
+restarted, or every client was cut off), and then no lease expires for that gap. A SIGKILLed
+process's lease expires one lease length after its last renewal, as seen by the survivors.
+
+Every reply starts with the server's time in milliseconds (for the client's estimate of the
+server clock, used by the ``late`` guard of sends), then a status word.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+KIND: Final = "mpsc.redis/1"
+
+_PRELUDE: Final = (
+    """
+local M, S, TX, RX, SPACE, SEQ, CTL = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
+local KIND = '"""
+    + KIND
+    + """'
+local T = redis.call('TIME')
+local NOW = tonumber(T[1]) * 1000 + math.floor(tonumber(T[2]) / 1000)
+local CLOCK, TTL, CAP, TXG, RXG, DEAD, KEEP
+
+-- Load the channel's state and advance its lease clock; false if the channel is not there.
+local function load()
+  local v = redis.call('HMGET', M, 'kind', 'ttl', 'clock', 'seen', 'cap', 'txg', 'rxg', 'dead', 'keep')
+  if v[1] ~= KIND then return false end
+  TTL = tonumber(v[2]); CLOCK = tonumber(v[3]); CAP = tonumber(v[5]); KEEP = tonumber(v[9])
+  TXG = v[6] == '1'; RXG = v[7] == '1'; DEAD = v[8] == '1'
+  local d = NOW - tonumber(v[4])
+  if d < 0 then d = 0 end
+  local step = math.floor(TTL / 2)
+  if d > step then d = step end
+  if d > 0 then
+    CLOCK = CLOCK + d
+    redis.call('HSET', M, 'clock', CLOCK, 'seen', NOW)
+  end
+  return true
+end
+
+-- Every key lives at least KEEP ms more (renewals call this: keys of a dead channel expire).
+local function keep_all(ms)
+  for _, k in ipairs({M, S, TX, RX, SEQ, CTL, SPACE}) do
+    local p = redis.call('PTTL', k)
+    if p ~= -2 and p < ms then redis.call('PEXPIRE', k, ms) end
+  end
+end
+
+local function live(Z, id)
+  local s = redis.call('ZSCORE', Z, id)
+  return s ~= false and tonumber(s) > CLOCK
+end
+
+-- The caller's own lease, renewed; false if it has expired.
+local function mine(Z, id)
+  if not live(Z, id) then return false end
+  redis.call('ZADD', Z, 'XX', CLOCK + TTL, id)
+  return true
+end
+
+local function wake_receivers(why)
+  redis.call('XADD', CTL, 'MAXLEN', '16', '*', 'w', why)
+  redis.call('PEXPIRE', CTL, KEEP)
+end
+
+local function wake_senders(n)
+  if CAP > 0 and n > 0 then
+    if n > 64 then n = 64 end
+    local t = {}
+    for i = 1, n do t[i] = '1' end
+    redis.call('LPUSH', SPACE, unpack(t))
+    redis.call('LTRIM', SPACE, 0, 63)
+    redis.call('PEXPIRE', SPACE, KEEP)
+  end
+end
+
+-- The last sender went: receivers drain the stream, then see RecvError. Final.
+local function tx_gone()
+  if not TXG then
+    TXG = true
+    redis.call('HSET', M, 'txg', '1')
+    wake_receivers('tx')
+  end
+end
+
+-- The last receiver went: what is buffered is dropped (as Rust drops it); sends fail. Final.
+local function rx_gone()
+  if not RXG then
+    RXG = true
+    redis.call('HSET', M, 'rxg', '1')
+    redis.call('DEL', S)
+    wake_senders(64)
+  end
+end
+
+-- A receiver's lease ended: its consumer goes, or stays for its pending entries to be claimed.
+local function forget_consumer(c)
+  if RXG then return end
+  local p = redis.call('XPENDING', S, 'rx', '-', '+', 1, c)
+  if #p == 0 then
+    redis.call('XGROUP', 'DELCONSUMER', S, 'rx', c)
+  else
+    if not DEAD then
+      DEAD = true
+      redis.call('HSET', M, 'dead', '1')
+    end
+    wake_receivers('rx')
+  end
+end
+
+local function prune_tx()
+  local gone = redis.call('ZRANGEBYSCORE', TX, '-inf', CLOCK)
+  if #gone > 0 then
+    redis.call('ZREMRANGEBYSCORE', TX, '-inf', CLOCK)
+    redis.call('HDEL', SEQ, unpack(gone))
+  end
+  if not TXG and redis.call('ZCARD', TX) == 0 then tx_gone() end
+end
+
+local function prune_rx()
+  local gone = redis.call('ZRANGEBYSCORE', RX, '-inf', CLOCK)
+  if #gone > 0 then
+    redis.call('ZREMRANGEBYSCORE', RX, '-inf', CLOCK)
+    for _, c in ipairs(gone) do forget_consumer(c) end
+  end
+  if not RXG and redis.call('ZCARD', RX) == 0 then rx_gone() end
+end
+
+local function ack(first)
+  if RXG or #ARGV < first then return end
+  local ids = {}
+  for i = first, #ARGV do ids[#ids + 1] = ARGV[i] end
+  redis.call('XACK', S, 'rx', unpack(ids))
+  wake_senders(redis.call('XDEL', S, unpack(ids)))
+  -- After the last sender went, receivers waiting for others' pending entries re-check.
+  if TXG then wake_receivers('ack') end
+end
+"""
+)
+
+# ARGV: mode ('new' | 'open'), capacity (0 = unbounded), lease ms, keep ms, tx id, rx id.
+JOIN: Final = (
+    _PRELUDE
+    + """
+local mode, cap, ttl, keep = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local tm = redis.call('TYPE', M)['ok']
+if tm == 'none' then
+  local ts = redis.call('TYPE', S)['ok']
+  if ts ~= 'none' then return {NOW, 'taken', ts} end
+  for _, k in ipairs({TX, RX, SPACE, SEQ, CTL}) do
+    local t = redis.call('TYPE', k)['ok']
+    if t ~= 'none' then return {NOW, 'taken', t, k} end
+  end
+  redis.call('HSET', M, 'kind', KIND, 'cap', cap, 'ttl', ttl, 'clock', 0, 'seen', NOW, 'keep', keep)
+  redis.call('XGROUP', 'CREATE', S, 'rx', '0', 'MKSTREAM')
+  load()
+  redis.call('ZADD', TX, CLOCK + TTL, ARGV[5])
+  redis.call('ZADD', RX, CLOCK + TTL, ARGV[6])
+  keep_all(KEEP)
+  return {NOW, 'ok', cap, ttl}
+end
+if tm ~= 'hash' or redis.call('HGET', M, 'kind') ~= KIND then return {NOW, 'taken', tm, M} end
+if mode == 'new' then return {NOW, 'exists'} end
+load()
+prune_tx()
+prune_rx()
+if TXG or RXG then return {NOW, 'ended'} end
+if CAP ~= cap then return {NOW, 'capacity', CAP} end
+redis.call('ZADD', TX, CLOCK + TTL, ARGV[5])
+redis.call('ZADD', RX, CLOCK + TTL, ARGV[6])
+keep_all(KEEP)
+return {NOW, 'ok', CAP, TTL}
+"""
+)
+
+# ARGV: sender lease id, the lane's sequence field, seq of the first value, late (server ms
+# after which nothing may be done; 0: none), then the pickled values. Reply: NOW, status, how
+# many of the values are in the stream now (those this run added, plus those an earlier run of
+# the same send already added).
+SEND: Final = (
+    _PRELUDE
+    + """
+if not load() then return {NOW, 'lost'} end
+local late = tonumber(ARGV[4])
+if late > 0 and NOW > late then return {NOW, 'late'} end
+-- The hot path: the lease is only checked (the lease thread renews it), and receivers are
+-- pruned only when none is live.
+if not live(TX, ARGV[1]) then return {NOW, 'lost'} end
+if not RXG and redis.call('ZCOUNT', RX, '(' .. CLOCK, '+inf') == 0 then prune_rx() end
+if RXG then return {NOW, 'disc'} end
+local field, seq = ARGV[2], tonumber(ARGV[3])
+local n = #ARGV - 4
+local last = tonumber(redis.call('HGET', SEQ, field) or '0')
+local done = 0
+if last >= seq then done = math.min(n, last - seq + 1) end
+local room = n - done
+if CAP > 0 then
+  local free = CAP - redis.call('XLEN', S)
+  if free < room then room = math.max(free, 0) end
+end
+for i = 1, room do redis.call('XADD', S, '*', 'd', ARGV[4 + done + i]) end
+if room > 0 then redis.call('HSET', SEQ, field, seq + done + room - 1) end
+return {NOW, 'ok', done + room}
+"""
+)
+
+# ARGV: receiver lease id, how many to take at most, '1' to re-read this consumer's own pending
+# entries first (after a call whose reply was lost), then the ids to acknowledge (and delete).
+# Reply: NOW, 'ok', {id, payload, ...} | NOW, 'empty', last stream id, last ctl id | 'disc' | 'lost'.
+RECV: Final = (
+    _PRELUDE
+    + """
+if not load() then return {NOW, 'lost'} end
+local me, count = ARGV[1], tonumber(ARGV[2])
+if not mine(RX, me) or RXG then return {NOW, 'lost'} end
+ack(4)
+prune_tx()
+prune_rx()
+local out = {}
+local function take(entries)
+  for _, e in ipairs(entries) do
+    if e and e[2] then
+      out[#out + 1] = e[1]
+      out[#out + 1] = e[2][2]
+    end
+  end
+end
+if ARGV[3] == '1' then
+  local r = redis.call('XREADGROUP', 'GROUP', 'rx', me, 'COUNT', count, 'STREAMS', S, '0')
+  if r then take(r[1][2]) end
+end
+if #out == 0 and DEAD then
+  local left = false
+  local sum = redis.call('XPENDING', S, 'rx')
+  if sum[4] then
+    for _, cc in ipairs(sum[4]) do
+      local c = cc[1]
+      if c ~= me and not live(RX, c) then
+        if #out >= 2 * count then
+          left = true
+        else
+          local p = redis.call('XPENDING', S, 'rx', '-', '+', count, c)
+          local ids = {}
+          for _, x in ipairs(p) do ids[#ids + 1] = x[1] end
+          if #ids > 0 then take(redis.call('XCLAIM', S, 'rx', me, 0, unpack(ids))) end
+          if tonumber(cc[2]) > #ids then left = true
+          else redis.call('XGROUP', 'DELCONSUMER', S, 'rx', c) end
+        end
+      end
+    end
+  end
+  if not left then
+    DEAD = false
+    redis.call('HDEL', M, 'dead')
+  end
+end
+if #out == 0 then
+  local r = redis.call('XREADGROUP', 'GROUP', 'rx', me, 'COUNT', count, 'STREAMS', S, '>')
+  if r then take(r[1][2]) end
+end
+if #out > 0 then return {NOW, 'ok', out} end
+-- Disconnected once the last sender went and no entry is left anywhere: none new, none
+-- pending with another receiver (which could still die and leave it to be claimed here).
+if TXG and tonumber(redis.call('XPENDING', S, 'rx')[1]) == 0 then return {NOW, 'disc'} end
+local last, lastctl = '0-0', '0-0'
+local e = redis.call('XREVRANGE', S, '+', '-', 'COUNT', 1)
+if #e > 0 then last = e[1][1] end
+e = redis.call('XREVRANGE', CTL, '+', '-', 'COUNT', 1)
+if #e > 0 then lastctl = e[1][1] end
+return {NOW, 'empty', last, lastctl}
+"""
+)
+
+# ARGV: receiver lease id, then the ids to acknowledge and delete.
+ACK: Final = (
+    _PRELUDE
+    + """
+if not load() then return {NOW, 'lost'} end
+if not mine(RX, ARGV[1]) then return {NOW, 'lost'} end
+ack(2)
+return {NOW, 'ok'}
+"""
+)
+
+# ARGV: side ('tx' | 'rx'), lease id, then the ids to acknowledge and delete (receivers) or
+# the sender's extra sequence fields (senders).
+CLOSE: Final = (
+    _PRELUDE
+    + """
+if not load() then return {NOW, 'ok'} end
+local side, id = ARGV[1], ARGV[2]
+if side == 'tx' then
+  redis.call('ZREM', TX, id)
+  redis.call('HDEL', SEQ, id)
+  for i = 3, #ARGV do redis.call('HDEL', SEQ, ARGV[i]) end
+  if redis.call('ZCARD', TX) == 0 then tx_gone() end
+else
+  ack(3)
+  if redis.call('ZREM', RX, id) == 1 then forget_consumer(id) end
+  if redis.call('ZCARD', RX) == 0 then rx_gone() end
+end
+if TXG and RXG then redis.call('DEL', M, S, TX, RX, SPACE, SEQ, CTL) end
+return {NOW, 'ok'}
+"""
+)
+
+# ARGV: keep ms, number of sender ids, the sender ids, the receiver ids. Renews every lease
+# given, prunes both sides, keeps the keys alive. Reply: NOW, 'ok', {lost ids}.
+RENEW: Final = (
+    _PRELUDE
+    + """
+local ntx = tonumber(ARGV[2])
+local lost = {}
+if not load() then
+  for i = 3, #ARGV do lost[#lost + 1] = ARGV[i] end
+  return {NOW, 'ok', lost}
+end
+for i = 3, #ARGV do
+  local Z = RX
+  if i < 3 + ntx then Z = TX end
+  if not mine(Z, ARGV[i]) then lost[#lost + 1] = ARGV[i] end
+end
+prune_tx()
+prune_rx()
+keep_all(tonumber(ARGV[1]))
+return {NOW, 'ok', lost}
+"""
+)
+
+# ARGV: op ('clone' | 'travel' | 'adopt'), side, from id, new id, travel ms.
+# clone: a new lease beside the caller's live one. travel: a lease for a pickled handle, lasting
+# travel ms (its keys too). adopt: the unpickled handle takes the travel lease over; if that is
+# gone (expired, or adopted already), it joins while its side still has a live lease.
+LEASE: Final = (
+    _PRELUDE
+    + """
+if not load() then return {NOW, 'lost'} end
+local op, side, from, new = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local Z = RX
+if side == 'tx' then Z = TX end
+if op == 'adopt' then
+  if live(Z, from) then
+    redis.call('ZREM', Z, from)
+  else
+    prune_tx()
+    prune_rx()
+    if (side == 'tx' and TXG) or (side == 'rx' and RXG) or redis.call('ZCARD', Z) == 0 then
+      return {NOW, 'lost'}
+    end
+  end
+  redis.call('ZADD', Z, CLOCK + TTL, new)
+  return {NOW, 'ok'}
+end
+if not mine(Z, from) then return {NOW, 'lost'} end
+if op == 'travel' then
+  local ms = tonumber(ARGV[5])
+  redis.call('ZADD', Z, CLOCK + ms, new)
+  keep_all(ms + KEEP)
+else
+  redis.call('ZADD', Z, CLOCK + TTL, new)
+end
+return {NOW, 'ok'}
+"""
+)
+
+# ARGV: side of the caller. Reply: NOW, 'ok', live handles of the other side (0 once it is gone
+# for good), entries in the stream.
+PEEK: Final = (
+    _PRELUDE
+    + """
+if not load() then return {NOW, 'lost'} end
+prune_tx()
+prune_rx()
+local other = 0
+if ARGV[1] == 'tx' then
+  if not RXG then other = redis.call('ZCARD', RX) end
+else
+  if not TXG then other = redis.call('ZCARD', TX) end
+end
+local n = 0
+if not RXG then n = redis.call('XLEN', S) end
+return {NOW, 'ok', other, n}
+"""
+)

@@ -1,0 +1,159 @@
+"""One algorithm per operation, two drivers: threads and asyncio.
+
+A send or a receive is written once, as a generator that yields the server calls it needs — a
+:class:`Step`: how to build the command for an attempt, the caller's deadline, how long the
+command itself may block, and whether its outcome matters once it is sent (a script that
+changes the channel) — and is sent back the reply, or has ``Expired``/``ConnectionError``
+thrown in. :func:`drive` runs it with blocking calls, :func:`drive_async` with redis.asyncio.
+
+Cancellation (asyncio): a step whose outcome matters is finished even when the task is
+cancelled during it (the call is shielded and awaited), and its reply is handed to the
+generator; if the operation is then complete, it returns its result and the cancellation is
+delivered again at the task's next await; if not, the generator is closed and
+``CancelledError`` raised, with nothing taken or sent. A waiting step (XREAD/BLPOP) is simply
+cancelled.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Generator
+from typing import Any, NamedTuple, TypeVar
+
+from ._errors import ConnectionError
+from ._link import Build, Expired, Link
+
+R = TypeVar("R")
+
+
+class Step(NamedTuple):
+    build: Build
+    deadline: float | None
+    extra: float = 0.0
+    commits: bool = True
+
+
+Algorithm = Generator[Step, Any, R]
+
+
+def _advance(algorithm: Algorithm[R], reply: Any, error: BaseException | None) -> tuple[bool, Any]:
+    """Run the algorithm to its next step: ``(True, result)`` once it finished, else
+    ``(False, step)``."""
+    try:
+        step = algorithm.send(reply) if error is None else algorithm.throw(error)
+    except StopIteration as stop:
+        return True, stop.value
+    return False, step
+
+
+def _call(link: Link, step: Step) -> tuple[Any, BaseException | None]:
+    try:
+        return link.call(step.build, step.deadline, step.extra), None
+    except (Expired, ConnectionError) as exc:
+        return None, exc
+
+
+def drive(link: Link, algorithm: Algorithm[R]) -> R:
+    """Run ``algorithm`` with blocking calls. (Its loops hold no ``try``: see
+    ``mpsc._ops.recorded`` on loop back edges.)"""
+    reply: Any = None
+    error: BaseException | None = None
+    while True:
+        done, got = _advance(algorithm, reply, error)
+        if done:
+            result: R = got
+            return result
+        reply, error = _call(link, got)
+
+
+def refuse_in_event_loop(suggestion: str) -> None:
+    """A blocking call that would wait raises ``RuntimeError`` in a thread running an event
+    loop (it would freeze the loop), as the thread channels do."""
+    asyncio = sys.modules.get("asyncio")
+    if asyncio is not None and asyncio.events._get_running_loop() is not None:
+        raise RuntimeError(
+            f"a blocking mpsc.redis call would freeze the running event loop; await {suggestion} instead"
+        )
+
+
+async def drive_async(link: Link, algorithm: Algorithm[R]) -> R:
+    """Run ``algorithm`` in an asyncio task (see the module's docstring on cancellation)."""
+    import asyncio
+
+    reply: Any = None
+    error: BaseException | None = None
+    cancelled = 0
+    while True:
+        done, got = _advance(algorithm, reply, error)
+        if done:
+            if cancelled:
+                _redeliver(cancelled)
+            result: R = got
+            return result
+        if cancelled:  # the operation is not complete: it is abandoned, having done nothing
+            algorithm.close()
+            raise asyncio.CancelledError()
+        reply, error, cancelled = await _call_async(link, algorithm, got)
+
+
+async def _call_async(
+    link: Link, algorithm: Algorithm[Any], step: Step
+) -> tuple[Any, BaseException | None, int]:
+    """One step's call: ``(reply, error, cancelled)``, where ``cancelled`` is the task's
+    cancellation level if it was cancelled during a step that had to be finished."""
+    import asyncio
+
+    call = asyncio.ensure_future(link.call_async(step.build, step.deadline, step.extra))
+    try:
+        return (await asyncio.shield(call) if step.commits else await call), None, 0
+    except asyncio.CancelledError:
+        if not step.commits or call.cancelled():
+            algorithm.close()
+            raise
+        task = asyncio.current_task()
+        cancelled = task.cancelling() if task is not None else 1
+        await _finished(call)
+        try:
+            return call.result(), None, cancelled
+        except (Expired, ConnectionError) as exc:
+            return None, exc, cancelled
+        except BaseException:
+            algorithm.close()
+            raise asyncio.CancelledError() from None
+    except (Expired, ConnectionError) as exc:
+        return None, exc, 0
+
+
+async def _finished(call: Any) -> None:
+    """Wait for ``call`` to end, whatever cancellations come meanwhile."""
+    while True:
+        if call.done():
+            break
+        await _quietly(call)
+
+
+async def _quietly(call: Any) -> None:
+    import asyncio
+
+    try:
+        await asyncio.shield(call)
+    except asyncio.CancelledError:
+        pass
+
+
+def _redeliver(level: int) -> None:
+    """The operation completed although the task was cancelled during it: the cancellation is
+    delivered again at the task's next await (unless consumed meanwhile, e.g. by an
+    ``asyncio.timeout`` block that ended)."""
+    import asyncio
+
+    task = asyncio.current_task()
+    if task is None:
+        return
+
+    def again(task: Any = task) -> None:
+        if not task.done() and task.cancelling() >= level:
+            task.cancel()
+            task.uncancel()
+
+    asyncio.get_running_loop().call_soon(again)

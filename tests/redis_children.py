@@ -1,0 +1,66 @@
+"""What the child processes of tests/test_redis.py run (a module of its own, importable by
+name, so forkserver children import only this and mpsc). Handles arrive pickled (they travel),
+and every wait is bounded by ``WAIT``."""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+import mpsc
+import mpsc.redis
+
+WAIT = 20.0
+
+
+def produce(tx: mpsc.redis.Sender[Any], tag: int, count: int) -> None:
+    """Send ``(tag, i)`` for i in range(count), then close."""
+    with tx:
+        for i in range(count):
+            tx.send_timeout((tag, i), WAIT)
+
+
+def consume(rx: mpsc.redis.Receiver[Any], out: mpsc.redis.Sender[Any]) -> None:
+    """Receive until the channel is disconnected, then send the list of what came."""
+    got = []
+    with rx, out:
+        while True:
+            try:
+                got.append(rx.recv_timeout(WAIT))
+            except mpsc.RecvError:
+                break
+        out.send(got)
+
+
+def send_then_hang(tx: mpsc.redis.Sender[Any], ready: mpsc.redis.Sender[Any], count: int) -> None:
+    """Send ``count`` values, say so, then wait to be killed (at most WAIT seconds)."""
+    for i in range(count):
+        tx.send(i)
+    ready.send(os.getpid())
+    time.sleep(WAIT)
+
+
+def take_one_then_hang(rx: mpsc.redis.Receiver[Any], ready: mpsc.redis.Sender[Any]) -> None:
+    """Receive one value (fetching a batch), report it, then wait to be killed."""
+    ready.send(rx.recv_timeout(WAIT))
+    time.sleep(WAIT)
+
+
+def hold_then_hang(handle: Any, ready: mpsc.redis.Sender[Any]) -> None:
+    """Hold a handle, say so, then wait to be killed."""
+    ready.send(repr(handle))
+    time.sleep(WAIT)
+
+
+def take_one_wait_then_try(
+    rx: mpsc.redis.Receiver[Any], ready: mpsc.redis.Sender[Any], go: mpsc.redis.Receiver[Any]
+) -> None:
+    """Receive one value (fetching a batch) and report it; once told to go on, try to receive
+    again and report what happened: ``("lost",)`` or ``("got", value)``."""
+    ready.send(rx.recv_timeout(WAIT))
+    go.recv_timeout(WAIT)
+    try:
+        ready.send(("got", rx.recv_timeout(1)))
+    except mpsc.redis.LeaseExpiredError:
+        ready.send(("lost",))

@@ -1,0 +1,673 @@
+"""mpsc.redis against a real redis-server (tests/redis_server.py): the thread channels' API and
+errors, exact bounds, leases and disconnection across processes, delivery when a process is
+SIGKILLed, a server that is down, restarted or paused, bad input, pickling, asyncio, hygiene."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import math
+import multiprocessing
+import os
+import pickle
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis_children as children
+from redis_server import RedisServer, free_port
+
+import mpsc
+import mpsc.redis
+
+FORKSERVER = multiprocessing.get_context("forkserver")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """One server for the tests that do not harm it (no persistence: faster)."""
+    srv = RedisServer(tmp_path_factory.mktemp("redis"), persist=False)
+    try:
+        yield srv
+    finally:
+        srv.kill()
+
+
+@pytest.fixture
+def own_server(tmp_path: Path) -> Iterator[RedisServer]:
+    """A server of the test's own, with persistence, to kill, pause or restart."""
+    srv = RedisServer(tmp_path / "redis", persist=True)
+    try:
+        yield srv
+    finally:
+        srv.kill()
+
+
+@pytest.fixture
+def url(server: RedisServer) -> str:
+    return server.url
+
+
+def keys_of(server: RedisServer, name: str) -> list[bytes]:
+    found: list[bytes] = server.command("KEYS", f"*{name}*")
+    return sorted(found)
+
+
+# -- the API ---------------------------------------------------------------------------------
+
+
+def test_send_recv_and_errors_are_mpscs(url: str) -> None:
+    tx, rx = mpsc.redis.channel(url)
+    with pytest.raises(mpsc.Empty):
+        rx.try_recv()
+    t0 = time.monotonic()
+    with pytest.raises(mpsc.Timeout):
+        rx.recv_timeout(0.2)
+    assert 0.18 <= time.monotonic() - t0 < 2.0
+    tx.send("hi")
+    tx.send({"a": [1, 2]})
+    assert rx.recv() == "hi"
+    assert rx.recv_timeout(1) == {"a": [1, 2]}
+    tx.send(3)
+    tx.close()
+    assert rx.recv() == 3  # drained after the last sender went
+    with pytest.raises(mpsc.RecvError):
+        rx.recv()
+    with pytest.raises(mpsc.TryRecvError):  # final
+        rx.try_recv()
+    rx.close()
+    with pytest.raises(mpsc.ClosedHandleError):
+        rx.recv()
+
+
+def test_send_error_carries_value_when_receivers_gone(url: str) -> None:
+    tx, rx = mpsc.redis.channel(url)
+    tx.send(1)
+    rx.close()
+    with pytest.raises(mpsc.SendError) as info:
+        tx.send("lost")
+    assert info.value.value == "lost"
+    assert tx.is_disconnected()
+    tx.close()
+
+
+def test_iteration_clone_and_with(url: str) -> None:
+    tx, rx = mpsc.redis.channel(url)
+    assert tx.same_channel(rx)
+    results: list[int] = []
+
+    def worker(sender: mpsc.redis.Sender[int], base: int) -> None:
+        with sender:
+            for i in range(50):
+                sender.send(base + i)
+
+    threads = [threading.Thread(target=worker, args=(tx.clone(), 1000 * k)) for k in range(3)]
+    tx.close()
+    for t in threads:
+        t.start()
+    with rx:
+        for value in rx:
+            results.append(value)
+    for t in threads:
+        t.join(10)
+    assert sorted(results) == sorted(1000 * k + i for k in range(3) for i in range(50))
+    for k in range(3):  # per-sender FIFO
+        mine = [v for v in results if v // 1000 == k]
+        assert mine == sorted(mine)
+
+
+def test_mpmc_clones_share_messages(url: str) -> None:
+    tx, rx = mpsc.redis.channel(url)
+    rx2 = rx.clone()
+    tx.send_many(range(300))
+    tx.close()
+    got: list[list[int]] = [[], []]
+
+    def drain(r: mpsc.redis.Receiver[int], into: list[int]) -> None:
+        with r:
+            into.extend(r)
+
+    ts = [threading.Thread(target=drain, args=(r, g)) for r, g in zip((rx, rx2), got, strict=True)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(10)
+    assert sorted(got[0] + got[1]) == list(range(300))
+
+
+def test_bounded_is_exact_and_wakes_blocked_sender(url: str) -> None:
+    tx, rx = mpsc.redis.bounded(url, 3)
+    assert tx.capacity == 3
+    for i in range(3):
+        tx.try_send(i)
+    with pytest.raises(mpsc.Full) as info:
+        tx.try_send(99)
+    assert info.value.value == 99
+    assert len(rx) == 3
+    assert tx.is_full()
+    t0 = time.monotonic()
+    with pytest.raises(mpsc.Timeout) as tinfo:
+        tx.send_timeout(98, 0.2)
+    assert tinfo.value.value == 98
+    assert time.monotonic() - t0 >= 0.18
+    done = threading.Event()
+
+    def blocked() -> None:
+        tx.send(3)  # waits for room
+        done.set()
+
+    t = threading.Thread(target=blocked)
+    t.start()
+    assert not done.wait(0.2)
+    assert len(rx) == 3  # still exactly the bound
+    t1 = time.monotonic()
+    assert rx.recv() == 0
+    assert done.wait(5)
+    assert time.monotonic() - t1 < 0.5  # woken by the room, not by a poll
+    t.join(5)
+    assert [rx.recv() for _ in range(3)] == [1, 2, 3]
+    tx.close()
+    rx.close()
+
+
+def test_bounded_never_exceeds_capacity_under_concurrency(url: str) -> None:
+    tx, rx = mpsc.redis.bounded(url, 2)
+    name = tx.name
+    stop = threading.Event()
+    seen: list[int] = []
+
+    def watch() -> None:
+        import redis
+
+        client = redis.Redis.from_url(url)
+        while not stop.is_set():
+            seen.append(int(client.xlen(name)))
+        client.close()
+
+    def produce(s: mpsc.redis.Sender[int]) -> None:
+        with s:
+            for i in range(100):
+                s.send(i)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    producers = [threading.Thread(target=produce, args=(tx.clone(),)) for _ in range(3)]
+    tx.close()
+    for p in producers:
+        p.start()
+    got = list(rx)
+    for p in producers:
+        p.join(10)
+    stop.set()
+    watcher.join(5)
+    assert len(got) == 300
+    assert max(seen) <= 2
+    rx.close()
+
+
+def test_rendezvous_not_supported_yet(url: str) -> None:
+    with pytest.raises(ValueError, match="rendezvous"):
+        mpsc.redis.bounded(url, 0)
+
+
+def test_send_many(url: str) -> None:
+    tx, rx = mpsc.redis.channel(url)
+    tx.send_many(range(1234))
+    tx.close()
+    assert list(rx) == list(range(1234))
+    rx.close()
+
+
+# -- bad input -------------------------------------------------------------------------------
+
+
+def test_bad_input(url: str, server: RedisServer) -> None:
+    with pytest.raises(ValueError, match="Redis URL"):
+        mpsc.redis.channel("http://localhost:1/")
+    with pytest.raises(ValueError, match="port"):
+        mpsc.redis.channel("redis://localhost:99999999/")
+    with pytest.raises(TypeError):
+        mpsc.redis.channel(None)  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        mpsc.redis.bounded(url, -1)
+    with pytest.raises(TypeError):
+        mpsc.redis.bounded(url, 1.5)  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        mpsc.redis.channel(url, lease=math.nan)
+    server.command("SET", "plainstring", "x")
+    with pytest.raises(ValueError, match="not an mpsc channel"):
+        mpsc.redis.channel(url, "plainstring")
+    server.command("XADD", "foreignstream", "*", "k", "v")
+    with pytest.raises(ValueError, match="not an mpsc channel"):
+        mpsc.redis.channel(url, "foreignstream")
+    tx, rx = mpsc.redis.channel(url)
+    with pytest.raises(TypeError, match="pickled"):
+        tx.send(lambda: 1)
+    with pytest.raises(mpsc.Empty):  # nothing was sent
+        rx.try_recv()
+    with pytest.raises(ValueError):
+        rx.recv_timeout(math.nan)
+    with pytest.raises(ValueError):
+        tx.send_timeout(1, -1)
+    tx.close()
+    rx.close()
+
+
+def test_named_channel_opens_existing(url: str) -> None:
+    tx, rx = mpsc.redis.bounded(url, 5, "jobs-test")
+    tx2, rx2 = mpsc.redis.bounded(url, 5, "jobs-test")
+    assert tx.same_channel(tx2)
+    tx2.send("via second")
+    assert rx.recv_timeout(2) == "via second"
+    with pytest.raises(ValueError, match="capacity"):
+        mpsc.redis.bounded(url, 6, "jobs-test")
+    for h in (tx, rx, tx2, rx2):
+        h.close()
+
+
+# -- processes, leases, delivery -------------------------------------------------------------
+
+
+def test_conservation_processes(url: str, procs: Any) -> None:
+    """3 producer and 3 consumer processes, 12,000 messages: each received exactly once, and
+    in each consumer the messages of one producer in the order sent."""
+    n_prod, n_cons, per = 3, 3, 4000
+    tx, rx = mpsc.redis.channel(url)
+    out_tx, out_rx = mpsc.redis.channel(url)
+    producers = [procs.start(children.produce, tx, k, per) for k in range(n_prod)]
+    consumers = [procs.start(children.consume, rx, out_tx) for _ in range(n_cons)]
+    tx.close()
+    rx.close()
+    out_tx.close()
+    results = [out_rx.recv_timeout(60) for _ in range(n_cons)]
+    for p in producers + consumers:
+        assert procs.join(p) == 0
+    every = [v for got in results for v in got]
+    assert len(every) == n_prod * per
+    assert set(every) == {(k, i) for k in range(n_prod) for i in range(per)}
+    for got in results:
+        for k in range(n_prod):
+            mine = [i for tag, i in got if tag == k]
+            assert mine == sorted(mine)
+    out_rx.close()
+
+
+def test_sigkilled_sender_disconnects_within_lease(url: str, procs: Any) -> None:
+    tx, rx = mpsc.redis.channel(url, lease=0.8)
+    ready_tx, ready_rx = mpsc.redis.channel(url)
+    child = procs.start(children.send_then_hang, tx, ready_tx, 5)
+    tx.close()
+    pid = ready_rx.recv_timeout(20)
+    os.kill(pid, signal.SIGKILL)
+    killed = time.monotonic()
+    assert [rx.recv_timeout(10) for _ in range(5)] == list(range(5))
+    with pytest.raises(mpsc.RecvError):
+        rx.recv_timeout(10)
+    elapsed = time.monotonic() - killed
+    assert elapsed < 0.8 * 1.25 + 0.5, elapsed
+    procs.join(child)
+    for h in (rx, ready_tx, ready_rx):
+        h.close()
+
+
+def test_default_lease_expires_under_two_seconds(url: str, procs: Any) -> None:
+    tx, rx = mpsc.redis.channel(url)  # the default lease
+    ready_tx, ready_rx = mpsc.redis.channel(url)
+    child = procs.start(children.hold_then_hang, rx, ready_tx)
+    rx.close()
+    ready_rx.recv_timeout(20)
+    child.kill()
+    killed = time.monotonic()
+
+    def send_until_refused() -> None:
+        while time.monotonic() - killed < 5:
+            tx.send("x")
+            time.sleep(0.02)  # a sender's pace, not an ordering
+
+    with pytest.raises(mpsc.SendError):
+        send_until_refused()
+    assert time.monotonic() - killed < 2.0
+    procs.join(child)
+    for h in (tx, ready_tx, ready_rx):
+        h.close()
+
+
+def test_sender_blocked_on_full_channel_sees_receiver_death(url: str, procs: Any) -> None:
+    tx, rx = mpsc.redis.bounded(url, 1)
+    ready_tx, ready_rx = mpsc.redis.channel(url)
+    child = procs.start(children.hold_then_hang, rx, ready_tx)
+    rx.close()
+    ready_rx.recv_timeout(20)
+    tx.send(1)  # full now
+    killer = threading.Timer(0.3, child.kill)
+    killer.start()
+    t0 = time.monotonic()
+    with pytest.raises(mpsc.SendError) as info:
+        tx.send(2)  # blocked until the receiver's lease runs out
+    assert info.value.value == 2
+    assert 0.25 < time.monotonic() - t0 < 0.3 + 2.0
+    killer.join(5)
+    procs.join(child)
+    for h in (tx, ready_tx, ready_rx):
+        h.close()
+
+
+def test_sigkilled_receiver_loses_nothing(url: str, procs: Any) -> None:
+    tx, rx = mpsc.redis.channel(url, lease=0.8)
+    ready_tx, ready_rx = mpsc.redis.channel(url)
+    spare = rx.clone()
+    child = procs.start(children.take_one_then_hang, rx, ready_tx)
+    rx.close()
+    tx.send_many(range(50))
+    first = ready_rx.recv_timeout(20)  # the child fetched a batch (all 50) and returned one
+    child.kill()
+    tx.close()
+    got = list(spare)  # drains, claiming the dead receiver's pending entries
+    assert set(got) == set(range(50))
+    duplicates = [v for v in got if got.count(v) > 1]
+    assert set(duplicates) <= {first}  # only what the dead one had returned may come again
+    procs.join(child)
+    for h in (spare, ready_tx, ready_rx):
+        h.close()
+
+
+def test_stopped_receiver_loses_its_lease_and_entries(url: str, procs: Any) -> None:
+    """A receiver whose process is stopped (as if cut off) for longer than its lease is
+    counted as gone: another receiver takes the entries it had fetched, and when it wakes it
+    hands out none of them (LeaseExpiredError)."""
+    tx, rx = mpsc.redis.channel(url, lease=0.5)
+    ready_tx, ready_rx = mpsc.redis.channel(url)
+    go_tx, go_rx = mpsc.redis.channel(url)
+    spare = rx.clone()
+    child = procs.start(children.take_one_wait_then_try, rx, ready_tx, go_rx)
+    rx.close()
+    tx.send_many(range(50))
+    first = ready_rx.recv_timeout(20)
+    os.kill(child.pid, signal.SIGSTOP)
+    got: list[int] = []
+    try:
+        while len(set(got) | {first}) < 50:  # claimed once its lease ran out
+            got.append(spare.recv_timeout(5))
+    finally:
+        os.kill(child.pid, signal.SIGCONT)
+    assert set(got) | {first} == set(range(50))
+    assert len(got) - len(set(got)) == 0
+    assert len(got) in (49, 50)  # the one it had returned (not yet acknowledged) may come again
+    go_tx.send("go")
+    assert ready_rx.recv_timeout(20) == ("lost",)
+    assert procs.join(child) == 0
+    tx.close()
+    with pytest.raises(mpsc.RecvError):
+        spare.recv_timeout(5)
+    for h in (spare, ready_tx, ready_rx, go_tx, go_rx):
+        h.close()
+
+
+def test_close_is_seen_within_a_round_trip(url: str) -> None:
+    tx, rx = mpsc.redis.channel(url)
+    got: list[Any] = []
+
+    def wait() -> None:
+        try:
+            rx.recv()
+        except mpsc.RecvError as exc:
+            got.append((exc, time.monotonic()))
+
+    t = threading.Thread(target=wait)
+    t.start()
+    time.sleep(0.2)  # let it block in XREAD (nothing to order it by: it is the server's wait)
+    closed = time.monotonic()
+    tx.close()
+    t.join(5)
+    assert got and got[0][1] - closed < 0.3
+    rx.close()
+
+
+@pytest.mark.stress
+def test_conservation_soak(url: str, procs: Any) -> None:
+    """4 producer and 4 consumer processes, 10^5 messages, a bounded channel."""
+    n_prod, n_cons, per = 4, 4, 25_000
+    tx, rx = mpsc.redis.bounded(url, 64)
+    out_tx, out_rx = mpsc.redis.channel(url)
+    kids = [procs.start(children.produce, tx, k, per) for k in range(n_prod)]
+    kids += [procs.start(children.consume, rx, out_tx) for _ in range(n_cons)]
+    tx.close()
+    rx.close()
+    out_tx.close()
+    every = [v for _ in range(n_cons) for v in out_rx.recv_timeout(600)]
+    for p in kids:
+        assert procs.join(p, 600) == 0
+    assert sorted(every) == [(k, i) for k in range(n_prod) for i in range(per)]
+    out_rx.close()
+
+
+# -- the server ------------------------------------------------------------------------------
+
+
+def test_server_down_raises_connection_error() -> None:
+    port = free_port()
+    t0 = time.monotonic()
+    with pytest.raises(mpsc.redis.ConnectionError) as info:
+        mpsc.redis.channel(f"redis://127.0.0.1:{port}/0")
+    assert isinstance(info.value, mpsc.ChannelError)
+    assert time.monotonic() - t0 < mpsc.redis.RETRY_FOR + 1.5
+
+
+def test_server_killed_midway_then_connection_error(own_server: RedisServer) -> None:
+    tx, rx = mpsc.redis.channel(own_server.url)
+    tx.send(1)
+    own_server.kill()
+    with pytest.raises(mpsc.redis.ConnectionError):
+        tx.send(2)
+    tx.close()  # no error: the lease would expire by itself
+    rx.close()
+
+
+def test_server_restart_with_persistence(own_server: RedisServer) -> None:
+    tx, rx = mpsc.redis.bounded(own_server.url, 100)
+    tx.send_many(range(10))
+    assert [rx.recv() for _ in range(3)] == [0, 1, 2]
+    own_server.kill()  # SIGKILL: what it acknowledged is in its append-only file (fsync always)
+    own_server.start()
+    tx.send(10)  # scripts reloaded, leases kept (the lease clock skips the downtime)
+    assert [rx.recv_timeout(5) for _ in range(8)] == list(range(3, 11))
+    tx.close()
+    with pytest.raises(mpsc.RecvError):
+        rx.recv_timeout(5)
+    rx.close()
+
+
+def test_server_paused_timeouts_fire_nothing_lost_or_duplicated(own_server: RedisServer) -> None:
+    tx, rx = mpsc.redis.channel(own_server.url)
+    tx.send("before")
+    assert rx.recv() == "before"
+    own_server.pause()
+    try:
+        t0 = time.monotonic()
+        with pytest.raises(mpsc.Timeout):
+            rx.recv_timeout(0.3)
+        with pytest.raises(mpsc.Timeout) as info:
+            tx.send_timeout("during", 0.3)
+        assert info.value.value == "during"
+        assert time.monotonic() - t0 < 1.5
+        time.sleep(2.0)  # longer than a lease: nobody may expire for it
+    finally:
+        own_server.resume()
+    tx.send("after")
+    assert rx.recv_timeout(5) == "after"  # "during" was not enqueued: the send raised
+    with pytest.raises(mpsc.Empty):
+        rx.try_recv()
+    assert not rx.is_disconnected()
+    tx.close()
+    with pytest.raises(mpsc.RecvError):
+        rx.recv_timeout(5)
+    rx.close()
+
+
+# -- pickling --------------------------------------------------------------------------------
+
+
+def test_pickled_handle_carries_no_password(tmp_path: Path) -> None:
+    srv = RedisServer(tmp_path / "auth", password="s3cret-pw", persist=False)
+    try:
+        tx, rx = mpsc.redis.channel(srv.url)
+        data = pickle.dumps(tx)
+        assert b"s3cret-pw" not in data
+        clone = pickle.loads(data)  # this process knows the full URL
+        clone.send("ok")
+        assert rx.recv_timeout(5) == "ok"
+        tx2, rx2 = mpsc.redis.channel(srv.url, travel_secrets=True)
+        assert b"s3cret-pw" in pickle.dumps(tx2)
+        for h in (tx, rx, clone, tx2, rx2):
+            h.close()
+    finally:
+        srv.kill()
+
+
+def test_unpickling_without_the_password_says_how_to_give_it(tmp_path: Path) -> None:
+    srv = RedisServer(tmp_path / "auth", password="s3cret-pw", persist=False)
+    try:
+        tx, rx = mpsc.redis.channel(srv.url)
+        data = pickle.dumps(tx)
+        from mpsc.redis import _link
+
+        public = _link.public_url(srv.url)
+        with _link._links_lock:  # as in a process that never saw the full URL
+            del _link._credentials[public]
+        with pytest.raises(mpsc.redis.ConnectionError, match="credentials"):
+            pickle.loads(data)
+        mpsc.redis.credentials(srv.url)
+        clone = pickle.loads(data)
+        clone.send(1)
+        assert rx.recv_timeout(5) == 1
+        for h in (tx, rx, clone):
+            h.close()
+    finally:
+        srv.kill()
+
+
+def test_collected_sender_releases_its_lease(url: str) -> None:
+    tx, rx = mpsc.redis.channel(url)
+    tx.send(1)
+    del tx
+    gc.collect()
+    assert rx.recv_timeout(5) == 1
+    with pytest.raises(mpsc.RecvError):
+        rx.recv_timeout(5)  # released by the lease thread, well before a lease would expire
+    rx.close()
+
+
+def test_handle_travels_inside_a_message(url: str) -> None:
+    tx, rx = mpsc.redis.channel(url)
+    mail_tx, mail_rx = mpsc.redis.channel(url)
+    mail_tx.send(tx)  # pickled: the Sender's own lease travels with it
+    tx.close()  # the channel stays connected: the Sender in flight holds it
+    assert not rx.is_disconnected()
+    arrived = mail_rx.recv_timeout(5)
+    assert isinstance(arrived, mpsc.redis.Sender)
+    arrived.send("from afar")
+    assert rx.recv_timeout(5) == "from afar"
+    arrived.close()
+    with pytest.raises(mpsc.RecvError):
+        rx.recv_timeout(5)
+    for h in (rx, mail_tx, mail_rx):
+        h.close()
+
+
+# -- asyncio ---------------------------------------------------------------------------------
+
+
+def test_async_send_recv_iteration_and_cancel(url: str) -> None:
+    async def main() -> None:
+        tx, rx = mpsc.redis.bounded(url, 10)
+        waiting = asyncio.ensure_future(rx.recv_async())
+        await asyncio.sleep(0.1)
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+        async with tx:
+            for i in range(20):
+                await tx.send_async(i)
+                if i == 9:
+                    reader = asyncio.ensure_future(_collect(rx))
+        assert await asyncio.wait_for(reader, 10) == list(range(20))
+        with pytest.raises(mpsc.RecvError):
+            rx.recv()  # allowed in the loop: it does not wait
+        rx.close()
+        tx2, rx2 = mpsc.redis.channel(url)
+        with pytest.raises(RuntimeError, match="event loop"):
+            rx2.recv()  # it would wait: that would freeze the loop
+        for h in (tx2, rx2):
+            h.close()
+
+    async def _collect(rx: mpsc.redis.Receiver[int]) -> list[int]:
+        return [v async for v in rx]
+
+    asyncio.run(main())
+
+
+# -- select, through a bridge ---------------------------------------------------------------
+
+
+def test_select_over_a_bridge_thread_channel_and_timer(url: str) -> None:
+    tx, rx = mpsc.redis.channel(url)
+    local_tx, local_rx = mpsc.channel()
+    bridged = mpsc.redis.bridge(rx)
+    with pytest.raises(mpsc.ClosedHandleError):
+        rx.recv()  # moved into the bridge
+    tx.send("remote")
+    assert mpsc.select(bridged, local_rx, mpsc.after(5)) == (0, "remote")
+    local_tx.send("local")
+    assert mpsc.select(bridged, local_rx, mpsc.after(5)) == (1, "local")
+    index, _ = mpsc.select(bridged, local_rx, mpsc.after(0.2))
+    assert index == 2
+    tx.send_many(range(20))
+    assert [mpsc.select(bridged, timeout=5)[1] for _ in range(20)] == list(range(20))
+    tx.close()
+    with pytest.raises(mpsc.RecvError) as info:
+        mpsc.select(local_rx, bridged, timeout=5)
+    assert info.value.index == 1
+    for h in (local_tx, local_rx, bridged):
+        h.close()
+
+
+# -- hygiene ---------------------------------------------------------------------------------
+
+
+def test_keys_deleted_when_both_sides_close(url: str, server: RedisServer) -> None:
+    tx, rx = mpsc.redis.channel(url, "hygiene-a")
+    tx.send(1)
+    assert keys_of(server, "hygiene-a")
+    tx.close()
+    assert rx.recv() == 1
+    rx.close()
+    assert keys_of(server, "hygiene-a") == []
+
+
+def test_keys_of_abandoned_channel_expire(url: str, server: RedisServer, procs: Any) -> None:
+    tx, rx = mpsc.redis.channel(url, "hygiene-b", lease=0.5)
+    ready_tx, ready_rx = mpsc.redis.channel(url)
+    child = procs.start(children.hold_then_hang, rx, ready_tx)
+    rx.close()
+    ready_rx.recv_timeout(20)
+    child.kill()
+    procs.join(child)
+    deadline = time.monotonic() + 5
+    while not tx.is_disconnected():  # the dead receiver's lease runs out
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    found = keys_of(server, "hygiene-b")
+    assert found  # the sender still holds the channel
+    for key in found:
+        ttl = server.command("PTTL", key)
+        # Every key expires if the sender dies too: 10 s after the last renewal, or after the
+        # pickled receiver's travel lease (it went to the child as an argument) and 10 s more.
+        assert 0 < ttl <= (mpsc.redis.TRAVEL + 10) * 1000, (key, ttl)
+    tx.close()
+    assert keys_of(server, "hygiene-b") == []  # both sides gone: deleted at once
+    for h in (ready_tx, ready_rx):
+        h.close()
