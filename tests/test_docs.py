@@ -10,6 +10,10 @@ The Markdown files are parsed with sybil. The rules for a fenced block:
 * ``text``: prose in a box (a diagram, a tree of modules), not run.
 * ``sh``, ``toml``: commands and configuration for a reader, never run here (``make demo``,
   ``make test`` and ``make docs`` are run by CI themselves).
+* Pages that use ``mpsc.redis`` read the server's URL from ``MPSC_REDIS_URL``, shown plainly in
+  their first example: the test starts a real ``redis-server`` for such a page (tests/redis_server.py,
+  no mock) and sets the variable; without a ``redis-server`` on PATH it fails, saying how to
+  install one (``make test`` installs it first).
 * Nothing else: a block without a language, or in another one, fails ``test_every_block_is_labelled``,
   so that no example is left out of the run by accident.
 
@@ -33,6 +37,7 @@ import re
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -40,6 +45,7 @@ from sybil import Example, Sybil
 from sybil.parsers.markdown import CodeBlockParser
 
 import mpsc
+from redis_server import RedisServer
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = sorted(str(path.relative_to(ROOT)) for path in [ROOT / "README.md", *(ROOT / "docs").rglob("*.md")])
@@ -50,6 +56,7 @@ TEACHING = {
 INCLUDED = ["DESIGN.md", "benchmarks/README.md", "CHANGELOG.md"]
 LANGUAGES = {"python", "output", "text", "sh", "toml"}
 WIDTH = 78
+REDIS_URL = "MPSC_REDIS_URL"  # the variable the pages on mpsc.redis read their server's URL from
 FENCE = re.compile(r"^(?P<indent> *)(?P<fence>```+|~~~+)(?P<info>[^\n`]*)$", re.MULTILINE)
 DOCTEST_MODULES = [
     "mpsc",
@@ -115,9 +122,28 @@ SYBIL = Sybil(
 )
 
 
+@pytest.fixture
+def redis_for(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str], None]]:
+    """``redis_for(page)`` starts a real redis-server if ``page`` reads ``MPSC_REDIS_URL`` and
+    sets that variable to its URL (also for the scripts a page runs); it is killed at the end."""
+    servers: list[RedisServer] = []
+
+    def start(page: str) -> None:
+        if REDIS_URL in (ROOT / page).read_text():
+            servers.append(RedisServer(tmp_path / "redis", persist=False))
+            monkeypatch.setenv(REDIS_URL, servers[-1].url)
+
+    try:
+        yield start
+    finally:
+        for server in servers:
+            server.kill()
+
+
 @pytest.mark.timeout(90)
 @pytest.mark.parametrize("page", PAGES)
-def test_examples_run(page: str) -> None:
+def test_examples_run(page: str, redis_for: Callable[[str], None]) -> None:
+    redis_for(page)
     document = SYBIL.parse(ROOT / page)
     examples = list(document)
     if page in TEACHING:
@@ -163,7 +189,7 @@ def test_code_fits_the_page(page: str) -> None:
 REFERENCE = ROOT / "docs" / "reference"
 
 
-@pytest.mark.parametrize("package", ["mpsc", "mpsc.process"])
+@pytest.mark.parametrize("package", ["mpsc", "mpsc.process", "mpsc.redis"])
 def test_the_reference_shows_every_public_name(package: str) -> None:
     """Each name of ``__all__`` has its entry (``::: package.name``), and the handles list
     every public method (their entries name them, to put send and recv first)."""
