@@ -41,11 +41,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from redis_server import RedisServer
 from sybil import Example, Sybil
 from sybil.parsers.markdown import CodeBlockParser
 
 import mpsc
-from redis_server import RedisServer
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = sorted(str(path.relative_to(ROOT)) for path in [ROOT / "README.md", *(ROOT / "docs").rglob("*.md")])
