@@ -40,8 +40,23 @@ POLL: Final = 0.5
 def bridge(rx: Receiver[T]) -> ThreadReceiver[T]:
     """Move ``rx`` into a thread that feeds a new thread-channel Receiver, which is returned:
     use it in ``mpsc.select`` (or anywhere a thread Receiver goes). ``rx`` is owned by the
-    bridge from now on (it is closed when the bridge ends). See the module's docstring for what
-    this guarantees."""
+    bridge from now on (it is closed when the bridge ends). The thread ends once the Redis
+    channel is disconnected and drained, or within ``POLL`` seconds of the returned Receiver's
+    close. While the process lives every message is delivered once, in order; at most one
+    message is between Redis and the select, and it is lost if the process dies (or the
+    returned Receiver is closed) while the thread holds it.
+
+    Args:
+        rx: A Redis Receiver; it moves into the bridge.
+
+    Returns:
+        A thread-channel Receiver of the same messages, for ``mpsc.select`` and ``Select``;
+        it gets ``RecvError`` once the Redis channel is disconnected and drained.
+
+    Raises:
+        TypeError: ``rx`` is not an ``mpsc.redis`` Receiver.
+        ClosedHandleError: ``rx`` was closed.
+    """
     if not isinstance(rx, Receiver):
         raise TypeError(f"bridge() takes an mpsc.redis Receiver, not {type(rx).__name__}")
     mine = rx.clone()  # the thread's own handle; the caller's is released now (moved)

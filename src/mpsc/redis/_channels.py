@@ -87,8 +87,20 @@ def channel(
     process that unpickles them uses the full URL it knows (it made or opened a channel on
     that server, or called :func:`mpsc.redis.credentials`).
 
-    ``ValueError`` for a bad URL or a name used by another kind of key;
-    ``mpsc.redis.ConnectionError`` if the server cannot be reached.
+    Args:
+        url: The server's URL (``redis://``, ``rediss://`` or ``unix://``, as redis-py takes it).
+        name: The channel's name on the server; None for a new channel with a random name.
+        lease: Seconds a handle's lease lasts without renewal (0.1 to 3600).
+        travel_secrets: Whether pickled handles carry the URL's password and TLS key paths.
+
+    Returns:
+        A new ``(Sender, Receiver)`` pair of the channel.
+
+    Raises:
+        ValueError: A bad URL or lease; a name used by another kind of key; a named channel
+            that exists with another capacity, or one of whose sides is gone for good.
+        TypeError: ``url`` is not a str, or ``lease`` not a number.
+        mpsc.redis.ConnectionError: The server cannot be reached.
     """
     return _make(url, None, name, lease, travel_secrets)
 
@@ -106,7 +118,23 @@ def sync_channel(
     """A channel holding at most ``bound`` messages (exactly: a script checks the length
     before each append); ``send`` waits while it is full. ``bound`` must be at least 1:
     rendezvous channels (``bound == 0``) are not supported on Redis yet (``ValueError``).
-    Other arguments as :func:`channel`."""
+    Other arguments as :func:`channel`.
+
+    Args:
+        url: The server's URL.
+        bound: The most messages the channel holds, at least 1.
+        name: The channel's name on the server; None for a new channel with a random name.
+        lease: Seconds a handle's lease lasts without renewal (0.1 to 3600).
+        travel_secrets: Whether pickled handles carry the URL's password and TLS key paths.
+
+    Returns:
+        A new ``(Sender, Receiver)`` pair of the channel.
+
+    Raises:
+        ValueError: ``bound`` is 0 (no rendezvous yet) or negative; otherwise as :func:`channel`.
+        TypeError: ``bound`` is not an int, ``url`` not a str, or ``lease`` not a number.
+        mpsc.redis.ConnectionError: The server cannot be reached.
+    """
     if isinstance(bound, bool):
         raise TypeError("capacity must be an int, not bool")
     try:
@@ -131,5 +159,13 @@ def bounded(
 
 def credentials(url: str) -> None:
     """Give this process the full URL (password, TLS keys) of a server, for the handles that
-    arrive pickled without them."""
+    arrive pickled without them.
+
+    Args:
+        url: The server's URL, with its password and TLS key paths.
+
+    Raises:
+        ValueError: A bad URL.
+        TypeError: ``url`` is not a str.
+    """
     remember(check_url(url))

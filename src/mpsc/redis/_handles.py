@@ -141,7 +141,18 @@ class _Handle(Generic[T]):
         pass
 
     def clone(self) -> Self:
-        """Another owner of the same side (its own lease); close each one."""
+        """Another owner of the same side (its own lease); close each one.
+
+        Returns:
+            A new handle of the same side.
+
+        Raises:
+            ClosedHandleError: This handle was closed, or inherited through fork.
+            mpsc.redis.LeaseExpiredError: This handle's lease expired (its process was paused or
+                cut off from the server for a whole lease).
+            mpsc.redis.ConnectionError: The server could not be reached for ``RETRY_FOR``
+                seconds.
+        """
         lease = self._open()
         new = Lease(lease.link, lease.keys, lease.side, lease.ttl)
         try:
@@ -386,28 +397,95 @@ class Sender(_Handle[T]):
         """Send ``value`` (pickled here; an unpicklable one raises and nothing is sent). On a
         bounded channel, waits while it is full. Returns once the value is on the server.
 
-        ``SendError`` (carrying the value) when every Receiver is gone; ``mpsc.redis.ConnectionError``
-        when the server cannot be reached (the value was not sent)."""
+        Args:
+            value: What to send; it must pickle.
+
+        Raises:
+            SendError: Every Receiver is gone; the value was not sent and is ``.value``.
+            ClosedHandleError: This handle was closed, or inherited through fork.
+            mpsc.redis.LeaseExpiredError: This handle's lease expired (its process was paused or
+                cut off from the server for a whole lease).
+            mpsc.redis.ConnectionError: The server could not be reached for ``RETRY_FOR``
+                seconds; the value was not sent (unless the server ran the send and was paused
+                or cut off before replying: see ``mpsc.redis``).
+            RuntimeError: Called inside a running event loop when it would have to wait: use
+                ``send_async`` there.
+        """
         self._send(value, None, False)
 
     def try_send(self, value: T) -> None:
-        """Send without waiting: ``Full`` if a bounded channel is full, ``SendError`` if no
-        receiver is left."""
+        """Send without waiting.
+
+        Args:
+            value: What to send; it must pickle.
+
+        Raises:
+            Full: A bounded channel is full; the value is ``.value``.
+            SendError: Every Receiver is gone; the value is ``.value``.
+            ClosedHandleError: This handle was closed, or inherited through fork.
+            mpsc.redis.LeaseExpiredError: This handle's lease expired (its process was paused or
+                cut off from the server for a whole lease).
+            mpsc.redis.ConnectionError: The server could not be reached for ``RETRY_FOR``
+                seconds; the value was not sent.
+        """
         self._send(value, None, True)
 
     def send_timeout(self, value: T, timeout: float) -> None:
-        """Send, waiting at most ``timeout`` seconds for room; ``Timeout`` (carrying the value) after."""
+        """Send, waiting at most ``timeout`` seconds for room.
+
+        Args:
+            value: What to send; it must pickle.
+            timeout: Seconds to wait at most (>= 0).
+
+        Raises:
+            Timeout: No room came in time; the value was not sent and is ``.value``.
+            SendError: Every Receiver is gone; the value is ``.value``.
+            ValueError: A negative timeout.
+            ClosedHandleError: This handle was closed, or inherited through fork.
+            mpsc.redis.LeaseExpiredError: This handle's lease expired (its process was paused or
+                cut off from the server for a whole lease).
+            mpsc.redis.ConnectionError: The server could not be reached for ``RETRY_FOR``
+                seconds; the value was not sent.
+        """
         self._send(value, deadline_after(timeout), False)
 
     def send_deadline(self, value: T, deadline: float) -> None:
-        """Send, waiting until the ``time.monotonic()`` instant ``deadline`` at the latest."""
+        """Send, waiting until the ``time.monotonic()`` instant ``deadline`` at the latest.
+
+        Args:
+            value: What to send; it must pickle.
+            deadline: A ``time.monotonic()`` instant.
+
+        Raises:
+            Timeout: No room came in time; the value was not sent and is ``.value``.
+            SendError: Every Receiver is gone; the value is ``.value``.
+            ClosedHandleError: This handle was closed, or inherited through fork.
+            mpsc.redis.LeaseExpiredError: This handle's lease expired (its process was paused or
+                cut off from the server for a whole lease).
+            mpsc.redis.ConnectionError: The server could not be reached for ``RETRY_FOR``
+                seconds; the value was not sent.
+        """
         self._send(value, checked_deadline(deadline), False)
 
     def send_many(self, values: Iterable[T]) -> None:
         """Send every value, in order, up to ``CHUNK`` per round trip (pipelined appends in one
         script): much faster than a ``send`` each. Waits for room on a bounded channel. Every
-        value is pickled first, so an unpicklable one sends nothing. On ``SendError`` (or
-        ``ConnectionError``), the values not sent are ``.value`` (a list); those before them were sent."""
+        value is pickled first, so an unpicklable one sends nothing.
+
+        Args:
+            values: What to send, in order; each must pickle.
+
+        Raises:
+            SendError: Every Receiver is gone; ``.value`` is the list of the values not sent
+                (those before them were sent).
+            ClosedHandleError: This handle was closed, or inherited through fork.
+            mpsc.redis.LeaseExpiredError: This handle's lease expired (its process was paused or
+                cut off from the server for a whole lease).
+            mpsc.redis.ConnectionError: The server could not be reached for ``RETRY_FOR``
+                seconds; the round trip that failed sent none of its values, those of earlier round
+                trips were sent.
+            RuntimeError: Called inside a running event loop when it would have to wait.
+        """
         items = list(values)
         payloads = [_dumps(v) for v in items]
         drive(self._chan.link, self._send_steps(payloads, items, None, False, many=True))
@@ -415,7 +493,19 @@ class Sender(_Handle[T]):
     async def send_async(self, value: T) -> None:
         """``send`` for asyncio (redis.asyncio; no thread). Safe to cancel: either the value was
         sent (it returns; the cancellation is delivered at the next await) or
-        ``CancelledError`` is raised and it was not."""
+        ``CancelledError`` is raised and it was not.
+
+        Args:
+            value: What to send; it must pickle.
+
+        Raises:
+            SendError: Every Receiver is gone; the value was not sent and is ``.value``.
+            ClosedHandleError: This handle was closed, or inherited through fork.
+            mpsc.redis.LeaseExpiredError: This handle's lease expired (its process was paused or
+                cut off from the server for a whole lease).
+            mpsc.redis.ConnectionError: The server could not be reached for ``RETRY_FOR``
+                seconds; the value was not sent.
+        """
         payload = _dumps(value)
         await drive_async(self._chan.link, self._send_steps([payload], value, None, False, blocking=False))
 
@@ -539,20 +629,80 @@ class Receiver(_Handle[T]):
             return drive(self._chan.link, self._recv_steps(deadline, once))
 
     def recv(self) -> T:
-        """Receive the next message, waiting for one; ``RecvError`` once every Sender is gone
-        and everything sent was received."""
+        """Receive the next message, waiting for one.
+
+        Returns:
+            The message (unpickled).
+
+        Raises:
+            RecvError: Every Sender is gone and everything sent was received.
+            ClosedHandleError: This handle was closed, or inherited through fork.
+            mpsc.redis.LeaseExpiredError: This handle's lease expired (its process was paused or
+                cut off from the server for a whole lease).
+            mpsc.redis.ConnectionError: The server could not be reached for ``RETRY_FOR``
+                seconds; nothing was taken.
+            RuntimeError: Called inside a running event loop when it would have to wait: use
+                ``recv_async`` there.
+            Exception: Whatever unpickling the message raised (the entry is consumed).
+        """
         return self._recv(None, False)
 
     def try_recv(self) -> T:
-        """Receive a message that is there now; ``Empty`` if none, ``RecvError`` if none ever will be."""
+        """Receive a message that is there now, without waiting.
+
+        Returns:
+            The message (unpickled).
+
+        Raises:
+            Empty: No message is there now.
+            RecvError: Every Sender is gone and everything sent was received.
+            ClosedHandleError: This handle was closed, or inherited through fork.
+            mpsc.redis.LeaseExpiredError: This handle's lease expired (its process was paused or
+                cut off from the server for a whole lease).
+            mpsc.redis.ConnectionError: The server could not be reached for ``RETRY_FOR``
+                seconds; nothing was taken.
+        """
         return self._recv(None, True)
 
     def recv_timeout(self, timeout: float) -> T:
-        """Receive, waiting at most ``timeout`` seconds; ``Timeout`` if nothing came."""
+        """Receive, waiting at most ``timeout`` seconds.
+
+        Args:
+            timeout: Seconds to wait at most (>= 0).
+
+        Returns:
+            The message (unpickled).
+
+        Raises:
+            Timeout: Nothing came in time.
+            RecvError: Every Sender is gone and everything sent was received.
+            ValueError: A negative timeout.
+            ClosedHandleError: This handle was closed, or inherited through fork.
+            mpsc.redis.LeaseExpiredError: This handle's lease expired (its process was paused or
+                cut off from the server for a whole lease).
+            mpsc.redis.ConnectionError: The server could not be reached for ``RETRY_FOR``
+                seconds; nothing was taken.
+        """
         return self._recv(deadline_after(timeout), False)
 
     def recv_deadline(self, deadline: float) -> T:
-        """Receive, waiting until the ``time.monotonic()`` instant ``deadline`` at the latest."""
+        """Receive, waiting until the ``time.monotonic()`` instant ``deadline`` at the latest.
+
+        Args:
+            deadline: A ``time.monotonic()`` instant.
+
+        Returns:
+            The message (unpickled).
+
+        Raises:
+            Timeout: Nothing came in time.
+            RecvError: Every Sender is gone and everything sent was received.
+            ClosedHandleError: This handle was closed, or inherited through fork.
+            mpsc.redis.LeaseExpiredError: This handle's lease expired (its process was paused or
+                cut off from the server for a whole lease).
+            mpsc.redis.ConnectionError: The server could not be reached for ``RETRY_FOR``
+                seconds; nothing was taken.
+        """
         return self._recv(checked_deadline(deadline), False)
 
     def __iter__(self) -> Iterator[T]:
@@ -576,7 +726,19 @@ class Receiver(_Handle[T]):
     async def recv_async(self) -> T:
         """``recv`` for asyncio (redis.asyncio; no thread). Safe to cancel: either a message is
         returned (the cancellation is delivered at the next await) or ``CancelledError`` is
-        raised and nothing was taken."""
+        raised and nothing was taken.
+
+        Returns:
+            The message (unpickled).
+
+        Raises:
+            RecvError: Every Sender is gone and everything sent was received.
+            ClosedHandleError: This handle was closed, or inherited through fork.
+            mpsc.redis.LeaseExpiredError: This handle's lease expired (its process was paused or
+                cut off from the server for a whole lease).
+            mpsc.redis.ConnectionError: The server could not be reached for ``RETRY_FOR``
+                seconds; nothing was taken.
+        """
         import asyncio
 
         self._open()
