@@ -329,10 +329,16 @@ class _Sending(Use):
             # the write and the store, the restart writes it twice: one stale hint, a guide.)
             _rendezvous.hint(endpoint.credit_w)
             self.hint = b""
-        if self.offer is not None:
-            self.offer.close()
-        if self.message is not None:
-            self.message.close()
+        offer, message = self.offer, self.message
+        if offer is not None:
+            if message is not None and offer.out and offer.outcome == _rendezvous.TOKEN:
+                # Withdrawn for good: its datagram may stay in the socket until a receiver
+                # reads past it, holding the memfd, so a large value's pages are freed now
+                # (a receiver never reads the payload of a withdrawn offer).
+                message.release_payload()
+            offer.close()
+        if message is not None:
+            message.close()
         endpoint.leave(self)
 
 
@@ -836,7 +842,7 @@ class Receiver(_Handle[T]):
                 wait_ready([(sock.fileno(), READABLE)], deadline)
                 self._still_open(endpoint)
         except BaseException as exc:
-            if call.raw is not None and not call.failed:  # a message was taken: finish it
+            if call.raw is not None and call.failures < 2:  # a message was taken (not .failed: no call here)
                 try:
                     exc = complete(_wire.settle, call, exc)
                 except BaseException as landed:  # as complete() started
@@ -910,7 +916,7 @@ class Receiver(_Handle[T]):
                 await ready(loop, readable)
                 self._still_open(endpoint)
         except BaseException as exc:
-            if call.raw is not None and not call.failed:  # a message was taken: finish it
+            if call.raw is not None and call.failures < 2:  # a message was taken (not .failed: no call here)
                 try:
                     exc = complete(_wire.settle, call, exc)
                 except BaseException as landed:  # as complete() started

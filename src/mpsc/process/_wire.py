@@ -78,6 +78,12 @@ class Outgoing:
         """Close the fds this message owns (restartable)."""
         close_fds(self.fds)
 
+    def release_payload(self) -> None:
+        """Free a large value's pages (truncate its memfd), for a message that will never be
+        read: every copy of the memfd, a datagram's in a socket included, then holds none."""
+        if self.data and self.data[0] & LARGE and self.fds:
+            os.ftruncate(self.fds[0], 0)
+
 
 def encode(value: Any, message: Outgoing) -> None:
     """Pickle ``value`` into ``message`` (made empty by the caller, who owns it and closes it).
