@@ -133,7 +133,7 @@ def run(cap: int | None, count: int, rng: random.Random) -> list[str]:
                     elif op < 0.7:
                         r = b_rx.try_recv()
                     else:
-                        r = next(it) if ns > nr else b_rx.recv_timeout(0)
+                        r = b_rx.recv() if ns > nr else b_rx.recv_timeout(0)  # (not next(it): finding 09)
                     intr.armed = False
                     got[nr] = r
                     nr += 1
@@ -143,9 +143,34 @@ def run(cap: int | None, count: int, rng: random.Random) -> list[str]:
             except (mpsc.Empty, mpsc.Timeout):
                 intr.armed = False
                 continue
+            except mpsc.RecvError:
+                intr.armed = False
+                fd = b_rx._ep.sock.fileno()
+                try:
+                    target = os.readlink(f"/proc/self/fd/{fd}")
+                except OSError as e:
+                    target = repr(e)
+                problems.append(
+                    f"cap={cap}: b_rx.recv raised RecvError while the echo child (alive: {p.is_alive()}) "
+                    f"holds the only Sender; sent {ns} received {nr}; b_rx fd {fd} -> {target}"
+                )
+                break
         intr.armed = False
     booms = intr.booms
+    if a_tx._ep.busy or b_rx._ep.busy:  # white-box: no call is in progress now
+        problems.append(
+            f"cap={cap}: endpoints left busy by interrupted calls (a_tx {a_tx._ep.busy}, b_rx "
+            f"{b_rx._ep.busy}): close() will not close their fds (finding 08)"
+        )
+        a_tx._ep.busy = b_rx._ep.busy = 0  # (white-box repair, to go on counting messages)
     a_tx.close()
+    if any("RecvError" in x for x in problems):
+        p.kill()
+        p.join(10)
+        for h in (b_rx, rep_rx, extra_tx, extra_rx):
+            h.close()
+        print(f"cap={cap}: {problems}", flush=True)
+        return problems
     rest = []
     try:
         while True:
