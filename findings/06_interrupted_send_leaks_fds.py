@@ -13,7 +13,11 @@ Method: the project's own tests/checkpoints.py SignalInjector raises KeyboardInt
 n-th real check point of one send (n = 1, 2, ...). After each run:
  A. `tx.send(<70 kB bytes>)`: memfds still open in this process (there must be none);
  B. `tx.send(("h", other_tx))`: drain rx (closing any handle received), close other_tx: the
-    other channel's receiver must now see RecvError (every Sender is closed).
+    other channel's receiver must now see RecvError (every Sender is closed);
+ C. a rendezvous `tx.send_timeout(v, 0)` with nobody receiving: pipes left open afterwards (each
+    offer makes two pipes; `_rendezvous.Offer.__init__` loses both ends of one if an exception
+    lands as `os.pipe2` returns, and `Sender._offer`'s `offer = call.offer = Offer()` loses the
+    whole Offer - three fds, it has no finalizer - if one lands as the constructor returns).
 Exit status 1 when the problem shows.
 """
 
@@ -95,10 +99,34 @@ def handle(n: int) -> tuple[bool, str]:
     return fired, problem
 
 
+def pipes() -> int:
+    n = 0
+    for name in os.listdir("/proc/self/fd"):
+        try:
+            n += os.readlink(f"/proc/self/fd/{name}").startswith("pipe:")
+        except OSError:
+            pass
+    return n
+
+
+def offer(n: int) -> tuple[bool, str]:
+    before = pipes()
+    tx, rx = mpp.sync_channel(0)
+    inj = SignalInjector(n, 10**9)
+    inj.call(lambda: tx.send_timeout("v", 0))
+    tx.close()
+    rx.close()
+    fired, where = inj.fired, inj.where
+    del inj
+    gc.collect()
+    left = pipes() - before
+    return fired, (f"C n={n}{where}: {left} pipe fd(s) left open" if left else "")
+
+
 def main() -> int:
     signal.alarm(55)
     problems = []
-    for scene in (large, handle):
+    for scene in (large, handle, offer):
         n = 0
         while True:
             n += 1

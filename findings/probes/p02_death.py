@@ -26,6 +26,7 @@ import mpsc
 import mpsc.process as mpp
 
 CTX = multiprocessing.get_context("forkserver")
+LATENCIES: list[float] = []
 SIZE = 300_000
 
 
@@ -245,6 +246,7 @@ def round_c(cap: int | None, side: str, rng: random.Random) -> list[str]:
         problems.append(f"C cap={cap} side={side}: blocked peer got {outcome}")
     else:
         lat = outcome[0][1] - t_kill
+        LATENCIES.append(lat)
         if lat > 0.010:
             problems.append(f"C cap={cap} side={side}: disconnection seen {lat * 1000:.1f} ms after SIGKILL")
     tx.close()
@@ -278,6 +280,10 @@ def main() -> int:
     z = zombies()
     if z:
         problems.append(f"zombies: {z}")
+    if LATENCIES:
+        LATENCIES.sort()
+        print(f"kill -> disconnection seen: {len(LATENCIES)} rounds, median {LATENCIES[len(LATENCIES) // 2] * 1000:.2f} ms, "
+              f"max {LATENCIES[-1] * 1000:.2f} ms")
     for p_ in problems:
         print("PROBLEM:", p_)
     return 1 if problems else 0
