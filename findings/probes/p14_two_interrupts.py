@@ -1,0 +1,95 @@
+"""Probe: two interrupts close together (tests/checkpoints.py SignalInjector(n, m): a first
+KeyboardInterrupt at check point n, a second m points later), for every pair, on a send and a
+receive of process channels; every value counted: delivered iff the call returned."""
+
+from __future__ import annotations
+
+import gc
+import os
+import signal
+import sys
+from typing import Any
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests"))
+from checkpoints import NOT_RETURNED, SignalInjector  # noqa: E402
+
+import mpsc  # noqa: E402
+import mpsc.process as mpp  # noqa: E402
+
+
+def drain(rx: Any) -> list[Any]:
+    out = []
+    while True:
+        try:
+            out.append(rx.try_recv())
+        except (mpsc.Empty, mpsc.RecvError):
+            return out
+
+
+def send_scene(cap: int | None, n: int, m: int) -> tuple[int, str]:
+    tx, rx = mpp.channel() if cap is None else mpp.sync_channel(cap)
+    inj = SignalInjector(n, m)
+    result, exc = inj.call(lambda: tx.send_timeout("v", 1))
+    got = drain(rx)
+    want = ["v"] if result is not NOT_RETURNED else []
+    fired = len(inj.raised)
+    problem = ""
+    if got != want:
+        problem = f"send cap={cap} n={n} m={m}{inj.where}: returned={result is not NOT_RETURNED}, exc={exc!r}, channel got {got}"
+    elif tx._ep.busy or rx._ep.busy:
+        problem = f"send cap={cap} n={n} m={m}{inj.where}: endpoint left busy (finding 08)"
+    tx.close()
+    rx.close()
+    return fired, problem
+
+
+def recv_scene(cap: int | None, n: int, m: int) -> tuple[int, str]:
+    tx, rx = mpp.channel() if cap is None else mpp.sync_channel(cap)
+    tx.send("v")
+    out: list[Any] = []
+    inj = SignalInjector(n, m)
+    result, exc = inj.call(lambda: out.append(rx.recv_timeout(1)))
+    rest = drain(rx)
+    fired = len(inj.raised)
+    problem = ""
+    if out + rest != ["v"]:
+        problem = f"recv cap={cap} n={n} m={m}{inj.where}: returned={result is not NOT_RETURNED}, exc={exc!r}, got {out} then {rest}"
+    elif tx._ep.busy or rx._ep.busy:
+        problem = f"recv cap={cap} n={n} m={m}{inj.where}: endpoint left busy (finding 08)"
+    tx.close()
+    rx.close()
+    return fired, problem
+
+
+def main() -> int:
+    signal.alarm(600)
+    problems: list[str] = []
+    for scene in (send_scene, recv_scene):
+        for cap in (None, 2):
+            pairs = 0
+            n = 0
+            while True:
+                n += 1
+                m = 0
+                fired = 0
+                while True:
+                    m += 1
+                    fired, problem = scene(cap, n, m)
+                    if problem:
+                        problems.append(problem)
+                    if fired < 2:
+                        break
+                    pairs += 1
+                if fired == 0:
+                    break
+            gc.collect()
+            print(f"{scene.__name__} cap={cap}: {pairs} pairs, {sum(1 for p in problems if p.startswith(scene.__name__[:4]) and f'cap={cap} ' in p)} problems", flush=True)
+    lost = [p for p in problems if "finding 08" not in p]
+    for p in lost:
+        print("PROBLEM:", p)
+    print(f"{len(problems) - len(lost)} more were finding 08 (endpoint left busy)")
+    return 1 if lost else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
