@@ -1,6 +1,10 @@
 """Probe: two interrupts close together (tests/checkpoints.py SignalInjector(n, m): a first
 KeyboardInterrupt at check point n, a second m points later), for every pair, on a send and a
-receive of process channels; every value counted: delivered iff the call returned."""
+receive of process channels; every value counted: delivered iff the call returned.
+
+Usage: python p14_two_interrupts.py [send_scene recv_scene large_send_scene rdv_send_scene]
+(rdv_send_scene is slow: where finding 08 leaves the Sender busy, its receiver thread waits out
+its timeout.)"""
 
 from __future__ import annotations
 
@@ -61,10 +65,61 @@ def recv_scene(cap: int | None, n: int, m: int) -> tuple[int, str]:
     return fired, problem
 
 
+def rdv_send_scene(cap: int | None, n: int, m: int) -> tuple[int, str]:
+    import threading
+
+    tx, rx = mpp.sync_channel(0)
+    got: list[Any] = []
+
+    def receiver() -> None:
+        try:
+            while True:
+                got.append(rx.recv_timeout(1))
+        except mpsc.RecvError:
+            pass
+
+    t = threading.Thread(target=receiver, daemon=True)
+    t.start()
+    inj = SignalInjector(n, m)
+    payload = "v" if cap is None else b"L" * 70_000
+    result, exc = inj.call(lambda: tx.send_timeout(payload, 2))
+    fired = len(inj.raised)
+    busy = tx._ep.busy
+    tx.close()
+    t.join(10)
+    want = [payload] if result is not NOT_RETURNED else []
+    problem = ""
+    if got != want:
+        problem = f"rdv_send large={cap is not None} n={n} m={m}{inj.where}: returned={result is not NOT_RETURNED}, exc={exc!r}, receiver got {len(got)}"
+    elif busy:
+        problem = f"rdv_send n={n} m={m}{inj.where}: endpoint left busy (finding 08)"
+    rx.close()
+    return fired, problem
+
+
+def large_send_scene(cap: int | None, n: int, m: int) -> tuple[int, str]:
+    tx, rx = mpp.channel() if cap is None else mpp.sync_channel(cap)
+    inj = SignalInjector(n, m)
+    big = b"L" * 70_000
+    result, exc = inj.call(lambda: tx.send_timeout(big, 1))
+    got = drain(rx)
+    want = [big] if result is not NOT_RETURNED else []
+    fired = len(inj.raised)
+    problem = ""
+    if got != want:
+        problem = f"large_send cap={cap} n={n} m={m}{inj.where}: returned={result is not NOT_RETURNED}, exc={exc!r}, channel got {len(got)}"
+    elif tx._ep.busy or rx._ep.busy:
+        problem = f"large_send cap={cap} n={n} m={m}{inj.where}: endpoint left busy (finding 08)"
+    tx.close()
+    rx.close()
+    return fired, problem
+
+
 def main() -> int:
     signal.alarm(600)
     problems: list[str] = []
-    for scene in (send_scene, recv_scene):
+    scenes = [globals()[a] for a in sys.argv[1:]] or [send_scene, recv_scene]
+    for scene in scenes:
         for cap in (None, 2):
             pairs = 0
             n = 0
