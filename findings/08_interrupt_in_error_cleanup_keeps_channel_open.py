@@ -13,6 +13,10 @@ Cause (code reading): in `Receiver._recv` / `recv_async` the except-path runs
 check point: a Python function's start) propagates past them, so `endpoint.leave(call)` never
 runs: `Endpoint.busy` stays 1 and `_settle_locked` never closes the fds.
 
+The same happens with no error at all in `len()`, `is_empty()`, `is_full()` and
+`is_disconnected()`: their `finally: endpoint.leave(use)` (`_handles.py:157`, `:168`) is skipped
+by an exception landing as `leave` starts (1 of ~14 check points each).
+
 Realistic trigger: Ctrl-C (or any signal handler that raises) in a polling loop of
 `try_recv()`/`try_send()`, where most calls end in Empty/Full and so run this cleanup.
 
@@ -58,6 +62,16 @@ def try_send_full() -> tuple[Any, Any, Callable[[], Any], str]:
     tx, rx = mpp.sync_channel(1)
     tx.send("fills it")
     return tx, rx, lambda: tx.try_send("x"), "tx"
+
+
+def len_of_bounded() -> tuple[Any, Any, Callable[[], Any], str]:
+    tx, rx = mpp.sync_channel(2)
+    return tx, rx, lambda: len(rx), "rx"
+
+
+def is_disconnected() -> tuple[Any, Any, Callable[[], Any], str]:
+    tx, rx = mpp.channel()
+    return tx, rx, rx.is_disconnected, "rx"
 
 
 def run(make: Callable[[], tuple[Any, Any, Callable[[], Any], str]], n: int) -> tuple[bool, str]:
@@ -155,7 +169,7 @@ def main() -> int:
     found = real_signals(10.0)
     if found:
         problems.append(found)
-    for make in (try_recv_empty, recv_timeout_empty, try_send_full):
+    for make in (try_recv_empty, recv_timeout_empty, try_send_full, len_of_bounded, is_disconnected):
         n = 0
         while True:
             n += 1
