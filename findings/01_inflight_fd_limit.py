@@ -24,7 +24,6 @@ import os
 import resource
 import signal
 import sys
-import threading
 
 import mpsc
 import mpsc.process as mpp
@@ -109,7 +108,9 @@ def run_in_child(fn) -> str | None:  # type: ignore[no-untyped-def]
 
 def main() -> int:
     signal.alarm(55)
-    problems = [p for p in (run_in_child(scenario_a), run_in_child(scenario_b), run_in_child(scenario_c)) if p]
+    problems = [
+        p for p in (run_in_child(scenario_a), run_in_child(scenario_b), run_in_child(scenario_c)) if p
+    ]
     for p in problems:
         print("PROBLEM:", p)
     if not problems:

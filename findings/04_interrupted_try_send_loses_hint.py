@@ -31,10 +31,10 @@ import time
 from typing import Any
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
-from checkpoints import NOT_RETURNED, SignalInjector  # noqa: E402
+from checkpoints import NOT_RETURNED, SignalInjector
 
-import mpsc  # noqa: E402
-import mpsc.process as mpp  # noqa: E402
+import mpsc
+import mpsc.process as mpp
 
 
 def hints(rx: Any) -> int:

@@ -27,13 +27,12 @@ import gc
 import os
 import signal
 import sys
-from typing import Any
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
-from checkpoints import SignalInjector  # noqa: E402
+from checkpoints import SignalInjector
 
-import mpsc  # noqa: E402
-import mpsc.process as mpp  # noqa: E402
+import mpsc
+import mpsc.process as mpp
 
 BIG = b"x" * 70_000
 

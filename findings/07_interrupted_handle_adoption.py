@@ -35,10 +35,10 @@ import signal
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
-from checkpoints import Injected, SignalInjector  # noqa: E402
+from checkpoints import Injected, SignalInjector
 
-import mpsc  # noqa: E402
-import mpsc.process as mpp  # noqa: E402
+import mpsc
+import mpsc.process as mpp
 
 
 def one(n: int) -> tuple[bool, list[str]]:
@@ -68,7 +68,9 @@ def one(n: int) -> tuple[bool, list[str]]:
     except mpsc.RecvError:
         pass
     except mpsc.Timeout:
-        problems.append(f"n={n}{where}: every Sender of the carried channel is closed, yet it stays connected (fds leaked)")
+        problems.append(
+            f"n={n}{where}: every Sender of the carried channel is closed, yet it stays connected (fds leaked)"
+        )
     other_rx.close()
     return fired, problems
 

@@ -42,10 +42,10 @@ from collections.abc import Callable
 from typing import Any
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
-from checkpoints import SignalInjector  # noqa: E402
+from checkpoints import SignalInjector
 
-import mpsc  # noqa: E402
-import mpsc.process as mpp  # noqa: E402
+import mpsc
+import mpsc.process as mpp
 
 
 def try_recv_empty() -> tuple[Any, Any, Callable[[], Any], str]:
@@ -102,7 +102,9 @@ def run(make: Callable[[], tuple[Any, Any, Callable[[], Any], str]], n: int) -> 
         except mpsc.RecvError:
             pass
         except mpsc.Timeout:
-            problem = f"{make.__name__} n={n}{where}: the last Sender was closed, yet recv waits (no RecvError)"
+            problem = (
+                f"{make.__name__} n={n}{where}: the last Sender was closed, yet recv waits (no RecvError)"
+            )
         rx.close()
     return fired, problem
 

@@ -57,7 +57,9 @@ def main() -> int:
     bounded = attempts(btx, big)
     for h in (tx, rx, btx, brx):
         h.close()
-    print(f"8 timed-out sends of {SIZE >> 20} MB: rendezvous +{rdv} MB Shmem held; bounded (full) +{bounded} MB")
+    print(
+        f"8 timed-out sends of {SIZE >> 20} MB: rendezvous +{rdv} MB Shmem held; bounded (full) +{bounded} MB"
+    )
     if rdv > 4 * (SIZE >> 20):
         print(f"PROBLEM: {rdv} MB stay pinned by sends that raised Timeout (values not sent)")
         return 1

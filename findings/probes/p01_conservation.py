@@ -96,12 +96,17 @@ def run(cap: int | None, producers: int, consumers: int, per: int) -> list[str]:
     lost = want - total
     dup = total - want
     if lost or dup:
-        problems.append(f"cap={cap}: lost {len(lost)} (e.g. {list(lost)[:3]}), duplicated {len(dup)} (e.g. {list(dup)[:3]})")
+        problems.append(
+            f"cap={cap}: lost {len(lost)} (e.g. {list(lost)[:3]}), duplicated {len(dup)} (e.g. {list(dup)[:3]})"
+        )
     bad_exit = [p.exitcode for p in procs if p.exitcode != 0]
     if bad_exit:
         problems.append(f"cap={cap}: children exit codes {bad_exit}")
     share = {k: len(v) for k, v in streams.items()}
-    print(f"cap={cap}: {producers}x{per} msgs, shares {share}, {elapsed:.1f}s, {len(problems)} problems", flush=True)
+    print(
+        f"cap={cap}: {producers}x{per} msgs, shares {share}, {elapsed:.1f}s, {len(problems)} problems",
+        flush=True,
+    )
     return problems
 
 

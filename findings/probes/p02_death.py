@@ -125,7 +125,11 @@ def round_a(cap: int | None, rng: random.Random) -> list[str]:
     if got != list(range(len(got))):
         problems.append(f"A cap={cap}: received sequence not contiguous: {got[:5]}...{got[-5:]}")
     lat = t_err - killed_at[0]
-    return problems + ([f"A cap={cap}: RecvError {lat * 1000:.1f} ms after the kill"] if lat > 0.05 and cap is not None else [])
+    return problems + (
+        [f"A cap={cap}: RecvError {lat * 1000:.1f} ms after the kill"]
+        if lat > 0.05 and cap is not None
+        else []
+    )
 
 
 def round_b(cap: int | None, rng: random.Random) -> list[str]:
@@ -193,7 +197,9 @@ def round_b(cap: int | None, rng: random.Random) -> list[str]:
     # unbounded, what it had read... only values it had *received* are lost: at most a few.
     dead_lost = [i for i in missing]
     if len(dead_lost) > 2:
-        problems.append(f"B cap={cap}: {len(dead_lost)} values neither acked nor plausibly in the dead consumer's hands: {dead_lost[:10]}")
+        problems.append(
+            f"B cap={cap}: {len(dead_lost)} values neither acked nor plausibly in the dead consumer's hands: {dead_lost[:10]}"
+        )
     if ends != 1:
         problems.append(f"B cap={cap}: {ends} consumers ended normally (want 1)")
     return problems
@@ -282,8 +288,10 @@ def main() -> int:
         problems.append(f"zombies: {z}")
     if LATENCIES:
         LATENCIES.sort()
-        print(f"kill -> disconnection seen: {len(LATENCIES)} rounds, median {LATENCIES[len(LATENCIES) // 2] * 1000:.2f} ms, "
-              f"max {LATENCIES[-1] * 1000:.2f} ms")
+        print(
+            f"kill -> disconnection seen: {len(LATENCIES)} rounds, median {LATENCIES[len(LATENCIES) // 2] * 1000:.2f} ms, "
+            f"max {LATENCIES[-1] * 1000:.2f} ms"
+        )
     for p_ in problems:
         print("PROBLEM:", p_)
     return 1 if problems else 0

@@ -17,10 +17,10 @@ from collections.abc import Callable
 from typing import Any
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "tests"))
-from checkpoints import NOT_RETURNED, Injected, Injector, SignalInjector  # noqa: E402
+from checkpoints import NOT_RETURNED, Injected, Injector, SignalInjector
 
-import mpsc  # noqa: E402
-import mpsc.process as mpp  # noqa: E402
+import mpsc
+import mpsc.process as mpp
 
 LARGE = b"L" * 70_000
 
@@ -260,7 +260,9 @@ def scene_rendezvous_send(try_: bool) -> Callable[[], tuple[Any, Any, Any]]:
             if got != want:
                 raise Problem(f"returned={result!r} exc={exc!r}: receiver got {got} want {want}")
             if hint_count(rx):
-                raise Problem(f"returned={result!r} exc={exc!r}: {hint_count(rx)} stale hint(s) left with no receiver waiting")
+                raise Problem(
+                    f"returned={result!r} exc={exc!r}: {hint_count(rx)} stale hint(s) left with no receiver waiting"
+                )
 
         def teardown() -> None:
             tx.close()
@@ -301,7 +303,9 @@ def scene_rendezvous_recv() -> Callable[[], tuple[Any, Any, Any]]:
             if outcome != ["sent"] or out != ["v"]:
                 raise Problem(f"returned={result!r} exc={exc!r}: sender {outcome} receiver {out}")
             if hint_count(rx):
-                raise Problem(f"returned={result!r} exc={exc!r}: {hint_count(rx)} stale hint(s) left with no receiver waiting")
+                raise Problem(
+                    f"returned={result!r} exc={exc!r}: {hint_count(rx)} stale hint(s) left with no receiver waiting"
+                )
 
         def teardown() -> None:
             tx.close()

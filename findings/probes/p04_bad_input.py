@@ -104,10 +104,18 @@ def unpicklables() -> None:
             except (TypeError, pickle.PicklingError) as e:
                 problem = intact(tx, rx, cap)
                 leak = fdn() - before
-                note("OK" if not problem and leak <= 0 else "BAD", f"unpicklable {name} cap={cap}", f"{type(e).__name__}; {problem or 'intact'}; fd delta {leak}")
+                note(
+                    "OK" if not problem and leak <= 0 else "BAD",
+                    f"unpicklable {name} cap={cap}",
+                    f"{type(e).__name__}; {problem or 'intact'}; fd delta {leak}",
+                )
             except Exception as e:
                 problem = intact(tx, rx, cap)
-                note("ODD", f"unpicklable {name} cap={cap}", f"raised {type(e).__name__}: {e} (docs: TypeError or PicklingError); {problem or 'intact'}")
+                note(
+                    "ODD",
+                    f"unpicklable {name} cap={cap}",
+                    f"raised {type(e).__name__}: {e} (docs: TypeError or PicklingError); {problem or 'intact'}",
+                )
             for h in (tx, rx, *extra):
                 h.close()
 
@@ -125,7 +133,11 @@ def capacities() -> None:
             note("BAD", f"sync_channel({bad!r})", f"{type(e).__name__}: {e}")
     t0 = time.monotonic()
     tx, rx = mpp.sync_channel(mpp.MAX_CAPACITY)
-    note("OK", "sync_channel(MAX_CAPACITY)", f"{mpp.MAX_CAPACITY} made in {time.monotonic() - t0:.3f}s, len {len(rx)}")
+    note(
+        "OK",
+        "sync_channel(MAX_CAPACITY)",
+        f"{mpp.MAX_CAPACITY} made in {time.monotonic() - t0:.3f}s, len {len(rx)}",
+    )
     tx.close()
     rx.close()
     # many big bounded channels: the per-user pipe allowance
@@ -144,7 +156,10 @@ def capacities() -> None:
 def timeouts() -> None:
     tx, rx = mpp.sync_channel(1)
     for bad in (float("nan"), -1, float("-inf"), "1", None):
-        for name, call in (("send_timeout", lambda t: tx.send_timeout(1, t)), ("recv_timeout", lambda t: rx.recv_timeout(t))):
+        for name, call in (
+            ("send_timeout", lambda t: tx.send_timeout(1, t)),
+            ("recv_timeout", lambda t: rx.recv_timeout(t)),
+        ):
             try:
                 call(bad)
                 note("ODD", f"{name}({bad!r})", "returned")
@@ -179,15 +194,19 @@ def closed_use() -> None:
         try:
             r = op()
             note("OK" if name == "repr" else "ODD", f"closed handle {name}", f"returned {r!r}")
-        except mpsc.ClosedHandleError as e:
-            note("OK", f"closed handle {name}", f"ClosedHandleError")
+        except mpsc.ClosedHandleError:
+            note("OK", f"closed handle {name}", "ClosedHandleError")
         except Exception as e:
             note("ODD", f"closed handle {name}", f"{type(e).__name__}: {e}")
     p = intact(tx, rx, 2)
     note("OK" if not p else "BAD", "channel after closed-handle misuse", p or "intact")
     c2 = rx.clone()
     c2.close()
-    for name, op in {"recv": lambda: c2.recv(), "iter": lambda: next(iter(c2)), "try_iter": lambda: list(c2.try_iter())}.items():
+    for name, op in {
+        "recv": lambda: c2.recv(),
+        "iter": lambda: next(iter(c2)),
+        "try_iter": lambda: list(c2.try_iter()),
+    }.items():
         try:
             op()
             note("ODD", f"closed receiver {name}", "returned")
@@ -216,15 +235,19 @@ def elsewhere() -> None:
                 q.get(timeout=1)
                 note("ODD", name, "arrived")
             except Exception as e:
-                note("ODD", name, f"put() returned, then get: {type(e).__name__} (mp.Queue's feeder swallowed the TypeError)")
+                note(
+                    "ODD",
+                    name,
+                    f"put() returned, then get: {type(e).__name__} (mp.Queue's feeder swallowed the TypeError)",
+                )
             q.close()
             q.join_thread()
             continue
         try:
             op()
             note("BAD", name, "worked")
-        except TypeError as e:
-            note("OK", name, f"TypeError")
+        except TypeError:
+            note("OK", name, "TypeError")
         except Exception as e:
             note("ODD", name, f"{type(e).__name__}: {e}")
     # thread channel carrying a process handle
@@ -272,7 +295,11 @@ def spawn_moves() -> None:
         except mpsc.RecvError:
             note("OK", "spawn moves a process Sender", "loop ended")
         except mpsc.Timeout:
-            note("BAD", "spawn moves a process Sender", f"after the thread ended, recv times out: tx still open in the caller: {tx!r}")
+            note(
+                "BAD",
+                "spawn moves a process Sender",
+                f"after the thread ended, recv times out: tx still open in the caller: {tx!r}",
+            )
     finally:
         tx.close()
         rx.close()
@@ -306,7 +333,11 @@ def receiver_into_own_channel() -> None:
     gc.collect()
     try:
         tx.send_timeout("x", 0.5)
-        note("ODD", "Receiver sent into its own channel, then closed", "send still succeeds (kernel holds the receiver in flight; like an Arc cycle in Rust)")
+        note(
+            "ODD",
+            "Receiver sent into its own channel, then closed",
+            "send still succeeds (kernel holds the receiver in flight; like an Arc cycle in Rust)",
+        )
     except mpsc.SendError:
         note("OK", "Receiver sent into its own channel, then closed", "SendError")
     tx.close()
@@ -336,7 +367,9 @@ def shared_receiver_threads() -> None:
     for t in ts:
         t.join(30)
     ok = sorted(got) == list(range(20000))
-    note("OK" if ok else "BAD", "one Receiver shared by 4 threads", f"{len(got)} received, exactly once: {ok}")
+    note(
+        "OK" if ok else "BAD", "one Receiver shared by 4 threads", f"{len(got)} received, exactly once: {ok}"
+    )
     rx.close()
 
 
@@ -355,7 +388,11 @@ def fork_child_without_handle() -> None:
         rx.recv_timeout(0.3)
         note("ODD", "fork child not given a handle", "recv returned")
     except mpsc.Timeout:
-        note("OK", "fork child not given a handle", "holds the inherited Sender: no disconnection while it lives (documented)")
+        note(
+            "OK",
+            "fork child not given a handle",
+            "holds the inherited Sender: no disconnection while it lives (documented)",
+        )
     except mpsc.RecvError:
         note("ODD", "fork child not given a handle", "RecvError at once")
     os.kill(pid, signal.SIGKILL)
@@ -388,7 +425,11 @@ def fork_child_without_handle() -> None:
         rx.recv_timeout(0.5)
         note("BAD", "release_inherited", "recv returned a value")
     except mpsc.RecvError:
-        note("OK", "release_inherited", f"RecvError after {1000 * (time.monotonic() - t0):.1f} ms while the child lives")
+        note(
+            "OK",
+            "release_inherited",
+            f"RecvError after {1000 * (time.monotonic() - t0):.1f} ms while the child lives",
+        )
     except mpsc.Timeout:
         note("BAD", "release_inherited", "no disconnection while the child lives")
     msgs = []
@@ -405,8 +446,18 @@ def fork_child_without_handle() -> None:
 
 def main() -> int:
     signal.alarm(170)
-    for f in (unpicklables, capacities, timeouts, closed_use, elsewhere, spawn_moves, too_many_handles,
-              receiver_into_own_channel, shared_receiver_threads, fork_child_without_handle):
+    for f in (
+        unpicklables,
+        capacities,
+        timeouts,
+        closed_use,
+        elsewhere,
+        spawn_moves,
+        too_many_handles,
+        receiver_into_own_channel,
+        shared_receiver_threads,
+        fork_child_without_handle,
+    ):
         try:
             f()
         except Exception as e:

@@ -141,9 +141,14 @@ def main() -> int:
             rx.close()
             p.join(30)
             ok = got == list(range(n))
-            print(f"recv cap={cap} {how}: {len(got)}/{n} in order={ok}, {cancels} cancelled, {time.monotonic() - t0:.1f}s", flush=True)
+            print(
+                f"recv cap={cap} {how}: {len(got)}/{n} in order={ok}, {cancels} cancelled, {time.monotonic() - t0:.1f}s",
+                flush=True,
+            )
             if not ok:
-                problems.append(f"recv cap={cap} {how}: got {len(got)} values, first bad at {next((k for k, v in enumerate(got) if v != k), None)}")
+                problems.append(
+                    f"recv cap={cap} {how}: got {len(got)} values, first bad at {next((k for k, v in enumerate(got) if v != k), None)}"
+                )
             # send side
             tx, rx = mpp.channel() if cap is None else mpp.sync_channel(cap)
             rep_tx, rep_rx = mpp.channel()
@@ -158,13 +163,18 @@ def main() -> int:
             rep_rx.close()
             p.join(30)
             ok = child_got == sent == list(range(n))
-            print(f"send cap={cap} {how}: child got {len(child_got)}, sent {len(sent)}, ok={ok}, {cancels} cancelled, {time.monotonic() - t0:.1f}s", flush=True)
+            print(
+                f"send cap={cap} {how}: child got {len(child_got)}, sent {len(sent)}, ok={ok}, {cancels} cancelled, {time.monotonic() - t0:.1f}s",
+                flush=True,
+            )
             if not ok:
                 from collections import Counter
 
                 c = Counter(child_got)
                 dups = [k for k, v in c.items() if v > 1]
-                problems.append(f"send cap={cap} {how}: child got {len(child_got)} (dups {dups[:5]}), sent {len(sent)}")
+                problems.append(
+                    f"send cap={cap} {how}: child got {len(child_got)} (dups {dups[:5]}), sent {len(sent)}"
+                )
     for pr in problems:
         print("PROBLEM:", pr)
     return 1 if problems else 0

@@ -52,7 +52,9 @@ def check(streams: list[list[Any]], senders: int, per: int, label: str) -> list[
             last[tag] = i
     want = Counter((t, i) for t in range(senders) for i in range(per))
     if total != want:
-        problems.append(f"{label}: lost {sum((want - total).values())}, duplicated {sum((total - want).values())}")
+        problems.append(
+            f"{label}: lost {sum((want - total).values())}, duplicated {sum((total - want).values())}"
+        )
     return problems
 
 

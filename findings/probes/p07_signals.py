@@ -188,10 +188,17 @@ def run(cap: int | None, count: int, rng: random.Random) -> list[str]:
     if child_got != sent_l:
         missing = [x for x in sent_l if x not in child_got][:5]
         extra = [x for x in child_got if x not in sent_l][:5]
-        problems.append(f"cap={cap}: child got {len(child_got)} vs sent {len(sent_l)}; missing {missing} extra {extra}")
+        problems.append(
+            f"cap={cap}: child got {len(child_got)} vs sent {len(sent_l)}; missing {missing} extra {extra}"
+        )
     if got_l != child_got:
-        problems.append(f"cap={cap}: parent received {len(got_l)} vs echoed {len(child_got)}; rest {rest[:5]}")
-    print(f"cap={cap}: sent {ns}, received {nr}+{len(rest)}, {booms} interrupts, {time.monotonic() - t0:.1f}s, {len(problems)} problems", flush=True)
+        problems.append(
+            f"cap={cap}: parent received {len(got_l)} vs echoed {len(child_got)}; rest {rest[:5]}"
+        )
+    print(
+        f"cap={cap}: sent {ns}, received {nr}+{len(rest)}, {booms} interrupts, {time.monotonic() - t0:.1f}s, {len(problems)} problems",
+        flush=True,
+    )
     return problems
 
 
@@ -211,7 +218,9 @@ def main() -> int:
     time.sleep(0.2)
     after = len(os.listdir("/proc/self/fd"))
     if after != before:
-        problems.append(f"fds {before} -> {after}: {sorted(os.readlink('/proc/self/fd/' + f) for f in os.listdir('/proc/self/fd'))[-10:]}")
+        problems.append(
+            f"fds {before} -> {after}: {sorted(os.readlink('/proc/self/fd/' + f) for f in os.listdir('/proc/self/fd'))[-10:]}"
+        )
     for pr in problems:
         print("PROBLEM:", pr)
     return 1 if problems else 0

@@ -44,7 +44,9 @@ def main() -> int:
     t0 = time.monotonic()
     a_tx.send_timeout(big, 30)
     back = b_rx.recv_timeout(30)
-    print(f"100 MB round trip: {time.monotonic() - t0:.2f}s equal={back == big}, maxrss {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024} MB")
+    print(
+        f"100 MB round trip: {time.monotonic() - t0:.2f}s equal={back == big}, maxrss {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024} MB"
+    )
     if back != big:
         problems.append("100 MB payload came back different")
     del back, big
@@ -122,7 +124,9 @@ def main() -> int:
             out = "returned"
         except mpsc.Timeout:
             out = "Timeout"
-        print(f"never-read cap={cap}: try_send accepted {n} (x 1000 B) then Full in {t1 - t0:.2f}s; send_timeout: {out} after {time.monotonic() - t1:.2f}s")
+        print(
+            f"never-read cap={cap}: try_send accepted {n} (x 1000 B) then Full in {t1 - t0:.2f}s; send_timeout: {out} after {time.monotonic() - t1:.2f}s"
+        )
         if out != "Timeout":
             problems.append(f"never-read cap={cap}: send_timeout {out}")
         tx.close()

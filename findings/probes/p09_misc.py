@@ -1,8 +1,8 @@
 """Probe: small semantic checks.
- a. SIGPIPE at SIG_DFL (as many CLI tools set it): a receiver of a bounded channel draining after
-    the last Sender is gone.
- b. a value whose unpickling fails: how many times is it unpickled, and which error is raised
-    (plain value / value holding a handle)?
+a. SIGPIPE at SIG_DFL (as many CLI tools set it): a receiver of a bounded channel draining after
+   the last Sender is gone.
+b. a value whose unpickling fails: how many times is it unpickled, and which error is raised
+   (plain value / value holding a handle)?
 """
 
 from __future__ import annotations
@@ -56,7 +56,9 @@ def unpickle_twice() -> list[str]:
             rx.recv_timeout(1)
             out.append(f"{label}: recv returned")
         except Exception as e:
-            out.append(f"{label}: recv raised {type(e).__name__}: {e}; unpickling code ran {calls} time(s); context {e.__context__!r}")
+            out.append(
+                f"{label}: recv raised {type(e).__name__}: {e}; unpickling code ran {calls} time(s); context {e.__context__!r}"
+            )
         otx.close()
         try:
             orx.recv_timeout(1)

@@ -84,7 +84,10 @@ def main() -> int:
             pass
         except mpsc.Timeout:
             problems.append(f"cap={cap}: Y send timed out instead of SendError")
-        print(f"cap={cap}: child got {n}/2000, child fds {start} -> {end}, disconnect check {1000 * (time.monotonic() - t1):.1f} ms, total {t1 - t0:.1f}s", flush=True)
+        print(
+            f"cap={cap}: child got {n}/2000, child fds {start} -> {end}, disconnect check {1000 * (time.monotonic() - t1):.1f} ms, total {t1 - t0:.1f}s",
+            flush=True,
+        )
         if n != 2000 or end != start - 1:  # (its own Receiver of C is closed by then)
             problems.append(f"cap={cap}: child got {n}, fds {start} -> {end}")
         for h in (x_rx, y_tx, rep_rx):

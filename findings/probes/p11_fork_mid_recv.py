@@ -68,7 +68,9 @@ def main() -> int:
     p.join(10)
     for pid in pids:
         os.waitpid(pid, 0)
-    print(f"{len(got)} received in {time.monotonic() - t0:.1f}s with {len(pids)} forks; slowest send {worst * 1000:.1f} ms, {slow} sends slower than 0.5 s")
+    print(
+        f"{len(got)} received in {time.monotonic() - t0:.1f}s with {len(pids)} forks; slowest send {worst * 1000:.1f} ms, {slow} sends slower than 0.5 s"
+    )
     if worst > 0.5:
         print("PROBLEM: a rendezvous send waited for a forked child's exit although its value was received")
         return 1

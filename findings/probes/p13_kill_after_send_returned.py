@@ -71,7 +71,9 @@ def main() -> int:
                 problems.append(f"cap={cap}: received out of order / duplicated")
             lost = [i for i in acked if i >= len(got)]
             if lost:
-                problems.append(f"cap={cap}: sends {lost[:5]} returned (acked) but never arrived (received {len(got)})")
+                problems.append(
+                    f"cap={cap}: sends {lost[:5]} returned (acked) but never arrived (received {len(got)})"
+                )
             rx.close()
             ack_rx.close()
     print(f"{rounds} rounds")

@@ -15,10 +15,10 @@ import sys
 from typing import Any
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests"))
-from checkpoints import NOT_RETURNED, SignalInjector  # noqa: E402
+from checkpoints import NOT_RETURNED, SignalInjector
 
-import mpsc  # noqa: E402
-import mpsc.process as mpp  # noqa: E402
+import mpsc
+import mpsc.process as mpp
 
 
 def drain(rx: Any) -> list[Any]:
@@ -138,7 +138,10 @@ def main() -> int:
                 if fired == 0:
                     break
             gc.collect()
-            print(f"{scene.__name__} cap={cap}: {pairs} pairs, {sum(1 for p in problems if p.startswith(scene.__name__[:4]) and f'cap={cap} ' in p)} problems", flush=True)
+            print(
+                f"{scene.__name__} cap={cap}: {pairs} pairs, {sum(1 for p in problems if p.startswith(scene.__name__[:4]) and f'cap={cap} ' in p)} problems",
+                flush=True,
+            )
     lost = [p for p in problems if "finding 08" not in p]
     for p in lost:
         print("PROBLEM:", p)
