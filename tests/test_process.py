@@ -1242,14 +1242,42 @@ def test_an_interrupt_in_a_failing_calls_cleanup_still_lets_the_channel_disconne
     assert point > 10
 
 
-def _message_memfds() -> int:
+def _open_fds(prefix: str) -> int:
     count = 0
     for name in os.listdir("/proc/self/fd"):
         try:
-            count += os.readlink(f"/proc/self/fd/{name}").startswith("/memfd:mpsc-message")
+            count += os.readlink(f"/proc/self/fd/{name}").startswith(prefix)
         except OSError:
             pass
     return count
+
+
+def _message_memfds() -> int:
+    return _open_fds("/memfd:mpsc-message")
+
+
+def test_a_rendezvous_send_interrupted_anywhere_leaks_no_pipe() -> None:
+    """Hostile review finding 06 (its third part): each rendezvous offer makes two pipes (the
+    token, the notice); an exception landing as one was made, or as the offer's record was
+    made, left its ends open."""
+    from checkpoints import SignalInjector
+
+    point = 0
+    while True:
+        point += 1
+        tx, rx = mpp.sync_channel(0)
+        before = _open_fds("pipe:")
+        injector = SignalInjector(point, 10**9)
+        injector.call(lambda: tx.send_timeout("v", 0))
+        fired, where = injector.fired, injector.where
+        del injector
+        gc.collect()
+        assert _open_fds("pipe:") == before, f"pipe fds leaked at check point {point}{where}"
+        tx.close()
+        rx.close()
+        if not fired:
+            break
+    assert point > 10
 
 
 @pytest.mark.parametrize("carrying", ["a large value", "a handle"])

@@ -602,6 +602,7 @@ class Sender(_Handle[T]):
             deadline = monotonic() + _rendezvous.GRACE
         while True:
             offer = call.offer = _rendezvous.Offer()
+            offer.open()
             while True:
                 try:
                     _wire.send(sock, message, offer, offer.fds(), flags)
@@ -707,6 +708,7 @@ class Sender(_Handle[T]):
         assert message is not None
         while True:
             offer = call.offer = _rendezvous.Offer()
+            offer.open()
             while True:
                 try:
                     _wire.send(sock, message, offer, offer.fds())

@@ -57,26 +57,35 @@ class Offer:
     an interrupted send knows which it was.
     """
 
-    __slots__ = ("keep", "notice_r", "notice_w", "out", "outcome", "token")
+    __slots__ = ("keep", "notice_r", "notice_w", "out", "outcome", "token", "token_w")
 
     def __init__(self) -> None:
+        # Nothing is opened here: a record lost as its constructor returns holds no fd. The
+        # caller stores it, then calls open(), which records each fd as it is made.
         self.out = 0
         self.outcome: bytes | None = None
         self.keep: list[int] = []  # closed by close()
         self.notice_w: list[int] = []  # the notice's write end, until the offer is out
-        try:
-            self.token, token_w = os.pipe2(_PIPE_FLAGS)
-            self.keep.append(self.token)
-            try:
-                os.write(token_w, TOKEN)
-            finally:
-                os.close(token_w)
-            self.notice_r, notice_w = os.pipe2(_PIPE_FLAGS)
-            self.keep.append(self.notice_r)
-            self.notice_w.append(notice_w)
-        except BaseException:
-            self.close()
-            raise
+        self.token_w: list[int] = []  # the token's write end, until the token is in
+        self.token = self.notice_r = -1
+
+    def open(self) -> None:
+        """Make the token (a pipe holding one byte, its write end closed) and the notice. Each
+        pipe's ends are recorded with no check point after the ``pipe2`` that made them (a
+        ``for`` step over a C call), so an exception landing anywhere leaves none unrecorded;
+        ``close`` closes what was made."""
+        for pair in map(os.pipe2, (_PIPE_FLAGS,)):
+            break
+        self.keep += pair[:1]
+        self.token_w += pair[1:]
+        self.token = pair[0]
+        os.write(self.token_w[0], TOKEN)
+        close_fds(self.token_w)
+        for pair in map(os.pipe2, (_PIPE_FLAGS,)):
+            break
+        self.keep += pair[:1]
+        self.notice_w += pair[1:]
+        self.notice_r = pair[0]
 
     def fds(self) -> tuple[int, int]:
         """The fds that travel with the offer's datagram, in the order receivers expect."""
@@ -105,6 +114,7 @@ class Offer:
 
     def close(self) -> None:
         """Close this side's fds (restartable)."""
+        close_fds(self.token_w)
         close_fds(self.notice_w)
         close_fds(self.keep)
 
