@@ -1336,3 +1336,133 @@ def test_a_timed_out_rendezvous_send_holds_no_memory_of_its_value() -> None:
     worker = Worker(rx.recv_timeout, WAIT)  # the withdrawn offers are read past, and dropped
     tx.send_timeout(b"after", WAIT)
     assert worker.done.wait(WAIT) and worker.result == b"after"
+
+
+def _injected(injector: Any, call: Any) -> tuple[Any, BaseException | None]:
+    """``injector.call(call)``, with what lands in a finalizer or weakref callback (which Python
+    reports as unraisable and drops) kept from pytest's hook, which an injection can interrupt."""
+    dropped: list[Any] = []
+    hook, sys.unraisablehook = sys.unraisablehook, dropped.append
+    try:
+        return injector.call(call)  # type: ignore[no-any-return]
+    finally:
+        sys.unraisablehook = hook
+
+
+def _drain(rx: Any) -> list[Any]:
+    got = []
+    while True:
+        try:
+            got.append(rx.try_recv())
+        except (mpsc.Empty, mpsc.RecvError):
+            return got
+
+
+@pytest.mark.parametrize("capacity", [None, 2])
+def test_two_interrupts_anywhere_in_a_send_neither_lose_nor_duplicate(capacity: int | None) -> None:
+    """Hostile review finding 12: a second interrupt landing while the first is handled (a double
+    Ctrl-C) must not make a send that happened raise (its retry would duplicate the value).
+    Every pair of check points of ``send_timeout``: the value is in the channel exactly when the
+    call returned."""
+    from checkpoints import NOT_RETURNED, SignalInjector, every_two_points
+
+    def scene(n: int, m: int) -> int:
+        tx, rx = mpp.channel() if capacity is None else mpp.sync_channel(capacity)
+        injector = SignalInjector(n, m)
+        result, _ = _injected(injector, lambda: tx.send_timeout("v", WAIT))
+        got = _drain(rx)
+        assert got == (["v"] if result is not NOT_RETURNED else []), (n, m, injector.where, result)
+        assert not tx._ep.busy and not rx._ep.busy, (n, m, injector.where)
+        tx.close()
+        rx.close()
+        return len(injector.raised)
+
+    assert every_two_points(scene) > 50
+
+
+@pytest.mark.parametrize("value", ["small", "large", "handle"])
+@pytest.mark.parametrize("capacity", [None, 2])
+def test_two_interrupts_anywhere_in_a_receive_lose_no_value(capacity: int | None, value: str) -> None:
+    """Hostile review findings 12 and 07: two interrupts close together during a receive lost
+    the value it had taken (the first counted as the value's unpickling failure, the second made
+    it unreadable); one landing as a carried handle was adopted leaked its fds and surfaced as a
+    RuntimeError. Every pair of check points of ``recv_timeout``: the value is received exactly
+    once (by the call, or by the next receive), what the caller sees is what landed, and a carried
+    Sender's channel still disconnects once every Sender is closed."""
+    from checkpoints import Injected, SignalInjector, every_two_points
+
+    def scene(n: int, m: int) -> int:
+        tx, rx = mpp.channel() if capacity is None else mpp.sync_channel(capacity)
+        other_tx, other_rx = mpp.channel()
+        sent: Any = {"small": "v", "large": b"x" * 70_000, "handle": ("h", other_tx)}[value]
+        tx.send(sent)
+        out: list[Any] = []
+        injector = SignalInjector(n, m)
+        _, exc = _injected(injector, lambda: out.append(rx.recv_timeout(WAIT)))
+        where = injector.where
+        got = out + _drain(rx)
+        assert exc is None or isinstance(exc, Injected), (n, m, where, exc)
+        assert len(got) == 1, (n, m, where, got)
+        if value == "handle":
+            assert got[0][0] == "h" and isinstance(got[0][1], Sender), (n, m, where)
+            got[0][1].close()
+        else:
+            assert got == [sent], (n, m, where)
+        assert not tx._ep.busy and not rx._ep.busy, (n, m, where)
+        for handle in (other_tx, tx, rx):
+            handle.close()
+        fired = len(injector.raised)
+        # (what landed holds the frames it passed through, and their handles, until let go)
+        out.clear()
+        del got, sent, exc, injector
+        if value == "handle":
+            gc.collect(1)  # (the youngest generations hold them: a full collection is slow)
+        try:
+            other_rx.recv_timeout(1.0)
+        except mpsc.RecvError:  # every Sender of the carried channel is gone
+            pass
+        except mpsc.Timeout:
+            raise AssertionError((n, m, where, "the carried channel stays connected")) from None
+        else:
+            raise AssertionError((n, m, where, "received from the carried channel"))
+        other_rx.close()
+        return fired
+
+    assert every_two_points(scene) > 20
+
+
+class _Unpickles:
+    """Counts how often it is unpickled, and fails every time."""
+
+    runs = 0
+
+    def __reduce__(self) -> tuple[Any, tuple[()]]:
+        return _Unpickles._fail, ()
+
+    @staticmethod
+    def _fail() -> None:
+        _Unpickles.runs += 1
+        raise ValueError("cannot be made here")
+
+
+def test_a_value_that_fails_to_unpickle_runs_its_code_once() -> None:
+    """Hostile review finding 10: a value whose unpickling raised was unpickled a second time (the
+    first failure was taken as a possible interrupt), running its code twice; with a handle
+    inside, the second run raised a misleading RuntimeError. Now its own error is raised after
+    one run, the message is consumed, and the channel goes on."""
+    tx, rx = mpp.channel()
+    other_tx, other_rx = mpp.channel()
+    _Unpickles.runs = 0
+    tx.send(_Unpickles())
+    tx.send((other_tx, _Unpickles()))
+    tx.send("after")
+    for _ in range(2):
+        with pytest.raises(ValueError, match="cannot be made here"):
+            rx.recv_timeout(WAIT)
+    assert _Unpickles.runs == 2
+    assert rx.recv_timeout(WAIT) == "after"
+    other_tx.close()
+    with pytest.raises(mpsc.RecvError):  # the carried Sender's fds were closed with its message
+        other_rx.recv_timeout(WAIT)
+    for handle in (tx, rx, other_rx):
+        handle.close()

@@ -55,9 +55,11 @@ and timers (``_select``: the operation is tried in the selecting thread, which w
 Known limits of this first tier: the async methods and ``select_async`` over these handles run
 on asyncio only (under trio they raise ``RuntimeError``); a process *killed*
 in the microseconds between taking a credit and sending, or between taking a message and giving
-its credit back, costs a bounded channel one slot for good; an interrupt landing while Python
-code of the value unpickles it (or its handles are adopted) can make that message count as
-unreadable; ``try_send`` on a rendezvous channel is guided by hints of waiting receivers and
+its credit back, costs a bounded channel one slot for good; a value whose own Python code runs
+as it unpickles (its classes' ``__setstate__``/``__reduce__`` functions) is unpickled again when
+an interrupt lands in that code, and after three such interrupts in one receive the message
+counts as unreadable (the interrupt is raised; a value that fails to unpickle by itself raises
+its own error at once and its code runs once); ``try_send`` on a rendezvous channel is guided by hints of waiting receivers and
 may say ``Full`` in a race with one arriving or leaving; a call (or task) blocked on a handle
 that another thread (or task) closes notices within 0.1 s; Linux only (SOCK_SEQPACKET, memfd).
 

@@ -844,7 +844,7 @@ class Receiver(_Handle[T]):
                 wait_ready([(sock.fileno(), READABLE)], deadline)
                 self._still_open(endpoint)
         except BaseException as exc:
-            if call.raw is not None and call.failures < 2:  # a message was taken (not .failed: no call here)
+            if call.raw is not None and call.failures != _wire.UNREADABLE:  # taken (no call: not .failed)
                 try:
                     exc = complete(_wire.settle, call, exc)
                 except BaseException as landed:  # as complete() started
@@ -918,7 +918,7 @@ class Receiver(_Handle[T]):
                 await ready(loop, readable)
                 self._still_open(endpoint)
         except BaseException as exc:
-            if call.raw is not None and call.failures < 2:  # a message was taken (not .failed: no call here)
+            if call.raw is not None and call.failures != _wire.UNREADABLE:  # taken (no call: not .failed)
                 try:
                     exc = complete(_wire.settle, call, exc)
                 except BaseException as landed:  # as complete() started

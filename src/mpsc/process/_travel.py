@@ -39,7 +39,8 @@ from ._endpoint import RECEIVER, SENDER, Endpoint, close_fds
 
 local = threading.local()
 """``outgoing``: the fds collected for the message being pickled by this thread (None outside);
-``incoming``: the fds of the message being unpickled (each adopted one replaced by -1)."""
+``incoming``: the fds of the message being unpickled (each adopted one replaced by -1);
+``adopted``: the handles made from them so far, by the index of their first fd."""
 
 _joined: weakref.WeakValueDictionary[tuple[bytes, str], Endpoint] = weakref.WeakValueDictionary()
 _joined_lock = threading.Lock()
@@ -93,12 +94,26 @@ def _duplicate_into(outgoing: list[int], endpoint: Endpoint) -> None:
 
 
 def _from_message(cls: Any, side: str, capacity: int | None, chan_id: bytes, start: int, count: int) -> Any:
+    # A message unpickled again after an interrupt (see _wire.settle) gets the handles the cut
+    # short attempt adopted: its fds are theirs now.
+    adopted: dict[int, Any] | None = getattr(local, "adopted", None)
+    if adopted is not None:
+        handle = adopted.get(start)
+        if handle is not None:
+            return handle
     incoming: list[int] | None = getattr(local, "incoming", None)
     if incoming is None or start + count > len(incoming) or -1 in incoming[start : start + count]:
         raise RuntimeError("mpsc.process: a handle's file descriptors are missing from its message")
-    fds = incoming[start : start + count]
-    incoming[start : start + count] = [-1] * count
-    return adopt(cls, side, capacity, chan_id, fds)
+    handle = joining(cls, side, chan_id)
+    if handle is None:
+        # A new endpoint takes the fds over: the message no longer closes them.
+        fds = incoming[start : start + count]
+        incoming[start : start + count] = [-1] * count
+        handle = adopt(cls, side, capacity, chan_id, fds)
+    # (else the message's fds are closed with it: this process holds that side already)
+    if adopted is not None:
+        adopted[start] = handle
+    return handle
 
 
 def _from_spawn(cls: Any, side: str, capacity: int | None, chan_id: bytes, dupfds: list[Any]) -> Any:
@@ -108,20 +123,27 @@ def _from_spawn(cls: Any, side: str, capacity: int | None, chan_id: bytes, dupfd
     return adopt(cls, side, capacity, chan_id, fds)
 
 
+def joining(cls: Any, side: str, chan_id: bytes) -> Any:
+    """A new handle of class ``cls`` on this process's endpoint of that side of that channel,
+    or None if it has none open."""
+    with _joined_lock:
+        endpoint = _joined.get((chan_id, side))
+    if endpoint is None:
+        return None
+    try:
+        return endpoint.new_handle(cls)
+    except ClosedHandleError:
+        return None
+
+
 def adopt(cls: Any, side: str, capacity: int | None, chan_id: bytes, fds: list[int]) -> Any:
     """A new handle of class ``cls`` owning ``fds`` (or joining this process's endpoint of the
     same side, whose own fds may be the very same numbers: a handle given twice to a child)."""
-    with _joined_lock:
-        endpoint = _joined.get((chan_id, side))
-    if endpoint is not None:
-        try:
-            handle = endpoint.new_handle(cls)
-        except ClosedHandleError:
-            pass
-        else:
-            mine = set(endpoint.fds())
-            close_fds([fd for fd in fds if fd not in mine])
-            return handle
+    handle = joining(cls, side, chan_id)
+    if handle is not None:
+        mine = set(handle._ep.fds())
+        close_fds([fd for fd in fds if fd not in mine])
+        return handle
     # The fds each side holds, after the data socket: see _handles (credits) and _rendezvous
     # (hints). A name of -1 is a pipe end this side does not hold.
     names: tuple[str, ...] = () if capacity is None else ("credit_r", "credit_w")

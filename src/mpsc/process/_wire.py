@@ -31,7 +31,8 @@ import os
 import pickle
 import socket
 import struct
-from typing import Any, Final
+from operator import length_hint
+from typing import Any, Final, NoReturn
 
 from .._errors import RecvError
 from . import _travel
@@ -56,6 +57,11 @@ _RECV_SIZE: Final = (RECV_SIZE,)
 _ANC_SIZE: Final = (ANC_SIZE,)
 _RECV_FLAGS: Final = (RECV_FLAGS,)
 CREDIT: Final = b"\x01"
+
+RETRIES: Final = 3
+"""How often a message is unpickled again after interrupts landed in its own unpickling code."""
+UNREADABLE: Final = -1
+"""``Taking.failures`` of a message that ended in an error: end of stream, or unreadable."""
 
 NOTHING: Final[Any] = object()
 """What a non-blocking attempt returns when it would have to wait."""
@@ -162,11 +168,26 @@ class Taking:
     """One receive, from the datagram it took to the value: what is done is recorded, so that
     :func:`settle` can be run again to finish after an exception landed in it."""
 
-    __slots__ = ("claimed", "credited", "credits", "failures", "fds", "offer", "raw", "value")
+    __slots__ = (
+        "adopted",
+        "claimed",
+        "credited",
+        "credits",
+        "failures",
+        "fds",
+        "feed",
+        "interrupted",
+        "offer",
+        "raw",
+        "value",
+    )
+    adopted: dict[int, Any] | None  # the handles unpickled from it, by their first fd's index
     claimed: bytes | None
     credited: Any
-    failures: int
+    failures: int  # how often an interrupt landed in the value's own unpickling code; or UNREADABLE
     fds: list[int] | None
+    feed: Any  # pickle.loads's one-item argument iterator: consumed once it started
+    interrupted: BaseException | None  # the first that landed in the value's own code
     offer: list[int]
     value: Any
 
@@ -186,6 +207,7 @@ class Taking:
         self.fds = None
         self.value = NOTHING
         self.failures = 0
+        self.feed = self.interrupted = self.adopted = None
         try:
             for self.raw in map(sock.recvmsg, _RECV_SIZE, _ANC_SIZE, _RECV_FLAGS):
                 break
@@ -198,7 +220,7 @@ class Taking:
     @property
     def failed(self) -> bool:
         """Whether the datagram taken ended in an error (end of stream, unreadable)."""
-        return self.failures > 1
+        return self.failures == UNREADABLE
 
     def close(self) -> None:
         """Close the fds nobody took (restartable)."""
@@ -213,15 +235,17 @@ _NO_FDS: Final[list[int]] = []  # (never added to: close_fds leaves an empty lis
 def settle(taking: Taking) -> None:
     """From the datagram ``taking`` took to ``taking.value`` (left ``NOTHING`` for an offer its
     sender withdrew, which is no message). Raises ``RecvError`` at end of stream, and whatever
-    unpickling raises (the message is consumed). Restartable, as :class:`Taking` says; an
-    exception landing inside unpickling itself (only possible where the value's classes run
-    Python code to unpickle) counts as an unpickling error.
+    unpickling raises (the message is consumed). Restartable, as :class:`Taking` says: an
+    exception landing before unpickling started is answered by unpickling when run again; one
+    landing in Python code that the value's unpickling runs (its classes' own, or a handle's
+    adoption) by unpickling once more, and if that fails too, the message is unreadable and the
+    exception that landed is raised.
     """
-    if taking.failures > 1:
+    if taking.failures == UNREADABLE:
         return
     data, ancillary, msg_flags, _ = taking.raw
     if not data:
-        taking.failures = 2
+        taking.failures = UNREADABLE
         raise RecvError()
     if not taking.credited:
         try:
@@ -248,16 +272,40 @@ def settle(taking: Taking) -> None:
         return
     if taking.value is NOTHING:
         try:
-            taking.value = _decode(data, fds)
-        except BaseException:
-            # The first failure may be an interrupt landing around the unpickling: the caller
-            # runs this again. The second is the message's own error: it is consumed.
-            taking.failures += 1
-            if taking.failures > 1:
-                close_fds(fds)
+            taking.feed = None  # (before the call: one landing as it starts finds no feed)
+            _decode(taking, data, fds)
+        except BaseException as exc:
+            if _unpickling_failed(taking, exc):
+                interrupted = taking.interrupted
+                assert interrupted is not None
+                raise interrupted from None  # (a second run failed: it is what landed)
             raise
     if fds:
         close_fds(fds)
+
+
+def _unpickling_failed(taking: Taking, exc: BaseException) -> bool:
+    """Classify what ``_decode`` raised (no check point before the classification is stored,
+    but for the calls it makes: one landing there leaves it unclassified, and the message is
+    decoded again). An exception that came before ``pickle.loads`` started (its feed not
+    consumed) or after the value was stored is an interrupt: decoding again is safe. One that
+    came out of ``pickle.loads`` is the message's own error (consumed) if it is an
+    ``Exception``; a ``KeyboardInterrupt`` or other ``BaseException`` there landed while the
+    value's own Python code ran, and the message is decoded again (up to ``RETRIES`` times),
+    after which it counts as unreadable: whether that happened now (then what landed first is
+    what the caller should see)."""
+    feed = taking.feed
+    if taking.value is not NOTHING or feed is None or length_hint(feed):
+        return False
+    if taking.failures >= RETRIES or isinstance(exc, Exception):
+        taking.failures = UNREADABLE
+        assert taking.fds is not None
+        close_fds(taking.fds)
+        return taking.interrupted is not None and exc is not taking.interrupted
+    if taking.interrupted is None:
+        taking.interrupted = exc
+    taking.failures += 1
+    return False
 
 
 def _parse(taking: Taking, data: bytes, ancillary: Any, msg_flags: int) -> None:
@@ -273,33 +321,51 @@ def _parse(taking: Taking, data: bytes, ancillary: Any, msg_flags: int) -> None:
     taking.claimed = None
     taking.fds = fds
     if msg_flags & _TRUNCATED:
-        taking.failures = 2
+        taking.failures = UNREADABLE
         taking.close()
         raise RuntimeError("mpsc.process: a message arrived truncated (not sent by mpsc.process?)")
 
 
-def _decode(data: bytes, fds: list[int]) -> Any:
+def _decode(taking: Taking, data: bytes, fds: list[int]) -> None:
+    """Unpickle the message into ``taking.value``. ``pickle.loads`` is called by ``map`` on a
+    one-item feed and its result stored with no check point after it, so once an exception comes
+    out, the feed says whether unpickling had started (see :func:`_unpickling_failed`)."""
     if not fds:  # the common case: a small value with no handles in it
         if data[0] & LARGE:
-            raise RuntimeError("mpsc.process: a large message arrived without its memfd")
-        return pickle.loads(memoryview(data)[_HEADER.size :])
+            _unreadable(taking, "a large message arrived without its memfd")
+        feed = taking.feed = iter((memoryview(data)[_HEADER.size :],))
+        for taking.value in map(pickle.loads, feed):
+            break
+        return
     if data[0] & LARGE:
         (length,) = _LENGTH.unpack_from(data, _HEADER.size)
         mapping = mmap.mmap(fds[0], length, mmap.MAP_SHARED, mmap.PROT_READ)
         try:
-            return _loads(mapping, fds, 1)
+            _loads(taking, mapping, fds, 1)
         finally:
             mapping.close()
-    return _loads(memoryview(data)[_HEADER.size :], fds, 0)
+        return
+    _loads(taking, memoryview(data)[_HEADER.size :], fds, 0)
 
 
-def _loads(body: Any, fds: list[int], first: int) -> Any:
+def _unreadable(taking: Taking, why: str) -> NoReturn:
+    taking.failures = UNREADABLE
+    assert taking.fds is not None
+    close_fds(taking.fds)
+    raise RuntimeError(f"mpsc.process: {why}")
+
+
+def _loads(taking: Taking, body: Any, fds: list[int], first: int) -> None:
     handle_fds = fds[first:]
     local = _travel.local
-    previous = getattr(local, "incoming", None)
-    local.incoming = handle_fds
+    previous = getattr(local, "incoming", None), getattr(local, "adopted", None)
+    if taking.adopted is None:
+        taking.adopted = {}
     try:
-        return pickle.loads(body)
+        local.incoming, local.adopted = handle_fds, taking.adopted
+        feed = taking.feed = iter((body,))
+        for taking.value in map(pickle.loads, feed):
+            break
     finally:
-        local.incoming = previous
+        local.incoming, local.adopted = previous
         fds[first:] = handle_fds  # the fds handles adopted are -1 there now: not closed
