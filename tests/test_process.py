@@ -1466,3 +1466,93 @@ def test_a_value_that_fails_to_unpickle_runs_its_code_once() -> None:
         other_rx.recv_timeout(WAIT)
     for handle in (tx, rx, other_rx):
         handle.close()
+
+
+_FD_LIMITS = textwrap.dedent(
+    """
+    import os, resource, sys, threading
+    import mpsc, mpsc.process as mpp
+
+    LARGE = b"x" * 70_000  # travels as a memfd
+    tx, rx = mpp.channel()
+    rtx, rrx = mpp.sync_channel(0)
+    btx, brx = mpp.sync_channel(4096)
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (64, hard))
+    if os.geteuid() == 0:  # root may have any number of fds in flight: be an ordinary user
+        os.setgroups([])
+        os.setgid(65534)
+        os.setuid(65534)
+
+    def fill(send, value):
+        for sent in range(10_000):
+            try:
+                send(value)
+            except (mpsc.Full, mpsc.Timeout):
+                return sent
+        raise AssertionError("the kernel took 10000 messages with fds")
+
+    # Finding 01: a send past the fds in flight that the kernel allows waits, then says so.
+    for _ in range(1000):  # withdrawn offers pile up in the socket, 2 fds each
+        try:
+            rtx.send_timeout(1, 0)
+        except mpsc.Timeout:
+            pass
+    try:
+        rrx.try_recv()  # reads past them all: their fds are no longer in flight
+    except mpsc.Empty:
+        pass
+    sent = fill(lambda v: tx.send_timeout(v, 0.05), LARGE)
+    assert 0 < sent < 1000, sent
+    try:
+        tx.try_send(LARGE)
+    except mpsc.Full:
+        pass
+    else:
+        raise AssertionError("try_send past the limit did not say Full")
+    assert fill(lambda v: btx.send_timeout(v, 0.05), LARGE) < 1000  # (not 4096: no OSError)
+
+    # A blocked send completes once a receiver reads some.
+    done = threading.Event()
+    threading.Thread(target=lambda: (tx.send_timeout(b"y" * 70_000, 10), done.set())).start()
+    assert not done.wait(0.1)
+    got = [rx.recv_timeout(1) for _ in range(8)]
+    assert done.wait(10), "the blocked send did not complete after receives"
+    for _ in range(sent - 8):
+        assert rx.recv_timeout(1) == LARGE
+    assert rx.recv_timeout(1) == b"y" * 70_000
+    assert got == [LARGE] * 8
+
+    # Finding 02: a receive with no fd free raises EMFILE saying the message is lost (the
+    # kernel dropped its memfd), and the channel goes on.
+    tx.send_timeout(LARGE, 5)
+    tx.send_timeout("next", 5)
+    hold = []
+    try:
+        while True:
+            hold.append(os.open("/dev/null", os.O_RDONLY))
+    except OSError:
+        pass
+    try:
+        rx.recv_timeout(1)
+    except OSError as exc:
+        assert exc.errno == 24 and "lost" in str(exc), exc
+    else:
+        raise AssertionError("a receive with no fd free returned")
+    for fd in hold:
+        os.close(fd)
+    assert rx.recv_timeout(1) == "next"
+    print("ok")
+    """
+)
+
+
+def test_fds_in_flight_and_at_receive_are_bounded_by_the_fd_limit() -> None:
+    """Hostile review findings 01 and 02, as an ordinary user with ``ulimit -n 64``: a send past
+    the fds the kernel lets be in flight (ETOOMANYREFS) waits and says ``Timeout``/``Full``
+    rather than a raw OSError, and completes once receivers read; a receive with no fd free
+    raises ``OSError(EMFILE)`` naming the lost message, and the channel goes on."""
+    done = subprocess.run(
+        [sys.executable, "-c", _FD_LIMITS], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-3000:]

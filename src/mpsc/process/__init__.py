@@ -53,15 +53,23 @@ have to wait raises ``RuntimeError`` inside a running event loop.
 and timers (``_select``: the operation is tried in the selecting thread, which watches its fds).
 
 Known limits of this first tier: the async methods and ``select_async`` over these handles run
-on asyncio only (under trio they raise ``RuntimeError``); a process *killed*
-in the microseconds between taking a credit and sending, or between taking a message and giving
-its credit back, costs a bounded channel one slot for good; a value whose own Python code runs
-as it unpickles (its classes' ``__setstate__``/``__reduce__`` functions) is unpickled again when
+on asyncio only (under trio they raise ``RuntimeError``); a process *killed* in the
+microseconds between taking a credit and sending, or between taking a message and giving its
+credit back, costs a bounded channel one slot for good; a value whose own Python code runs as
+it unpickles (its classes' ``__setstate__``/``__reduce__`` functions) is unpickled again when
 an interrupt lands in that code, and after three such interrupts in one receive the message
 counts as unreadable (the interrupt is raised; a value that fails to unpickle by itself raises
-its own error at once and its code runs once); ``try_send`` on a rendezvous channel is guided by hints of waiting receivers and
-may say ``Full`` in a race with one arriving or leaving; a call (or task) blocked on a handle
-that another thread (or task) closes notices within 0.1 s; Linux only (SOCK_SEQPACKET, memfd).
+its own error at once and its code runs once); ``try_send`` on a rendezvous channel is guided
+by hints of waiting receivers and may say ``Full`` in a race with one arriving or leaving; a
+call (or task) blocked on a handle that another thread (or task) closes notices within 0.1 s;
+Linux only (SOCK_SEQPACKET, memfd).
+
+File descriptors: a large value (a memfd) and a handle inside a value travel as fds, and the
+kernel lets an ordinary user have at most ``ulimit -n`` of them in flight (root is exempt); a
+send past that waits as on a full channel (trying again every 10 ms: nothing signals room) and
+ends in ``Full``/``Timeout`` as usual. A receive in a process with no fd free cannot take the
+fds such a message carries: the kernel drops them, the message is lost, and the receive raises
+``OSError(EMFILE)`` saying so.
 
 Modules, one idea each: ``_channels`` (constructors), ``_handles`` (Sender, Receiver),
 ``_wire`` (the datagram format), ``_rendezvous`` (capacity 0), ``_travel`` (how handles pickle),

@@ -27,10 +27,10 @@ from __future__ import annotations
 import sys
 import threading
 import weakref
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from typing import TYPE_CHECKING, Any
 
-from ._waiting import SLICE, WRITABLE
+from ._waiting import CONGESTED_WAIT, SLICE, WRITABLE
 
 if TYPE_CHECKING:  # asyncio itself is imported only by programs that use it
     import asyncio
@@ -168,15 +168,15 @@ def unwatch(
         watching.discard(loop, fd, writable, future)
 
 
-async def ready(loop: asyncio.AbstractEventLoop, fds: Iterable[tuple[int, int]]) -> bool:
-    """Await until one of ``fds`` is ready (see :func:`watch`) or ``SLICE`` seconds went by;
-    whether an fd woke it."""
+async def ready(loop: asyncio.AbstractEventLoop, fds: Collection[tuple[int, int]]) -> bool:
+    """Await until one of ``fds`` is ready (see :func:`watch`) or ``SLICE`` seconds went by
+    (with no fds, ``CONGESTED_WAIT``: see ``_waiting.wait_ready``); whether an fd woke it."""
     future: asyncio.Future[bool] = loop.create_future()
     added: list[tuple[int, bool]] = []
     timer = None
     try:
         watch(loop, fds, future, added)
-        timer = loop.call_later(SLICE, _resolve, future, False)
+        timer = loop.call_later(SLICE if fds else CONGESTED_WAIT, _resolve, future, False)
         return await future
     finally:
         if timer is not None:

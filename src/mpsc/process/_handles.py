@@ -387,6 +387,12 @@ def _try_take(call: _Receiving) -> bool:
     return False
 
 
+def _writable(sock: Any, full: BlockingIOError) -> list[tuple[int, int]]:
+    """What to wait on when the kernel would not take a datagram: room in the socket's buffer,
+    or, when too many fds are in flight (``_wire.Congested``), nothing: a short sleep."""
+    return [] if isinstance(full, _wire.Congested) else [(sock.fileno(), WRITABLE)]
+
+
 def _try_put(call: _Sending, value: Any) -> list[tuple[int, int]] | None:
     """The non-blocking attempt of a send on a buffered channel: take a credit (bounded) and
     send the datagram. None once sent (``call.out``); else the (fd, events) pairs to wait on
@@ -409,8 +415,8 @@ def _try_put(call: _Sending, value: Any) -> list[tuple[int, int]] | None:
     assert message is not None
     try:
         _wire.send(sock, message, call)
-    except BlockingIOError:  # the kernel's buffer is full
-        return [(sock.fileno(), WRITABLE)]
+    except BlockingIOError as exc:  # the kernel's buffer is full
+        return _writable(sock, exc)
     except _GONE:
         raise SendError(value) from None
     return None
@@ -607,13 +613,13 @@ class Sender(_Handle[T]):
                 try:
                     _wire.send(sock, message, offer, offer.fds(), flags)
                     break
-                except BlockingIOError:
-                    pass
+                except BlockingIOError as exc:
+                    waits = _writable(sock, exc)
                 except _GONE:
                     raise SendError(value) from None
                 if once or expired(deadline):
                     raise give_up(value)
-                wait_ready([(sock.fileno(), WRITABLE)], deadline)
+                wait_ready(waits, deadline)
                 self._still_open(endpoint)
             # The offer is out: from here the outcome is whoever reads the token.
             offer.sent()
@@ -713,11 +719,11 @@ class Sender(_Handle[T]):
                 try:
                     _wire.send(sock, message, offer, offer.fds())
                     break
-                except BlockingIOError:
-                    pass
+                except BlockingIOError as exc:
+                    waits = _writable(sock, exc)
                 except _GONE:
                     raise SendError(value) from None
-                await ready(loop, [(sock.fileno(), WRITABLE)])
+                await ready(loop, waits)
                 self._still_open(endpoint)
             # The offer is out: from here the outcome is whoever reads the token.
             offer.sent()

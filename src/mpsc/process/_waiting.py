@@ -15,7 +15,7 @@ import math
 import select
 import sys
 import termios
-from collections.abc import Iterable
+from collections.abc import Collection
 from time import monotonic
 from typing import Final
 
@@ -23,25 +23,30 @@ from .._waiters import poll
 
 SLICE: Final = 0.1
 _SLICE_MS: Final = int(SLICE * 1000)
+CONGESTED_WAIT: Final = 0.01
+"""How long a send waits before trying again when nothing can tell it (``_wire.Congested``)."""
+_CONGESTED_MS: Final = int(CONGESTED_WAIT * 1000)
 
 READABLE: Final = select.POLLIN
 WRITABLE: Final = select.POLLOUT
 HANGUP: Final = select.POLLHUP | select.POLLERR
 
 
-def wait_ready(fds: Iterable[tuple[int, int]], deadline: float | None) -> list[tuple[int, int]]:
+def wait_ready(fds: Collection[tuple[int, int]], deadline: float | None) -> list[tuple[int, int]]:
     """Sleep until one of ``fds`` (pairs of fd and poll events) is ready, ``deadline`` (a
-    ``time.monotonic()`` instant, None for none) passes, or ``SLICE`` seconds went by.
+    ``time.monotonic()`` instant, None for none) passes, or ``SLICE`` seconds went by; with no
+    fds (nothing tells when to try again: see ``_wire.Congested``), ``CONGESTED_WAIT`` seconds.
 
     Returns the ready (fd, events) pairs; hang-ups and errors count as ready.
     """
     poller = select.poll()
+    slice_ms = _SLICE_MS if fds else _CONGESTED_MS
     for fd, events in fds:
         poller.register(fd, events)
     if deadline is None:
-        timeout = _SLICE_MS
+        timeout = slice_ms
     else:
-        timeout = max(0, min(_SLICE_MS, math.ceil((deadline - monotonic()) * 1000)))
+        timeout = max(0, min(slice_ms, math.ceil((deadline - monotonic()) * 1000)))
     return poll(poller, timeout)
 
 

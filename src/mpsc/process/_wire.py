@@ -26,6 +26,7 @@ exception lands in it; fds are closed by :func:`close_fds`, each exactly once.
 from __future__ import annotations
 
 import array
+import errno
 import mmap
 import os
 import pickle
@@ -65,6 +66,13 @@ UNREADABLE: Final = -1
 
 NOTHING: Final[Any] = object()
 """What a non-blocking attempt returns when it would have to wait."""
+
+
+class Congested(BlockingIOError):
+    """The kernel refuses to carry more fds now: the user's fds in flight in all sockets reached
+    the sender's ``RLIMIT_NOFILE`` (``ETOOMANYREFS``; root is exempt). Like a full buffer, it
+    clears as receivers read, but no fd says when: a sender tries again after
+    ``_waiting.CONGESTED_WAIT``."""
 
 
 class Outgoing:
@@ -150,15 +158,21 @@ def send(
     sets OFFER and ``flags`` in its header). Once the datagram is in the socket, ``into.out`` is
     true (stored with no check point after the system call).
 
-    Raises ``BlockingIOError`` when the socket's buffer is full, ``BrokenPipeError`` or
-    ``ConnectionResetError`` when every receiver is gone.
+    Raises ``BlockingIOError`` when the socket's buffer is full (:class:`Congested` when too
+    many fds are in flight), ``BrokenPipeError`` or ``ConnectionResetError`` when every receiver
+    is gone.
     """
     fds = [*extra, *message.fds]
     if fds:
         ancillary = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds).tobytes())]
         data = bytes((message.data[0] | OFFER | flags,)) + message.data[1:] if extra else message.data
-        for into.out in map(sock.sendmsg, ([data],), (ancillary,), (SEND_FLAGS,)):
-            break
+        try:
+            for into.out in map(sock.sendmsg, ([data],), (ancillary,), (SEND_FLAGS,)):
+                break
+        except OSError as exc:
+            if exc.errno == errno.ETOOMANYREFS:
+                raise Congested(exc.errno, "too many file descriptors in flight") from None
+            raise
     else:
         for into.out in map(sock.send, (message.data,), (SEND_FLAGS,)):
             break
@@ -323,6 +337,16 @@ def _parse(taking: Taking, data: bytes, ancillary: Any, msg_flags: int) -> None:
     if msg_flags & _TRUNCATED:
         taking.failures = UNREADABLE
         taking.close()
+        if msg_flags & socket.MSG_CTRUNC and not data[0] & OFFER:
+            # The kernel could not install its fds here (our ancillary buffer takes the most a
+            # datagram carries), and dropped them: they were the value (a memfd) or part of it.
+            raise OSError(
+                errno.EMFILE,
+                "mpsc.process: this process had no file descriptor free (ulimit -n) for a "
+                "message that carried some (a large value or a handle): that message is lost",
+            )
+        if msg_flags & socket.MSG_CTRUNC:  # an offer: its sender finds it dropped, offers again
+            raise OSError(errno.EMFILE, "mpsc.process: no file descriptor free (ulimit -n)")
         raise RuntimeError("mpsc.process: a message arrived truncated (not sent by mpsc.process?)")
 
 
