@@ -1556,3 +1556,87 @@ def test_fds_in_flight_and_at_receive_are_bounded_by_the_fd_limit() -> None:
         [sys.executable, "-c", _FD_LIMITS], capture_output=True, text=True, timeout=60, check=False
     )
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-3000:]
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # (fork in a process with threads)
+def test_a_fork_during_a_rendezvous_receive_does_not_hold_the_sender() -> None:
+    """Hostile review finding 11: a child forked by another thread while a rendezvous receive
+    held the offer's notice got a copy of it, and the sender, waiting for the notice to close,
+    waited for that child's whole life. A receiver that claims says so with a byte."""
+    tx, rx = mpp.sync_channel(0)
+    stop = threading.Event()
+    pids: list[int] = []
+    slowest: list[float] = []
+
+    def forker() -> None:
+        while not stop.is_set():
+            pid = os.fork()
+            if pid == 0:
+                time.sleep(1.0)  # (a child that lives on, holding whatever it copied)
+                os._exit(0)
+            pids.append(pid)
+            stop.wait(0.002)
+
+    def sender() -> None:
+        worst = 0.0
+        with tx:
+            for i in range(400):
+                start = time.monotonic()
+                tx.send_timeout(i, WAIT)
+                worst = max(worst, time.monotonic() - start)
+        slowest.append(worst)
+
+    threads = [threading.Thread(target=forker), threading.Thread(target=sender)]
+    for thread in threads:
+        thread.start()
+    try:
+        got: list[int] = []
+        try:
+            while True:
+                got.append(rx.recv_timeout(WAIT))
+        except mpsc.RecvError:
+            pass
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(WAIT)
+        for pid in pids:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+    assert got == list(range(400))
+    assert len(pids) > 20, len(pids)
+    assert slowest and slowest[0] < 0.5, f"a send waited {slowest[0]:.2f} s for a forked child"
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # (fork in a process with threads)
+def test_a_child_forked_mid_send_closes_the_carried_handles_fds() -> None:
+    """Hostile review finding 11, its other half: a child forked while another thread's send
+    held a carried handle's duplicates (or a receive held those of a handle not yet adopted)
+    kept that channel connected for its whole life. The child closes them as it starts."""
+    from mpsc.process import _wire
+
+    tx, rx = mpp.channel()
+    message = _wire.Outgoing()
+    _wire.encode(("h", tx), message)  # a send's message, before it goes out
+    carried = list(message.fds)
+    assert carried
+    pid = os.fork()
+    if pid == 0:
+        still = [fd for fd in carried if _open(fd)]
+        os._exit(1 if still else 0)
+    try:
+        _, status = os.waitpid(pid, 0)
+    finally:
+        message.close()
+    assert os.waitstatus_to_exitcode(status) == 0, "the child kept the carried Sender's fds"
+    tx.close()
+    with pytest.raises(mpsc.RecvError):
+        rx.recv_timeout(WAIT)
+
+
+def _open(fd: int) -> bool:
+    try:
+        os.fstat(fd)
+    except OSError:
+        return False
+    return True

@@ -329,8 +329,31 @@ def release_inherited(*keep: Any) -> int:
     return count
 
 
+class Closing(Protocol):
+    """An operation's record that owns fds for its time (see :func:`carrying`)."""
+
+    def close(self) -> None: ...
+
+
+_carrying: weakref.WeakSet[Closing] = weakref.WeakSet()
+
+
+def carrying(record: Closing) -> None:
+    """Note that ``record`` (a message, or a received datagram) holds handles' fds while its
+    operation runs: a child forked meanwhile from another thread gets copies that nobody there
+    would close (the operation is the parent thread's), and they would keep those channels
+    connected for the child's whole life. The child closes them as it starts. (Only messages
+    carrying handles are noted: a weakref's callback, where an interrupt is dropped, runs as
+    each record goes. Other fds a fork copies mid-operation hold memory, or, for a rendezvous
+    offer, are made harmless: see _rendezvous.)"""
+    _carrying.add(record)
+
+
 def _after_fork_in_child() -> None:
     global _reaper, _endpoints_lock
+    for record in list(_carrying):
+        record.close()
+    _carrying.clear()
     _endpoints_lock = threading.Lock()
     old, _reaper = _reaper, _Reaper()
     for endpoint in list(_endpoints):

@@ -8,9 +8,11 @@ A sender cannot take a datagram back out of the socket, so every rendezvous mess
   has claimed the value; the sender reading it has withdrawn the offer. A pipe read is atomic,
   so exactly one of them gets it, whatever the timing and whoever dies.
 * the **notice**: the write end of a pipe whose read end the sender watches. The receiver
-  closes it once it has read the offer (claimed or not); the kernel closes it if the receiver
-  dies, or if the datagram is dropped because the last receiver went. Either way the sender
-  sees a hang-up, then reads the token: gone means claimed (the send returns), still there
+  writes a byte to it when it claimed the token (a child forked meanwhile holds a copy of the
+  notice that keeps it open), and closes it once it has read the offer (claimed or not); the
+  kernel closes it if the receiver dies, or if the datagram is dropped because the last
+  receiver went. Either way the sender sees it readable, then reads the token: gone means
+  claimed (the send returns), still there
   means nobody took the value (the sender withdraws it and offers it again, which fails with
   ``SendError`` if no receiver is left).
 
@@ -104,8 +106,11 @@ class Offer:
         """Take the token back: True if it was still there (nobody has the value), False if a
         receiver claimed it first. Decided once; later calls say the same."""
         if self.outcome is None:
-            for self.outcome in map(os.read, (self.token,), (1,)):  # noqa: B020
-                break
+            try:
+                for self.outcome in map(os.read, (self.token,), (1,)):  # noqa: B020
+                    break
+            except BlockingIOError:  # empty, but a forked child holds a copy of its write end
+                self.outcome = b""
         return self.outcome == TOKEN
 
     def claimed(self) -> bool:

@@ -37,7 +37,7 @@ from typing import Any, Final, NoReturn
 
 from .._errors import RecvError
 from . import _travel
-from ._endpoint import close_fds
+from ._endpoint import carrying, close_fds
 
 INLINE_MAX: Final = 64 * 1024
 """Pickles up to this size travel in the datagram itself; larger ones in a memfd."""
@@ -82,7 +82,7 @@ class Outgoing:
     fds are closed only by :meth:`close`.
     """
 
-    __slots__ = ("data", "fds")
+    __slots__ = ("__weakref__", "data", "fds")
 
     def __init__(self) -> None:
         self.data = b""
@@ -137,6 +137,8 @@ def encode(value: Any, message: Outgoing) -> None:
             data = _HEADER.pack(LARGE) + _LENGTH.pack(len(body))
         if len(fds) > MAX_FDS - 2:
             raise ValueError(f"a message can carry at most {MAX_FDS - 2} file descriptors of handles")
+        if len(fds) > (data[0] & LARGE and 1):  # handles' fds: see _endpoint.carrying
+            carrying(message)
     except BaseException:
         close_fds(fds)
         raise
@@ -183,6 +185,7 @@ class Taking:
     :func:`settle` can be run again to finish after an exception landed in it."""
 
     __slots__ = (
+        "__weakref__",
         "adopted",
         "claimed",
         "credited",
@@ -237,7 +240,10 @@ class Taking:
         return self.failures == UNREADABLE
 
     def close(self) -> None:
-        """Close the fds nobody took (restartable)."""
+        """Close the fds nobody took (restartable); in a forked child (see
+        ``_endpoint.carrying``), also those of a datagram the parent's thread had just taken."""
+        if self.fds is None and self.raw is not None:
+            self.offer, self.fds = _NO_FDS, _fds_of(self.raw[1])
         if self.fds is not None:
             close_fds(self.offer)
             close_fds(self.fds)
@@ -278,8 +284,19 @@ def settle(taking: Taking) -> None:
     assert fds is not None
     if taking.offer:
         if taking.claimed is None:
-            for taking.claimed in map(os.read, taking.offer[:1], (1,)):  # noqa: B020
-                break
+            try:
+                for taking.claimed in map(os.read, taking.offer[:1], (1,)):  # noqa: B020
+                    break
+            except BlockingIOError:  # withdrawn (a forked child holds the token's write end)
+                taking.claimed = b""
+        if taking.claimed == b"t" and len(taking.offer) == 2:
+            # Said in a byte, not only by closing the notice: a child forked while this thread
+            # held the notice has a copy of it that no close of ours ends. (Said again if an
+            # exception lands and this runs again: the sender only looks for readability.)
+            try:
+                os.write(taking.offer[1], b"c")
+            except OSError:  # the sender withdrew and went: nobody to tell
+                pass
         close_fds(taking.offer)
     if taking.claimed is not None and taking.claimed != b"t":
         close_fds(fds)  # withdrawn by its sender: not a message
@@ -322,11 +339,16 @@ def _unpickling_failed(taking: Taking, exc: BaseException) -> bool:
     return False
 
 
-def _parse(taking: Taking, data: bytes, ancillary: Any, msg_flags: int) -> None:
+def _fds_of(ancillary: Any) -> list[int]:
     fds: list[int] = []
     for level, kind, payload in ancillary:
         if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
             fds.extend(array.array("i", payload[: len(payload) - len(payload) % 4]))
+    return fds
+
+
+def _parse(taking: Taking, data: bytes, ancillary: Any, msg_flags: int) -> None:
+    fds = _fds_of(ancillary)
     if data[0] & OFFER:
         taking.offer = fds[:2]
         del fds[:2]
@@ -334,6 +356,8 @@ def _parse(taking: Taking, data: bytes, ancillary: Any, msg_flags: int) -> None:
         taking.offer = _NO_FDS
     taking.claimed = None
     taking.fds = fds
+    if len(fds) > (data[0] & LARGE and 1):  # handles' fds: see _endpoint.carrying
+        carrying(taking)
     if msg_flags & _TRUNCATED:
         taking.failures = UNREADABLE
         taking.close()
