@@ -209,9 +209,154 @@ def test_bounded_never_exceeds_capacity_under_concurrency(url: str) -> None:
     rx.close()
 
 
-def test_rendezvous_not_supported_yet(url: str) -> None:
-    with pytest.raises(ValueError, match="rendezvous"):
-        mpsc.redis.bounded(url, 0)
+# -- rendezvous (capacity 0) -------------------------------------------------------------------
+
+
+def until(condition: Any, within: float = 10.0) -> None:
+    """Wait for a condition on the server (what no event can say), looking every 10 ms."""
+    give_up = time.monotonic() + within
+    while not condition():
+        assert time.monotonic() < give_up, "the condition did not come true in time"
+        time.sleep(0.01)
+
+
+def waiting_receivers(server: RedisServer, name: str) -> int:
+    return int(server.command("ZCARD", f"{{{name}}}:mpsc:wait"))
+
+
+def test_rendezvous_send_returns_once_taken(url: str, server: RedisServer) -> None:
+    tx, rx = mpsc.redis.bounded(url, 0)
+    assert tx.capacity == 0 and rx.capacity == 0
+    with pytest.raises(mpsc.Full) as full:
+        tx.try_send("nobody waits")  # nobody is in recv: refused, nothing left
+    assert full.value.value == "nobody waits"
+    with pytest.raises(mpsc.Timeout) as late:
+        tx.send_timeout("never taken", 0.2)  # the offer is withdrawn
+    assert late.value.value == "never taken"
+    with pytest.raises(mpsc.Empty):
+        rx.try_recv()
+    with pytest.raises(mpsc.Timeout):
+        rx.recv_timeout(0.2)  # and its announcement taken back: try_send still finds nobody
+    with pytest.raises(mpsc.Full):
+        tx.try_send("still nobody")
+    assert waiting_receivers(server, rx.name) == 0
+    # A send returns only once a receiver took the value.
+    returned = threading.Event()
+    sender = threading.Thread(target=lambda: (tx.send_timeout("offered", 10), returned.set()))
+    sender.start()
+    until(lambda: len(rx) == 1)  # the offer is posted, and the send has not returned
+    assert not returned.is_set()
+    assert rx.recv_timeout(5) == "offered"
+    assert returned.wait(5)
+    sender.join(5)
+    # try_send succeeds when a receiver waits in recv right now.
+    got: list[Any] = []
+    receiver = threading.Thread(target=lambda: got.append(rx.recv_timeout(10)))
+    receiver.start()
+    until(lambda: waiting_receivers(server, rx.name) == 1)
+    tx.try_send("handed")
+    receiver.join(5)
+    assert got == ["handed"]
+    # Many hand-offs, each value exactly once, in order.
+    producer = threading.Thread(target=lambda: [tx.send_timeout(i, 10) for i in range(100)])
+    producer.start()
+    assert [rx.recv_timeout(5) for _ in range(100)] == list(range(100))
+    producer.join(5)
+    assert len(rx) == 0
+    tx.close()
+    with pytest.raises(mpsc.RecvError):
+        rx.recv_timeout(5)
+    rx.close()
+
+
+def test_rendezvous_disconnection(url: str) -> None:
+    tx, rx = mpsc.redis.bounded(url, 0)
+    errors: list[Any] = []
+
+    def blocked() -> None:
+        try:
+            tx.send_timeout("stuck", 10)
+        except mpsc.SendError as e:
+            errors.append(e.value)
+
+    sender = threading.Thread(target=blocked)
+    sender.start()
+    until(lambda: len(tx) == 1)
+    t0 = time.monotonic()
+    rx.close()  # the last receiver goes: the blocked sender gets its value back at once
+    sender.join(5)
+    assert errors == ["stuck"] and time.monotonic() - t0 < 1.0
+    with pytest.raises(mpsc.SendError):
+        tx.try_send(1)
+    tx.close()
+    tx, rx = mpsc.redis.bounded(url, 0)
+    ended: list[BaseException] = []
+
+    def waiting() -> None:
+        try:
+            rx.recv_timeout(10)
+        except mpsc.RecvError as e:
+            ended.append(e)
+
+    receiver = threading.Thread(target=waiting)
+    receiver.start()
+    tx.close()  # the last sender goes: the waiting receiver sees RecvError
+    receiver.join(5)
+    assert len(ended) == 1
+    rx.close()
+
+
+def test_rendezvous_conservation_processes(url: str, procs: Any) -> None:
+    """2 producer and 2 consumer processes through a rendezvous channel: each value once."""
+    n_prod, n_cons, per = 2, 2, 250
+    tx, rx = mpsc.redis.bounded(url, 0)
+    out_tx, out_rx = mpsc.redis.channel(url)
+    producers = [procs.start(children.produce, tx, k, per) for k in range(n_prod)]
+    consumers = [procs.start(children.consume, rx, out_tx) for _ in range(n_cons)]
+    for h in (tx, rx, out_tx):
+        h.close()
+    every = [v for _ in range(n_cons) for v in out_rx.recv_timeout(60)]
+    for p in producers + consumers:
+        assert procs.join(p) == 0
+    assert sorted(every) == [(k, i) for k in range(n_prod) for i in range(per)]
+    out_rx.close()
+
+
+def test_rendezvous_receiver_killed_after_the_hand_off(url: str, server: RedisServer, procs: Any) -> None:
+    """A receiver SIGKILLed after a value was handed to it, before it returned it: the send
+    had returned, and the value goes to another receiver once the dead one's lease ends
+    (at least once)."""
+    tx, rx = mpsc.redis.bounded(url, 0, lease=0.6)
+    out_tx, out_rx = mpsc.redis.channel(url)
+    child = procs.start(children.recv_one, rx.clone(), out_tx)
+    until(lambda: waiting_receivers(server, rx.name) == 1)  # the child waits in recv
+    os.kill(child.pid, signal.SIGSTOP)  # so that it cannot take what it is handed
+    tx.try_send("handed")  # handed to the stopped child: the send is done
+    os.kill(child.pid, signal.SIGKILL)
+    procs.join(child)
+    t0 = time.monotonic()
+    assert rx.recv_timeout(10) == "handed"  # claimed from the dead receiver's pending entries
+    assert time.monotonic() - t0 < 0.6 * 1.25 + 1.0
+    with pytest.raises(mpsc.Empty):
+        out_rx.try_recv()
+    for h in (tx, rx, out_tx, out_rx):
+        h.close()
+
+
+def test_rendezvous_sender_killed_while_offering(url: str, server: RedisServer, procs: Any) -> None:
+    """A sender SIGKILLed while its offer waits to be taken: the offer is withdrawn when its
+    lease ends, so the value is never received (at most once), and the channel disconnects."""
+    tx, rx = mpsc.redis.bounded(url, 0, lease=0.6)
+    child = procs.start(children.send_one, tx, "orphan")
+    tx.close()
+    until(lambda: len(rx) == 1)  # the child's offer is posted
+    os.kill(child.pid, signal.SIGKILL)
+    procs.join(child)
+    until(rx.is_disconnected, 5)  # pruning the dead sender's lease withdraws its offer
+    assert len(rx) == 0
+    with pytest.raises(mpsc.RecvError):
+        rx.try_recv()
+    rx.close()
 
 
 def test_send_many(url: str) -> None:
