@@ -56,6 +56,15 @@ _RV_SEND: Final = script(_lua.RV_SEND)
 _RV_CHECK: Final = script(_lua.RV_CHECK)
 
 
+class EmptyAt(Empty):
+    """``Empty`` from a Receiver's try, with where its stream and ``ctl`` stream were then
+    (``marks``): a select's blocking read starts there (``_select``)."""
+
+    def __init__(self, marks: tuple[bytes, bytes]) -> None:
+        super().__init__()
+        self.marks = marks
+
+
 class _Channel:
     """What every handle of one channel in this process shares."""
 
@@ -243,6 +252,18 @@ class _Handle(Generic[T]):
             _rebuild,
             (type(self), url, chan.keys.name, chan.capacity, chan.ttl, chan.travel_secrets, travel.id),
         )
+
+    def _select_source(self, sending: bool, index: int) -> Any:
+        """This handle as operation ``index`` of an ``mpsc.select`` (``mpsc.redis._select``):
+        a receive for a Receiver, a send for a Sender in a ``(Sender, value)`` pair."""
+        from ._select import Source
+
+        if sending != (self._side == "tx"):
+            if sending:
+                raise TypeError(f"operation {index}: a Receiver cannot send")
+            raise TypeError(f"operation {index}: a send is a (Sender, value) pair, not a bare Sender")
+        self._open()
+        return Source(self, sending)  # type: ignore[arg-type]
 
     def __copy__(self) -> NoReturn:
         raise TypeError(f"an mpsc.redis {type(self).__name__} cannot be copied; use clone()")
@@ -722,7 +743,7 @@ class Receiver(_Handle[T]):
             lease.renewed(sent_at)
             # Empty: wait for an append to the stream or a notice on ctl, then fetch again.
             if once:
-                raise Empty()
+                raise EmptyAt((bytes(reply[2]), bytes(reply[3])))
             if rendezvous and not announce:
                 raise Timeout()  # the last look, which took the announcement back
             if expired(deadline):
