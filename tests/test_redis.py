@@ -780,6 +780,240 @@ def test_select_over_a_bridge_thread_channel_and_timer(url: str) -> None:
         h.close()
 
 
+# -- native select ---------------------------------------------------------------------------
+
+
+def test_select_mixes_redis_thread_process_channels_and_timers(url: str) -> None:
+    import mpsc.process
+
+    tx, rx = mpsc.redis.channel(url)
+    local_tx, local_rx = mpsc.channel()
+    proc_tx, proc_rx = mpsc.process.channel()
+    tx.send("remote")
+    assert mpsc.select(rx, local_rx, proc_rx, mpsc.after(5)) == (0, "remote")
+    local_tx.send("local")
+    assert mpsc.select(rx, local_rx, proc_rx, mpsc.after(5)) == (1, "local")
+    proc_tx.send("process")
+    assert mpsc.select(rx, local_rx, proc_rx, mpsc.after(5)) == (2, "process")
+    t0 = time.monotonic()
+    assert mpsc.select(rx, local_rx, mpsc.after(0.2))[0] == 2
+    assert 0.18 <= time.monotonic() - t0 < 2.0
+    with pytest.raises(mpsc.Empty):
+        mpsc.select(rx, local_rx, block=False)
+    with pytest.raises(mpsc.Timeout):
+        mpsc.select(rx, timeout=0.1)
+    # Woken by a send from another thread while it sleeps.
+    later = threading.Timer(0.1, tx.send, ("woken",))
+    later.start()
+    assert mpsc.select(rx, local_rx, timeout=5) == (0, "woken")
+    later.join()
+    sel = mpsc.Select(local_rx, rx)
+    tx.send_many(range(10))
+    assert [sel.select(timeout=5) for _ in range(10)] == [(1, i) for i in range(10)]
+    with pytest.raises(TypeError, match="pair"):
+        mpsc.select(tx)  # a bare Sender
+    with pytest.raises(TypeError, match="cannot send"):
+        mpsc.select((rx, 1))
+    tx.close()
+    with pytest.raises(mpsc.RecvError) as info:
+        mpsc.select(local_rx, rx, timeout=5)
+    assert info.value.index == 1
+    rx.close()
+    with pytest.raises(mpsc.ClosedHandleError):
+        mpsc.select(rx, timeout=1)
+    for h in (local_tx, local_rx, proc_tx, proc_rx):
+        h.close()
+
+
+def test_select_is_fair_and_a_losing_ready_operation_is_not_consumed(url: str) -> None:
+    """Three ready channels (two on Redis, one thread channel): each wins about a third of the
+    selects, and what a select did not take stays in its channel (every value once)."""
+    n = 60
+    a_tx, a_rx = mpsc.redis.bounded(url, n)
+    b_tx, b_rx = mpsc.redis.channel(url)
+    c_tx, c_rx = mpsc.channel()
+    a_tx.send_many(range(n))
+    b_tx.send_many(range(n))
+    for i in range(n):
+        c_tx.send(i)
+    won: list[list[int]] = [[], [], []]
+    for _ in range(n):
+        index, value = mpsc.select(a_rx, b_rx, c_rx, timeout=5)
+        won[index].append(value)
+    assert all(len(w) >= n // 8 for w in won), [len(w) for w in won]
+    rest = [list(a_rx.try_iter()), list(b_rx.try_iter()), list(c_rx.try_iter())]
+    for w, r in zip(won, rest, strict=True):
+        assert w + r == list(range(n))  # each value once, in order
+    for h in (a_tx, a_rx, b_tx, b_rx, c_tx, c_rx):
+        h.close()
+
+
+def test_select_sends_to_redis_bounded_and_rendezvous(url: str, server: RedisServer) -> None:
+    local_tx, local_rx = mpsc.channel()
+    tx, rx = mpsc.redis.bounded(url, 1)
+    tx.send("first")
+    with pytest.raises(mpsc.Empty):
+        mpsc.select((tx, "second"), local_rx, block=False)  # full: nothing sent
+    room = threading.Timer(0.1, rx.recv)
+    room.start()
+    assert mpsc.select((tx, "second"), local_rx, timeout=5) == (0, None)  # woken by the room
+    room.join()
+    assert rx.recv_timeout(5) == "second" and len(rx) == 0
+    # Rendezvous: a select's send meets a receiver waiting in recv, a select's receive a sender
+    # waiting in send.
+    rv_tx, rv_rx = mpsc.redis.bounded(url, 0)
+    got: list[Any] = []
+    receiver = threading.Thread(target=lambda: got.append(rv_rx.recv_timeout(10)))
+    receiver.start()
+    assert mpsc.select((rv_tx, "to a waiting receiver"), local_rx, timeout=5) == (0, None)
+    receiver.join(5)
+    assert got == ["to a waiting receiver"]
+    sender = threading.Thread(target=rv_tx.send_timeout, args=("from a waiting sender", 10))
+    sender.start()
+    assert mpsc.select(rv_rx, local_rx, timeout=5) == (0, "from a waiting sender")
+    sender.join(5)
+    with pytest.raises(mpsc.Timeout):
+        mpsc.select((rv_tx, "nobody"), timeout=0.2)
+    rv_rx.close()
+    with pytest.raises(mpsc.SendError) as info:
+        mpsc.select(local_rx, (rv_tx, "gone"), timeout=5)
+    assert info.value.index == 1 and info.value.value == "gone"
+    for h in (tx, rx, rv_tx, local_tx, local_rx):
+        h.close()
+
+
+def test_select_wakes_within_milliseconds(url: str) -> None:
+    """The wake-up latency of a select sleeping on a Redis receiver: from the send's return to
+    the select's (median of 20; loopback)."""
+    tx, rx = mpsc.redis.channel(url)
+    local_tx, local_rx = mpsc.channel()
+    go_tx, go_rx = mpsc.channel()
+    sent_tx, sent_rx = mpsc.channel()
+
+    def sender() -> None:
+        for i in go_rx:
+            tx.send(i)
+            sent_tx.send(time.monotonic())
+
+    thread = threading.Thread(target=sender)
+    thread.start()
+    latencies = []
+    for i in range(20):
+        threading.Timer(0.02, go_tx.send, (i,)).start()  # after the select is asleep
+        assert mpsc.select(rx, local_rx, timeout=5) == (0, i)
+        woke = time.monotonic()
+        latencies.append(woke - sent_rx.recv_timeout(5))
+    go_tx.close()
+    thread.join(5)
+    latencies.sort()
+    median = latencies[len(latencies) // 2]
+    print(f"select wake-up latency: median {median * 1000:.2f} ms, max {latencies[-1] * 1000:.2f} ms")
+    assert median < 0.1
+    for h in (tx, rx, local_tx, local_rx, sent_tx, sent_rx):
+        h.close()
+
+
+def test_select_async_with_redis_and_cancellation(url: str) -> None:
+    async def main() -> None:
+        tx, rx = mpsc.redis.channel(url)
+        local_tx, local_rx = mpsc.channel()
+        tx.send("ready")
+        assert await mpsc.select_async(rx, local_rx, timeout=5) == (0, "ready")
+        waiting = asyncio.ensure_future(mpsc.select_async(rx, local_rx))
+        await asyncio.sleep(0.1)
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+        tx.send("after")  # not taken by the cancelled select
+        assert rx.recv_timeout(5) == "after"
+
+        async def later() -> None:
+            await asyncio.sleep(0.1)
+            await tx.send_async("awaited")
+
+        task = asyncio.ensure_future(later())
+        assert await mpsc.select_async(rx, local_rx, timeout=5) == (0, "awaited")
+        await task
+        for h in (tx, rx, local_tx, local_rx):
+            h.close()
+
+    asyncio.run(main())
+
+
+# -- async cancellation under load -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("capacity", [None, 4, 0])
+def test_async_cancellation_under_load_counts_every_message(url: str, capacity: int | None) -> None:
+    """Many send_async and recv_async tasks, cancelled at random moments while messages flow:
+    every message whose send returned is received exactly once (no process dies), and no
+    message whose send was cancelled is received."""
+    import random
+
+    n_senders, n_receivers, per = 6, 6, 100
+    rng = random.Random(12)
+
+    async def main() -> None:
+        if capacity is None:
+            tx, rx = mpsc.redis.channel(url)
+        else:
+            tx, rx = mpsc.redis.bounded(url, capacity)
+        txs = [tx.clone() for _ in range(n_senders)]
+        rxs = [rx.clone() for _ in range(n_receivers)]
+        sent: list[tuple[int, int]] = []
+        received: list[tuple[int, int]] = []
+        cancelled_sends: list[tuple[int, int]] = []
+        cancelled_recvs = 0
+
+        async def send_all(k: int) -> None:
+            for i in range(per):
+                while True:
+                    task = asyncio.ensure_future(txs[k].send_async((k, i)))
+                    await asyncio.sleep(rng.random() * 0.004)
+                    task.cancel()
+                    try:
+                        await task
+                    except asyncio.CancelledError:
+                        if task.cancelled():  # not sent: send it again (a new attempt)
+                            cancelled_sends.append((k, i))
+                            continue
+                    sent.append((k, i))
+                    break
+            txs[k].close()
+
+        async def recv_all(r: int) -> None:
+            nonlocal cancelled_recvs
+            while True:
+                task = asyncio.ensure_future(rxs[r].recv_async())
+                await asyncio.sleep(rng.random() * 0.004)
+                task.cancel()
+                try:
+                    received.append(await task)
+                except asyncio.CancelledError:
+                    if not task.cancelled():  # it completed: the value is its result
+                        received.append(task.result())
+                    else:
+                        cancelled_recvs += 1
+                except mpsc.RecvError:
+                    rxs[r].close()
+                    return
+
+        tx.close()
+        await asyncio.wait_for(
+            asyncio.gather(
+                *(send_all(k) for k in range(n_senders)), *(recv_all(r) for r in range(n_receivers))
+            ),
+            60,
+        )
+        rx.close()
+        assert sorted(sent) == [(k, i) for k in range(n_senders) for i in range(per)]
+        assert sorted(received) == sorted(sent)  # each once: none lost, none duplicated
+        print(f"capacity {capacity}: {len(cancelled_sends)} sends and {cancelled_recvs} receives cancelled")
+        assert cancelled_recvs > 0
+
+    asyncio.run(main())
+
+
 # -- hygiene ---------------------------------------------------------------------------------
 
 

@@ -84,9 +84,9 @@ def drive(link: Link, algorithm: Algorithm[R]) -> R:
             if landed is not None:
                 return finish(result, nothing, None, landed)
             return result
-        if landed is not None and not got.commits:
-            algorithm.close()
-            raise landed
+        if landed is not None and not got.commits:  # it would wait again: it gives up instead
+            reply, error = None, Abandoned()
+            continue
         try:
             reply, error = _call(link, got)
         except BaseException as exc:
@@ -124,9 +124,9 @@ async def drive_async(link: Link, algorithm: Algorithm[R]) -> R:
                 _redeliver(cancelled)
             result: R = got
             return result
-        if cancelled and not got.commits:  # it would wait again: abandoned, having done nothing
-            algorithm.close()
-            raise asyncio.CancelledError()
+        if cancelled and not got.commits:  # it would wait again: it gives up instead
+            reply, error = None, Abandoned()
+            continue
         reply, error, more = await _call_async(link, algorithm, got)
         cancelled = cancelled or more
 
