@@ -306,6 +306,39 @@ def test_rendezvous_disconnection(url: str) -> None:
     rx.close()
 
 
+class Alarm(Exception):
+    """Raised by a SIGALRM handler: an exception landing in the middle of a call, as Ctrl-C."""
+
+
+def test_rendezvous_interrupted_calls_leave_nothing_behind(url: str, server: RedisServer) -> None:
+    """An exception landing while a rendezvous send waits for its offer to be taken (or a
+    receive waits, announced): the offer (the announcement) is taken back, then it is raised."""
+    tx, rx = mpsc.redis.bounded(url, 0)
+
+    def alarm(signum: int, frame: Any) -> None:
+        raise Alarm()
+
+    old = signal.signal(signal.SIGALRM, alarm)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.2)
+        with pytest.raises(Alarm):
+            tx.send_timeout("interrupted", 5)
+        assert len(rx) == 0  # no offer left: the value is never received
+        signal.setitimer(signal.ITIMER_REAL, 0.2)
+        with pytest.raises(Alarm):
+            rx.recv_timeout(5)
+        assert waiting_receivers(server, rx.name) == 0  # no announcement left
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+    with pytest.raises(mpsc.Full):
+        tx.try_send("nobody waits")
+    with pytest.raises(mpsc.Empty):
+        rx.try_recv()
+    tx.close()
+    rx.close()
+
+
 def test_rendezvous_conservation_processes(url: str, procs: Any) -> None:
     """2 producer and 2 consumer processes through a rendezvous channel: each value once."""
     n_prod, n_cons, per = 2, 2, 250
