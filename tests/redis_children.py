@@ -64,3 +64,15 @@ def take_one_wait_then_try(
         ready.send(("got", rx.recv_timeout(1)))
     except mpsc.redis.LeaseExpiredError:
         ready.send(("lost",))
+
+
+def recv_one(rx: mpsc.redis.Receiver[Any], out: mpsc.redis.Sender[Any]) -> None:
+    """Receive one value and send it on ``out``."""
+    with rx, out:
+        out.send(rx.recv_timeout(WAIT))
+
+
+def send_one(tx: mpsc.redis.Sender[Any], value: Any) -> None:
+    """Send one value (on a rendezvous channel: wait until a receiver takes it)."""
+    with tx:
+        tx.send_timeout(value, WAIT)

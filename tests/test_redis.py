@@ -209,9 +209,187 @@ def test_bounded_never_exceeds_capacity_under_concurrency(url: str) -> None:
     rx.close()
 
 
-def test_rendezvous_not_supported_yet(url: str) -> None:
-    with pytest.raises(ValueError, match="rendezvous"):
-        mpsc.redis.bounded(url, 0)
+# -- rendezvous (capacity 0) -------------------------------------------------------------------
+
+
+def until(condition: Any, within: float = 10.0) -> None:
+    """Wait for a condition on the server (what no event can say), looking every 10 ms."""
+    give_up = time.monotonic() + within
+    while not condition():
+        assert time.monotonic() < give_up, "the condition did not come true in time"
+        time.sleep(0.01)
+
+
+def waiting_receivers(server: RedisServer, name: str) -> int:
+    return int(server.command("ZCARD", f"{{{name}}}:mpsc:wait"))
+
+
+def test_rendezvous_send_returns_once_taken(url: str, server: RedisServer) -> None:
+    tx, rx = mpsc.redis.bounded(url, 0)
+    assert tx.capacity == 0 and rx.capacity == 0
+    with pytest.raises(mpsc.Full) as full:
+        tx.try_send("nobody waits")  # nobody is in recv: refused, nothing left
+    assert full.value.value == "nobody waits"
+    with pytest.raises(mpsc.Timeout) as late:
+        tx.send_timeout("never taken", 0.2)  # the offer is withdrawn
+    assert late.value.value == "never taken"
+    with pytest.raises(mpsc.Empty):
+        rx.try_recv()
+    with pytest.raises(mpsc.Timeout):
+        rx.recv_timeout(0.2)  # and its announcement taken back: try_send still finds nobody
+    with pytest.raises(mpsc.Full):
+        tx.try_send("still nobody")
+    assert waiting_receivers(server, rx.name) == 0
+    # A send returns only once a receiver took the value.
+    returned = threading.Event()
+    sender = threading.Thread(target=lambda: (tx.send_timeout("offered", 10), returned.set()))
+    sender.start()
+    until(lambda: len(rx) == 1)  # the offer is posted, and the send has not returned
+    assert not returned.is_set()
+    assert rx.recv_timeout(5) == "offered"
+    assert returned.wait(5)
+    sender.join(5)
+    # try_send succeeds when a receiver waits in recv right now.
+    got: list[Any] = []
+    receiver = threading.Thread(target=lambda: got.append(rx.recv_timeout(10)))
+    receiver.start()
+    until(lambda: waiting_receivers(server, rx.name) == 1)
+    tx.try_send("handed")
+    receiver.join(5)
+    assert got == ["handed"]
+    # Many hand-offs, each value exactly once, in order.
+    producer = threading.Thread(target=lambda: [tx.send_timeout(i, 10) for i in range(100)])
+    producer.start()
+    assert [rx.recv_timeout(5) for _ in range(100)] == list(range(100))
+    producer.join(5)
+    assert len(rx) == 0
+    tx.close()
+    with pytest.raises(mpsc.RecvError):
+        rx.recv_timeout(5)
+    rx.close()
+
+
+def test_rendezvous_disconnection(url: str) -> None:
+    tx, rx = mpsc.redis.bounded(url, 0)
+    errors: list[Any] = []
+
+    def blocked() -> None:
+        try:
+            tx.send_timeout("stuck", 10)
+        except mpsc.SendError as e:
+            errors.append(e.value)
+
+    sender = threading.Thread(target=blocked)
+    sender.start()
+    until(lambda: len(tx) == 1)
+    t0 = time.monotonic()
+    rx.close()  # the last receiver goes: the blocked sender gets its value back at once
+    sender.join(5)
+    assert errors == ["stuck"] and time.monotonic() - t0 < 1.0
+    with pytest.raises(mpsc.SendError):
+        tx.try_send(1)
+    tx.close()
+    tx, rx = mpsc.redis.bounded(url, 0)
+    ended: list[BaseException] = []
+
+    def waiting() -> None:
+        try:
+            rx.recv_timeout(10)
+        except mpsc.RecvError as e:
+            ended.append(e)
+
+    receiver = threading.Thread(target=waiting)
+    receiver.start()
+    tx.close()  # the last sender goes: the waiting receiver sees RecvError
+    receiver.join(5)
+    assert len(ended) == 1
+    rx.close()
+
+
+class Alarm(Exception):
+    """Raised by a SIGALRM handler: an exception landing in the middle of a call, as Ctrl-C."""
+
+
+def test_rendezvous_interrupted_calls_leave_nothing_behind(url: str, server: RedisServer) -> None:
+    """An exception landing while a rendezvous send waits for its offer to be taken (or a
+    receive waits, announced): the offer (the announcement) is taken back, then it is raised."""
+    tx, rx = mpsc.redis.bounded(url, 0)
+
+    def alarm(signum: int, frame: Any) -> None:
+        raise Alarm()
+
+    old = signal.signal(signal.SIGALRM, alarm)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.2)
+        with pytest.raises(Alarm):
+            tx.send_timeout("interrupted", 5)
+        assert len(rx) == 0  # no offer left: the value is never received
+        signal.setitimer(signal.ITIMER_REAL, 0.2)
+        with pytest.raises(Alarm):
+            rx.recv_timeout(5)
+        assert waiting_receivers(server, rx.name) == 0  # no announcement left
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+    with pytest.raises(mpsc.Full):
+        tx.try_send("nobody waits")
+    with pytest.raises(mpsc.Empty):
+        rx.try_recv()
+    tx.close()
+    rx.close()
+
+
+def test_rendezvous_conservation_processes(url: str, procs: Any) -> None:
+    """2 producer and 2 consumer processes through a rendezvous channel: each value once."""
+    n_prod, n_cons, per = 2, 2, 250
+    tx, rx = mpsc.redis.bounded(url, 0)
+    out_tx, out_rx = mpsc.redis.channel(url)
+    producers = [procs.start(children.produce, tx, k, per) for k in range(n_prod)]
+    consumers = [procs.start(children.consume, rx, out_tx) for _ in range(n_cons)]
+    for h in (tx, rx, out_tx):
+        h.close()
+    every = [v for _ in range(n_cons) for v in out_rx.recv_timeout(60)]
+    for p in producers + consumers:
+        assert procs.join(p) == 0
+    assert sorted(every) == [(k, i) for k in range(n_prod) for i in range(per)]
+    out_rx.close()
+
+
+def test_rendezvous_receiver_killed_after_the_hand_off(url: str, server: RedisServer, procs: Any) -> None:
+    """A receiver SIGKILLed after a value was handed to it, before it returned it: the send
+    had returned, and the value goes to another receiver once the dead one's lease ends
+    (at least once)."""
+    tx, rx = mpsc.redis.bounded(url, 0, lease=0.6)
+    out_tx, out_rx = mpsc.redis.channel(url)
+    child = procs.start(children.recv_one, rx.clone(), out_tx)
+    until(lambda: waiting_receivers(server, rx.name) == 1)  # the child waits in recv
+    os.kill(child.pid, signal.SIGSTOP)  # so that it cannot take what it is handed
+    tx.try_send("handed")  # handed to the stopped child: the send is done
+    os.kill(child.pid, signal.SIGKILL)
+    procs.join(child)
+    t0 = time.monotonic()
+    assert rx.recv_timeout(10) == "handed"  # claimed from the dead receiver's pending entries
+    assert time.monotonic() - t0 < 0.6 * 1.25 + 2.0  # a lease and a quarter, and round trips
+    with pytest.raises(mpsc.Empty):
+        out_rx.try_recv()
+    for h in (tx, rx, out_tx, out_rx):
+        h.close()
+
+
+def test_rendezvous_sender_killed_while_offering(url: str, server: RedisServer, procs: Any) -> None:
+    """A sender SIGKILLed while its offer waits to be taken: the offer is withdrawn when its
+    lease ends, so the value is never received (at most once), and the channel disconnects."""
+    tx, rx = mpsc.redis.bounded(url, 0, lease=0.6)
+    child = procs.start(children.send_one, tx, "orphan")
+    tx.close()
+    until(lambda: len(rx) == 1)  # the child's offer is posted
+    os.kill(child.pid, signal.SIGKILL)
+    procs.join(child)
+    until(rx.is_disconnected, 5)  # pruning the dead sender's lease withdraws its offer
+    assert len(rx) == 0
+    with pytest.raises(mpsc.RecvError):
+        rx.try_recv()
+    rx.close()
 
 
 def test_send_many(url: str) -> None:
@@ -633,6 +811,240 @@ def test_select_over_a_bridge_thread_channel_and_timer(url: str) -> None:
     assert info.value.index == 1
     for h in (local_tx, local_rx, bridged):
         h.close()
+
+
+# -- native select ---------------------------------------------------------------------------
+
+
+def test_select_mixes_redis_thread_process_channels_and_timers(url: str) -> None:
+    import mpsc.process
+
+    tx, rx = mpsc.redis.channel(url)
+    local_tx, local_rx = mpsc.channel()
+    proc_tx, proc_rx = mpsc.process.channel()
+    tx.send("remote")
+    assert mpsc.select(rx, local_rx, proc_rx, mpsc.after(5)) == (0, "remote")
+    local_tx.send("local")
+    assert mpsc.select(rx, local_rx, proc_rx, mpsc.after(5)) == (1, "local")
+    proc_tx.send("process")
+    assert mpsc.select(rx, local_rx, proc_rx, mpsc.after(5)) == (2, "process")
+    t0 = time.monotonic()
+    assert mpsc.select(rx, local_rx, mpsc.after(0.2))[0] == 2
+    assert 0.18 <= time.monotonic() - t0 < 2.0
+    with pytest.raises(mpsc.Empty):
+        mpsc.select(rx, local_rx, block=False)
+    with pytest.raises(mpsc.Timeout):
+        mpsc.select(rx, timeout=0.1)
+    # Woken by a send from another thread while it sleeps.
+    later = threading.Timer(0.1, tx.send, ("woken",))
+    later.start()
+    assert mpsc.select(rx, local_rx, timeout=5) == (0, "woken")
+    later.join()
+    sel = mpsc.Select(local_rx, rx)
+    tx.send_many(range(10))
+    assert [sel.select(timeout=5) for _ in range(10)] == [(1, i) for i in range(10)]
+    with pytest.raises(TypeError, match="pair"):
+        mpsc.select(tx)  # a bare Sender
+    with pytest.raises(TypeError, match="cannot send"):
+        mpsc.select((rx, 1))
+    tx.close()
+    with pytest.raises(mpsc.RecvError) as info:
+        mpsc.select(local_rx, rx, timeout=5)
+    assert info.value.index == 1
+    rx.close()
+    with pytest.raises(mpsc.ClosedHandleError):
+        mpsc.select(rx, timeout=1)
+    for h in (local_tx, local_rx, proc_tx, proc_rx):
+        h.close()
+
+
+def test_select_is_fair_and_a_losing_ready_operation_is_not_consumed(url: str) -> None:
+    """Three ready channels (two on Redis, one thread channel): each wins about a third of the
+    selects, and what a select did not take stays in its channel (every value once)."""
+    n = 60
+    a_tx, a_rx = mpsc.redis.bounded(url, n)
+    b_tx, b_rx = mpsc.redis.channel(url)
+    c_tx, c_rx = mpsc.channel()
+    a_tx.send_many(range(n))
+    b_tx.send_many(range(n))
+    for i in range(n):
+        c_tx.send(i)
+    won: list[list[int]] = [[], [], []]
+    for _ in range(n):
+        index, value = mpsc.select(a_rx, b_rx, c_rx, timeout=5)
+        won[index].append(value)
+    assert all(len(w) >= n // 8 for w in won), [len(w) for w in won]
+    rest = [list(a_rx.try_iter()), list(b_rx.try_iter()), list(c_rx.try_iter())]
+    for w, r in zip(won, rest, strict=True):
+        assert w + r == list(range(n))  # each value once, in order
+    for h in (a_tx, a_rx, b_tx, b_rx, c_tx, c_rx):
+        h.close()
+
+
+def test_select_sends_to_redis_bounded_and_rendezvous(url: str, server: RedisServer) -> None:
+    local_tx, local_rx = mpsc.channel()
+    tx, rx = mpsc.redis.bounded(url, 1)
+    tx.send("first")
+    with pytest.raises(mpsc.Empty):
+        mpsc.select((tx, "second"), local_rx, block=False)  # full: nothing sent
+    room = threading.Timer(0.1, rx.recv)
+    room.start()
+    assert mpsc.select((tx, "second"), local_rx, timeout=5) == (0, None)  # woken by the room
+    room.join()
+    assert rx.recv_timeout(5) == "second" and len(rx) == 0
+    # Rendezvous: a select's send meets a receiver waiting in recv, a select's receive a sender
+    # waiting in send.
+    rv_tx, rv_rx = mpsc.redis.bounded(url, 0)
+    got: list[Any] = []
+    receiver = threading.Thread(target=lambda: got.append(rv_rx.recv_timeout(10)))
+    receiver.start()
+    assert mpsc.select((rv_tx, "to a waiting receiver"), local_rx, timeout=5) == (0, None)
+    receiver.join(5)
+    assert got == ["to a waiting receiver"]
+    sender = threading.Thread(target=rv_tx.send_timeout, args=("from a waiting sender", 10))
+    sender.start()
+    assert mpsc.select(rv_rx, local_rx, timeout=5) == (0, "from a waiting sender")
+    sender.join(5)
+    with pytest.raises(mpsc.Timeout):
+        mpsc.select((rv_tx, "nobody"), timeout=0.2)
+    rv_rx.close()
+    with pytest.raises(mpsc.SendError) as info:
+        mpsc.select(local_rx, (rv_tx, "gone"), timeout=5)
+    assert info.value.index == 1 and info.value.value == "gone"
+    for h in (tx, rx, rv_tx, local_tx, local_rx):
+        h.close()
+
+
+def test_select_wakes_within_milliseconds(url: str) -> None:
+    """The wake-up latency of a select sleeping on a Redis receiver: from the send's return to
+    the select's (median of 20; loopback)."""
+    tx, rx = mpsc.redis.channel(url)
+    local_tx, local_rx = mpsc.channel()
+    go_tx, go_rx = mpsc.channel()
+    sent_tx, sent_rx = mpsc.channel()
+
+    def sender() -> None:
+        for i in go_rx:
+            tx.send(i)
+            sent_tx.send(time.monotonic())
+
+    thread = threading.Thread(target=sender)
+    thread.start()
+    latencies = []
+    for i in range(20):
+        threading.Timer(0.02, go_tx.send, (i,)).start()  # after the select is asleep
+        assert mpsc.select(rx, local_rx, timeout=5) == (0, i)
+        woke = time.monotonic()
+        latencies.append(woke - sent_rx.recv_timeout(5))
+    go_tx.close()
+    thread.join(5)
+    latencies.sort()
+    median = latencies[len(latencies) // 2]
+    print(f"select wake-up latency: median {median * 1000:.2f} ms, max {latencies[-1] * 1000:.2f} ms")
+    assert median < 0.1
+    for h in (tx, rx, local_tx, local_rx, sent_tx, sent_rx):
+        h.close()
+
+
+def test_select_async_with_redis_and_cancellation(url: str) -> None:
+    async def main() -> None:
+        tx, rx = mpsc.redis.channel(url)
+        local_tx, local_rx = mpsc.channel()
+        tx.send("ready")
+        assert await mpsc.select_async(rx, local_rx, timeout=5) == (0, "ready")
+        waiting = asyncio.ensure_future(mpsc.select_async(rx, local_rx))
+        await asyncio.sleep(0.1)
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+        tx.send("after")  # not taken by the cancelled select
+        assert rx.recv_timeout(5) == "after"
+
+        async def later() -> None:
+            await asyncio.sleep(0.1)
+            await tx.send_async("awaited")
+
+        task = asyncio.ensure_future(later())
+        assert await mpsc.select_async(rx, local_rx, timeout=5) == (0, "awaited")
+        await task
+        for h in (tx, rx, local_tx, local_rx):
+            h.close()
+
+    asyncio.run(main())
+
+
+# -- async cancellation under load -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("capacity", [None, 4, 0])
+def test_async_cancellation_under_load_counts_every_message(url: str, capacity: int | None) -> None:
+    """Many send_async and recv_async tasks, cancelled at random moments while messages flow:
+    every message whose send returned is received exactly once (no process dies), and no
+    message whose send was cancelled is received."""
+    import random
+
+    n_senders, n_receivers, per = 6, 6, 100
+    rng = random.Random(12)
+
+    async def main() -> None:
+        if capacity is None:
+            tx, rx = mpsc.redis.channel(url)
+        else:
+            tx, rx = mpsc.redis.bounded(url, capacity)
+        txs = [tx.clone() for _ in range(n_senders)]
+        rxs = [rx.clone() for _ in range(n_receivers)]
+        sent: list[tuple[int, int]] = []
+        received: list[tuple[int, int]] = []
+        cancelled_sends: list[tuple[int, int]] = []
+        cancelled_recvs = 0
+
+        async def send_all(k: int) -> None:
+            for i in range(per):
+                while True:
+                    task = asyncio.ensure_future(txs[k].send_async((k, i)))
+                    await asyncio.sleep(rng.random() * 0.004)
+                    task.cancel()
+                    try:
+                        await task
+                    except asyncio.CancelledError:
+                        if task.cancelled():  # not sent: send it again (a new attempt)
+                            cancelled_sends.append((k, i))
+                            continue
+                    sent.append((k, i))
+                    break
+            txs[k].close()
+
+        async def recv_all(r: int) -> None:
+            nonlocal cancelled_recvs
+            while True:
+                task = asyncio.ensure_future(rxs[r].recv_async())
+                await asyncio.sleep(rng.random() * 0.004)
+                task.cancel()
+                try:
+                    received.append(await task)
+                except asyncio.CancelledError:
+                    if not task.cancelled():  # it completed: the value is its result
+                        received.append(task.result())
+                    else:
+                        cancelled_recvs += 1
+                except mpsc.RecvError:
+                    rxs[r].close()
+                    return
+
+        tx.close()
+        await asyncio.wait_for(
+            asyncio.gather(
+                *(send_all(k) for k in range(n_senders)), *(recv_all(r) for r in range(n_receivers))
+            ),
+            60,
+        )
+        rx.close()
+        assert sorted(sent) == [(k, i) for k in range(n_senders) for i in range(per)]
+        assert sorted(received) == sorted(sent)  # each once: none lost, none duplicated
+        print(f"capacity {capacity}: {len(cancelled_sends)} sends and {cancelled_recvs} receives cancelled")
+        assert cancelled_recvs > 0
+
+    asyncio.run(main())
 
 
 # -- hygiene ---------------------------------------------------------------------------------

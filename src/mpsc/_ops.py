@@ -36,7 +36,7 @@ from ._deadlines import expired
 from ._errors import ChannelError, Empty, Timeout
 from ._interrupts import complete, finish, nothing
 from ._ownership import closed_error, is_open
-from ._waiters import RETRY, AsyncWaiter, PollWaiter, ThreadWaiter, TrioWaiter, Waiter
+from ._waiters import RETRY, WATCH_SLICE, AsyncWaiter, PollWaiter, ThreadWaiter, TrioWaiter, Waiter
 
 T = TypeVar("T")
 
@@ -166,6 +166,16 @@ def _watching(ops: Sequence[Operation]) -> bool:
     return any(op.chan.watches_fds for op in ops)
 
 
+def watch_slice(ops: Sequence[Operation]) -> float:
+    """The longest a waiter watching fds sleeps between looks: ``WATCH_SLICE`` (a process
+    channel's handle closed by another thread is noticed that soon), or longer where every
+    watching operation says it may (a Redis channel's blocking read ends by itself)."""
+    return min(
+        (getattr(op.chan, "watch_slice", WATCH_SLICE) for op in ops if op.chan.watches_fds),
+        default=WATCH_SLICE,
+    )
+
+
 def _nothing_ready(ops: Sequence[Operation], block: bool, select: bool) -> BaseException:
     return Empty() if not block else Timeout(None if select or not ops else ops[0].value)
 
@@ -197,6 +207,8 @@ def run(
         # A last look at several channels must be atomic too (a value may move from a channel
         # not yet looked at to one already passed): queue on all of them, then give up at once.
         waiter = thread_waiter(not final, _watching(ops))
+        if isinstance(waiter, PollWaiter):
+            waiter.slice = watch_slice(ops)
         wait = Wait(ops, waiter)
         woken = False
         # Until the outcome is in hand, whatever lands is handled below; the steps from the
@@ -298,6 +310,8 @@ async def run_async(
         if final and len(ops) < 2:
             raise _nothing_ready(ops, block, select)
         waiter = new_async_waiter()
+        if isinstance(waiter, AsyncWaiter):
+            waiter.slice = watch_slice(ops)
         wait = Wait(ops, waiter)
         try:
             wait.join()

@@ -151,7 +151,7 @@ class PollWaiter(Waiter):
     (``_pipes``).
     """
 
-    __slots__ = ("__weakref__", "_r", "_w", "unpark", "watch")
+    __slots__ = ("__weakref__", "_r", "_w", "slice", "unpark", "watch")
 
     polls = True
 
@@ -161,6 +161,7 @@ class PollWaiter(Waiter):
         # A pipe with room never blocks a write, so no EINTR (no check point) inside a burst.
         self.unpark = map(os.write, repeat(self._w), repeat(_WAKE))
         self.watch: list[tuple[int, int]] = []
+        self.slice = WATCH_SLICE  # the longest sleep between looks (set per wait: _ops.watch_slice)
 
     def sleep(self, deadline: float | None) -> bool:
         """Sleep until completed (True), or one of ``watch`` is ready, or ``deadline`` passes,
@@ -169,7 +170,7 @@ class PollWaiter(Waiter):
         poller.register(self._r, select.POLLIN)
         for fd, events in self.watch:
             poller.register(fd, events)
-        timeout = WATCH_SLICE if deadline is None else max(0.0, min(WATCH_SLICE, deadline - monotonic()))
+        timeout = self.slice if deadline is None else max(0.0, min(self.slice, deadline - monotonic()))
         ready = poll(poller, math.ceil(timeout * 1000))
         for fd, _events in ready:
             if fd == self._r:
@@ -232,7 +233,7 @@ _NO_UNPARK: Final[Iterator[object]] = iter(())
 class AsyncWaiter(Waiter):
     """An asyncio task awaiting a future of its own loop."""
 
-    __slots__ = ("_loop", "future", "watch")
+    __slots__ = ("_loop", "future", "slice", "watch")
 
     unpark = _NO_UNPARK
 
@@ -241,6 +242,7 @@ class AsyncWaiter(Waiter):
         self._loop = loop
         self.future: asyncio.Future[bool] = loop.create_future()
         self.watch: list[tuple[int, int]] = []  # as PollWaiter's: fds whose readiness wakes it
+        self.slice = WATCH_SLICE
 
     def alert(self) -> int:
         # A cancelled task is on its way out: it would have to give back what it is handed.
@@ -267,7 +269,7 @@ class AsyncWaiter(Waiter):
         if remaining <= 0:
             return False
         if self.watch:
-            remaining = min(remaining, WATCH_SLICE)
+            remaining = min(remaining, self.slice)
         if remaining < TIMEOUT_MAX:
             timer = self._loop.call_later(remaining, _resolve, self.future, False)
         watched: list[tuple[int, bool]] = []

@@ -32,6 +32,25 @@ messages (MPMC: each message goes to one receiver, on any machine). Values are p
   bounded channel each entry is acknowledged right after it is unpickled, before it is
   returned (no duplicate unless the process dies in those microseconds).
 * *Per-sender FIFO*, except that entries claimed from a dead receiver arrive after newer ones.
+* *Rendezvous* (``bounded(url, 0)``): ``send`` returns only once a receiver has taken the value
+  (read it into its pending entries on the server); ``try_send`` succeeds only if a receiver is
+  waiting in ``recv`` right now, else ``Full``; ``try_recv`` only if a sender is waiting in
+  ``send``. A receiver that will wait announces itself (until its wait ends, at most a lease
+  and a half), and a sender hands its value to an announced receiver in one script; with none
+  announced, ``send`` posts an *offer* and waits until a receiver's fetch takes it (the same
+  script that takes it tells the sender). A send that raised (``Timeout``, a cancellation,
+  ``SendError``, Ctrl-C while it waits) left nothing behind: its offer is withdrawn atomically with the check
+  that nobody took it, so the value is never received later; a receive that timed out takes
+  its announcement back in its last look (if a value was handed to it meanwhile, it returns
+  it). When a process dies mid-hand-off: a *receiver* killed after a value was handed to it
+  (the sender returned) and before its caller got it: the value stays pending under the
+  dead receiver and another receiver gets it once its lease ends (at least once: delivered
+  again if it died after returning it, in the microseconds before its acknowledgement); a
+  *sender* killed while its offer waits: a receiver may still take the offer until the
+  sender's lease ends, when it is withdrawn (at most once; the send never returned). A
+  rendezvous send costs one round trip when a receiver is announced, else two (post, then
+  the wait that the receiver's fetch ends); a receive two (fetch, acknowledge) when a value is
+  there, plus the wait and a fetch again when not.
 * *Exact bounds*: ``bounded(n)`` never holds more than ``n`` entries (a script checks the
   length before appending; fetched-but-unacknowledged entries count). A sender blocked on a
   full channel waits on ``BLPOP`` of a token list that every acknowledgement pushes to (so it
@@ -60,21 +79,29 @@ travels without password or TLS key paths unless the channel was made with
 by having opened a channel on that server itself). A forked child cannot use handles it
 inherited (pickle them instead).
 
-**select**: ``mpsc.select`` takes thread-channel operations; :func:`bridge` turns a Redis
-Receiver into one, through a thread (``_bridge`` says exactly what that guarantees: at most one
-message is between Redis and the select, and it can be lost if the process dies).
+**select**: ``mpsc.select``, ``mpsc.Select`` and ``mpsc.select_async`` take Redis Receivers and
+``(Sender, value)`` pairs beside thread channels, process channels and timers, with the same
+rules: a ready operation is drawn at random, exactly one operation completes, and a losing
+one is not consumed. A Redis operation is tried in the selecting thread (the handle's own
+``try_recv``/``try_send``: one round trip) and, while the select sleeps, waits through a
+blocking read on a connection of its own (``XREAD`` of the stream, ``BLPOP`` of room tokens)
+whose socket the select watches: it wakes within a round trip of a send (about a millisecond
+on loopback), and looks again at least once a lease. ``_select`` has the details and limits
+(a select's receive on a rendezvous channel pairs with senders blocked in ``send``, its send
+with receivers blocked in ``recv``; two selects on both ends of one Redis rendezvous channel
+do not meet). :func:`bridge` (a Redis Receiver moved into a thread that feeds a thread channel)
+still works, but is no longer needed for select.
 
-Known limits of this first tier: no rendezvous (``bounded(url, 0)`` raises ``ValueError``);
-no native ``select`` over Redis receivers (only through :func:`bridge`), nor sends to a Redis
-channel in a select; one Receiver handle serves one call at a time (others
-wait); a value's unpickling error consumes the entry and raises; Redis Cluster is untested
-(the keys share a hash tag).
+Known limits: one Receiver handle serves one call at a time (others wait); a value's
+unpickling error consumes the entry and raises; an interrupt (Ctrl-C) landing inside a
+script call leaves that call's outcome unknown; Redis Cluster is untested (the keys share a
+hash tag).
 
 Modules: ``_channels`` (constructors), ``_handles`` (Sender, Receiver), ``_steps`` (each
 operation written once, driven by threads or asyncio), ``_lua`` (the server side),
 ``_leases`` (leases and their renewal thread), ``_link`` (connections, retries, timeouts),
-``_keys`` (names, keys, URLs), ``_bridge`` (a Redis Receiver as a thread Receiver, for
-select), ``_errors``.
+``_keys`` (names, keys, URLs), ``_select`` (a handle as an operation of ``mpsc.select``),
+``_bridge`` (a Redis Receiver as a thread Receiver), ``_errors``.
 """
 
 from ._bridge import bridge

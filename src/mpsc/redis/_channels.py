@@ -33,6 +33,13 @@ def _lease_seconds(lease: object) -> float:
     return seconds
 
 
+def _stored(capacity: int | None) -> int:
+    """The capacity as the server keeps it: 0 unbounded, -1 rendezvous."""
+    if capacity is None:
+        return 0
+    return capacity or -1
+
+
 def _make(
     url: str, capacity: int | None, name: str | None, lease: float, travel_secrets: bool
 ) -> tuple[Sender[Any], Receiver[Any]]:
@@ -48,7 +55,7 @@ def _make(
     keep = int(max(10.0, KEEP_LEASES * ttl) * 1000)
     try:
         reply = the_link.call(
-            fixed(evalsha(_JOIN, keys, mode, capacity or 0, int(ttl * 1000), keep, tx.id, rx.id)), None
+            fixed(evalsha(_JOIN, keys, mode, _stored(capacity), int(ttl * 1000), keep, tx.id, rx.id)), None
         )
     except Expired:  # pragma: no cover (no deadline)
         raise ConnectionError() from None
@@ -65,7 +72,8 @@ def _make(
     if status == b"ended":
         raise ValueError(f"the channel {chan_name!r} exists and is disconnected (a side is gone for good)")
     if status == b"capacity":
-        there = int(reply[2]) or None
+        stored = int(reply[2])
+        there = None if stored == 0 else max(stored, 0)
         raise ValueError(f"the channel {chan_name!r} exists with capacity {there}, not {capacity}")
     ttl = int(reply[3]) / 1000
     tx.ttl = rx.ttl = ttl
@@ -116,13 +124,14 @@ def sync_channel(
     url: str, bound: int, name: str | None = None, *, lease: float = LEASE, travel_secrets: bool = False
 ) -> tuple[Sender[T], Receiver[T]]:
     """A channel holding at most ``bound`` messages (exactly: a script checks the length
-    before each append); ``send`` waits while it is full. ``bound`` must be at least 1:
-    rendezvous channels (``bound == 0``) are not supported on Redis yet (``ValueError``).
-    Other arguments as :func:`channel`.
+    before each append); ``send`` waits while it is full. ``bound == 0`` is a rendezvous:
+    ``send`` returns only once a receiver has taken the value, ``try_send`` succeeds only if a
+    receiver is waiting in ``recv`` right now (see ``mpsc.redis`` for what happens when a
+    process dies mid-hand-off). Other arguments as :func:`channel`.
 
     Args:
         url: The server's URL.
-        bound: The most messages the channel holds, at least 1.
+        bound: The most messages the channel holds; 0 for a rendezvous.
         name: The channel's name on the server; None for a new channel with a random name.
         lease: Seconds a handle's lease lasts without renewal (0.1 to 3600).
         travel_secrets: Whether pickled handles carry the URL's password and TLS key paths.
@@ -131,7 +140,7 @@ def sync_channel(
         A new ``(Sender, Receiver)`` pair of the channel.
 
     Raises:
-        ValueError: ``bound`` is 0 (no rendezvous yet) or negative; otherwise as :func:`channel`.
+        ValueError: ``bound`` is negative; otherwise as :func:`channel`.
         TypeError: ``bound`` is not an int, ``url`` not a str, or ``lease`` not a number.
         mpsc.redis.ConnectionError: The server cannot be reached.
     """
@@ -143,10 +152,6 @@ def sync_channel(
         raise TypeError(f"capacity must be an int, not {type(bound).__name__}") from None
     if bound < 0:
         raise ValueError(f"capacity must be >= 0, got {bound}")
-    if bound == 0:
-        raise ValueError(
-            "mpsc.redis does not support rendezvous channels (capacity 0) yet; use a capacity >= 1"
-        )
     return _make(url, bound, name, lease, travel_secrets)
 
 

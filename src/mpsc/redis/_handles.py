@@ -34,7 +34,7 @@ from .._errors import ClosedHandleError, Empty, Full, RecvError, SendError, Time
 from . import _lua
 from ._errors import ConnectionError, LeaseExpiredError
 from ._keys import Keys
-from ._leases import Lease, evalsha, fixed, renewer
+from ._leases import Lease, evalsha, evalsha_with, fixed, renewer
 from ._link import Expired, Link, link, script, with_secrets
 from ._steps import Algorithm, Step, drive, drive_async, refuse_in_event_loop
 
@@ -52,6 +52,17 @@ _RECV: Final = script(_lua.RECV)
 _ACK: Final = script(_lua.ACK)
 _LEASE: Final = script(_lua.LEASE)
 _PEEK: Final = script(_lua.PEEK)
+_RV_SEND: Final = script(_lua.RV_SEND)
+_RV_CHECK: Final = script(_lua.RV_CHECK)
+
+
+class EmptyAt(Empty):
+    """``Empty`` from a Receiver's try, with where its stream and ``ctl`` stream were then
+    (``marks``): a select's blocking read starts there (``_select``)."""
+
+    def __init__(self, marks: tuple[bytes, bytes]) -> None:
+        super().__init__()
+        self.marks = marks
 
 
 class _Channel:
@@ -242,6 +253,18 @@ class _Handle(Generic[T]):
             (type(self), url, chan.keys.name, chan.capacity, chan.ttl, chan.travel_secrets, travel.id),
         )
 
+    def _select_source(self, sending: bool, index: int) -> Any:
+        """This handle as operation ``index`` of an ``mpsc.select`` (``mpsc.redis._select``):
+        a receive for a Receiver, a send for a Sender in a ``(Sender, value)`` pair."""
+        from ._select import Source
+
+        if sending != (self._side == "tx"):
+            if sending:
+                raise TypeError(f"operation {index}: a Receiver cannot send")
+            raise TypeError(f"operation {index}: a send is a (Sender, value) pair, not a bare Sender")
+        self._open()
+        return Source(self, sending)  # type: ignore[arg-type]
+
     def __copy__(self) -> NoReturn:
         raise TypeError(f"an mpsc.redis {type(self).__name__} cannot be copied; use clone()")
 
@@ -389,9 +412,97 @@ class Sender(_Handle[T]):
         finally:
             self._lanes.append(lane)
 
+    def _rendezvous_steps(
+        self, payload: bytes, value: Any, deadline: float | None, once: bool, blocking: bool = True
+    ) -> Algorithm[int]:
+        """Hand ``payload`` to a receiver (``_lua.RV_SEND``): at once to one announced as
+        waiting, else (unless ``once``) by posting an offer and waiting until a receiver took
+        it; an offer not taken by the deadline (or when the wait is abandoned) is withdrawn.
+        The errors carry ``value``. Returns 1 (sent)."""
+        lease = self._open()
+        keys = lease.keys
+        the_link = self._chan.link
+        if blocking and not once:
+            refuse_in_event_loop("send_async()")  # before anything is posted
+        lane = self._take_lane()
+        acks = keys.acks(lane.field)
+        try:
+            while True:
+                lane.seq += 1  # reserved now: a retried attempt carries the same number
+
+                def build(give_up: float, attempt: int, seq: int = lane.seq) -> list[Any]:
+                    late = the_link.server_ms(give_up)
+                    mode = "try" if once else "post"
+                    return evalsha_with(_RV_SEND, keys, acks, lease.id, lane.field, seq, late, mode, payload)
+
+                try:
+                    reply = yield Step(build, deadline)
+                except Expired:
+                    # The attempt may have run with its reply lost: undo it (a late copy of it
+                    # does nothing, by its late guard and the sequence number).
+                    reply = yield Step(
+                        fixed(
+                            evalsha_with(_RV_SEND, keys, acks, lease.id, lane.field, lane.seq, 0, "undo", b"")
+                        ),
+                        None,
+                    )
+                    if _status(reply) == b"undone":
+                        raise Timeout(value) from None
+                the_link.saw(reply[0])
+                status = _status(reply)
+                if status == b"ok":
+                    return 1
+                if status == b"posted":
+                    break
+                if status == b"full":
+                    raise Full(value)
+                if status == b"disc":
+                    raise SendError(value)
+                if status == b"lost":
+                    lease.lost = True
+                    raise LeaseExpiredError()
+                if status != b"late":  # pragma: no cover
+                    raise AssertionError(f"unexpected reply {reply!r}")
+            offer = bytes(reply[2])
+            while True:
+                give_up = expired(deadline)
+                if not give_up:
+                    block = (
+                        lease.ttl
+                        if deadline is None
+                        else max(0.001, min(lease.ttl, deadline - time.monotonic()))
+                    )
+                    wait = ["BLMOVE", acks, acks, "RIGHT", "LEFT", round(block, 3)]
+                    try:
+                        got = yield Step(fixed(wait), deadline, block, False)
+                    except (Expired, ConnectionError):  # (Abandoned too: a cancellation, Ctrl-C)
+                        got, give_up = None, True
+                    if got is not None and bytes(got) == offer:
+                        return 1
+                # Not heard (a wait's end, a reply lost, 'gone'): ask; withdraw when giving up.
+                mode = "withdraw" if give_up else "check"
+                reply = yield Step(fixed(evalsha_with(_RV_CHECK, keys, acks, offer, mode)), None)
+                status = _status(reply)
+                if status == b"taken":
+                    return 1
+                if status == b"disc":
+                    raise SendError(value)
+                if status == b"withdrawn":
+                    self._open()  # (withdrawn at this handle's close, or its lease's end)
+                    raise Timeout(value)
+        finally:
+            self._lanes.append(lane)
+
+    def _steps_for(
+        self, payload: bytes, value: Any, deadline: float | None, once: bool, blocking: bool = True
+    ) -> Algorithm[int]:
+        if self._chan.capacity == 0:
+            return self._rendezvous_steps(payload, value, deadline, once, blocking)
+        return self._send_steps([payload], value, deadline, once, blocking=blocking)
+
     def _send(self, value: T, deadline: float | None, once: bool) -> None:
         payload = _dumps(value)
-        drive(self._chan.link, self._send_steps([payload], value, deadline, once))
+        drive(self._chan.link, self._steps_for(payload, value, deadline, once))
 
     def send(self, value: T) -> None:
         """Send ``value`` (pickled here; an unpicklable one raises and nothing is sent). On a
@@ -488,6 +599,13 @@ class Sender(_Handle[T]):
         """
         items = list(values)
         payloads = [_dumps(v) for v in items]
+        if self._chan.capacity == 0:  # a rendezvous: one hand-off after another
+            for i, payload in enumerate(payloads):
+                try:
+                    drive(self._chan.link, self._rendezvous_steps(payload, items[i], None, False))
+                except SendError:
+                    raise SendError(items[i:]) from None
+            return
         drive(self._chan.link, self._send_steps(payloads, items, None, False, many=True))
 
     async def send_async(self, value: T) -> None:
@@ -507,7 +625,7 @@ class Sender(_Handle[T]):
                 seconds; the value was not sent.
         """
         payload = _dumps(value)
-        await drive_async(self._chan.link, self._send_steps([payload], value, None, False, blocking=False))
+        await drive_async(self._chan.link, self._steps_for(payload, value, None, False, blocking=False))
 
 
 SyncSender = Sender
@@ -518,7 +636,7 @@ class Receiver(_Handle[T]):
     """The receiving half of a Redis channel. Clones (anywhere) share the messages: each goes
     to exactly one of them (MPMC)."""
 
-    __slots__ = ("_buf", "_ended", "_lock", "_orphans")
+    __slots__ = ("_buf", "_ended", "_lock", "_orphans", "_recent")
     _side = "rx"
 
     def _setup(self) -> None:
@@ -526,12 +644,19 @@ class Receiver(_Handle[T]):
         self._lock = threading.Lock()
         self._orphans = False
         self._ended = False
+        # Entries handed out lately: a re-read of this consumer's pending entries racing the
+        # acknowledgement of one of them (by the lease thread) must not hand it out again.
+        self._recent: deque[bytes] = deque(maxlen=64)
 
     def _recv_steps(self, deadline: float | None, once: bool, blocking: bool = True) -> Algorithm[T]:
         lease = self._open()
         chan = self._chan
         the_link = chan.link
         bounded = chan.capacity is not None
+        # A rendezvous receiver that will wait announces itself with each fetch (senders then
+        # hand it a value directly), and its last fetch takes the announcement back.
+        rendezvous = chan.capacity == 0
+        final = False
         while True:
             if self._ended:
                 raise RecvError()
@@ -554,6 +679,7 @@ class Receiver(_Handle[T]):
                     continue
                 entry_id, payload = self._buf.popleft()
                 lease.handed(entry_id)
+                self._recent.append(entry_id)
                 value: T = pickle.loads(payload)
                 if bounded:
                     acks = lease.take_acks()
@@ -567,8 +693,12 @@ class Receiver(_Handle[T]):
                 return value
             acks = lease.take_acks()
             count = BATCH if not bounded else 1
-            read_orphans = self._orphans
+            read_orphans = self._orphans or rendezvous
             self._orphans = True  # until a reply says what this consumer holds
+            announce = 0
+            if rendezvous and not once and not final and not expired(deadline):
+                wait_for = lease.ttl if deadline is None else min(lease.ttl, deadline - time.monotonic())
+                announce = int((wait_for + lease.ttl) * 1000)  # outlasts the wait and the next fetch
 
             def build(
                 give_up: float,
@@ -576,10 +706,12 @@ class Receiver(_Handle[T]):
                 acks: list[bytes] = acks,
                 again: bool = read_orphans,
                 count: int = count,
+                announce: int = announce,
             ) -> list[Any]:
                 # A retried attempt re-reads this consumer's pending entries: the lost reply
                 # may have carried some.
-                return evalsha(_RECV, lease.keys, lease.id, count, "1" if again or attempt else "0", *acks)
+                again_flag = "1" if again or attempt else "0"
+                return evalsha(_RECV, lease.keys, lease.id, count, again_flag, announce, *acks)
 
             sent_at = time.monotonic()
             try:
@@ -596,7 +728,11 @@ class Receiver(_Handle[T]):
             if status == b"ok":
                 lease.renewed(sent_at)
                 items = reply[2]
-                self._buf.extend(zip(items[::2], items[1::2], strict=True))
+                for entry_id, payload in zip(items[::2], items[1::2], strict=True):
+                    if entry_id in self._recent:
+                        lease.handed(entry_id)  # handed out already: acknowledged again, not again
+                    else:
+                        self._buf.append((entry_id, payload))
                 continue
             if status == b"disc":
                 self._ended = True
@@ -607,8 +743,13 @@ class Receiver(_Handle[T]):
             lease.renewed(sent_at)
             # Empty: wait for an append to the stream or a notice on ctl, then fetch again.
             if once:
-                raise Empty()
+                raise EmptyAt((bytes(reply[2]), bytes(reply[3])))
+            if rendezvous and not announce:
+                raise Timeout()  # the last look, which took the announcement back
             if expired(deadline):
+                if rendezvous:
+                    final = True
+                    continue
                 raise Timeout()
             if blocking:
                 refuse_in_event_loop("recv_async()")
@@ -619,8 +760,10 @@ class Receiver(_Handle[T]):
             wait = ["XREAD", "COUNT", 1, "BLOCK", ms, "STREAMS", keys.stream, keys.ctl, last, lastctl]
             try:
                 yield Step(fixed(wait), deadline, block, False)
-            except Expired:
-                raise Timeout() from None
+            except Expired:  # (Abandoned too: a cancellation, Ctrl-C)
+                if not rendezvous:
+                    raise Timeout() from None
+                final = True  # a last look takes the announcement back (or what it brought)
             self._open()
 
     def _recv(self, deadline: float | None, once: bool) -> T:

@@ -1,5 +1,5 @@
-"""Where a channel lives on the server: its name, its seven keys, and the server's URL with
-and without its secrets."""
+"""Where a channel lives on the server: its name, its eight keys (and a rendezvous sender's
+ack lists), and the server's URL with and without its secrets."""
 
 from __future__ import annotations
 
@@ -55,7 +55,7 @@ class Keys:
     stream it is), the rest carry it as their hash tag (``{name}:mpsc:...``), so a cluster keeps
     all of them on the name's slot. Encoded once: they go with every call."""
 
-    __slots__ = ("all", "ctl", "name", "space", "stream")
+    __slots__ = ("all", "ctl", "name", "space", "stream", "tag")
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -68,6 +68,12 @@ class Keys:
             f"{tag}:mpsc:space",
             f"{tag}:mpsc:seq",
             f"{tag}:mpsc:ctl",
+            f"{tag}:mpsc:wait",
         )
+        self.tag = tag
         self.all: tuple[bytes, ...] = tuple(n.encode() for n in names)
         self.stream, self.space, self.ctl = self.all[1], self.all[4], self.all[6]
+
+    def acks(self, lane: str) -> bytes:
+        """The list where a rendezvous sender's lane hears that its offer was taken."""
+        return f"{self.tag}:mpsc:ack:{lane}".encode()

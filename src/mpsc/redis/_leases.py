@@ -41,7 +41,12 @@ KEEP_LEASES: Final = 10
 
 def evalsha(s: Script, keys: Keys, *argv: object) -> list[object]:
     """The command that runs script ``s`` on a channel's keys."""
-    return ["EVALSHA", s.sha, 7, *keys.all, *argv]  # (str ids and ints: redis-py encodes them)
+    return ["EVALSHA", s.sha, len(keys.all), *keys.all, *argv]  # (str ids and ints: redis-py encodes them)
+
+
+def evalsha_with(s: Script, keys: Keys, extra: bytes, *argv: object) -> list[object]:
+    """``evalsha`` with one more key (a rendezvous sender's ack list, ``KEYS[9]``)."""
+    return ["EVALSHA", s.sha, len(keys.all) + 1, *keys.all, extra, *argv]
 
 
 def fixed(command: Sequence[Any]) -> Callable[[float, int], Sequence[Any]]:

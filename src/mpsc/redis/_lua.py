@@ -1,12 +1,14 @@
 """The server side of a Redis channel: Lua scripts, each run atomically by the server.
 
-Every script gets the same seven keys (``_keys.Keys``), all hashed to one slot by the channel
+Every script gets the same eight keys (``_keys.Keys``), all hashed to one slot by the channel
 name's hash tag: ``meta`` (a hash: the kind marker, capacity, lease length, the lease clock,
 the "side gone" flags), ``stream`` (the messages, with one consumer group ``rx``), ``tx`` and
 ``rx`` (sorted sets: lease id -> expiry on the lease clock), ``space`` (a list of wake-up tokens
 for senders blocked on a full channel), ``seq`` (a hash: sender lease -> last sequence number
 applied, to drop a retried send) and ``ctl`` (a short stream whose entries wake blocked
-receivers: a side gone, a receiver gone with entries to reclaim).
+receivers: a side gone, a receiver gone with entries to reclaim) and ``wait`` (rendezvous: a
+sorted set of receivers waiting in ``recv``, each until its announcement expires; see
+``RV_SEND``). The capacity is stored as 0 for unbounded and -1 for rendezvous.
 
 **The lease clock.** A lease's expiry is scored on a per-channel clock that follows the
 server's ``TIME`` but advances at most half a lease per script run. Every live handle renews its
@@ -27,7 +29,8 @@ KIND: Final = "mpsc.redis/1"
 
 _PRELUDE: Final = (
     """
-local M, S, TX, RX, SPACE, SEQ, CTL = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
+local M, S, TX, RX, SPACE, SEQ = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local CTL, WAIT = KEYS[7], KEYS[8]
 local KIND = '"""
     + KIND
     + """'
@@ -54,7 +57,7 @@ end
 
 -- Every key lives at least KEEP ms more (renewals call this: keys of a dead channel expire).
 local function keep_all(ms)
-  for _, k in ipairs({M, S, TX, RX, SEQ, CTL, SPACE}) do
+  for _, k in ipairs({M, S, TX, RX, SEQ, CTL, SPACE, WAIT}) do
     local p = redis.call('PTTL', k)
     if p ~= -2 and p < ms then redis.call('PEXPIRE', k, ms) end
   end
@@ -78,7 +81,7 @@ local function wake_receivers(why)
 end
 
 local function wake_senders(n)
-  if CAP > 0 and n > 0 then
+  if CAP ~= 0 and n > 0 then
     if n > 64 then n = 64 end
     local t = {}
     for i = 1, n do t[i] = '1' end
@@ -102,6 +105,17 @@ local function rx_gone()
   if not RXG then
     RXG = true
     redis.call('HSET', M, 'rxg', '1')
+    if CAP < 0 then
+      -- Rendezvous: every sender still waiting for its offer to be taken hears 'gone' now.
+      for _, e in ipairs(redis.call('XRANGE', S, '-', '+')) do
+        local f = e[2]
+        if f[3] == 'a' then
+          redis.call('LPUSH', f[4], 'gone')
+          redis.call('PEXPIRE', f[4], KEEP)
+        end
+      end
+      redis.call('DEL', WAIT)
+    end
     redis.call('DEL', S)
     wake_senders(64)
   end
@@ -122,11 +136,28 @@ local function forget_consumer(c)
   end
 end
 
+-- Rendezvous: the offers that senders whose leases ended left untaken are withdrawn (a sender
+-- that died waiting for its offer to be taken never returned: its value goes nowhere).
+local function withdraw_offers(gone)
+  local dead = {}
+  for _, g in ipairs(gone) do dead[g] = true end
+  for _, e in ipairs(redis.call('XRANGE', S, '-', '+')) do
+    local f = e[2]
+    if f[3] == 'a' then
+      local owner = string.match(f[4], ':mpsc:ack:(%x+)[/%d]*$')
+      if owner and dead[owner] and #redis.call('XPENDING', S, 'rx', e[1], e[1], 1) == 0 then
+        redis.call('XDEL', S, e[1])
+      end
+    end
+  end
+end
+
 local function prune_tx()
   local gone = redis.call('ZRANGEBYSCORE', TX, '-inf', CLOCK)
   if #gone > 0 then
     redis.call('ZREMRANGEBYSCORE', TX, '-inf', CLOCK)
     redis.call('HDEL', SEQ, unpack(gone))
+    if CAP < 0 and not RXG then withdraw_offers(gone) end
   end
   if not TXG and redis.call('ZCARD', TX) == 0 then tx_gone() end
 end
@@ -161,7 +192,7 @@ local tm = redis.call('TYPE', M)['ok']
 if tm == 'none' then
   local ts = redis.call('TYPE', S)['ok']
   if ts ~= 'none' then return {NOW, 'taken', ts} end
-  for _, k in ipairs({TX, RX, SPACE, SEQ, CTL}) do
+  for _, k in ipairs({TX, RX, SPACE, SEQ, CTL, WAIT}) do
     local t = redis.call('TYPE', k)['ok']
     if t ~= 'none' then return {NOW, 'taken', t, k} end
   end
@@ -219,15 +250,17 @@ return {NOW, 'ok', done + room}
 )
 
 # ARGV: receiver lease id, how many to take at most, '1' to re-read this consumer's own pending
-# entries first (after a call whose reply was lost), then the ids to acknowledge (and delete).
+# entries first (after a call whose reply was lost; on a rendezvous channel, what a sender handed
+# it), the announcement (rendezvous: ms this receiver will wait, announced in WAIT for senders to
+# hand it a value; 0 takes an announcement back), then the ids to acknowledge (and delete).
 # Reply: NOW, 'ok', {id, payload, ...} | NOW, 'empty', last stream id, last ctl id | 'disc' | 'lost'.
 RECV: Final = (
     _PRELUDE
     + """
 if not load() then return {NOW, 'lost'} end
-local me, count = ARGV[1], tonumber(ARGV[2])
+local me, count, announce = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[4])
 if not mine(RX, me) or RXG then return {NOW, 'lost'} end
-ack(4)
+ack(5)
 prune_tx()
 prune_rx()
 local out = {}
@@ -270,7 +303,30 @@ if #out == 0 and DEAD then
 end
 if #out == 0 then
   local r = redis.call('XREADGROUP', 'GROUP', 'rx', me, 'COUNT', count, 'STREAMS', S, '>')
-  if r then take(r[1][2]) end
+  if r then
+    take(r[1][2])
+    -- A rendezvous offer read for the first time is taken: its sender hears so (entries
+    -- claimed from a dead receiver were taken at their first reading already).
+    for _, e in ipairs(r[1][2]) do
+      local f = e[2]
+      if f and f[3] == 'a' then
+        redis.call('LPUSH', f[4], e[1])
+        redis.call('PEXPIRE', f[4], KEEP)
+      end
+    end
+  end
+end
+if CAP < 0 then
+  if #out == 0 and announce > 0 and not TXG then
+    redis.call('ZADD', WAIT, CLOCK + announce, me)
+    redis.call('PEXPIRE', WAIT, KEEP)
+    -- a token for a select whose send waits for a receiver to announce itself
+    redis.call('LPUSH', SPACE, '1')
+    redis.call('LTRIM', SPACE, 0, 0)
+    redis.call('PEXPIRE', SPACE, KEEP)
+  else
+    redis.call('ZREM', WAIT, me)
+  end
 end
 if #out > 0 then return {NOW, 'ok', out} end
 -- Disconnected once the last sender went and no entry is left anywhere: none new, none
@@ -282,6 +338,91 @@ if #e > 0 then last = e[1][1] end
 e = redis.call('XREVRANGE', CTL, '+', '-', 'COUNT', 1)
 if #e > 0 then lastctl = e[1][1] end
 return {NOW, 'empty', last, lastctl}
+"""
+)
+
+# Rendezvous (capacity 0; CAP is -1 on the server). A send first looks for a receiver announced
+# in WAIT (a live lease, an announcement not expired): then its value is appended and at once
+# read into that receiver's pending entries (XREADGROUP as its consumer), so it is taken in
+# the same script ('ok'). Otherwise ``try_send`` reports 'full' and ``send`` posts an *offer*:
+# an entry that also names the sender's ack list (KEYS[9]); the receiver script that first reads
+# it pushes the entry's id there, which the sender waits for (BLMOVE, not consuming it, so a
+# lost reply loses nothing). Undelivered offers and live announcements never coexist: a
+# receiver announces only when no offer was there to read, a sender posts only when nobody is
+# announced.
+# ARGV: sender lease id, lane field, seq, late (as SEND), mode ('try' | 'post' | 'undo'), payload.
+# Reply: NOW, 'ok' | 'full' | 'posted', offer id | 'disc' | 'lost' | 'late' | 'undone'.
+# A retried attempt (same seq) returns the first attempt's outcome; 'undo' (after a timed-out
+# attempt whose reply never came) returns it too, or makes sure it never happens.
+RV_SEND: Final = (
+    _PRELUDE
+    + """
+if not load() then return {NOW, 'lost'} end
+local late = tonumber(ARGV[4])
+if late > 0 and NOW > late then return {NOW, 'late'} end
+if not live(TX, ARGV[1]) then return {NOW, 'lost'} end
+if not RXG and redis.call('ZCOUNT', RX, '(' .. CLOCK, '+inf') == 0 then prune_rx() end
+if RXG then return {NOW, 'disc'} end
+local field, seq, mode, ACKS = ARGV[2], ARGV[3], ARGV[5], KEYS[9]
+local prev = redis.call('HGET', SEQ, field)
+if prev then
+  local ps, pr = string.match(prev, '^(%d+)|(.*)$')
+  if ps == seq then
+    if pr == 'h' then return {NOW, 'ok'} end
+    if pr == 'x' then return {NOW, 'undone'} end
+    return {NOW, 'posted', pr}
+  end
+end
+if mode == 'undo' then  -- the attempt with this seq never ran: it never will
+  redis.call('HSET', SEQ, field, seq .. '|x')
+  return {NOW, 'undone'}
+end
+redis.call('ZREMRANGEBYSCORE', WAIT, '-inf', CLOCK)
+local to = nil
+for _, c in ipairs(redis.call('ZRANGE', WAIT, 0, -1)) do
+  if live(RX, c) then to = c break end
+  redis.call('ZREM', WAIT, c)
+end
+if to then
+  redis.call('XADD', S, '*', 'd', ARGV[6])
+  local r = redis.call('XREADGROUP', 'GROUP', 'rx', to, 'STREAMS', S, '>')
+  -- (only this entry is undelivered: an announced receiver found no offer to read)
+  redis.call('ZREM', WAIT, to)
+  redis.call('HSET', SEQ, field, seq .. '|h')
+  return {NOW, 'ok'}
+end
+if mode == 'try' then return {NOW, 'full'} end
+redis.call('DEL', ACKS)
+local id = redis.call('XADD', S, '*', 'd', ARGV[6], 'a', ACKS)
+redis.call('HSET', SEQ, field, seq .. '|' .. id)
+return {NOW, 'posted', id}
+"""
+)
+
+# ARGV: offer id, mode ('check' | 'withdraw'); KEYS[9]: the offer's ack list. Reply: NOW,
+# 'taken' (a receiver read it) | 'disc' (dropped: every receiver is gone) | 'withdrawn' (it was
+# still there, now deleted) | 'waiting' (check only).
+RV_CHECK: Final = (
+    _PRELUDE
+    + """
+local id, ACKS = ARGV[1], KEYS[9]
+if redis.call('LPOS', ACKS, id) then
+  redis.call('DEL', ACKS)
+  return {NOW, 'taken'}
+end
+if not load() then return {NOW, 'disc'} end
+prune_rx()
+if RXG then
+  redis.call('DEL', ACKS)
+  return {NOW, 'disc'}
+end
+if ARGV[2] == 'withdraw' or #redis.call('XRANGE', S, id, id) == 0 then
+  -- (an offer gone untaken was withdrawn by its sender's close or the end of its lease)
+  redis.call('XDEL', S, id)
+  redis.call('DEL', ACKS)
+  return {NOW, 'withdrawn'}
+end
+return {NOW, 'waiting'}
 """
 )
 
@@ -307,13 +448,15 @@ if side == 'tx' then
   redis.call('ZREM', TX, id)
   redis.call('HDEL', SEQ, id)
   for i = 3, #ARGV do redis.call('HDEL', SEQ, ARGV[i]) end
+  if CAP < 0 and not RXG then withdraw_offers({id}) end
   if redis.call('ZCARD', TX) == 0 then tx_gone() end
 else
   ack(3)
+  redis.call('ZREM', WAIT, id)
   if redis.call('ZREM', RX, id) == 1 then forget_consumer(id) end
   if redis.call('ZCARD', RX) == 0 then rx_gone() end
 end
-if TXG and RXG then redis.call('DEL', M, S, TX, RX, SPACE, SEQ, CTL) end
+if TXG and RXG then redis.call('DEL', M, S, TX, RX, SPACE, SEQ, CTL, WAIT) end
 return {NOW, 'ok'}
 """
 )

@@ -8,10 +8,14 @@ thrown in. :func:`drive` runs it with blocking calls, :func:`drive_async` with r
 
 Cancellation (asyncio): a step whose outcome matters is finished even when the task is
 cancelled during it (the call is shielded and awaited), and its reply is handed to the
-generator; if the operation is then complete, it returns its result and the cancellation is
-delivered again at the task's next await; if not, the generator is closed and
-``CancelledError`` raised, with nothing taken or sent. A waiting step (XREAD/BLPOP) is simply
-cancelled.
+generator. A waiting step (XREAD/BLPOP/BLMOVE) is cut short, and the generator hears
+:class:`Abandoned` (an ``Expired``: as if its deadline had passed), so that it can take back
+what it left on the server (a rendezvous offer or announcement) with more steps, which are
+run to the end. If the operation then completes, it returns its result and the cancellation is
+delivered again at the task's next await; if not, ``CancelledError`` is raised, with nothing
+taken or sent. An interrupt (Ctrl-C) landing in a thread's waiting step is handled the same
+way: the call either returns its result (the exception raised right after, see
+``mpsc._interrupts``) or did not happen and raises it.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import sys
 from collections.abc import Generator
 from typing import Any, NamedTuple, TypeVar
 
+from .._interrupts import finish, nothing
 from ._errors import ConnectionError
 from ._link import Build, Expired, Link
 
@@ -34,6 +39,11 @@ class Step(NamedTuple):
 
 
 Algorithm = Generator[Step, Any, R]
+
+
+class Abandoned(Expired):
+    """Thrown into an algorithm at a waiting step cut short by a cancellation or an interrupt:
+    it acts as if its deadline had passed (taking back what it left on the server)."""
 
 
 def _advance(algorithm: Algorithm[R], reply: Any, error: BaseException | None) -> tuple[bool, Any]:
@@ -54,16 +64,35 @@ def _call(link: Link, step: Step) -> tuple[Any, BaseException | None]:
 
 
 def drive(link: Link, algorithm: Algorithm[R]) -> R:
-    """Run ``algorithm`` with blocking calls. (Its loops hold no ``try``: see
-    ``mpsc._ops.recorded`` on loop back edges.)"""
+    """Run ``algorithm`` with blocking calls. An exception landing in a waiting step (Ctrl-C)
+    is held while the algorithm takes back what it left (``Abandoned``): then either it
+    completed, and its result is returned with the exception raised right after, or the
+    exception is raised. (The loop is ``while True``: see ``mpsc._ops.recorded`` on loop back
+    edges.)"""
     reply: Any = None
     error: BaseException | None = None
+    landed: BaseException | None = None
     while True:
-        done, got = _advance(algorithm, reply, error)
+        try:
+            done, got = _advance(algorithm, reply, error)
+        except BaseException:
+            if landed is not None:
+                raise landed from None
+            raise
         if done:
             result: R = got
+            if landed is not None:
+                return finish(result, nothing, None, landed)
             return result
-        reply, error = _call(link, got)
+        if landed is not None and not got.commits:  # it would wait again: it gives up instead
+            reply, error = None, Abandoned()
+            continue
+        try:
+            reply, error = _call(link, got)
+        except BaseException as exc:
+            if got.commits or landed is not None:
+                raise
+            landed, reply, error = exc, None, Abandoned()
 
 
 def refuse_in_event_loop(suggestion: str) -> None:
@@ -84,16 +113,22 @@ async def drive_async(link: Link, algorithm: Algorithm[R]) -> R:
     error: BaseException | None = None
     cancelled = 0
     while True:
-        done, got = _advance(algorithm, reply, error)
+        try:
+            done, got = _advance(algorithm, reply, error)
+        except BaseException:
+            if cancelled:  # it did not complete: it took back what it had left, and did nothing
+                raise asyncio.CancelledError() from None
+            raise
         if done:
             if cancelled:
                 _redeliver(cancelled)
             result: R = got
             return result
-        if cancelled:  # the operation is not complete: it is abandoned, having done nothing
-            algorithm.close()
-            raise asyncio.CancelledError()
-        reply, error, cancelled = await _call_async(link, algorithm, got)
+        if cancelled and not got.commits:  # it would wait again: it gives up instead
+            reply, error = None, Abandoned()
+            continue
+        reply, error, more = await _call_async(link, algorithm, got)
+        cancelled = cancelled or more
 
 
 async def _call_async(
@@ -107,11 +142,13 @@ async def _call_async(
     try:
         return (await asyncio.shield(call) if step.commits else await call), None, 0
     except asyncio.CancelledError:
-        if not step.commits or call.cancelled():
+        task = asyncio.current_task()
+        cancelled = max(1, task.cancelling() if task is not None else 1)
+        if not step.commits:  # a wait, cut short: the algorithm takes back what it left
+            return None, Abandoned(), cancelled
+        if call.cancelled():
             algorithm.close()
             raise
-        task = asyncio.current_task()
-        cancelled = task.cancelling() if task is not None else 1
         await _finished(call)
         try:
             return call.result(), None, cancelled
