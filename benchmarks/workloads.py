@@ -1007,6 +1007,8 @@ def _run_roles(ctx: Any, roles: list[tuple[str, Callable[..., None], tuple[Any, 
         return reports, leftover
     finally:
         for child in children:
+            if child.pid is None:  # its start failed (or never came)
+                continue
             if child.is_alive():
                 child.kill()
             child.join(5)
@@ -1345,7 +1347,7 @@ def _redis_workloads() -> list[Workload]:
     fanin.max_repeats, fanin.warm_up = 3, False
     disconnect = Workload(
         "redis_disconnect", "Redis: disconnection after SIGKILL of the last sender", "redis", "s",
-        False, rw.disconnect_row(rw.default_lease()), 1, 1,
+        False, rw.disconnect_row(rw.default_lease()), 2, 1,  # (n: 1 per run, after the split)
     )  # fmt: skip
     disconnect.description = (
         "a receiver process blocked in recv(), the only sender's process SIGKILLed at a random "
