@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import redis_workloads as rw
 from workloads import GROUPS, Workload
 
 
@@ -24,6 +25,8 @@ class Result:
     samples: list[float] = field(default_factory=list)
     error: str | None = None
     note: str = ""
+    # Secondary figures of each run, by name (e.g. the Redis server's CPU): medians in the table.
+    extras: dict[str, list[float]] = field(default_factory=dict)
 
     @property
     def median(self) -> float:
@@ -47,7 +50,9 @@ class Target:
     many times the row costs (met when <= threshold); ``time`` - the same ratio, read as the
     row's time per operation over the other's (round trips); ``bytes`` - the row's bytes over the
     other's (met when <= threshold); ``at most`` - the row's own value, no ratio (met when
-    <= threshold; ``against`` names the unit).
+    <= threshold; ``against`` names the unit; ``stat`` says which: the median of the runs, or
+    their max); ``report`` - the row's rate over the other's and the row's secondary figures,
+    with no goal (the issue asks for the figures only).
     """
 
     workload: str
@@ -55,12 +60,16 @@ class Target:
     against: str
     kind: str
     threshold: float
+    stat: str = "median"
 
     @property
     def text(self) -> str:
         op = ">=" if self.kind == "rate" else "<="
         if self.kind == "at most":
-            return f"{self.workload}: {self.row} {op} {self.threshold:g} {self.against}"
+            stat = "" if self.stat == "median" else f" ({self.stat} of the runs)"
+            return f"{self.workload}: {self.row}{stat} {op} {self.threshold:g} {self.against}"
+        if self.kind == "report":
+            return f"{self.workload}: {self.row} vs {self.against}"
         what = {"rate": "", "cost": " (cost per op)", "time": " (time per op)", "bytes": " (bytes)"}[
             self.kind
         ]
@@ -92,6 +101,18 @@ TARGETS = [  # issue 10's where it set them, earlier issues' otherwise (issue 11
     Target("process_large", "mpsc.process", "multiprocessing.Queue", "rate", 1.0),
     Target("memory_queued", "mpsc", "collections.deque", "bytes", 1.1),
     Target("memory_idle", "mpsc", "B", "at most", 1024),
+    # issue 12's (mpsc.redis)
+    Target("redis_send", "mpsc.redis send", "redis-py XADD", "rate", 0.8),
+    Target("redis_send", "mpsc.redis send_many", "redis-py pipelined XADD", "rate", 1.0),
+    Target("redis_recv", "mpsc.redis recv", "redis-py XREADGROUP+XACK", "rate", 0.8),
+    *(
+        Target("redis_fanin", row, rw.FANIN_REFERENCE, "report", 0)
+        for row in ("mpsc.redis channel", f"mpsc.redis bounded({rw.FANIN_CAPACITY})")
+    ),
+    *(
+        Target("redis_disconnect", rw.disconnect_row(lease), "s", "at most", lease + 0.5, "max")
+        for lease in (rw.default_lease(), rw.SHORT_LEASE)
+    ),
 ]
 
 
@@ -154,6 +175,8 @@ def fmt_value(value: float, unit: str) -> str:
         return "—"
     if unit.startswith("B/"):
         return f"{value:,.1f} B" if value < 100 else f"{value:,.0f} B"
+    if unit == "s":
+        return f"{value:.3g} s"
     if unit == "MB/s":
         return f"{value:,.0f} MB/s" if value >= 100 else f"{value:.3g} MB/s"
     for scale, suffix in ((1e6, " M"), (1e3, " k")):
@@ -173,7 +196,9 @@ def target_ratio(target: Target, results: dict[str, dict[str, Result]]) -> float
     rows = results.get(target.workload, {})
     if target.kind == "at most":
         row = rows.get(target.row)
-        return row.median if row is not None else math.nan
+        if row is None:
+            return math.nan
+        return row.high if target.stat == "max" else row.median
     r = ratio(rows, target.row, target.against)
     if target.kind in ("cost", "time"):
         return 1 / r if r else math.nan
@@ -181,7 +206,7 @@ def target_ratio(target: Target, results: dict[str, dict[str, Result]]) -> float
 
 
 def target_met(target: Target, value: float) -> bool | None:
-    if math.isnan(value):
+    if math.isnan(value) or target.kind == "report":
         return None
     if target.kind == "rate":
         return value >= target.threshold
@@ -217,23 +242,28 @@ def workload_table(workload: Workload, results: dict[str, Result], n: int, runs:
         key=lambda r: r.median,
         reverse=workload.higher_is_better,
     )
+    extras = list(dict.fromkeys(name for r in results.values() for name in r.extras))
     for result in ranked:
         spread = f"{fmt_value(result.low, workload.unit)} … {fmt_value(result.high, workload.unit)}"
         rel = ratio(results, result.name, workload.reference)
+        figures = [result.extras.get(name) for name in extras]
         rows.append(
             [
                 result.name,
                 fmt_value(result.median, workload.unit),
                 spread,
                 "—" if math.isnan(rel) else f"{rel:.2f}x",
+                *(_fmt_extra(statistics.median(f)) if f else "—" for f in figures),
             ]
         )
+    blank = [""] * len(extras)
     for result in results.values():
         if result.error:
-            rows.append([result.name, "FAILED", result.error[:70], ""])
+            rows.append([result.name, "FAILED", result.error[:70], "", *blank])
     for name, reason in workload.skipped.items():
-        rows.append([name, "skipped", reason[:90], ""])
-    table = _table(["implementation", "median", "min … max", f"x {workload.reference}"], rows, {1, 3})
+        rows.append([name, "skipped", reason[:90], "", *blank])
+    header = ["implementation", "median", "min … max", f"x {workload.reference}", *extras]
+    table = _table(header, rows, {1, 3, *range(4, 4 + len(extras))})
     return f"{head}\n{table}"
 
 
@@ -245,16 +275,21 @@ def targets_table(results: dict[str, dict[str, Result]]) -> tuple[str, list[dict
         value = target_ratio(target, results)
         met = target_met(target, value)
         unit = f" {target.against}" if target.kind == "at most" else "x"
-        shown = (
-            "—"
-            if math.isnan(value)
-            else f"{value:,.0f}{unit}"
-            if target.kind == "at most"
-            else f"{value:.2f}x"
-        )
-        status = {True: "met", False: "NOT MET", None: "not measured"}[met]
-        op = ">=" if target.kind == "rate" else "<="
-        rows.append([target.text, f"{op} {target.threshold:g}{unit}", shown, status])
+        figures = _extras_text(results[target.workload].get(target.row)) if target.kind == "report" else ""
+        if math.isnan(value):
+            shown = "—"
+        elif target.kind == "at most":
+            shown = f"{value:,.0f}{unit}" if target.threshold >= 100 else f"{value:.2f}{unit}"
+        else:
+            shown = f"{value:.2f}x" + (f"; {figures}" if figures else "")
+        if target.kind == "report":
+            status = "reported" if not math.isnan(value) else "not measured"
+            goal = "report"
+        else:
+            status = {True: "met", False: "NOT MET", None: "not measured"}[met]
+            op = ">=" if target.kind == "rate" else "<="
+            goal = f"{op} {target.threshold:g}{unit}"
+        rows.append([target.text, goal, shown, status])
         records.append(
             {
                 "workload": target.workload,
@@ -262,13 +297,26 @@ def targets_table(results: dict[str, dict[str, Result]]) -> tuple[str, list[dict
                 "against": target.against,
                 "kind": target.kind,
                 "threshold": target.threshold,
+                "stat": target.stat,
                 "ratio": None if math.isnan(value) else value,
                 "met": met,
                 "text": target.text,
+                "figures": figures or None,
             }
         )
     table = _table(["target", "goal", "measured", "status"], rows, {1, 2})
     return "== Targets (ratios of medians; measured, never asserted)\n" + table, records
+
+
+def _extras_text(result: Result | None) -> str:
+    """The medians of a row's secondary figures, for the targets table."""
+    if result is None:
+        return ""
+    return ", ".join(f"{name} {_fmt_extra(statistics.median(v))}" for name, v in result.extras.items() if v)
+
+
+def _fmt_extra(value: float) -> str:
+    return f"{value:.3g}"
 
 
 # -- JSON -----------------------------------------------------------------------------------------
@@ -305,6 +353,11 @@ def to_json(
                         "samples": r.samples,
                         "error": r.error,
                         "note": r.note,
+                        "extras": {
+                            k: {"median": statistics.median(v), "min": min(v), "max": max(v), "samples": v}
+                            for k, v in r.extras.items()
+                            if v
+                        },
                     }
                     for name, r in rows.items()
                 },
@@ -379,10 +432,10 @@ def plots(
     for workload in workloads:
         if any(r.samples for r in results.get(workload.key, {}).values()):
             by_group.setdefault(workload.group, []).append(workload)
-    # Workloads of one group share a panel, except in memory and processes: a panel per unit.
+    # Workloads of one group share a panel, except in memory, processes and redis: a panel per unit.
     panels: list[tuple[str, str, list[Workload]]] = []
     for group, members in by_group.items():
-        if group in ("memory", "processes"):
+        if group in ("memory", "processes", "redis"):
             by_unit: dict[str, list[Workload]] = {}
             for w in members:
                 by_unit.setdefault(w.unit, []).append(w)
@@ -510,7 +563,13 @@ def load(path: Path) -> tuple[dict[str, Any], list[Workload], dict[str, dict[str
         workload.skipped = w.get("skipped", {})
         workloads.append(workload)
         results[w["key"]] = {
-            name: Result(name, list(r["samples"]), r.get("error"), r.get("note", ""))
+            name: Result(
+                name,
+                list(r["samples"]),
+                r.get("error"),
+                r.get("note", ""),
+                {k: list(e["samples"]) for k, e in r.get("extras", {}).items()},
+            )
             for name, r in w["results"].items()
         }
     return data["machine"], workloads, results

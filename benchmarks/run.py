@@ -100,6 +100,10 @@ def measure(workload: Workload, n: int, repeats: int) -> dict[str, Result]:
         shift = repeat % max(1, len(live))
         for row in live[shift:] + live[:shift]:
             value = _run(workload, row, n, results, live)
+            if isinstance(value, tuple):  # the metric and secondary figures (e.g. server CPU)
+                value, extras = value
+                for name, figure in extras.items():
+                    results[row.name].extras.setdefault(name, []).append(figure)
             if value is not None:
                 results[row.name].samples.append(value)
         print(".", end="", file=sys.stderr, flush=True)
@@ -107,7 +111,9 @@ def measure(workload: Workload, n: int, repeats: int) -> dict[str, Result]:
     return results
 
 
-def _run(workload: Workload, row: Row, n: int, results: dict[str, Result], live: list[Row]) -> float | None:
+def _run(
+    workload: Workload, row: Row, n: int, results: dict[str, Result], live: list[Row]
+) -> float | tuple[float, dict[str, float]] | None:
     if row not in live:
         return None
     gc.collect()
@@ -193,14 +199,14 @@ def main(argv: list[str] | None = None) -> int:
     for workload in chosen:
         n = workload.size(args.quick)
         sizes[workload.key] = n
-        all_results[workload.key] = measure(workload, n, workload.runs(repeats))
+        all_results[workload.key] = measure(workload, n, workload.runs(repeats, args.quick))
     elapsed = time.perf_counter() - started
     info["load_average_at_end"] = report._load()
 
     for workload in chosen:
         print(
             report.workload_table(
-                workload, all_results[workload.key], sizes[workload.key], workload.runs(repeats)
+                workload, all_results[workload.key], sizes[workload.key], workload.runs(repeats, args.quick)
             )
         )
         print()

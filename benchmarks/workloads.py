@@ -33,7 +33,8 @@ class Row:
     """One implementation in one workload: ``run(n)`` measures once and returns the metric."""
 
     name: str
-    run: Callable[[int], float]
+    # The metric, or the metric and secondary figures by name (the tables show their medians).
+    run: Callable[[int], float | tuple[float, dict[str, float]]]
     note: str = ""
 
 
@@ -42,7 +43,7 @@ class Workload:
     key: str
     title: str
     group: str
-    unit: str  # "msg/s", "round trips/s", "selects/s", "B/msg", "B/channel"
+    unit: str  # "msg/s", "round trips/s", "selects/s", "B/msg", "B/channel", "s"
     higher_is_better: bool
     reference: str
     n: int  # full run
@@ -55,12 +56,16 @@ class Workload:
     # Wake-up-bound workloads swing between fast and slow modes from one run to the next (where
     # the scheduler puts the threads): they run `split` times as many runs of n/split messages.
     split: int = 1
+    split_quick: int | None = None  # the split with --quick, where it differs (fewer, shorter runs)
+
+    def _split(self, quick: bool) -> int:
+        return self.split_quick if quick and self.split_quick is not None else self.split
 
     def size(self, quick: bool) -> int:
-        return (self.n_quick if quick else self.n) // self.split
+        return (self.n_quick if quick else self.n) // self._split(quick)
 
-    def runs(self, repeats: int) -> int:
-        return min(repeats, self.max_repeats or repeats) * self.split
+    def runs(self, repeats: int, quick: bool = False) -> int:
+        return min(repeats, self.max_repeats or repeats) * self._split(quick)
 
 
 # -- running threads with a watchdog -------------------------------------------------------------
@@ -774,8 +779,11 @@ def _ctx() -> Any:
     # The forkserver imports these once, when it starts, and each child forked from it has them:
     # a child then imports only this module and peers (~100 ms less per process). Not these two
     # themselves: before 3.13 the forkserver ignores the parent's sys.path, and with it this
-    # directory. Not zmq or faster_fifo either (see FasterFifoPeer).
-    ctx.set_forkserver_preload(["asyncio", "tracemalloc", "mpsc.process", "multiprocessing.queues"])
+    # directory. Not zmq or faster_fifo either (see FasterFifoPeer). mpsc.redis (and redis-py)
+    # for the Redis workloads' children; a module that does not import is left out.
+    ctx.set_forkserver_preload(
+        ["asyncio", "tracemalloc", "mpsc.process", "multiprocessing.queues", "mpsc.redis"]
+    )
     return ctx
 
 
@@ -999,6 +1007,8 @@ def _run_roles(ctx: Any, roles: list[tuple[str, Callable[..., None], tuple[Any, 
         return reports, leftover
     finally:
         for child in children:
+            if child.pid is None:  # its start failed (or never came)
+                continue
             if child.is_alive():
                 child.kill()
             child.join(5)
@@ -1310,7 +1320,7 @@ def build(peers: dict[str, Peer], process_peers: dict[str, ProcessPeer]) -> list
 
 
 def _redis_workloads() -> list[Workload]:
-    """mpsc.redis against plain redis-py loops, on a redis-server the run starts (see
+    """mpsc.redis against plain redis-py, on a redis-server the run starts (see
     benchmarks/redis_workloads.py)."""
     import redis_workloads as rw
 
@@ -1322,13 +1332,38 @@ def _redis_workloads() -> list[Workload]:
     ]:
         workload = Workload(key, title, "redis", "msg/s", True, reference, 20_000, 4_000)
         workload.description = "one client, loopback redis-server (no persistence); sum checked"
-        workload.max_repeats = 3
+        # Round trips to the server's process: their speed swings with where the scheduler puts
+        # the two processes, as ping-pong's does, so 2 runs of n/2 per repeat.
+        workload.max_repeats, workload.split = 3, 2
+        found.append(workload)
+    fanin = Workload(
+        "redis_fanin", f"Redis: {rw.PRODUCERS} → {rw.CONSUMERS} processes, small messages",
+        "redis", "msg/s", True, rw.FANIN_REFERENCE, 12_000, 2_000,
+    )  # fmt: skip
+    fanin.description = (
+        "forkserver processes (start not timed), small ints; sum and count checked; server CPU = "
+        "utime+stime of redis-server (/proc) over the run"
+    )
+    fanin.max_repeats, fanin.warm_up = 3, False
+    disconnect = Workload(
+        "redis_disconnect", "Redis: disconnection after SIGKILL of the last sender", "redis", "s",
+        False, rw.disconnect_row(rw.default_lease()), 2, 1,  # (n: 1 per run, after the split)
+    )  # fmt: skip
+    disconnect.description = (
+        "a receiver process blocked in recv(), the only sender's process SIGKILLed at a random "
+        "point of its lease's renewal period: seconds from the kill to RecvError, one round per run"
+    )
+    # 10 rounds per row in a full run (the max is the figure that matters), 3 with --quick.
+    disconnect.warm_up, disconnect.split, disconnect.split_quick = False, 2, 1
+    found += [fanin, disconnect]
+    for workload, rows in zip(
+        found, [rw.SEND_ROWS, rw.RECV_ROWS, rw.FANIN_ROWS, rw.DISCONNECT_ROWS], strict=True
+    ):
         for name, run in rows.items():
             if reason is not None:
                 workload.skipped[name] = reason
             else:
                 workload.rows.append(Row(name, run))
-        found.append(workload)
     return found
 
 
