@@ -71,9 +71,14 @@ asan: $(VENV)/.installed
 # What users get: the sdist and the wheel (build), checked by twine; the sdist installed by pip
 # in fresh venvs, on a machine without a C compiler (CC=false: the build of the extension fails,
 # the pure-Python package installs and works) and with one, each passing tests against it.
+# The suite run against each installed sdist is a part of it that touches every module (the
+# whole suite runs on every interpreter anyway): MPSC_PACKAGING_TESTS=tests for all of it.
+MPSC_PACKAGING_TESTS ?= tests/test_api.py tests/test_ported.py tests/test_select.py \
+	tests/test_async.py tests/test_process.py tests/test_redis.py tests/test_examples.py
 packaging: $(VENV)/.installed
 	$(PY) -m pip install -q $$($(EXTRA) packaging)
-	$(PY) -m pytest -q -p no:cacheprovider --packaging tests/test_packaging.py
+	MPSC_PACKAGING_TESTS="$(MPSC_PACKAGING_TESTS)" \
+		$(PY) -m pytest -q -p no:cacheprovider --packaging tests/test_packaging.py
 
 # The benchmark suite's peers and matplotlib (the bench extra), on top of the test venv. pygolang
 # 0.1 needs Cython < 3 to build: it is tried with a build constraint and left out if it fails.
