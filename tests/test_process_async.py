@@ -176,28 +176,100 @@ def test_many_tasks_share_one_handle_and_its_clones() -> None:
     run(main)
 
 
-def test_trio_is_refused_clearly() -> None:
+@pytest.mark.parametrize("capacity", [None, 3, 0])
+def test_every_async_method_under_trio(capacity: int | None) -> None:
     trio = pytest.importorskip("trio")
-    tx, rx = mpp.channel()
+    tx, rx = make(capacity)
 
-    async def main() -> None:
+    async def main() -> list[Any]:
+        got: list[Any] = []
         with trio.fail_after(WAIT):
-            with pytest.raises(RuntimeError, match="asyncio only"):
-                await rx.recv_async()
-            with pytest.raises(RuntimeError, match="asyncio only"):
-                await tx.send_async(1)
             with pytest.raises(RuntimeError, match="event loop"):
-                rx.recv()  # a blocking call would freeze trio's loop too
+                rx.recv()  # a blocking call would freeze trio's loop
+            async with trio.open_nursery() as nursery:
 
-    trio.run(main)
-    tx.send(2)
-    assert rx.try_recv() == 2  # nothing was sent or taken
+                async def produce() -> None:
+                    async with tx:
+                        for i in range(200):
+                            await tx.send_async(i)
+
+                nursery.start_soon(produce)
+                async with rx:
+                    async for value in rx:
+                        got.append(value)
+        return got
+
+    assert trio.run(main) == list(range(200))
+
+
+def test_a_trio_task_receives_from_a_child_process(procs: Children) -> None:
+    trio = pytest.importorskip("trio")
+    tx, rx = mpp.sync_channel(10)
+    child = procs.start(children.produce, tx, 1, 300)
+    tx.close()
+
+    async def main() -> list[Any]:
+        with trio.fail_after(WAIT):
+            async with rx:
+                return [value async for value in rx]
+
+    assert trio.run(main) == [(1, i) for i in range(300)]
+    assert procs.join(child) == 0
+
+
+@pytest.mark.parametrize("capacity", CAPACITIES)
+def test_trio_cancellation_churn_loses_and_duplicates_nothing(capacity: int | None) -> None:
+    """Every send and receive cut at a random moment by a trio cancel scope: a cut call either
+    happened (it returns) or took and sent nothing."""
+    trio = pytest.importorskip("trio")
+    count = 400
+
+    async def cut(make_call: Callable[[], Coroutine[Any, Any, Any]]) -> tuple[bool, Any]:
+        with trio.move_on_after(random.choice(TINY)) as scope:
+            result = await make_call()
+        if scope.cancelled_caught:
+            return False, None
+        return True, result
+
+    async def main() -> tuple[list[Any], int, int]:
+        tx, rx = make(capacity)
+        got: list[Any] = []
+        cuts = [0, 0]
+
+        async def send_all() -> None:
+            with tx:
+                i = 0
+                while i < count:
+                    done, _ = await cut(lambda: tx.send_async(i))
+                    if done:
+                        i += 1
+                    else:
+                        cuts[0] += 1
+
+        with trio.fail_after(WAIT * 3):
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(send_all)
+                while True:
+                    try:
+                        done, value = await cut(rx.recv_async)
+                    except mpsc.RecvError:
+                        break
+                    if done:
+                        got.append(value)
+                    else:
+                        cuts[1] += 1
+        return got, cuts[0], cuts[1]
+
+    got, sends_cut, recvs_cut = trio.run(main)
+    assert got == list(range(count))  # each exactly once, in order
+    if capacity is not None:  # (on an unbounded channel no send waits, and few receives do)
+        assert recvs_cut + sends_cut > 10, (sends_cut, recvs_cut)
 
 
 def test_outside_a_loop_is_refused_clearly() -> None:
     tx, rx = mpp.channel()
     coroutine = rx.recv_async()
-    with pytest.raises(RuntimeError, match="running asyncio event loop"):
+    with pytest.raises(RuntimeError, match="running asyncio or trio event loop"):
         coroutine.send(None)
 
 

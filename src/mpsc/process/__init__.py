@@ -52,8 +52,9 @@ have to wait raises ``RuntimeError`` inside a running event loop.
 ``mpsc.select``, ``mpsc.Select`` and ``select_async`` take these handles beside thread channels
 and timers (``_select``: the operation is tried in the selecting thread, which watches its fds).
 
-Known limits of this first tier: the async methods and ``select_async`` over these handles run
-on asyncio only (under trio they raise ``RuntimeError``); a process *killed* in the
+Known limits of this first tier: ``select_async`` over these handles runs on asyncio only
+(under trio it raises ``RuntimeError``; the async methods themselves run under trio too, each
+wait polling in a worker thread, where asyncio needs none); a process *killed* in the
 microseconds between taking a credit and sending, or between taking a message and giving its
 credit back, costs a bounded channel one slot for good; a value whose own Python code runs as
 it unpickles (its classes' ``__setstate__``/``__reduce__`` functions) is unpickled again when

@@ -30,14 +30,30 @@ import weakref
 from collections.abc import Collection, Iterable
 from typing import TYPE_CHECKING, Any
 
-from ._waiting import CONGESTED_WAIT, SLICE, WRITABLE
+from ._waiting import CONGESTED_WAIT, SLICE, WRITABLE, wait_ready
 
 if TYPE_CHECKING:  # asyncio itself is imported only by programs that use it
     import asyncio
 
 
+class _Trio:
+    """Stands for the event loop in a trio task. trio lets one task at a time wait on an fd
+    (``wait_readable`` raises ``BusyResourceError`` for a second), while clones in one process
+    share their fds and one handle may serve many tasks: so a trio task's wait polls the fds in
+    a worker thread (``trio.to_thread``, abandoned on cancellation; it ends within a slice)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<trio>"
+
+
+TRIO: Any = _Trio()
+
+
 def running_loop() -> asyncio.AbstractEventLoop:
-    """The asyncio loop running this task; a clear ``RuntimeError`` under trio or with none."""
+    """The asyncio loop running this task (or ``TRIO`` in a trio task); a clear
+    ``RuntimeError`` with none."""
     aio = sys.modules.get("asyncio")
     if aio is not None:
         loop: asyncio.AbstractEventLoop | None = aio.events._get_running_loop()
@@ -45,11 +61,8 @@ def running_loop() -> asyncio.AbstractEventLoop:
             return loop
     trio = sys.modules.get("trio")
     if trio is not None and trio.lowlevel.in_trio_run():
-        raise RuntimeError(
-            "mpsc.process's *_async methods run on asyncio only, not yet under trio; in a trio "
-            "task, call the blocking method in a worker thread (trio.to_thread.run_sync(rx.recv))"
-        )
-    raise RuntimeError("mpsc.process's *_async methods need a running asyncio event loop")
+        return TRIO  # type: ignore[no-any-return]
+    raise RuntimeError("mpsc.process's *_async methods need a running asyncio or trio event loop")
 
 
 def refuse_in_event_loop(suggestion: str) -> None:
@@ -171,6 +184,8 @@ def unwatch(
 async def ready(loop: asyncio.AbstractEventLoop, fds: Collection[tuple[int, int]]) -> bool:
     """Await until one of ``fds`` is ready (see :func:`watch`) or ``SLICE`` seconds went by
     (with no fds, ``CONGESTED_WAIT``: see ``_waiting.wait_ready``); whether an fd woke it."""
+    if loop is TRIO:
+        return await _ready_in_trio(fds)
     future: asyncio.Future[bool] = loop.create_future()
     added: list[tuple[int, bool]] = []
     timer = None
@@ -184,20 +199,33 @@ async def ready(loop: asyncio.AbstractEventLoop, fds: Collection[tuple[int, int]
         unwatch(loop, added, future)
 
 
+async def _ready_in_trio(fds: Collection[tuple[int, int]]) -> bool:
+    import trio
+
+    woken = await trio.to_thread.run_sync(wait_ready, list(fds), None, abandon_on_cancel=True)
+    return bool(woken)
+
+
 def is_cancellation(exc: BaseException) -> bool:
     """Whether ``exc`` ends the task rather than interrupts it: a cancellation, or the
     ``GeneratorExit`` of a coroutine closed unfinished (its event loop gone)."""
     if isinstance(exc, GeneratorExit):
         return True
     asyncio = sys.modules.get("asyncio")
-    return asyncio is not None and isinstance(exc, asyncio.CancelledError)
+    if asyncio is not None and isinstance(exc, asyncio.CancelledError):
+        return True
+    trio = sys.modules.get("trio")
+    return trio is not None and isinstance(exc, trio.Cancelled)
 
 
 def cancelling() -> int:
     """How many cancellation requests the current task has (0 outside a task); noted when a
-    cancellation came after the operation had happened, for :func:`redeliver`."""
+    cancellation came after the operation had happened, for :func:`redeliver`. (0 in a trio
+    task: trio's cancellation stays until its scope ends, so the next await raises it again.)"""
     import asyncio
 
+    if asyncio.events._get_running_loop() is None:
+        return 0
     task = asyncio.current_task()
     return task.cancelling() if task is not None else 0
 
@@ -208,10 +236,12 @@ def redeliver(loop: asyncio.AbstractEventLoop, level: int) -> None:
     consumed it (an ``asyncio.timeout`` block that ended normally uncancels its request) or the
     task finished. The same as ``mpsc._waiters.AsyncWaiter.redeliver``: the request is delivered
     again, not repeated, so the task's cancellation count is left as it was."""
+    if not level:  # (always so in a trio task: see cancelling)
+        return
     import asyncio
 
     task = asyncio.current_task()
-    if task is None or not level:
+    if task is None:
         return
 
     def again(task: Any = task) -> None:

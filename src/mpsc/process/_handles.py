@@ -643,7 +643,8 @@ class Sender(_Handle[T]):
         the next await) or ``CancelledError`` is raised and the value was not sent (a slot it
         had taken is given back, an offer nobody claimed is withdrawn). Use
         ``asyncio.timeout()`` for a time limit (not ``asyncio.wait_for`` on Python 3.11, which
-        drops a result that completes as it is cancelled). ``RuntimeError`` under trio.
+        drops a result that completes as it is cancelled). Under trio the same (a trio task's wait
+        polls in a worker thread: see ``_async``).
 
         Args:
             value: What to send; it must pickle.
@@ -654,7 +655,7 @@ class Sender(_Handle[T]):
             ClosedHandleError: This handle was closed (or released by ``release_inherited``),
                 also while the task was waiting.
             asyncio.CancelledError: The task was cancelled before the value was sent.
-            RuntimeError: No asyncio event loop is running (trio is not supported here).
+            RuntimeError: No asyncio or trio event loop is running.
         """
         loop = running_loop()
         endpoint = self._open()
@@ -896,7 +897,8 @@ class Receiver(_Handle[T]):
         Safe to cancel: either a message was received (it is returned, and the cancellation
         lands at the next await) or ``CancelledError`` is raised and nothing was taken. Use
         ``asyncio.timeout()`` for a time limit (not ``asyncio.wait_for`` on Python 3.11, which
-        drops a result that completes as it is cancelled). ``RuntimeError`` under trio.
+        drops a result that completes as it is cancelled). Under trio the same (a trio task's wait
+        polls in a worker thread: see ``_async``).
 
         Returns:
             The oldest message.
@@ -906,7 +908,7 @@ class Receiver(_Handle[T]):
             ClosedHandleError: This handle was closed (or released by ``release_inherited``),
                 also while the task was waiting.
             asyncio.CancelledError: The task was cancelled before a message was taken.
-            RuntimeError: No asyncio event loop is running (trio is not supported here).
+            RuntimeError: No asyncio or trio event loop is running.
         """
         loop = running_loop()
         endpoint = self._open()
