@@ -1,8 +1,11 @@
 """Sender and Receiver of a Redis channel: the thread channels' API over Redis Streams.
 
-A **send** is one script (``_lua.SEND``): check the sender's own lease, prune the receivers'
-leases (none left: ``SendError``), drop a retried send by its sequence number, check the
-capacity (full: wait for a ``space`` token with ``BLPOP``, then try again), ``XADD``. Values
+A **send** is one script (``_lua.SEND_FAST``, pre-encoded per lane): check the sender's own
+lease and that a receiver is live, drop a retried send by its sequence number, check the
+capacity (full: wait for a ``space`` token with ``BLPOP``, then try again), ``XADD``. When it
+cannot conclude that the leases are live it does nothing and says 'slow': the full
+``_lua.SEND`` then runs with the same sequence number (prunes the receivers' leases; none left:
+``SendError``). Values
 are pickled at the call; sequence numbers are reserved before each attempt, so a send whose
 outcome is unknown (a lost reply) is retried with the same number and never applied twice, and
 the next send is never mistaken for a retry. Concurrent sends through one handle use separate
