@@ -605,6 +605,103 @@ def test_close_is_seen_within_a_round_trip(url: str) -> None:
     rx.close()
 
 
+# -- the hot send path (SEND_FAST, rxu, kept connections) -----------------------------------
+
+
+def rxu_of(server: RedisServer, tx: mpsc.redis.Sender[Any]) -> Any:
+    return server.command("HGET", tx._lease.keys.all[0], "rxu")
+
+
+def test_fast_send_relies_on_rxu_only_while_it_holds(url: str, server: RedisServer) -> None:
+    """The first send goes through the full SEND ('slow': nothing known about receivers), which
+    records rxu; a receiver's close removes it (it may have been that lease's expiry); a send
+    after the last receiver's close fails at once."""
+    tx, rx = mpsc.redis.channel(url)
+    assert rxu_of(server, tx) is None
+    tx.send(1)
+    assert rxu_of(server, tx) is not None
+    rx2 = rx.clone()
+    rx.close()
+    assert rxu_of(server, tx) is None
+    tx.send(2)  # the full SEND again: rx2 is live
+    assert rxu_of(server, tx) is not None
+    assert rx2.recv() == 1 and rx2.recv() == 2
+    rx2.close()
+    with pytest.raises(mpsc.SendError) as caught:
+        tx.send(3)
+    assert caught.value.value == 3
+    tx.close()
+
+
+def test_fast_send_sees_a_silent_receivers_lease_expire(url: str) -> None:
+    """A receiver whose lease is no longer renewed (its process stopped, unseen by anyone):
+    sends keep succeeding until its lease has expired on the lease clock, then fail, with no
+    other script storing the clock meanwhile than the sender's own renewals."""
+    lease = 0.6
+    tx, rx = mpsc.redis.channel(url, lease=lease)
+    tx.send(0)
+    from mpsc.redis._leases import renewer
+
+    renewer.drop(rx._lease)  # as if its process stopped: nobody renews it any more
+    stopped = time.monotonic()
+    failed: mpsc.SendError | None = None
+    while failed is None and time.monotonic() - stopped < 5:
+        try:
+            tx.send(1)
+        except mpsc.SendError as exc:
+            failed = exc
+        time.sleep(0.005)
+    assert failed is not None
+    took = time.monotonic() - stopped
+    assert 0.8 * lease < took < lease + 0.5, took
+    tx.close()
+    rx._lease.closed = True  # (its lease is gone on the server: nothing to release)
+
+
+def test_sends_survive_a_script_flush(url: str, server: RedisServer) -> None:
+    """The pre-encoded SEND_FAST call loads its script again when the server forgot it (a
+    restart without persistence, SCRIPT FLUSH), sync and async."""
+    tx, rx = mpsc.redis.channel(url)
+    tx.send(1)
+    server.command("SCRIPT", "FLUSH")
+    tx.send(2)
+    server.command("SCRIPT", "FLUSH")
+
+    async def send_async() -> None:
+        await tx.send_async(3)
+
+    asyncio.run(send_async())
+    tx.close()
+    assert list(rx) == [1, 2, 3]
+    rx.close()
+
+
+def test_threads_keep_and_return_their_connections(url: str, server: RedisServer) -> None:
+    """Each thread keeps the connection it sends on; a thread that ends gives it back to the
+    pool, so threads one after another reuse one connection rather than opening one each."""
+    tx, rx = mpsc.redis.channel(url)
+
+    def clients() -> int:
+        listed: bytes = server.command("CLIENT", "LIST")
+        return len(listed.splitlines())
+
+    def burst() -> None:
+        for i in range(5):
+            tx.send(i)
+
+    burst()
+    before = clients()
+    for _ in range(20):
+        t = threading.Thread(target=burst)
+        t.start()
+        t.join()
+        gc.collect()  # (a thread's local slot goes at its end; collected here for sure)
+    assert clients() <= before + 1
+    tx.close()
+    assert len(list(rx)) == 105
+    rx.close()
+
+
 @pytest.mark.stress
 def test_conservation_soak(url: str, procs: Any) -> None:
     """4 producer and 4 consumer processes, 10^5 messages, a bounded channel."""

@@ -1,8 +1,11 @@
 """Sender and Receiver of a Redis channel: the thread channels' API over Redis Streams.
 
-A **send** is one script (``_lua.SEND``): check the sender's own lease, prune the receivers'
-leases (none left: ``SendError``), drop a retried send by its sequence number, check the
-capacity (full: wait for a ``space`` token with ``BLPOP``, then try again), ``XADD``. Values
+A **send** is one script (``_lua.SEND_FAST``, pre-encoded per lane): check the sender's own
+lease and that a receiver is live, drop a retried send by its sequence number, check the
+capacity (full: wait for a ``space`` token with ``BLPOP``, then try again), ``XADD``. When it
+cannot conclude that the leases are live it does nothing and says 'slow': the full
+``_lua.SEND`` then runs with the same sequence number (prunes the receivers' leases; none left:
+``SendError``). Values
 are pickled at the call; sequence numbers are reserved before each attempt, so a send whose
 outcome is unknown (a lost reply) is retried with the same number and never applied twice, and
 the next send is never mistaken for a retry. Concurrent sends through one handle use separate
@@ -31,11 +34,11 @@ from typing import Any, ClassVar, Final, Generic, NoReturn, Self, TypeVar
 
 from .._deadlines import checked_deadline, deadline_after, expired
 from .._errors import ClosedHandleError, Empty, Full, RecvError, SendError, Timeout
-from . import _lua
+from . import _lua, _resp
 from ._errors import ConnectionError, LeaseExpiredError
 from ._keys import Keys
 from ._leases import Lease, evalsha, evalsha_with, fixed, renewer
-from ._link import Expired, Link, link, script, with_secrets
+from ._link import Expired, Link, Packed, link, script, with_secrets
 from ._steps import Algorithm, Step, drive, drive_async, refuse_in_event_loop
 
 T = TypeVar("T")
@@ -48,6 +51,7 @@ TRAVEL: Final = 30.0
 """Seconds a pickled handle's lease lasts until it is unpickled (it keeps its side alive)."""
 
 _SEND: Final = script(_lua.SEND)
+_SEND_FAST: Final = script(_lua.SEND_FAST)
 _RECV: Final = script(_lua.RECV)
 _ACK: Final = script(_lua.ACK)
 _LEASE: Final = script(_lua.LEASE)
@@ -312,13 +316,17 @@ def _rebuild(
 
 
 class _Lane:
-    """One sequence of sends (see the module's docstring)."""
+    """One sequence of sends (see the module's docstring), with the part of its ``SEND_FAST``
+    command that never changes, encoded once (``head``: ``HEAD_ARGS`` arguments)."""
 
-    __slots__ = ("field", "seq")
+    __slots__ = ("field", "head", "seq")
+    HEAD_ARGS: ClassVar = 9
 
-    def __init__(self, field: str) -> None:
+    def __init__(self, lease: Lease, field: str) -> None:
         self.field = field
         self.seq = 0
+        keys = lease.keys.send
+        self.head = _resp.encode("EVALSHA", _SEND_FAST.sha, len(keys), *keys, lease.id, field)
 
 
 class Sender(_Handle[T]):
@@ -328,7 +336,7 @@ class Sender(_Handle[T]):
     _side = "tx"
 
     def _setup(self) -> None:
-        self._lanes: list[_Lane] = [_Lane(self._lease.id)]
+        self._lanes: list[_Lane] = [_Lane(self._lease, self._lease.id)]
         self._lane_count = 1
 
     def _take_lane(self) -> _Lane:
@@ -336,7 +344,7 @@ class Sender(_Handle[T]):
             return self._lanes.pop()
         except IndexError:
             self._lane_count += 1
-            lane = _Lane(f"{self._lease.id}/{self._lane_count}")
+            lane = _Lane(self._lease, f"{self._lease.id}/{self._lane_count}")
             self._lease.lanes.append(lane.field)  # forgotten on the server at close
             return lane
 
@@ -360,16 +368,29 @@ class Sender(_Handle[T]):
         def left() -> Any:
             return values[sent:] if many else values
 
+        fast = True  # SEND_FAST first; SEND after it answered 'slow'
+        redo = False  # the same chunk again, with the same sequence number
+        chunk: list[bytes] = []
+        seq = 0
         try:
             while True:
-                chunk = payloads[sent : sent + CHUNK]
-                seq = lane.seq + 1
-                lane.seq += len(chunk)  # reserved now: see the module's docstring
+                if not redo:
+                    chunk = payloads[sent : sent + CHUNK]
+                    seq = lane.seq + 1
+                    lane.seq += len(chunk)  # reserved now: see the module's docstring
+                redo = False
 
                 def build(
-                    give_up: float, attempt: int, seq: int = seq, chunk: list[bytes] = chunk
-                ) -> list[Any]:
+                    give_up: float,
+                    attempt: int,
+                    seq: int = seq,
+                    chunk: list[bytes] = chunk,
+                    fast: bool = fast,
+                ) -> list[Any] | Packed:
                     late = the_link.server_ms(give_up)
+                    if fast:
+                        command = _resp.command(_Lane.HEAD_ARGS, lane.head, seq, late, *chunk)
+                        return Packed(command, _SEND_FAST)
                     return evalsha(_SEND, lease.keys, lease.id, lane.field, seq, late, *chunk)
 
                 try:
@@ -378,6 +399,10 @@ class Sender(_Handle[T]):
                     raise Timeout(left()) from None
                 the_link.saw(reply[0])
                 status = _status(reply)
+                if status == b"slow":  # (nothing done) the full script decides
+                    fast, redo = False, True
+                    continue
+                fast = True
                 if status == b"ok":
                     done = int(reply[2])
                     sent += done
@@ -391,6 +416,8 @@ class Sender(_Handle[T]):
                     lease.lost = True
                     raise LeaseExpiredError()
                 elif status == b"late":  # the clock estimate was off (a server clock step): again
+                    # (the same number: an earlier attempt whose reply was lost may have run)
+                    redo = True
                     continue
                 else:  # pragma: no cover
                     raise AssertionError(f"unexpected reply {reply!r}")

@@ -55,7 +55,7 @@ class Keys:
     stream it is), the rest carry it as their hash tag (``{name}:mpsc:...``), so a cluster keeps
     all of them on the name's slot. Encoded once: they go with every call."""
 
-    __slots__ = ("all", "ctl", "name", "space", "stream", "tag")
+    __slots__ = ("all", "ctl", "name", "send", "space", "stream", "tag")
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -73,6 +73,8 @@ class Keys:
         self.tag = tag
         self.all: tuple[bytes, ...] = tuple(n.encode() for n in names)
         self.stream, self.space, self.ctl = self.all[1], self.all[4], self.all[6]
+        # What the hot send script (``_lua.SEND_FAST``) touches: meta, stream, tx, seq.
+        self.send: tuple[bytes, ...] = (self.all[0], self.all[1], self.all[2], self.all[5])
 
     def acks(self, lane: str) -> bytes:
         """The list where a rendezvous sender's lane hears that its offer was taken."""

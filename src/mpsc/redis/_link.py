@@ -6,6 +6,12 @@ otherwise by ``IO_TIMEOUT`` per attempt and ``RETRY_FOR`` seconds of retries aft
 failure (then ``mpsc.redis.ConnectionError``). A connection whose reply did not come in time is
 dropped, so a late reply is never mistaken for the next call's.
 
+Each thread keeps the connection it last used (``_Held``) instead of taking one from the pool and
+giving it back per call: that costs a lock, bookkeeping and a poll of the socket per call, as
+much as a send's own work. A kept connection is always idle between calls (any failure or
+interrupt during a call disconnects it), and it goes back to the pool when its thread ends.
+A hot command can come already encoded (:class:`Packed`, see ``_resp``).
+
 Each script reply starts with the server's time; the link keeps the best lower bound of
 ``server time - time.monotonic()`` it has seen (a reply left the server before it arrived here),
 with which a caller turns a local deadline into a server-side one (the ``late`` guard of sends).
@@ -14,6 +20,7 @@ with which a caller turns a local deadline into a server-side one (the ``late`` 
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
 import time
 import weakref
@@ -50,7 +57,19 @@ _OPTIONS: Final[dict[str, Any]] = {
     "protocol": 2,
 }
 
-Build = Callable[[float, int], Sequence[Any]]
+
+class Packed:
+    """A script call already encoded in RESP (``_resp``), and its script (loaded again when the
+    server does not know it)."""
+
+    __slots__ = ("data", "script")
+
+    def __init__(self, data: bytes, script: Script) -> None:
+        self.data = data
+        self.script = script
+
+
+Build = Callable[[float, int], "Sequence[Any] | Packed"]
 """Makes a call's command for one attempt: given the attempt's give-up instant (monotonic) and
 its number (0 for the first)."""
 
@@ -82,6 +101,7 @@ class Link:
         self.offset = -float("inf")
         self._lock = threading.Lock()
         self._pool: redis.ConnectionPool | None = None
+        self._held = threading.local()
         self._async_pools: weakref.WeakKeyDictionary[Any, redis.asyncio.ConnectionPool] = (
             weakref.WeakKeyDictionary()
         )
@@ -109,18 +129,41 @@ class Link:
                     pool = self._pool = redis.ConnectionPool.from_url(self.url, **_OPTIONS)
         return pool
 
-    def _attempt(self, args: Sequence[Any], give_up: float, plain: bool = False) -> Any:
+    def _take(self, pool: Any) -> tuple[Any, _Held | None]:
+        """This thread's kept connection (taken: a call that fails leaves it out), else one from
+        the pool."""
+        held: _Held | None = getattr(self._held, "conn", None)
+        if held is not None:
+            self._held.conn = None
+            if held.pid == os.getpid():
+                return held.conn, held
+            # (a connection inherited through fork belongs to the parent: never touched here)
+        return pool.get_connection(), None
+
+    def _keep(self, pool: Any, conn: Any, held: _Held | None) -> None:
+        if held is None:
+            held = _Held(pool, conn)
+        self._held.conn = held
+
+    def _attempt(self, args: Sequence[Any] | Packed, give_up: float, plain: bool = False) -> Any:
         pool: Any = self._sync_pool()  # (redis-py's connection methods are untyped)
         conn: Any = None
+        held: _Held | None = None
+        ok = False
         try:
-            conn = pool.get_connection()
-            conn.send_command(*args)
+            conn, held = self._take(pool)
+            if isinstance(args, Packed):
+                conn.send_packed_command([args.data])
+            else:
+                conn.send_command(*args)
             # A plain call's reply is read at once (the socket timeout, IO_TIMEOUT, bounds it);
             # one with an earlier deadline, or a blocking command, is waited for first.
             if not plain and not conn.can_read(timeout=max(0.0, give_up - time.monotonic())):
                 conn.disconnect()
                 raise _NoReply("no reply in time")
-            return conn.read_response()
+            reply = conn.read_response()
+            ok = True
+            return reply
         except redis.exceptions.AuthenticationError as exc:
             if conn is not None:
                 conn.disconnect()
@@ -135,6 +178,7 @@ class Link:
             if _unauthenticated(exc):
                 conn.disconnect()
                 raise ConnectionError(f"the Redis server at {self.public} needs credentials: {exc}") from exc
+            ok = True  # (an error reply was read whole: the connection is idle)
             raise
         except BaseException:
             # An interrupt may leave a reply unread on the connection: it is not reused.
@@ -143,7 +187,12 @@ class Link:
             raise
         finally:
             if conn is not None:
-                pool.release(conn)
+                if ok:
+                    self._keep(pool, conn, held)
+                elif held is not None:
+                    held.give_back()
+                else:
+                    pool.release(conn)
 
     def call(self, build: Build, deadline: float | None, extra: float = 0.0) -> Any:
         """Run one command (built per attempt) until a reply: ``extra`` is how long the command
@@ -176,7 +225,13 @@ class Link:
                 time.sleep(delay)
                 attempt += 1
 
-    def _run(self, args: Sequence[Any], give_up: float, plain: bool) -> Any:
+    def _run(self, args: Sequence[Any] | Packed, give_up: float, plain: bool) -> Any:
+        if isinstance(args, Packed):
+            try:
+                return self._attempt(args, give_up, plain)
+            except redis.exceptions.NoScriptError:
+                self._attempt(("SCRIPT", "LOAD", args.script.source), give_up)
+                return self._attempt(args, give_up, plain)
         if args[0] == "EVALSHA":
             try:
                 return self._attempt(args, give_up, plain)
@@ -194,14 +249,17 @@ class Link:
             pool = self._async_pools[loop] = redis.asyncio.ConnectionPool.from_url(self.url, **_OPTIONS)
         return pool
 
-    async def _attempt_async(self, args: Sequence[Any], give_up: float) -> Any:
+    async def _attempt_async(self, args: Sequence[Any] | Packed, give_up: float) -> Any:
         import asyncio
 
         pool: Any = self._loop_pool(asyncio.get_running_loop())
         conn: Any = None
         try:
             conn = await pool.get_connection()
-            await conn.send_command(*args)
+            if isinstance(args, Packed):
+                await conn.send_packed_command([args.data])
+            else:
+                await conn.send_command(*args)
             try:
                 async with asyncio.timeout(max(0.0, give_up - time.monotonic())):
                     return await conn.read_response()
@@ -231,7 +289,13 @@ class Link:
             if conn is not None:
                 await asyncio.shield(pool.release(conn))
 
-    async def _run_async(self, args: Sequence[Any], give_up: float) -> Any:
+    async def _run_async(self, args: Sequence[Any] | Packed, give_up: float) -> Any:
+        if isinstance(args, Packed):
+            try:
+                return await self._attempt_async(args, give_up)
+            except redis.exceptions.NoScriptError:
+                await self._attempt_async(("SCRIPT", "LOAD", args.script.source), give_up)
+                return await self._attempt_async(args, give_up)
         if args[0] == "EVALSHA":
             try:
                 return await self._attempt_async(args, give_up)
@@ -268,6 +332,27 @@ class Link:
                     ) from exc.__cause__
                 await asyncio.sleep(delay)
                 attempt += 1
+
+
+class _Held:
+    """A connection a thread keeps between calls; back to the pool when the thread ends (its
+    ``threading.local`` slot, the only reference, goes)."""
+
+    __slots__ = ("__weakref__", "conn", "pid", "returned")
+
+    def __init__(self, pool: Any, conn: Any) -> None:
+        self.conn = conn
+        self.pid = os.getpid()
+        self.returned = weakref.finalize(self, _give_back, pool, conn, self.pid)
+
+    def give_back(self) -> None:
+        """(After a failed call: the connection was disconnected.)"""
+        self.returned()
+
+
+def _give_back(pool: Any, conn: Any, pid: int) -> None:
+    if pid == os.getpid():
+        pool.release(conn)
 
 
 _SCRIPTS: dict[bytes, Script] = {}
