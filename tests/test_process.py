@@ -1640,3 +1640,30 @@ def _open(fd: int) -> bool:
     except OSError:
         return False
     return True
+
+
+def test_elsewhere_than_linux_the_module_imports_and_making_a_channel_says_why_not() -> None:
+    """Where the design's system calls are missing (macOS has no SOCK_SEQPACKET, no memfd, no
+    pipe2, no MSG_CMSG_CLOEXEC), ``import mpsc.process`` works and making a channel raises a
+    clear ``NotImplementedError`` (simulated here: those names removed, sys.platform changed)."""
+    script = textwrap.dedent(
+        """
+        import os, socket, sys
+        sys.platform = "darwin"
+        for module, name in [(socket, "MSG_CMSG_CLOEXEC"), (os, "memfd_create"), (os, "pipe2")]:
+            delattr(module, name)
+        import mpsc.process as mpp
+        for make in (mpp.channel, lambda: mpp.sync_channel(1), lambda: mpp.bounded(0)):
+            try:
+                make()
+            except NotImplementedError as exc:
+                assert "Linux only" in str(exc) and "darwin" in str(exc), exc
+            else:
+                raise AssertionError("a channel was made")
+        print("ok")
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-3000:]

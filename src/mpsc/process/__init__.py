@@ -63,7 +63,8 @@ counts as unreadable (the interrupt is raised; a value that fails to unpickle by
 its own error at once and its code runs once); ``try_send`` on a rendezvous channel is guided
 by hints of waiting receivers and may say ``Full`` in a race with one arriving or leaving; a
 call (or task) blocked on a handle that another thread (or task) closes notices within 0.1 s;
-Linux only (SOCK_SEQPACKET, memfd).
+Linux only (SOCK_SEQPACKET, memfd): elsewhere the module imports and making a channel raises
+``NotImplementedError`` saying so.
 
 File descriptors: a large value (a memfd) and a handle inside a value travel as fds, and the
 kernel lets an ordinary user have at most ``ulimit -n`` of them in flight (root is exempt); a

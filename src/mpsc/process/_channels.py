@@ -11,6 +11,7 @@ from __future__ import annotations
 import fcntl
 import os
 import socket
+import sys
 from typing import Final, TypeVar
 
 from .._channels import checked_capacity
@@ -65,7 +66,16 @@ def _credit_pipe(capacity: int) -> tuple[int, int]:
     return read_end, write_end
 
 
+_LINUX: Final = sys.platform.startswith("linux")
+
+
 def _make(capacity: int | None) -> tuple[Sender[T], Receiver[T]]:
+    if not _LINUX:
+        raise NotImplementedError(
+            f"mpsc.process runs on Linux only: it needs AF_UNIX SOCK_SEQPACKET sockets, "
+            f"memfd_create and pipe2, which {sys.platform} lacks (macOS has no SOCK_SEQPACKET). "
+            f"The thread channels (mpsc.channel and the rest) work everywhere."
+        )
     chan_id = os.urandom(8)
     tx_sock, rx_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     fds: list[int] = []
@@ -114,6 +124,7 @@ def channel() -> tuple[Sender[T], Receiver[T]]:
 
     Raises:
         OSError: The kernel refused the socket pair (out of file descriptors, say).
+        NotImplementedError: Not on Linux (see the module's platform note).
 
     Examples:
         >>> tx, rx = channel()
@@ -132,6 +143,7 @@ def unbounded() -> tuple[Sender[T], Receiver[T]]:
 
     Raises:
         OSError: The kernel refused the socket pair (out of file descriptors, say).
+        NotImplementedError: Not on Linux (see the module's platform note).
     """
     return _make(None)
 
@@ -154,6 +166,7 @@ def sync_channel(bound: int) -> tuple[Sender[T], Receiver[T]]:
         ValueError: ``bound`` is negative, above ``MAX_CAPACITY``, or more than this system
             lets a pipe hold.
         OSError: The kernel refused the socket pair or a pipe (out of file descriptors, say).
+        NotImplementedError: Not on Linux (see the module's platform note).
 
     Examples:
         >>> tx, rx = sync_channel(1)
@@ -181,5 +194,6 @@ def bounded(capacity: int) -> tuple[Sender[T], Receiver[T]]:
         ValueError: ``capacity`` is negative, above ``MAX_CAPACITY``, or more than this system
             lets a pipe hold.
         OSError: The kernel refused the socket pair or a pipe (out of file descriptors, say).
+        NotImplementedError: Not on Linux (see the module's platform note).
     """
     return sync_channel(capacity)

@@ -52,7 +52,8 @@ RECV_SIZE: Final = _HEADER.size + INLINE_MAX
 ANC_SIZE: Final = socket.CMSG_SPACE(MAX_FDS * 4)
 # Plain ints: the flag enums' operators cost more than the system calls' own work.
 SEND_FLAGS: Final = int(socket.MSG_DONTWAIT | socket.MSG_NOSIGNAL)
-RECV_FLAGS: Final = int(socket.MSG_DONTWAIT | socket.MSG_CMSG_CLOEXEC)
+# (getattr: the module imports where MSG_CMSG_CLOEXEC is missing; channels refuse to be made there)
+RECV_FLAGS: Final = int(socket.MSG_DONTWAIT | getattr(socket, "MSG_CMSG_CLOEXEC", 0))
 _TRUNCATED: Final = int(socket.MSG_TRUNC | socket.MSG_CTRUNC)
 _RECV_SIZE: Final = (RECV_SIZE,)
 _ANC_SIZE: Final = (ANC_SIZE,)
