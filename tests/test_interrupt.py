@@ -21,8 +21,11 @@ import pytest
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 
 CHILD = """
-import sys, threading, time
+import signal, sys, threading, time
 import mpsc
+
+# (A runner started in the background without job control ignores SIGINT, and so would we.)
+signal.signal(signal.SIGINT, signal.default_int_handler)
 
 {setup}
 chan = {handle}._chan

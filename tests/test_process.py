@@ -448,7 +448,8 @@ def test_interrupts_keep_a_bounded_capacity_exact() -> None:
 def test_ctrl_c_reaches_a_blocked_recv() -> None:
     script = textwrap.dedent(
         """
-        import sys, mpsc.process
+        import signal, sys, mpsc.process
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # (even if the runner ignores it)
         tx, rx = mpsc.process.sync_channel(1)
         try:
             print("ready", flush=True)  # (in the try: a SIGINT that comes early lands here too)
