@@ -627,11 +627,12 @@ class Sender(_Handle[T]):
         items = list(values)
         payloads = [_dumps(v) for v in items]
         if self._chan.capacity == 0:  # a rendezvous: one hand-off after another
-            for i, payload in enumerate(payloads):
-                try:
+            i = 0
+            try:  # (around the loop: a back edge must not leave a handler, see _ops.recorded)
+                for i, payload in enumerate(payloads):
                     drive(self._chan.link, self._rendezvous_steps(payload, items[i], None, False))
-                except SendError:
-                    raise SendError(items[i:]) from None
+            except SendError:
+                raise SendError(items[i:]) from None
             return
         drive(self._chan.link, self._send_steps(payloads, items, None, False, many=True))
 
