@@ -83,6 +83,14 @@ def live(queue: Any) -> int:
         return sum(not entry.waiter.claims for entry in entries)
 
 
+def threads_started_since(before: set[threading.Thread]) -> set[threading.Thread]:
+    """The threads running now that were not in `before` (a `set(threading.enumerate())`).
+
+    Counting threads would be fooled by threads other tests left behind ending meanwhile.
+    """
+    return set(threading.enumerate()) - before
+
+
 def blocked_receivers(rx: Any) -> int:
     """How many operations are parked receiving on the channel of ``rx`` (white-box)."""
     return live(rx._chan.recvq)

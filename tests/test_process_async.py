@@ -28,7 +28,7 @@ from typing import Any, TypeVar
 
 import process_children as children
 import pytest
-from helpers import Children
+from helpers import Children, threads_started_since
 
 import mpsc
 import mpsc.process as mpp
@@ -643,7 +643,7 @@ def test_sigkill_of_the_receiver_process_fails_a_blocked_send_async(procs: Child
 
 def test_waiting_tasks_use_no_thread() -> None:
     async def main() -> None:
-        before = threading.active_count()
+        before = set(threading.enumerate())
         tx, rx = mpp.sync_channel(1)
         tx.send("fills it")
         zero_tx, zero_rx = mpp.sync_channel(0)
@@ -651,7 +651,7 @@ def test_waiting_tasks_use_no_thread() -> None:
         waiting += [asyncio.create_task(tx.send_async(i)) for i in range(20)]
         await asyncio.sleep(0.05)
         assert not any(task.done() for task in waiting)
-        assert threading.active_count() == before
+        assert threads_started_since(before) == set()
         for task in waiting:
             task.cancel()
         await asyncio.gather(*waiting, return_exceptions=True)

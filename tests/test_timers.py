@@ -21,7 +21,15 @@ from itertools import pairwise
 from typing import Any
 
 import pytest
-from helpers import WAIT, Worker, blocked_receivers, nothing_queued, run_all, wait_until
+from helpers import (
+    WAIT,
+    Worker,
+    blocked_receivers,
+    nothing_queued,
+    run_all,
+    threads_started_since,
+    wait_until,
+)
 
 import mpsc
 
@@ -686,7 +694,7 @@ def test_timers_with_asyncio() -> None:
 
 
 def test_no_thread_per_timer() -> None:
-    before = threading.active_count()
+    before = set(threading.enumerate())
     timers = [mpsc.after(10.0) for _ in range(100)] + [mpsc.tick(10.0) for _ in range(100)]
-    assert threading.active_count() == before
+    assert threads_started_since(before) == set()
     assert all(len(timer) == 0 for timer in timers)
