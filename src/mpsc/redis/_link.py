@@ -14,6 +14,7 @@ with which a caller turns a local deadline into a server-side one (the ``late`` 
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
 import time
 import weakref
@@ -24,6 +25,7 @@ import redis
 import redis.asyncio
 import redis.exceptions
 
+from .._interrupts import complete
 from ._errors import ConnectionError
 from ._keys import public_url
 
@@ -82,6 +84,11 @@ class Link:
         self.offset = -float("inf")
         self._lock = threading.Lock()
         self._pool: redis.ConnectionPool | None = None
+        # The calls' idle connections (not redis-py's pool: an exception landing inside its
+        # bookkeeping loses a connection for good, and a hundred of them exhaust it; one
+        # landing here drops at most the connection at hand, which its finalizer closes).
+        self._idle: list[Any] = []
+        self._idle_pid = os.getpid()
         self._async_pools: weakref.WeakKeyDictionary[Any, redis.asyncio.ConnectionPool] = (
             weakref.WeakKeyDictionary()
         )
@@ -110,10 +117,11 @@ class Link:
         return pool
 
     def _attempt(self, args: Sequence[Any], give_up: float, plain: bool = False) -> Any:
-        pool: Any = self._sync_pool()  # (redis-py's connection methods are untyped)
-        conn: Any = None
+        conn: Any = None  # (redis-py's connection methods are untyped)
         try:
-            conn = pool.get_connection()
+            conn = self._connection()
+            if conn._sock is not None and not _parser_ready(conn):
+                conn.disconnect()  # an interrupt cut redis-py's connect or disconnect short
             conn.send_command(*args)
             # A plain call's reply is read at once (the socket timeout, IO_TIMEOUT, bounds it);
             # one with an earlier deadline, or a blocking command, is waited for first.
@@ -136,14 +144,29 @@ class Link:
                 conn.disconnect()
                 raise ConnectionError(f"the Redis server at {self.public} needs credentials: {exc}") from exc
             raise
-        except BaseException:
-            # An interrupt may leave a reply unread on the connection: it is not reused.
+        except BaseException as exc:
+            # An interrupt may leave a reply unread on the connection: it is not reused. (The
+            # disconnect is finished even if another interrupt lands in it, or redis-py's own
+            # was cut short: a half-disconnected connection would fail its next use.)
             if conn is not None:
-                conn.disconnect()
-            raise
+                try:
+                    exc = complete(_disconnect, conn, exc)
+                except BaseException as landed:  # as complete() started
+                    exc = complete(_disconnect, conn, landed)
+            raise exc
         finally:
             if conn is not None:
-                pool.release(conn)
+                self._idle.append(conn)
+
+    def _connection(self) -> Any:
+        """An idle connection, or a new one (it connects as it sends)."""
+        if self._idle_pid != os.getpid():  # a forked child: the parent's sockets are not its own
+            self._idle, self._idle_pid = [], os.getpid()
+        try:
+            return self._idle.pop()
+        except IndexError:
+            pool: Any = self._sync_pool()
+            return pool.connection_class(**pool.connection_kwargs)
 
     def call(self, build: Build, deadline: float | None, extra: float = 0.0) -> Any:
         """Run one command (built per attempt) until a reply: ``extra`` is how long the command
@@ -271,6 +294,17 @@ class Link:
 
 
 _SCRIPTS: dict[bytes, Script] = {}
+
+
+def _disconnect(conn: Any) -> None:
+    conn.disconnect()
+
+
+def _parser_ready(conn: Any) -> bool:
+    """Whether a connection's reply parser is set up (both of redis-py's parsers drop their
+    reader at a disconnect and make it at a connect: one without it cannot read a reply)."""
+    parser = conn._parser
+    return getattr(parser, "_buffer", True) is not None and getattr(parser, "_reader", True) is not None
 
 
 def _unauthenticated(exc: Exception) -> bool:
