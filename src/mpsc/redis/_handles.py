@@ -324,19 +324,22 @@ class _Lane:
 class Sender(_Handle[T]):
     """The sending half of a Redis channel. Clone it for each producer (anywhere)."""
 
-    __slots__ = ("_lane_count", "_lanes")
+    __slots__ = ("_lane_count", "_lanes", "_lanes_lock")
     _side = "tx"
 
     def _setup(self) -> None:
         self._lanes: list[_Lane] = [_Lane(self._lease.id)]
         self._lane_count = 1
+        self._lanes_lock = threading.Lock()  # (no two new lanes get the same number, GIL or not)
 
     def _take_lane(self) -> _Lane:
         try:
             return self._lanes.pop()
         except IndexError:
-            self._lane_count += 1
-            lane = _Lane(f"{self._lease.id}/{self._lane_count}")
+            with self._lanes_lock:
+                self._lane_count += 1
+                number = self._lane_count
+            lane = _Lane(f"{self._lease.id}/{number}")
             self._lease.lanes.append(lane.field)  # forgotten on the server at close
             return lane
 
