@@ -44,6 +44,10 @@ BATCH: Final = 100
 """Entries an unbounded channel's Receiver fetches per round trip."""
 CHUNK: Final = 500
 """Values ``send_many`` puts in one script call."""
+GRACE: Final = 0.5
+"""Seconds a timed call waits past its deadline for the reply of a script it sent, which then
+counts: a receive returns what it fetched, a send returns normally (and its script does nothing
+once the server's clock passes the attempt's give-up instant minus ``GRACE / 2``)."""
 TRAVEL: Final = 30.0
 """Seconds a pickled handle's lease lasts until it is unpickled (it keeps its side alive)."""
 
@@ -372,11 +376,12 @@ class Sender(_Handle[T]):
                 def build(
                     give_up: float, attempt: int, seq: int = seq, chunk: list[bytes] = chunk
                 ) -> list[Any]:
-                    late = the_link.server_ms(give_up)
+                    # (the script's reply has GRACE / 2 to come back before the attempt gives up)
+                    late = the_link.server_ms(give_up - GRACE / 2)
                     return evalsha(_SEND, lease.keys, lease.id, lane.field, seq, late, *chunk)
 
                 try:
-                    reply = yield Step(build, deadline)
+                    reply = yield Step(build, None if deadline is None else deadline + GRACE)
                 except Expired:
                     raise Timeout(left()) from None
                 the_link.saw(reply[0])
@@ -393,8 +398,10 @@ class Sender(_Handle[T]):
                 elif status == b"lost":
                     lease.lost = True
                     raise LeaseExpiredError()
-                elif status == b"late":  # the clock estimate was off (a server clock step): again
-                    continue
+                elif status == b"late":  # this attempt (and any before it) did nothing
+                    if expired(deadline):
+                        raise Timeout(left())
+                    continue  # the clock estimate was off (a server clock step): again
                 else:  # pragma: no cover
                     raise AssertionError(f"unexpected reply {reply!r}")
                 # Full (for the rest).
@@ -549,10 +556,12 @@ class Sender(_Handle[T]):
 
         Args:
             value: What to send; it must pickle.
-            timeout: Seconds to wait at most (>= 0).
+            timeout: Seconds to wait at most (>= 0). An attempt sent in time is waited for up
+                to ``GRACE`` more and counts: ``send_timeout(v, 0)`` sends when there is room.
 
         Raises:
-            Timeout: No room came in time; the value was not sent and is ``.value``.
+            Timeout: No room came in time; the value was not sent (the server said so: see
+                ``mpsc.redis`` for the one case not covered) and is ``.value``.
             SendError: Every Receiver is gone; the value is ``.value``.
             ValueError: A negative timeout.
             ClosedHandleError: This handle was closed, or inherited through fork.

@@ -227,7 +227,12 @@ SEND: Final = (
     + """
 if not load() then return {NOW, 'lost'} end
 local late = tonumber(ARGV[4])
-if late > 0 and NOW > late then return {NOW, 'late'} end
+if late > 0 and NOW > late then
+  -- Too late: nothing is done, and 'late' says so only if no earlier attempt of this send did it.
+  local prev, first = tonumber(redis.call('HGET', SEQ, ARGV[2]) or '0'), tonumber(ARGV[3])
+  if prev >= first then return {NOW, 'ok', math.min(#ARGV - 4, prev - first + 1)} end
+  return {NOW, 'late'}
+end
 -- The hot path: the lease is only checked (the lease thread renews it), and receivers are
 -- pruned only when none is live.
 if not live(TX, ARGV[1]) then return {NOW, 'lost'} end
