@@ -1465,3 +1465,23 @@ def test_a_receive_whose_event_loop_closed_does_not_wedge_the_receiver(url: str)
     assert rx._owner is None
     tx.close()
     rx.close()
+
+
+def test_every_key_has_a_ttl_from_the_start(url: str, server: RedisServer) -> None:
+    """Finding 05: ``seq`` was created by the first send's HSET, and an adopt that removed its
+    side's only lease recreated ``tx``/``rx``, both without TTL (a process dying before the next
+    renewal left them for ever). Now no script creates a key without one."""
+    tx, rx = mpsc.redis.channel(url, "ttl-from-start")
+
+    def immortal() -> list[bytes]:
+        return [k for k in keys_of(server, "ttl-from-start") if server.command("PTTL", k) == -1]
+
+    tx.send(1)  # (well before the lease thread's first renewal)
+    assert immortal() == []
+    data = pickle.dumps(tx)
+    tx.close()  # the travel lease is now the side's only one: the adopt replaces it
+    carried = pickle.loads(data)
+    assert immortal() == []
+    assert rx.recv_timeout(5.0) == 1
+    carried.close()
+    rx.close()

@@ -198,6 +198,8 @@ if tm == 'none' then
   end
   redis.call('HSET', M, 'kind', KIND, 'cap', cap, 'ttl', ttl, 'clock', 0, 'seen', NOW, 'keep', keep)
   redis.call('XGROUP', 'CREATE', S, 'rx', '0', 'MKSTREAM')
+  -- SEQ always holds this field, so that a send's HSET never creates the key (without a TTL).
+  redis.call('HSET', SEQ, '~', 0)
   load()
   redis.call('ZADD', TX, CLOCK + TTL, ARGV[5])
   redis.call('ZADD', RX, CLOCK + TTL, ARGV[6])
@@ -502,7 +504,10 @@ local Z = RX
 if side == 'tx' then Z = TX end
 if op == 'adopt' then
   if live(Z, from) then
+    -- (the new lease first: removing the only one first would recreate the key without a TTL)
+    redis.call('ZADD', Z, CLOCK + TTL, new)
     redis.call('ZREM', Z, from)
+    return {NOW, 'ok'}
   else
     prune_tx()
     prune_rx()
