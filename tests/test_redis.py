@@ -1485,3 +1485,21 @@ def test_every_key_has_a_ttl_from_the_start(url: str, server: RedisServer) -> No
     assert rx.recv_timeout(5.0) == 1
     carried.close()
     rx.close()
+
+
+def test_server_errors_are_mpsc_errors(url: str, server: RedisServer) -> None:
+    """Finding 13: error replies escaped as raw redis-py exceptions. A database the server does
+    not have is a bad URL (ValueError); a key of another type under a live channel's name is
+    ``mpsc.redis.ServerError`` (a ``ChannelError``)."""
+    with pytest.raises(ValueError, match="DB index"):
+        mpsc.redis.channel(url.rsplit("/", 1)[0] + "/99")
+    tx, rx = mpsc.redis.channel(url)
+    server.command("DEL", tx.name)
+    server.command("SET", tx.name, "someone else's value")
+    with pytest.raises(mpsc.redis.ServerError, match="WRONGTYPE"):
+        tx.send(1)
+    with pytest.raises(mpsc.ChannelError):
+        rx.recv_timeout(1.0)
+    server.command("DEL", tx.name)
+    tx.close()
+    rx.close()

@@ -128,7 +128,7 @@ operation written once, driven by threads or asyncio), ``_lua`` (the server side
 
 from ._bridge import bridge
 from ._channels import LEASE, bounded, channel, credentials, sync_channel, unbounded
-from ._errors import ConnectionError, LeaseExpiredError
+from ._errors import ConnectionError, LeaseExpiredError, ServerError
 from ._handles import BATCH, TRAVEL, Receiver, Sender, SyncSender
 from ._link import RETRY_FOR
 
@@ -141,6 +141,7 @@ __all__ = [
     "LeaseExpiredError",
     "Receiver",
     "Sender",
+    "ServerError",
     "SyncSender",
     "bounded",
     "bridge",

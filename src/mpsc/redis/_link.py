@@ -26,7 +26,7 @@ import redis.asyncio
 import redis.exceptions
 
 from .._interrupts import complete
-from ._errors import ConnectionError
+from ._errors import ConnectionError, ServerError
 from ._keys import public_url
 
 if TYPE_CHECKING:
@@ -139,11 +139,14 @@ class Link:
             if conn is not None:
                 conn.disconnect()
             raise _NoReply(str(exc)) from exc
+        except redis.exceptions.NoScriptError:
+            raise  # (loaded by the caller, and tried again)
         except redis.exceptions.ResponseError as exc:
             if _unauthenticated(exc):
                 conn.disconnect()
                 raise ConnectionError(f"the Redis server at {self.public} needs credentials: {exc}") from exc
-            raise
+            conn.disconnect()  # (it may have been refused as it connected: SELECT)
+            raise _refused(self.public, exc) from exc
         except BaseException as exc:
             # An interrupt may leave a reply unread on the connection: it is not reused. (The
             # disconnect is finished even if another interrupt lands in it, or redis-py's own
@@ -241,11 +244,14 @@ class Link:
             if conn is not None:
                 await conn.disconnect()
             raise _NoReply(str(exc)) from exc
+        except redis.exceptions.NoScriptError:
+            raise  # (loaded by the caller, and tried again)
         except redis.exceptions.ResponseError as exc:
             if _unauthenticated(exc):
                 await conn.disconnect()
                 raise ConnectionError(f"the Redis server at {self.public} needs credentials: {exc}") from exc
-            raise
+            await conn.disconnect()
+            raise _refused(self.public, exc) from exc
         except BaseException:
             if conn is not None:
                 await asyncio.shield(conn.disconnect())
@@ -305,6 +311,12 @@ def _parser_ready(conn: Any) -> bool:
     reader at a disconnect and make it at a connect: one without it cannot read a reply)."""
     parser = conn._parser
     return getattr(parser, "_buffer", True) is not None and getattr(parser, "_reader", True) is not None
+
+
+def _refused(public: str, exc: redis.exceptions.ResponseError) -> ServerError:
+    """An error reply as mpsc reports it."""
+    text = str(exc).split(" script: ")[0]
+    return ServerError(f"the Redis server at {public} refused the call: {text}")
 
 
 def _unauthenticated(exc: Exception) -> bool:
