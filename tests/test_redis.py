@@ -1503,3 +1503,27 @@ def test_server_errors_are_mpsc_errors(url: str, server: RedisServer) -> None:
     server.command("DEL", tx.name)
     tx.close()
     rx.close()
+
+
+def test_at_maxmemory_sends_are_refused_and_the_receiver_drains(own_server: RedisServer) -> None:
+    """Finding 08: at ``maxmemory`` (noeviction) Redis refused every flagless script, receives
+    included (raw ``OutOfMemoryError``): the receiver could not drain the channel that filled
+    the server. Now RECV, ACK, CLOSE, RENEW, LEASE, PEEK run there (``allow-oom``) and a send
+    raises ``mpsc.redis.ServerError`` with nothing enqueued."""
+    tx, rx = mpsc.redis.bounded(own_server.url, 100_000)
+    used = int(own_server.command("INFO", "memory")["used_memory"])
+    own_server.command("CONFIG", "SET", "maxmemory-policy", "noeviction")
+    own_server.command("CONFIG", "SET", "maxmemory", str(used + 1_000_000))
+    sent = 0
+    with pytest.raises(mpsc.redis.ServerError, match="maxmemory"):
+        for _ in range(1000):
+            tx.send(b"x" * 10_000)
+            sent += 1
+    assert sent > 10 and len(rx) == sent
+    assert [len(rx.recv_timeout(5.0)) for _ in range(sent)] == [10_000] * sent
+    tx.send(b"room again")  # (the receive freed the memory)
+    assert rx.recv_timeout(5.0) == b"room again"
+    tx.close()
+    with pytest.raises(mpsc.RecvError):
+        rx.recv_timeout(5.0)
+    rx.close()

@@ -112,6 +112,11 @@ with receivers blocked in ``recv``; two selects on both ends of one Redis rendez
 do not meet). :func:`bridge` (a Redis Receiver moved into a thread that feeds a thread channel)
 still works, but is no longer needed for select.
 
+Needs Redis 7.0 or later (the scripts that must run at ``maxmemory`` say so with a
+``#!lua flags=allow-oom`` line, which older servers refuse). At ``maxmemory`` with
+``noeviction``, sends raise ``mpsc.redis.ServerError`` (nothing enqueued) while receivers go on
+draining, which frees the memory.
+
 Known limits: one Receiver handle serves one call at a time (others wait, each within its own
 bound: ``try_recv`` raises ``Empty`` at once, ``recv_timeout`` ``Timeout`` at its deadline,
 while another thread or task receives through the same handle; a receive whose event loop

@@ -27,6 +27,13 @@ from typing import Final
 
 KIND: Final = "mpsc.redis/1"
 
+_OOM_OK: Final = "#!lua flags=allow-oom\n"
+"""First line of the scripts that must run when the server is at ``maxmemory`` (noeviction):
+they free memory (RECV and ACK acknowledge and delete), or keep leases and introspection
+working. Without it Redis refuses every script then, and a receiver could not drain the
+channel that filled the server. SEND, RV_SEND and JOIN do without: refused (``ServerError``),
+they add nothing."""
+
 _PRELUDE: Final = (
     """
 local M, S, TX, RX, SPACE, SEQ = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
@@ -262,7 +269,8 @@ return {NOW, 'ok', done + room}
 # hand it a value; 0 takes an announcement back), then the ids to acknowledge (and delete).
 # Reply: NOW, 'ok', {id, payload, ...} | NOW, 'empty', last stream id, last ctl id | 'disc' | 'lost'.
 RECV: Final = (
-    _PRELUDE
+    _OOM_OK
+    + _PRELUDE
     + """
 if not load() then return {NOW, 'lost'} end
 local me, count, announce = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[4])
@@ -410,7 +418,8 @@ return {NOW, 'posted', id}
 # 'taken' (a receiver read it) | 'disc' (dropped: every receiver is gone) | 'withdrawn' (it was
 # still there, now deleted) | 'waiting' (check only).
 RV_CHECK: Final = (
-    _PRELUDE
+    _OOM_OK
+    + _PRELUDE
     + """
 local id, ACKS = ARGV[1], KEYS[9]
 if redis.call('LPOS', ACKS, id) then
@@ -435,7 +444,8 @@ return {NOW, 'waiting'}
 
 # ARGV: receiver lease id, then the ids to acknowledge and delete.
 ACK: Final = (
-    _PRELUDE
+    _OOM_OK
+    + _PRELUDE
     + """
 if not load() then return {NOW, 'lost'} end
 if not mine(RX, ARGV[1]) then return {NOW, 'lost'} end
@@ -447,7 +457,8 @@ return {NOW, 'ok'}
 # ARGV: side ('tx' | 'rx'), lease id, then the ids to acknowledge and delete (receivers) or
 # the sender's extra sequence fields (senders).
 CLOSE: Final = (
-    _PRELUDE
+    _OOM_OK
+    + _PRELUDE
     + """
 if not load() then return {NOW, 'ok'} end
 local side, id = ARGV[1], ARGV[2]
@@ -471,7 +482,8 @@ return {NOW, 'ok'}
 # ARGV: keep ms, number of sender ids, the sender ids, the receiver ids. Renews every lease
 # given, prunes both sides, keeps the keys alive. Reply: NOW, 'ok', {lost ids}.
 RENEW: Final = (
-    _PRELUDE
+    _OOM_OK
+    + _PRELUDE
     + """
 local ntx = tonumber(ARGV[2])
 local lost = {}
@@ -496,7 +508,8 @@ return {NOW, 'ok', lost}
 # travel ms (its keys too). adopt: the unpickled handle takes the travel lease over; if that is
 # gone (expired, or adopted already), it joins while its side still has a live lease.
 LEASE: Final = (
-    _PRELUDE
+    _OOM_OK
+    + _PRELUDE
     + """
 if not load() then return {NOW, 'lost'} end
 local op, side, from, new = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
@@ -533,7 +546,8 @@ return {NOW, 'ok'}
 # ARGV: side of the caller. Reply: NOW, 'ok', live handles of the other side (0 once it is gone
 # for good), entries in the stream.
 PEEK: Final = (
-    _PRELUDE
+    _OOM_OK
+    + _PRELUDE
     + """
 if not load() then return {NOW, 'lost'} end
 prune_tx()
