@@ -1515,10 +1515,15 @@ def test_at_maxmemory_sends_are_refused_and_the_receiver_drains(own_server: Redi
     own_server.command("CONFIG", "SET", "maxmemory-policy", "noeviction")
     own_server.command("CONFIG", "SET", "maxmemory", str(used + 1_000_000))
     sent = 0
-    with pytest.raises(mpsc.redis.ServerError, match="maxmemory"):
+
+    def fill() -> None:
+        nonlocal sent
         for _ in range(1000):
             tx.send(b"x" * 10_000)
             sent += 1
+
+    with pytest.raises(mpsc.redis.ServerError, match="maxmemory"):
+        fill()
     assert sent > 10 and len(rx) == sent
     assert [len(rx.recv_timeout(5.0)) for _ in range(sent)] == [10_000] * sent
     tx.send(b"room again")  # (the receive freed the memory)
