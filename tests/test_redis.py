@@ -1532,3 +1532,26 @@ def test_at_maxmemory_sends_are_refused_and_the_receiver_drains(own_server: Redi
     with pytest.raises(mpsc.RecvError):
         rx.recv_timeout(5.0)
     rx.close()
+
+
+def test_an_event_loops_connections_close_with_it(url: str, server: RedisServer) -> None:
+    """Finding 10: every event loop that used the async methods leaked a connection (an fd and
+    a server client) for good. Now ``asyncio.run``'s shutdown disconnects the loop's pool."""
+    tx, rx = mpsc.redis.channel(url)
+    tx.send(0)
+    assert rx.recv() == 0
+
+    def clients() -> int:
+        return int(server.command("INFO", "clients")["connected_clients"])
+
+    before = clients()
+    for i in range(20):
+
+        async def once(i: int = i) -> object:
+            await tx.send_async(i)
+            return await rx.recv_async()
+
+        assert asyncio.run(once()) == i
+    assert clients() <= before + 2
+    tx.close()
+    rx.close()

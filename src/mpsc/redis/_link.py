@@ -89,7 +89,11 @@ class Link:
         # landing here drops at most the connection at hand, which its finalizer closes).
         self._idle: list[Any] = []
         self._idle_pid = os.getpid()
-        self._async_pools: weakref.WeakKeyDictionary[Any, redis.asyncio.ConnectionPool] = (
+        # Each event loop's pool, with the async generator whose finalization (the loop's
+        # shutdown_asyncgens, which asyncio.run and Runner call before closing it) disconnects
+        # it: a pool left to a closed loop kept its sockets open for good (the pool refers to
+        # the loop, so the weak key never died).
+        self._async_pools: weakref.WeakKeyDictionary[Any, tuple[redis.asyncio.ConnectionPool, Any]] = (
             weakref.WeakKeyDictionary()
         )
 
@@ -214,16 +218,29 @@ class Link:
 
     # -- asyncio ---------------------------------------------------------------------------
 
-    def _loop_pool(self, loop: asyncio.AbstractEventLoop) -> redis.asyncio.ConnectionPool:
-        pool = self._async_pools.get(loop)
-        if pool is None:
-            pool = self._async_pools[loop] = redis.asyncio.ConnectionPool.from_url(self.url, **_OPTIONS)
+    async def _loop_pool(self, loop: asyncio.AbstractEventLoop) -> redis.asyncio.ConnectionPool:
+        found = self._async_pools.get(loop)
+        if found is not None:
+            return found[0]
+        pool = redis.asyncio.ConnectionPool.from_url(self.url, **_OPTIONS)
+        pools = self._async_pools
+
+        async def until_shutdown() -> Any:
+            try:
+                yield None
+            finally:
+                pools.pop(loop, None)
+                await pool.disconnect()
+
+        watch = until_shutdown()
+        pools[loop] = (pool, watch)  # (held here: a collected generator would disconnect now)
+        await watch.asend(None)  # started in this loop: its shutdown_asyncgens closes it
         return pool
 
     async def _attempt_async(self, args: Sequence[Any], give_up: float) -> Any:
         import asyncio
 
-        pool: Any = self._loop_pool(asyncio.get_running_loop())
+        pool: Any = await self._loop_pool(asyncio.get_running_loop())
         conn: Any = None
         try:
             conn = await pool.get_connection()
