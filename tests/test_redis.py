@@ -1191,13 +1191,16 @@ def test_interrupts_in_a_receive_storm_lose_nothing(url: str) -> None:
                     ended = True
         finally:
             armed[0] = False
+            # (ignored first: a handler still pending would re-arm the timer, and SIGALRM's
+            # default action ends the process)
+            signal.signal(signal.SIGALRM, signal.SIG_IGN)
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, previous)
         producer.join(10)
         rx.close()
         assert ended, capacity
         assert sorted(got) == list(range(n)), (capacity, len(got), interrupts)
-        assert interrupts[0] > 10, interrupts
+        assert interrupts[0] > 0, interrupts  # (typically tens to hundreds)
 
 
 @pytest.mark.parametrize("capacity", [None, 4])
@@ -1554,4 +1557,26 @@ def test_an_event_loops_connections_close_with_it(url: str, server: RedisServer)
         assert asyncio.run(once()) == i
     assert clients() <= before + 2
     tx.close()
+    rx.close()
+
+
+def test_a_fetch_is_bounded_by_size(url: str, server: RedisServer) -> None:
+    """Finding 11: an unbounded receiver fetched up to BATCH entries whatever their size: with
+    20 x 20 MB queued every reply (400 MB) outlasted the reply timeout, for ever. Now a fetch
+    reads in growing chunks and stops at about 4 MB (at least one entry), and what a reply
+    leaves out is re-read first by the next fetch."""
+    tx, rx = mpsc.redis.channel(url)
+    big = b"x" * (3 * 1024 * 1024)
+    for i in range(8):
+        tx.send((i, big))
+    assert rx.recv()[0] == 0
+    assert len(rx._buf) <= 1  # (3 MB, then 6 MB: the fetch stopped)
+    pending = server.command("XPENDING", rx.name, "rx")
+    assert int(pending["pending"]) <= 3, pending  # (nor were the rest delivered to this receiver)
+    assert [rx.recv()[0] for _ in range(7)] == list(range(1, 8))
+    tx.send((8, b"small"))
+    assert rx.recv() == (8, b"small")
+    tx.close()
+    with pytest.raises(mpsc.RecvError):
+        rx.recv_timeout(5.0)
     rx.close()

@@ -844,7 +844,7 @@ class Receiver(_Handle[T]):
                 # A burst: until it, ``_orphans`` says to re-read them. A full reply may have
                 # left more of this consumer's pending entries: the next fetch re-reads first.
                 self._buf += fresh
-                self._orphans = len(items) >= 2 * count
+                self._orphans = len(items) >= 2 * count or len(reply) > 3  # (or cut by size)
                 self._fetching = False
                 self._batch = min(BATCH, 2 * self._batch)
                 continue

@@ -267,12 +267,14 @@ return {NOW, 'ok', done + room}
 # entries first (after a call whose reply was lost; on a rendezvous channel, what a sender handed
 # it), the announcement (rendezvous: ms this receiver will wait, announced in WAIT for senders to
 # hand it a value; 0 takes an announcement back), then the ids to acknowledge (and delete).
-# Reply: NOW, 'ok', {id, payload, ...} | NOW, 'empty', last stream id, last ctl id | 'disc' | 'lost'.
+# Reply: NOW, 'ok', {id, payload, ...}[, 'more': cut at about 4 MB, more are pending under this
+# consumer] | NOW, 'empty', last stream id, last ctl id | 'disc' | 'lost'.
 RECV: Final = (
     _OOM_OK
     + _PRELUDE
     + """
 if not load() then return {NOW, 'lost'} end
+local FETCH_BYTES = 4194304
 local me, count, announce = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[4])
 if not mine(RX, me) or RXG then return {NOW, 'lost'} end
 ack(5)
@@ -287,10 +289,36 @@ local function take(entries)
     end
   end
 end
-if ARGV[3] == '1' then
-  local r = redis.call('XREADGROUP', 'GROUP', 'rx', me, 'COUNT', count, 'STREAMS', S, '0')
-  if r then take(r[1][2]) end
+-- Read this consumer's pending entries (from = '0') or new ones ('>'), in chunks of 1, 2, 4, ...
+-- entries until count or about FETCH_BYTES of payloads: a backlog of large entries is not
+-- copied into the script (nor delivered to this consumer) all at once.
+local bytes = 0
+local function read(from)
+  local n, last = 1, from
+  while #out < 2 * count and bytes < FETCH_BYTES do
+    local k = math.min(n, count - #out / 2)
+    local r = redis.call('XREADGROUP', 'GROUP', 'rx', me, 'COUNT', k, 'STREAMS', S, last)
+    if not r then return end
+    local es = r[1][2]
+    for _, e in ipairs(es) do
+      if e and e[2] then
+        out[#out + 1] = e[1]
+        out[#out + 1] = e[2][2]
+        bytes = bytes + #e[2][2]
+        -- A rendezvous offer read for the first time is taken: its sender hears so (entries
+        -- claimed from a dead receiver were taken at their first reading already).
+        if from == '>' and e[2][3] == 'a' then
+          redis.call('LPUSH', e[2][4], e[1])
+          redis.call('PEXPIRE', e[2][4], KEEP)
+        end
+      end
+      if from ~= '>' then last = e[1] end
+    end
+    if #es < k then return end
+    n = n * 2
+  end
 end
+if ARGV[3] == '1' then read('0') end
 if #out == 0 and DEAD then
   local left = false
   local sum = redis.call('XPENDING', S, 'rx')
@@ -316,21 +344,7 @@ if #out == 0 and DEAD then
     redis.call('HDEL', M, 'dead')
   end
 end
-if #out == 0 then
-  local r = redis.call('XREADGROUP', 'GROUP', 'rx', me, 'COUNT', count, 'STREAMS', S, '>')
-  if r then
-    take(r[1][2])
-    -- A rendezvous offer read for the first time is taken: its sender hears so (entries
-    -- claimed from a dead receiver were taken at their first reading already).
-    for _, e in ipairs(r[1][2]) do
-      local f = e[2]
-      if f and f[3] == 'a' then
-        redis.call('LPUSH', f[4], e[1])
-        redis.call('PEXPIRE', f[4], KEEP)
-      end
-    end
-  end
-end
+if #out == 0 then read('>') end
 if CAP < 0 then
   if #out == 0 and announce > 0 and not TXG then
     redis.call('ZADD', WAIT, CLOCK + announce, me)
@@ -341,6 +355,20 @@ if CAP < 0 then
     redis.call('PEXPIRE', SPACE, KEEP)
   else
     redis.call('ZREM', WAIT, me)
+  end
+end
+if #out > 2 then
+  -- A reply carries at most about FETCH_BYTES of payloads (at least one entry): what is cut
+  -- off stays pending under this consumer, and 'more' tells it to re-read them next.
+  local bytes, keep = 0, 0
+  for i = 2, #out, 2 do
+    bytes = bytes + #out[i]
+    keep = i
+    if bytes >= FETCH_BYTES then break end
+  end
+  if keep < #out then
+    for i = #out, keep + 1, -1 do out[i] = nil end
+    return {NOW, 'ok', out, 'more'}
   end
 end
 if #out > 0 then return {NOW, 'ok', out} end
