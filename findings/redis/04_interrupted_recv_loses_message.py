@@ -66,24 +66,30 @@ def run(url: str, cap: int | None) -> str | None:
     previous = signal.signal(signal.SIGALRM, handler)
     signal.setitimer(signal.ITIMER_REAL, 0.0005)
     ended = False
+    done = False
     try:
-        while True:
+        # A receive that took its value returns it and raises the interrupt right after, at the
+        # caller's next check point (DESIGN §4.7): here the loop's back edge, so the whole loop
+        # sits inside the try (list.append is no check point on 3.11).
+        while not done:
             try:
-                if time.monotonic() > stop_at:
-                    break
-                armed[0] = True
-                value = rx.recv_timeout(2.0)
-                armed[0] = False  # (no check point between the return and here)
-                got.append(value)
+                while True:
+                    if time.monotonic() > stop_at:
+                        done = True
+                        break
+                    armed[0] = True
+                    value = rx.recv_timeout(2.0)
+                    armed[0] = False  # (no check point between the return and here)
+                    got.append(value)
             except KeyboardInterrupt:
                 interrupts += 1
             except mpsc.RecvError:
                 armed[0] = False
                 ended = True
-                break
+                done = True
             except mpsc.Timeout:
                 armed[0] = False
-                break
+                done = True
     finally:
         signal.signal(signal.SIGALRM, signal.SIG_IGN)
         signal.setitimer(signal.ITIMER_REAL, 0)

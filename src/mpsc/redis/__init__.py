@@ -16,21 +16,41 @@ messages (MPMC: each message goes to one receiver, on any machine). Values are p
 * *A send that returned is on the server* (its script appended it; with the server's own
   persistence settings deciding what survives a crash of the server).
 * *A send that raised did not enqueue its value* — including ``Timeout`` and
-  ``mpsc.redis.ConnectionError``: every attempt carries a server-side deadline (the client's
-  give-up instant, on the server's clock, estimated from below), after which its script does
-  nothing, and a retried attempt (a lost reply) carries the same sequence number, which the
-  script drops if it was applied. Not covered: a server that ran the script and was paused or
-  cut off before its reply left it, while the client's deadline passed: the send raises
-  ``Timeout``/``ConnectionError`` although it happened. An interrupt (Ctrl-C) during a send's
-  call also leaves its outcome unknown.
+  ``mpsc.redis.ConnectionError``: every attempt carries a server-side deadline (its give-up
+  instant minus ``GRACE`` / 2 = 0.25 s, on the server's clock, estimated from below), after
+  which its script does nothing, and a timed call waits for its script's reply until
+  ``GRACE`` (0.5 s) past its own deadline: a reply that comes counts (the send returns; a
+  ``send_timeout`` may so enqueue up to a quarter second after its deadline), and ``Timeout``
+  is raised on the script's own "too late" answer, which it gives only when neither this
+  attempt nor an earlier one of the same send (a retried attempt carries the same sequence
+  number, which the script drops if it was applied) enqueued the value. ``send_timeout(v, 0)``
+  therefore succeeds when there is room. Not covered: a server that ran the script before
+  the deadline and was paused or cut off before its reply arrived (a quarter second later at
+  the latest): the send raises ``Timeout``/``ConnectionError`` although it happened. An
+  interrupt (Ctrl-C) during a send's call also leaves its outcome unknown.
 * *Exactly once while nobody dies*; *at least once otherwise*: an entry a receiver fetched
   stays pending on the server (its consumer is the receiver's lease) until acknowledged; if
   the receiver's process dies or is cut off for a lease, another receiver claims it. On an
   unbounded channel a receiver fetches up to ``BATCH`` (100) entries at once and acknowledges
   them with its next fetch (or at ``close()``), so a receiver SIGKILLed mid-batch has the
   entries it had already returned delivered again to another receiver (duplicates); on a
-  bounded channel each entry is acknowledged right after it is unpickled, before it is
+  bounded channel each entry is acknowledged right after it is handed out, before it is
   returned (no duplicate unless the process dies in those microseconds).
+* *An interrupt never costs a message* (DESIGN §4.7): a receive hands an entry out in one
+  burst without check points; an exception landing (Ctrl-C, a signal handler's) before it
+  leaves the entry where it was (buffered, or pending under this handle and re-read by its
+  next receive), one landing after it — during the acknowledgement's round trip, say — lets
+  the call return the value and is raised right after (``mpsc._interrupts.finish``). An
+  interrupted ``close()`` is finished by the lease thread within a quarter lease (its lease
+  ends, its acknowledgements are sent), and ``close()`` from another thread while a receive
+  runs hands out nothing more: an entry is either returned and acknowledged by the close, or
+  left for the other receivers (the receive raises ``ClosedHandleError``).
+* *A receive that timed out took nothing*: the fetch (a script) is waited for until
+  ``GRACE`` past the deadline, and what it fetched is handed out, so ``recv_timeout(0)``
+  returns a message that is there. Not covered: a server paused or cut off for ``GRACE``
+  right after running the fetch: its entries stay pending under this handle, handed out by
+  its next receive, or to the other receivers once it closes or its lease ends (as an
+  unbounded receiver's prefetched batch is).
 * *Per-sender FIFO*, except that entries claimed from a dead receiver arrive after newer ones.
 * *Rendezvous* (``bounded(url, 0)``): ``send`` returns only once a receiver has taken the value
   (read it into its pending entries on the server); ``try_send`` succeeds only if a receiver is
@@ -92,10 +112,17 @@ with receivers blocked in ``recv``; two selects on both ends of one Redis rendez
 do not meet). :func:`bridge` (a Redis Receiver moved into a thread that feeds a thread channel)
 still works, but is no longer needed for select.
 
-Known limits: one Receiver handle serves one call at a time (others wait); a value's
-unpickling error consumes the entry and raises; an interrupt (Ctrl-C) landing inside a
-script call leaves that call's outcome unknown; Redis Cluster is untested (the keys share a
-hash tag).
+Needs Redis 7.0 or later (the scripts that must run at ``maxmemory`` say so with a
+``#!lua flags=allow-oom`` line, which older servers refuse). At ``maxmemory`` with
+``noeviction``, sends raise ``mpsc.redis.ServerError`` (nothing enqueued) while receivers go on
+draining, which frees the memory.
+
+Known limits: one Receiver handle serves one call at a time (others wait, each within its own
+bound: ``try_recv`` raises ``Empty`` at once, ``recv_timeout`` ``Timeout`` at its deadline,
+while another thread or task receives through the same handle; a receive whose event loop
+was closed mid-call is taken over by the next receive); a value's unpickling error consumes
+the entry and raises; an interrupt (Ctrl-C) landing inside a send's script call leaves that
+call's outcome unknown; Redis Cluster is untested (the keys share a hash tag).
 
 Modules: ``_channels`` (constructors), ``_handles`` (Sender, Receiver), ``_steps`` (each
 operation written once, driven by threads or asyncio), ``_lua`` (the server side),
@@ -106,7 +133,7 @@ operation written once, driven by threads or asyncio), ``_lua`` (the server side
 
 from ._bridge import bridge
 from ._channels import LEASE, bounded, channel, credentials, sync_channel, unbounded
-from ._errors import ConnectionError, LeaseExpiredError
+from ._errors import ConnectionError, LeaseExpiredError, ServerError
 from ._handles import BATCH, TRAVEL, Receiver, Sender, SyncSender
 from ._link import RETRY_FOR
 
@@ -119,6 +146,7 @@ __all__ = [
     "LeaseExpiredError",
     "Receiver",
     "Sender",
+    "ServerError",
     "SyncSender",
     "bounded",
     "bridge",

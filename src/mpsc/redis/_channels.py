@@ -9,9 +9,9 @@ import operator
 from typing import Any, Final, TypeVar
 
 from . import _lua
-from ._errors import ConnectionError
+from ._errors import ConnectionError, ServerError
 from ._handles import Receiver, Sender, _Channel
-from ._keys import Keys, check_name, check_url
+from ._keys import Keys, check_name, check_url, public_url
 from ._leases import KEEP_LEASES, Lease, evalsha, fixed
 from ._link import Expired, link, remember, script
 
@@ -59,6 +59,10 @@ def _make(
         )
     except Expired:  # pragma: no cover (no deadline)
         raise ConnectionError() from None
+    except ServerError as exc:
+        if "DB index" in exc.message:  # a database the server does not have: a bad URL
+            raise ValueError(f"bad Redis URL {public_url(url)!r}: {exc.message}") from None
+        raise
     the_link.saw(reply[0])
     status = bytes(reply[1])
     if status == b"taken":

@@ -32,3 +32,18 @@ class LeaseExpiredError(ConnectionError):
     longer be used; close it. Also raised by a handle unpickled after its side was gone."""
 
     message = "this handle's lease on the Redis server expired; the channel counts it as gone"
+
+
+class ServerError(ChannelError):
+    """The Redis server refused a call with an error reply (``__cause__`` is redis-py's error):
+    it is out of memory (``maxmemory`` with ``noeviction``: sends are refused, receives go on
+    and free memory), or a key of the channel was replaced by one of another type (``WRONGTYPE``:
+    the channel is broken), or the like. A send refused before its script ran (out of memory)
+    did not enqueue its value."""
+
+    message = "the Redis server refused the call"
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__()
+        if message is not None:
+            self.message = message

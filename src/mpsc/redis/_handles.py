@@ -28,12 +28,13 @@ import threading
 import time
 import weakref
 from collections import deque
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from types import TracebackType
 from typing import Any, ClassVar, Final, Generic, NoReturn, Self, TypeVar
 
 from .._deadlines import checked_deadline, deadline_after, expired
 from .._errors import ClosedHandleError, Empty, Full, RecvError, SendError, Timeout
+from .._interrupts import complete, finish
 from . import _lua, _resp
 from ._errors import ConnectionError, LeaseExpiredError
 from ._keys import Keys
@@ -47,6 +48,10 @@ BATCH: Final = 100
 """Entries an unbounded channel's Receiver fetches per round trip."""
 CHUNK: Final = 500
 """Values ``send_many`` puts in one script call."""
+GRACE: Final = 0.5
+"""Seconds a timed call waits past its deadline for the reply of a script it sent, which then
+counts: a receive returns what it fetched, a send returns normally (and its script does nothing
+once the server's clock passes the attempt's give-up instant minus ``GRACE / 2``)."""
 TRAVEL: Final = 30.0
 """Seconds a pickled handle's lease lasts until it is unpickled (it keeps its side alive)."""
 
@@ -144,16 +149,14 @@ class _Handle(Generic[T]):
         stay open. Releasing the last Sender lets receivers drain and then see ``RecvError``;
         releasing the last Receiver drops what is buffered and makes sends fail with
         ``SendError``; either is seen by the other side within a round trip. A server that
-        cannot be reached is not an error here: the lease then expires by itself."""
+        cannot be reached is not an error here: the lease then expires by itself. An exception
+        landing inside (Ctrl-C) does not leave the lease behind: once the handle is marked closed,
+        the lease thread finishes an interrupted release within a quarter lease."""
         lease = self._lease
-        if lease.closed:
+        if lease.done:
             return
-        self._finalizer.detach()
-        self._before_close()
         lease.release(2.0)
-
-    def _before_close(self) -> None:
-        pass
+        self._finalizer.detach()
 
     def clone(self) -> Self:
         """Another owner of the same side (its own lease); close each one.
@@ -332,19 +335,22 @@ class _Lane:
 class Sender(_Handle[T]):
     """The sending half of a Redis channel. Clone it for each producer (anywhere)."""
 
-    __slots__ = ("_lane_count", "_lanes")
+    __slots__ = ("_lane_count", "_lanes", "_lanes_lock")
     _side = "tx"
 
     def _setup(self) -> None:
         self._lanes: list[_Lane] = [_Lane(self._lease, self._lease.id)]
         self._lane_count = 1
+        self._lanes_lock = threading.Lock()  # (no two new lanes get the same number, GIL or not)
 
     def _take_lane(self) -> _Lane:
         try:
             return self._lanes.pop()
         except IndexError:
-            self._lane_count += 1
-            lane = _Lane(self._lease, f"{self._lease.id}/{self._lane_count}")
+            with self._lanes_lock:
+                self._lane_count += 1
+                number = self._lane_count
+            lane = _Lane(self._lease, f"{self._lease.id}/{number}")
             self._lease.lanes.append(lane.field)  # forgotten on the server at close
             return lane
 
@@ -387,14 +393,15 @@ class Sender(_Handle[T]):
                     chunk: list[bytes] = chunk,
                     fast: bool = fast,
                 ) -> list[Any] | Packed:
-                    late = the_link.server_ms(give_up)
+                    # (the script's reply has GRACE / 2 to come back before the attempt gives up)
+                    late = the_link.server_ms(give_up - GRACE / 2)
                     if fast:
                         command = _resp.command(_Lane.HEAD_ARGS, lane.head, seq, late, *chunk)
                         return Packed(command, _SEND_FAST)
                     return evalsha(_SEND, lease.keys, lease.id, lane.field, seq, late, *chunk)
 
                 try:
-                    reply = yield Step(build, deadline)
+                    reply = yield Step(build, None if deadline is None else deadline + GRACE)
                 except Expired:
                     raise Timeout(left()) from None
                 the_link.saw(reply[0])
@@ -415,8 +422,11 @@ class Sender(_Handle[T]):
                 elif status == b"lost":
                     lease.lost = True
                     raise LeaseExpiredError()
-                elif status == b"late":  # the clock estimate was off (a server clock step): again
-                    # (the same number: an earlier attempt whose reply was lost may have run)
+                elif status == b"late":  # this attempt (and any before it) did nothing
+                    if expired(deadline):
+                        raise Timeout(left())
+                    # The clock estimate was off (a server clock step): again, with the same
+                    # number (an earlier attempt whose reply was lost may yet have run).
                     redo = True
                     continue
                 else:  # pragma: no cover
@@ -573,10 +583,12 @@ class Sender(_Handle[T]):
 
         Args:
             value: What to send; it must pickle.
-            timeout: Seconds to wait at most (>= 0).
+            timeout: Seconds to wait at most (>= 0). An attempt sent in time is waited for up
+                to ``GRACE`` more and counts: ``send_timeout(v, 0)`` sends when there is room.
 
         Raises:
-            Timeout: No room came in time; the value was not sent and is ``.value``.
+            Timeout: No room came in time; the value was not sent (the server said so: see
+                ``mpsc.redis`` for the one case not covered) and is ``.value``.
             SendError: Every Receiver is gone; the value is ``.value``.
             ValueError: A negative timeout.
             ClosedHandleError: This handle was closed, or inherited through fork.
@@ -660,23 +672,91 @@ SyncSender = Sender
 """Rust's name for the sender of a ``sync_channel``; the same class."""
 
 
+class _Take:
+    """One receive's claim on its Receiver (``Receiver._owner``) and what it took: ``taken``
+    turns True, together with ``value``, in the instant the entry leaves the buffer (a burst
+    with no check point: see ``Receiver._recv_steps``). ``loop``: the event loop of an async
+    receive (a weak reference), by which a receive whose loop is gone is recognised."""
+
+    __slots__ = ("loop", "taken", "value")
+
+    def __init__(self, loop: Any = None) -> None:
+        self.loop: Callable[[], Any] | None = None if loop is None else weakref.ref(loop)
+        self.taken = False
+        self.value: Any = None
+
+    def stale(self) -> bool:
+        """An async receive whose event loop is closed or gone: it never resumes."""
+        if self.loop is None:
+            return False
+        loop = self.loop()
+        return loop is None or bool(loop.is_closed())
+
+
 class Receiver(_Handle[T]):
     """The receiving half of a Redis channel. Clones (anywhere) share the messages: each goes
     to exactly one of them (MPMC)."""
 
-    __slots__ = ("_buf", "_ended", "_lock", "_orphans", "_recent")
+    __slots__ = ("_batch", "_buf", "_ended", "_fetching", "_guard", "_lock", "_orphans", "_owner", "_recent")
     _side = "rx"
 
     def _setup(self) -> None:
         self._buf: deque[tuple[bytes, bytes]] = deque()
+        # One receive at a time per handle: ``_lock`` is held by ``_owner`` (a ``_Take``);
+        # ``_guard`` orders the owner's leaving with another receive taking over the lock of
+        # an async receive whose event loop is gone (which never leaves).
         self._lock = threading.Lock()
+        self._guard = threading.Lock()
+        self._owner: _Take | None = None
         self._orphans = False
+        # A fetch cut short (an interrupt before its entries were buffered) leaves them pending
+        # under this handle, re-read by the next one (``_orphans``), which takes half as many:
+        # under a storm of interrupts a smaller fetch still gets through (and doubles again).
+        self._fetching = False
+        self._batch = BATCH
         self._ended = False
         # Entries handed out lately: a re-read of this consumer's pending entries racing the
         # acknowledgement of one of them (by the lease thread) must not hand it out again.
         self._recent: deque[bytes] = deque(maxlen=64)
 
-    def _recv_steps(self, deadline: float | None, once: bool, blocking: bool = True) -> Algorithm[T]:
+    def _enter(self, take: _Take, deadline: float | None, once: bool) -> bool:
+        """Take this handle's receive lock for ``take``: at once (``once``), by ``deadline``,
+        or whenever it comes. False if it did not come in time. The lock of an async receive
+        whose event loop is gone is taken over. (Acquiring and recording the owner is one burst:
+        ``map`` calls the C function with no check point before the store.)"""
+        lock = self._lock
+        while True:
+            if once:
+                wait = 0.0
+            elif deadline is None:
+                wait = 0.25
+            else:
+                wait = max(0.0, min(0.25, deadline - time.monotonic()))
+            for got in map(lock.acquire, (True,), (wait,)):
+                if got:
+                    self._owner = take
+                    return True
+                break
+            owner = self._owner
+            if owner is not None and owner.stale():
+                with self._guard:
+                    if self._owner is owner:
+                        self._owner = take  # (the lock stays held: it passes to this receive)
+                        return True
+            if once or expired(deadline):
+                return False
+
+    def _leave(self, take: _Take) -> None:
+        """Release the receive lock if ``take`` still holds it. Restartable (an interrupt can
+        land only before the burst or after it)."""
+        with self._guard:
+            if self._owner is take:
+                self._owner = None
+                self._lock.release()
+
+    def _recv_steps(
+        self, take: _Take, deadline: float | None, once: bool, blocking: bool = True
+    ) -> Algorithm[T]:
         lease = self._open()
         chan = self._chan
         the_link = chan.link
@@ -685,6 +765,9 @@ class Receiver(_Handle[T]):
         # hand it a value directly), and its last fetch takes the announcement back.
         rendezvous = chan.capacity == 0
         final = False
+        # The fetch is a script: once sent, its reply is waited for GRACE past the deadline (it
+        # counts: what it fetched is handed out rather than left pending under this handle).
+        script_deadline = None if deadline is None else deadline + GRACE
         while True:
             if self._ended:
                 raise RecvError()
@@ -692,37 +775,60 @@ class Receiver(_Handle[T]):
                 if time.monotonic() >= lease.valid_until:
                     # The lease may be about to lapse: renew it (and acknowledge) before
                     # handing out an entry another receiver could otherwise claim.
-                    acks = lease.take_acks()
+                    acks = lease.pending_acks()
                     sent_at = time.monotonic()
-                    try:
-                        reply = yield Step(fixed(evalsha(_ACK, lease.keys, lease.id, *acks)), None)
-                    except BaseException:
-                        lease.give_back(acks)
-                        raise
+                    reply = yield Step(fixed(evalsha(_ACK, lease.keys, lease.id, *acks)), None)
                     if _status(reply) == b"lost":
+                        self._open()
                         lease.lost = True
                         self._buf.clear()
                         raise LeaseExpiredError()
+                    lease.acked(acks)
                     lease.renewed(sent_at)
                     continue
-                entry_id, payload = self._buf.popleft()
-                lease.handed(entry_id)
-                self._recent.append(entry_id)
-                value: T = pickle.loads(payload)
-                if bounded:
-                    acks = lease.take_acks()
+                # The hand-out. The entry stays first in the buffer until it is taken, and is
+                # taken in one burst under ``acks_lock`` (no check point: an exception landing
+                # (Ctrl-C) lands before it, and nothing was taken, or after it, and the value is
+                # returned with the exception raised right after: ``Receiver._recv``). Under
+                # the same lock ``close()`` marks the lease closed: an entry is either handed
+                # out before (and acknowledged by the close) or not at all.
+                entry_id, payload = self._buf[0]
+                try:
+                    value: T = pickle.loads(payload)
+                except Exception:
+                    with lease.acks_lock:
+                        if not lease.closed:
+                            del self._buf[0]
+                            lease.acks += (entry_id,)
+                            self._recent += (entry_id,)
+                    self._open()
+                    raise  # (the entry is consumed, as documented)
+                with lease.acks_lock:
+                    if not lease.closed:
+                        del self._buf[0]
+                        lease.acks += (entry_id,)
+                        self._recent += (entry_id,)
+                        take.value = value
+                        take.taken = True
+                if not take.taken:
+                    self._open()  # closed meanwhile: ClosedHandleError
+                if bounded:  # the room appears at once (the value is returned whatever happens)
+                    acks = lease.pending_acks()
                     try:
-                        yield Step(fixed(evalsha(_ACK, lease.keys, lease.id, *acks)), None)
+                        reply = yield Step(fixed(evalsha(_ACK, lease.keys, lease.id, *acks)), None)
                     except ConnectionError:
-                        lease.give_back(acks)  # acknowledged later (the value is returned)
-                    except BaseException:
-                        lease.give_back(acks)
-                        raise
+                        pass  # acknowledged later
+                    else:
+                        if _status(reply) != b"lost":
+                            lease.acked(acks)
                 return value
-            acks = lease.take_acks()
-            count = BATCH if not bounded else 1
+            acks = lease.pending_acks()
+            if self._fetching:
+                self._batch = max(1, self._batch // 2)
+            count = self._batch if not bounded else 1
             read_orphans = self._orphans or rendezvous
-            self._orphans = True  # until a reply says what this consumer holds
+            self._orphans = True  # until a reply's entries are in the buffer
+            self._fetching = True
             announce = 0
             if rendezvous and not once and not final and not expired(deadline):
                 wait_for = lease.ttl if deadline is None else min(lease.ttl, deadline - time.monotonic())
@@ -743,31 +849,39 @@ class Receiver(_Handle[T]):
 
             sent_at = time.monotonic()
             try:
-                reply = yield Step(build, deadline)
+                reply = yield Step(build, script_deadline)
             except Expired:
-                lease.give_back(acks)  # (acknowledging twice is harmless)
+                # No reply even GRACE past the deadline (a server paused or cut off): what the
+                # fetch may have taken is re-read by this handle's next receive (``_orphans``).
                 raise Timeout() from None
-            except BaseException:
-                lease.give_back(acks)
-                raise
             the_link.saw(reply[0])
-            self._orphans = False
             status = _status(reply)
+            if status == b"lost":
+                self._open()  # closed meanwhile: ClosedHandleError
+                lease.lost = True
+                raise LeaseExpiredError()
+            lease.acked(acks)
             if status == b"ok":
                 lease.renewed(sent_at)
                 items = reply[2]
+                fresh = []
                 for entry_id, payload in zip(items[::2], items[1::2], strict=True):
                     if entry_id in self._recent:
                         lease.handed(entry_id)  # handed out already: acknowledged again, not again
                     else:
-                        self._buf.append((entry_id, payload))
+                        fresh.append((entry_id, payload))
+                # A burst: until it, ``_orphans`` says to re-read them. A full reply may have
+                # left more of this consumer's pending entries: the next fetch re-reads first.
+                self._buf += fresh
+                self._orphans = len(items) >= 2 * count or len(reply) > 3  # (or cut by size)
+                self._fetching = False
+                self._batch = min(BATCH, 2 * self._batch)
                 continue
+            self._orphans = False
+            self._fetching = False
             if status == b"disc":
                 self._ended = True
                 raise RecvError()
-            if status == b"lost":
-                lease.lost = True
-                raise LeaseExpiredError()
             lease.renewed(sent_at)
             # Empty: wait for an append to the stream or a notice on ctl, then fetch again.
             if once:
@@ -795,9 +909,33 @@ class Receiver(_Handle[T]):
             self._open()
 
     def _recv(self, deadline: float | None, once: bool) -> T:
+        """One receive. Whatever exception lands once the entry is taken (``take.taken``), the
+        value is returned and the exception raised right after (``_interrupts.finish``); before
+        that, the exception propagates and nothing was taken (the entry stays buffered, or
+        pending under this handle and re-read by its next receive)."""
         self._open()
-        with self._lock:
-            return drive(self._chan.link, self._recv_steps(deadline, once))
+        take = _Take()
+        if not self._enter(take, deadline, once):
+            # Another thread (or task) is receiving through this handle.
+            if once:
+                raise EmptyAt((b"$", b"$"))
+            raise Timeout()
+        try:
+            value = drive(self._chan.link, self._recv_steps(take, deadline, once))
+            self._leave(take)
+            return value
+        except BaseException as exc:
+            if take.taken:
+                taken: T = take.value
+                try:
+                    return finish(taken, self._leave, take, exc)
+                except BaseException as landed:  # as finish() started
+                    return finish(taken, self._leave, take, landed)
+            try:
+                exc = complete(self._leave, take, exc)
+            except BaseException as landed:  # as complete() started
+                exc = complete(self._leave, take, landed)
+            raise exc
 
     def recv(self) -> T:
         """Receive the next message, waiting for one.
@@ -825,7 +963,8 @@ class Receiver(_Handle[T]):
             The message (unpickled).
 
         Raises:
-            Empty: No message is there now.
+            Empty: No message is there now (or another thread or task is receiving through
+                this handle right now).
             RecvError: Every Sender is gone and everything sent was received.
             ClosedHandleError: This handle was closed, or inherited through fork.
             mpsc.redis.LeaseExpiredError: This handle's lease expired (its process was paused or
@@ -839,13 +978,15 @@ class Receiver(_Handle[T]):
         """Receive, waiting at most ``timeout`` seconds.
 
         Args:
-            timeout: Seconds to wait at most (>= 0).
+            timeout: Seconds to wait at most (>= 0). A fetch sent before it passed is waited
+                for up to ``GRACE`` more, and what it fetched is returned: ``recv_timeout(0)``
+                returns a message that is there.
 
         Returns:
             The message (unpickled).
 
         Raises:
-            Timeout: Nothing came in time.
+            Timeout: Nothing came in time; nothing was taken.
             RecvError: Every Sender is gone and everything sent was received.
             ValueError: A negative timeout.
             ClosedHandleError: This handle was closed, or inherited through fork.
@@ -913,14 +1054,14 @@ class Receiver(_Handle[T]):
         import asyncio
 
         self._open()
-        while True:
-            if self._lock.acquire(blocking=False):
-                break
+        take = _Take(asyncio.get_running_loop())
+        while not self._enter(take, None, True):
             await asyncio.sleep(0.001)  # another thread or task is receiving through this handle
         try:
-            return await drive_async(self._chan.link, self._recv_steps(None, False, blocking=False))
+            return await drive_async(self._chan.link, self._recv_steps(take, None, False, blocking=False))
         finally:
-            self._lock.release()
+            # (A task whose loop is closed never gets here: the next receive takes the lock over.)
+            self._leave(take)
 
     def __aiter__(self) -> AsyncIterator[T]:
         return self
@@ -930,11 +1071,6 @@ class Receiver(_Handle[T]):
             return await self.recv_async()
         except RecvError:
             raise StopAsyncIteration from None
-
-    def _before_close(self) -> None:
-        # Entries fetched and not handed out stay pending under this consumer; the close script
-        # marks them for the other receivers to claim.
-        self._buf.clear()
 
 
 def _dumps(value: object) -> bytes:

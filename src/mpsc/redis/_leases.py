@@ -63,6 +63,7 @@ class Lease:
         "acks",
         "acks_lock",
         "closed",
+        "done",
         "id",
         "keys",
         "lanes",
@@ -83,6 +84,7 @@ class Lease:
         self.pid = os.getpid()
         self.lost = False
         self.closed = False
+        self.done = False
         self.valid_until = time.monotonic() + 0.9 * ttl
         self.acks: list[bytes] = []
         self.acks_lock = threading.Lock()
@@ -93,35 +95,49 @@ class Lease:
         with self.acks_lock:
             self.acks.append(entry_id)
 
-    def take_acks(self) -> list[bytes]:
-        """The entries to acknowledge now (a call that fails gives them back)."""
+    def pending_acks(self) -> list[bytes]:
+        """The entries to acknowledge now. They stay listed until a call that acknowledged them
+        confirms it (``acked``): a call that fails, or is interrupted anywhere, loses none of
+        them (acknowledging twice is harmless)."""
         with self.acks_lock:
-            acks, self.acks = self.acks, []
-        return acks
+            return list(self.acks)
 
-    def give_back(self, acks: list[bytes]) -> None:
+    def acked(self, acks: list[bytes]) -> None:
+        """A call acknowledged ``acks`` on the server."""
         if acks:
+            gone = set(acks)
             with self.acks_lock:
-                self.acks[:0] = acks
+                self.acks = [a for a in self.acks if a not in gone]
 
     def renewed(self, sent_at: float) -> None:
         self.valid_until = max(self.valid_until, sent_at + 0.9 * self.ttl)
 
     def release(self, timeout: float) -> None:
         """End the lease on the server (acknowledging what was handed out). Errors reaching
-        the server are swallowed: the lease then expires by itself."""
-        if self.closed:
+        the server are swallowed: the lease then expires by itself.
+
+        ``closed`` is set first, under ``acks_lock``: from then on a receiver hands nothing out
+        (``Receiver`` checks it under the same lock), so the acknowledgements sent here are the
+        final ones. An exception landing before ``done`` leaves the lease with the renewal
+        thread, which finishes the release (``_Renewer.renew_all``): an interrupted ``close()``
+        still ends the lease at once, and nothing it had acknowledged is delivered again."""
+        with self.acks_lock:
+            self.closed = True
+        if self.done:
+            renewer.drop(self)
             return
-        self.closed = True
-        renewer.drop(self)
         if self.pid != os.getpid() or self.lost:
+            self.done = True
+            renewer.drop(self)
             return
-        extra = self.take_acks() if self.side == "rx" else list(self.lanes)
+        extra = self.pending_acks() if self.side == "rx" else list(self.lanes)
         deadline = time.monotonic() + timeout
         try:
             self.link.call(fixed(evalsha(_CLOSE, self.keys, self.side, self.id, *extra)), deadline)
         except Exception:
             pass  # the lease expires by itself; entries handed out are then delivered again
+        self.done = True
+        renewer.drop(self)
 
 
 class _Renewer:
@@ -131,6 +147,7 @@ class _Renewer:
         self.leases: dict[str, Lease] = {}
         self.released: list[Lease] = []
         self.thread: threading.Thread | None = None
+        self.period = 1.0  # of the thread's current sleep
 
     def add(self, lease: Lease) -> None:
         with self.lock:
@@ -138,6 +155,10 @@ class _Renewer:
             if self.thread is None or not self.thread.is_alive():
                 self.thread = threading.Thread(target=self._run, name="mpsc.redis leases", daemon=True)
                 self.thread.start()
+            elif lease.ttl / 4 < self.period:
+                # The thread sleeps longer than this lease allows (it had none this short, or
+                # none at all: a whole second): it wakes now and sleeps by this lease from now on.
+                self.wake.set()
 
     def drop(self, lease: Lease) -> None:
         with self.lock:
@@ -153,7 +174,7 @@ class _Renewer:
         while True:
             with self.lock:
                 ttls = [lease.ttl for lease in self.leases.values()]
-            period = max(0.02, min(ttls) / 4) if ttls else 1.0
+                period = self.period = max(0.02, min(ttls) / 4) if ttls else 1.0
             self.wake.wait(period)
             self.wake.clear()
             with self.lock:
@@ -164,10 +185,15 @@ class _Renewer:
 
     def renew_all(self) -> None:
         groups: dict[tuple[int, str], list[Lease]] = {}
+        unfinished: list[Lease] = []
         with self.lock:
             for lease in self.leases.values():
-                if not lease.lost and not lease.closed:
+                if lease.closed:
+                    unfinished.append(lease)  # a close() interrupted midway: finished here
+                elif not lease.lost:
                     groups.setdefault((id(lease.link), lease.keys.name), []).append(lease)
+        for lease in unfinished:
+            lease.release(1.0)
         for leases in groups.values():
             first = leases[0]
             tx = [lease.id for lease in leases if lease.side == "tx"]
@@ -194,16 +220,17 @@ class _Renewer:
         """Acknowledge what an idle receiver handed out (so that a receiver that stopped
         receiving does not hold other receivers' RecvError, nor has them redelivered if it dies
         later)."""
-        acks = lease.take_acks()
+        acks = lease.pending_acks()
         try:
             reply = lease.link.call(
                 fixed(evalsha(_ACK, lease.keys, lease.id, *acks)), time.monotonic() + lease.ttl / 2
             )
         except Exception:
-            lease.give_back(acks)
             return
         if bytes(reply[1]) == b"lost":
             lease.lost = True
+        else:
+            lease.acked(acks)
 
     def at_exit(self) -> None:
         with self.lock:
@@ -220,6 +247,7 @@ class _Renewer:
         self.leases = {}
         self.released = []
         self.thread = None
+        self.period = 1.0
 
 
 class _Renewers:

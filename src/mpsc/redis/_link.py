@@ -6,11 +6,12 @@ otherwise by ``IO_TIMEOUT`` per attempt and ``RETRY_FOR`` seconds of retries aft
 failure (then ``mpsc.redis.ConnectionError``). A connection whose reply did not come in time is
 dropped, so a late reply is never mistaken for the next call's.
 
-Each thread keeps the connection it last used (``_Held``) instead of taking one from the pool and
-giving it back per call: that costs a lock, bookkeeping and a poll of the socket per call, as
-much as a send's own work. A kept connection is always idle between calls (any failure or
-interrupt during a call disconnects it), and it goes back to the pool when its thread ends.
-A hot command can come already encoded (:class:`Packed`, see ``_resp``).
+Idle connections wait in a plain list (``Link._idle``), not in redis-py's pool: the pool costs a
+lock, bookkeeping and a poll of the socket per call, as much as a send's own work, and an
+exception landing inside its bookkeeping loses a connection for good (a hundred of them exhaust
+it), where one landing here drops at most the connection at hand. A connection in the list is
+always idle (any failure or interrupt during a call disconnects it first). A hot command can
+come already encoded (:class:`Packed`, see ``_resp``).
 
 Each script reply starts with the server's time; the link keeps the best lower bound of
 ``server time - time.monotonic()`` it has seen (a reply left the server before it arrived here),
@@ -31,7 +32,8 @@ import redis
 import redis.asyncio
 import redis.exceptions
 
-from ._errors import ConnectionError
+from .._interrupts import complete
+from ._errors import ConnectionError, ServerError
 from ._keys import public_url
 
 if TYPE_CHECKING:
@@ -101,8 +103,13 @@ class Link:
         self.offset = -float("inf")
         self._lock = threading.Lock()
         self._pool: redis.ConnectionPool | None = None
-        self._held = threading.local()
-        self._async_pools: weakref.WeakKeyDictionary[Any, redis.asyncio.ConnectionPool] = (
+        self._idle: list[Any] = []
+        self._idle_pid = os.getpid()
+        # Each event loop's pool, with the async generator whose finalization (the loop's
+        # shutdown_asyncgens, which asyncio.run and Runner call before closing it) disconnects
+        # it: a pool left to a closed loop kept its sockets open for good (the pool refers to
+        # the loop, so the weak key never died).
+        self._async_pools: weakref.WeakKeyDictionary[Any, tuple[redis.asyncio.ConnectionPool, Any]] = (
             weakref.WeakKeyDictionary()
         )
 
@@ -129,29 +136,12 @@ class Link:
                     pool = self._pool = redis.ConnectionPool.from_url(self.url, **_OPTIONS)
         return pool
 
-    def _take(self, pool: Any) -> tuple[Any, _Held | None]:
-        """This thread's kept connection (taken: a call that fails leaves it out), else one from
-        the pool."""
-        held: _Held | None = getattr(self._held, "conn", None)
-        if held is not None:
-            self._held.conn = None
-            if held.pid == os.getpid():
-                return held.conn, held
-            # (a connection inherited through fork belongs to the parent: never touched here)
-        return pool.get_connection(), None
-
-    def _keep(self, pool: Any, conn: Any, held: _Held | None) -> None:
-        if held is None:
-            held = _Held(pool, conn)
-        self._held.conn = held
-
     def _attempt(self, args: Sequence[Any] | Packed, give_up: float, plain: bool = False) -> Any:
-        pool: Any = self._sync_pool()  # (redis-py's connection methods are untyped)
-        conn: Any = None
-        held: _Held | None = None
-        ok = False
+        conn: Any = None  # (redis-py's connection methods are untyped)
         try:
-            conn, held = self._take(pool)
+            conn = self._connection()
+            if conn._sock is not None and not _parser_ready(conn):
+                conn.disconnect()  # an interrupt cut redis-py's connect or disconnect short
             if isinstance(args, Packed):
                 conn.send_packed_command([args.data])
             else:
@@ -161,9 +151,7 @@ class Link:
             if not plain and not conn.can_read(timeout=max(0.0, give_up - time.monotonic())):
                 conn.disconnect()
                 raise _NoReply("no reply in time")
-            reply = conn.read_response()
-            ok = True
-            return reply
+            return conn.read_response()
         except redis.exceptions.AuthenticationError as exc:
             if conn is not None:
                 conn.disconnect()
@@ -174,25 +162,37 @@ class Link:
             if conn is not None:
                 conn.disconnect()
             raise _NoReply(str(exc)) from exc
+        except redis.exceptions.NoScriptError:
+            raise  # (loaded by the caller, and tried again; the reply was read whole)
         except redis.exceptions.ResponseError as exc:
             if _unauthenticated(exc):
                 conn.disconnect()
                 raise ConnectionError(f"the Redis server at {self.public} needs credentials: {exc}") from exc
-            ok = True  # (an error reply was read whole: the connection is idle)
-            raise
-        except BaseException:
-            # An interrupt may leave a reply unread on the connection: it is not reused.
+            conn.disconnect()  # (it may have been refused as it connected: SELECT)
+            raise _refused(self.public, exc) from exc
+        except BaseException as exc:
+            # An interrupt may leave a reply unread on the connection: it is not reused. (The
+            # disconnect is finished even if another interrupt lands in it, or redis-py's own
+            # was cut short: a half-disconnected connection would fail its next use.)
             if conn is not None:
-                conn.disconnect()
-            raise
+                try:
+                    exc = complete(_disconnect, conn, exc)
+                except BaseException as landed:  # as complete() started
+                    exc = complete(_disconnect, conn, landed)
+            raise exc
         finally:
             if conn is not None:
-                if ok:
-                    self._keep(pool, conn, held)
-                elif held is not None:
-                    held.give_back()
-                else:
-                    pool.release(conn)
+                self._idle.append(conn)
+
+    def _connection(self) -> Any:
+        """An idle connection, or a new one (it connects as it sends)."""
+        if self._idle_pid != os.getpid():  # a forked child: the parent's sockets are not its own
+            self._idle, self._idle_pid = [], os.getpid()
+        try:
+            return self._idle.pop()
+        except IndexError:
+            pool: Any = self._sync_pool()
+            return pool.connection_class(**pool.connection_kwargs)
 
     def call(self, build: Build, deadline: float | None, extra: float = 0.0) -> Any:
         """Run one command (built per attempt) until a reply: ``extra`` is how long the command
@@ -243,16 +243,29 @@ class Link:
 
     # -- asyncio ---------------------------------------------------------------------------
 
-    def _loop_pool(self, loop: asyncio.AbstractEventLoop) -> redis.asyncio.ConnectionPool:
-        pool = self._async_pools.get(loop)
-        if pool is None:
-            pool = self._async_pools[loop] = redis.asyncio.ConnectionPool.from_url(self.url, **_OPTIONS)
+    async def _loop_pool(self, loop: asyncio.AbstractEventLoop) -> redis.asyncio.ConnectionPool:
+        found = self._async_pools.get(loop)
+        if found is not None:
+            return found[0]
+        pool = redis.asyncio.ConnectionPool.from_url(self.url, **_OPTIONS)
+        pools = self._async_pools
+
+        async def until_shutdown() -> Any:
+            try:
+                yield None
+            finally:
+                pools.pop(loop, None)
+                await pool.disconnect()
+
+        watch = until_shutdown()
+        pools[loop] = (pool, watch)  # (held here: a collected generator would disconnect now)
+        await watch.asend(None)  # started in this loop: its shutdown_asyncgens closes it
         return pool
 
     async def _attempt_async(self, args: Sequence[Any] | Packed, give_up: float) -> Any:
         import asyncio
 
-        pool: Any = self._loop_pool(asyncio.get_running_loop())
+        pool: Any = await self._loop_pool(asyncio.get_running_loop())
         conn: Any = None
         try:
             conn = await pool.get_connection()
@@ -276,11 +289,14 @@ class Link:
             if conn is not None:
                 await conn.disconnect()
             raise _NoReply(str(exc)) from exc
+        except redis.exceptions.NoScriptError:
+            raise  # (loaded by the caller, and tried again)
         except redis.exceptions.ResponseError as exc:
             if _unauthenticated(exc):
                 await conn.disconnect()
                 raise ConnectionError(f"the Redis server at {self.public} needs credentials: {exc}") from exc
-            raise
+            await conn.disconnect()
+            raise _refused(self.public, exc) from exc
         except BaseException:
             if conn is not None:
                 await asyncio.shield(conn.disconnect())
@@ -334,27 +350,6 @@ class Link:
                 attempt += 1
 
 
-class _Held:
-    """A connection a thread keeps between calls; back to the pool when the thread ends (its
-    ``threading.local`` slot, the only reference, goes)."""
-
-    __slots__ = ("__weakref__", "conn", "pid", "returned")
-
-    def __init__(self, pool: Any, conn: Any) -> None:
-        self.conn = conn
-        self.pid = os.getpid()
-        self.returned = weakref.finalize(self, _give_back, pool, conn, self.pid)
-
-    def give_back(self) -> None:
-        """(After a failed call: the connection was disconnected.)"""
-        self.returned()
-
-
-def _give_back(pool: Any, conn: Any, pid: int) -> None:
-    if pid == os.getpid():
-        pool.release(conn)
-
-
 _SCRIPTS: dict[bytes, Script] = {}
 
 
@@ -396,3 +391,20 @@ def with_secrets(public: str) -> str:
     """The full URL known here for a URL without secrets (itself when none is known)."""
     with _links_lock:
         return _credentials.get(public, public)
+
+
+def _disconnect(conn: Any) -> None:
+    conn.disconnect()
+
+
+def _parser_ready(conn: Any) -> bool:
+    """Whether a connection's reply parser is set up (both of redis-py's parsers drop their
+    reader at a disconnect and make it at a connect: one without it cannot read a reply)."""
+    parser = conn._parser
+    return getattr(parser, "_buffer", True) is not None and getattr(parser, "_reader", True) is not None
+
+
+def _refused(public: str, exc: redis.exceptions.ResponseError) -> ServerError:
+    """An error reply as mpsc reports it."""
+    text = str(exc).split(" script: ")[0]
+    return ServerError(f"the Redis server at {public} refused the call: {text}")

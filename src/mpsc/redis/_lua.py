@@ -41,6 +41,13 @@ from typing import Final
 
 KIND: Final = "mpsc.redis/1"
 
+_OOM_OK: Final = "#!lua flags=allow-oom\n"
+"""First line of the scripts that must run when the server is at ``maxmemory`` (noeviction):
+they free memory (RECV and ACK acknowledge and delete), or keep leases and introspection
+working. Without it Redis refuses every script then, and a receiver could not drain the
+channel that filled the server. SEND, RV_SEND and JOIN do without: refused (``ServerError``),
+they add nothing."""
+
 _PRELUDE: Final = (
     """
 local M, S, TX, RX, SPACE, SEQ = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
@@ -212,6 +219,8 @@ if tm == 'none' then
   end
   redis.call('HSET', M, 'kind', KIND, 'cap', cap, 'ttl', ttl, 'clock', 0, 'seen', NOW, 'keep', keep)
   redis.call('XGROUP', 'CREATE', S, 'rx', '0', 'MKSTREAM')
+  -- SEQ always holds this field, so that a send's HSET never creates the key (without a TTL).
+  redis.call('HSET', SEQ, '~', 0)
   load()
   redis.call('ZADD', TX, CLOCK + TTL, ARGV[5])
   redis.call('ZADD', RX, CLOCK + TTL, ARGV[6])
@@ -241,7 +250,12 @@ SEND: Final = (
     + """
 if not load() then return {NOW, 'lost'} end
 local late = tonumber(ARGV[4])
-if late > 0 and NOW > late then return {NOW, 'late'} end
+if late > 0 and NOW > late then
+  -- Too late: nothing is done, and 'late' says so only if no earlier attempt of this send did it.
+  local prev, first = tonumber(redis.call('HGET', SEQ, ARGV[2]) or '0'), tonumber(ARGV[3])
+  if prev >= first then return {NOW, 'ok', math.min(#ARGV - 4, prev - first + 1)} end
+  return {NOW, 'late'}
+end
 -- The hot path: the lease is only checked (the lease thread renews it), and receivers are
 -- pruned only when none is live.
 if not live(TX, ARGV[1]) then return {NOW, 'lost'} end
@@ -282,7 +296,7 @@ if v[1] ~= '"""
     + """' or v[5] == '-1' then return {NOW, 'slow'} end
 if v[6] == '1' then return {NOW, 'disc'} end
 local late = tonumber(ARGV[4])
-if late > 0 and NOW > late then return {NOW, 'late'} end
+if late > 0 and NOW > late then return {NOW, 'slow'} end  -- (SEND tells 'late' from done)
 -- The clock as load() would advance it, not stored.
 local step = math.floor(tonumber(v[2]) / 2)
 local d = NOW - tonumber(v[4])
@@ -313,11 +327,14 @@ return {NOW, 'ok', done + room}
 # entries first (after a call whose reply was lost; on a rendezvous channel, what a sender handed
 # it), the announcement (rendezvous: ms this receiver will wait, announced in WAIT for senders to
 # hand it a value; 0 takes an announcement back), then the ids to acknowledge (and delete).
-# Reply: NOW, 'ok', {id, payload, ...} | NOW, 'empty', last stream id, last ctl id | 'disc' | 'lost'.
+# Reply: NOW, 'ok', {id, payload, ...}[, 'more': cut at about 4 MB, more are pending under this
+# consumer] | NOW, 'empty', last stream id, last ctl id | 'disc' | 'lost'.
 RECV: Final = (
-    _PRELUDE
+    _OOM_OK
+    + _PRELUDE
     + """
 if not load() then return {NOW, 'lost'} end
+local FETCH_BYTES = 4194304
 local me, count, announce = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[4])
 if not mine(RX, me) or RXG then return {NOW, 'lost'} end
 ack(5)
@@ -332,10 +349,36 @@ local function take(entries)
     end
   end
 end
-if ARGV[3] == '1' then
-  local r = redis.call('XREADGROUP', 'GROUP', 'rx', me, 'COUNT', count, 'STREAMS', S, '0')
-  if r then take(r[1][2]) end
+-- Read this consumer's pending entries (from = '0') or new ones ('>'), in chunks of 1, 2, 4, ...
+-- entries until count or about FETCH_BYTES of payloads: a backlog of large entries is not
+-- copied into the script (nor delivered to this consumer) all at once.
+local bytes = 0
+local function read(from)
+  local n, last = 1, from
+  while #out < 2 * count and bytes < FETCH_BYTES do
+    local k = math.min(n, count - #out / 2)
+    local r = redis.call('XREADGROUP', 'GROUP', 'rx', me, 'COUNT', k, 'STREAMS', S, last)
+    if not r then return end
+    local es = r[1][2]
+    for _, e in ipairs(es) do
+      if e and e[2] then
+        out[#out + 1] = e[1]
+        out[#out + 1] = e[2][2]
+        bytes = bytes + #e[2][2]
+        -- A rendezvous offer read for the first time is taken: its sender hears so (entries
+        -- claimed from a dead receiver were taken at their first reading already).
+        if from == '>' and e[2][3] == 'a' then
+          redis.call('LPUSH', e[2][4], e[1])
+          redis.call('PEXPIRE', e[2][4], KEEP)
+        end
+      end
+      if from ~= '>' then last = e[1] end
+    end
+    if #es < k then return end
+    n = n * 2
+  end
 end
+if ARGV[3] == '1' then read('0') end
 if #out == 0 and DEAD then
   local left = false
   local sum = redis.call('XPENDING', S, 'rx')
@@ -361,21 +404,7 @@ if #out == 0 and DEAD then
     redis.call('HDEL', M, 'dead')
   end
 end
-if #out == 0 then
-  local r = redis.call('XREADGROUP', 'GROUP', 'rx', me, 'COUNT', count, 'STREAMS', S, '>')
-  if r then
-    take(r[1][2])
-    -- A rendezvous offer read for the first time is taken: its sender hears so (entries
-    -- claimed from a dead receiver were taken at their first reading already).
-    for _, e in ipairs(r[1][2]) do
-      local f = e[2]
-      if f and f[3] == 'a' then
-        redis.call('LPUSH', f[4], e[1])
-        redis.call('PEXPIRE', f[4], KEEP)
-      end
-    end
-  end
-end
+if #out == 0 then read('>') end
 if CAP < 0 then
   if #out == 0 and announce > 0 and not TXG then
     redis.call('ZADD', WAIT, CLOCK + announce, me)
@@ -386,6 +415,20 @@ if CAP < 0 then
     redis.call('PEXPIRE', SPACE, KEEP)
   else
     redis.call('ZREM', WAIT, me)
+  end
+end
+if #out > 2 then
+  -- A reply carries at most about FETCH_BYTES of payloads (at least one entry): what is cut
+  -- off stays pending under this consumer, and 'more' tells it to re-read them next.
+  local bytes, keep = 0, 0
+  for i = 2, #out, 2 do
+    bytes = bytes + #out[i]
+    keep = i
+    if bytes >= FETCH_BYTES then break end
+  end
+  if keep < #out then
+    for i = #out, keep + 1, -1 do out[i] = nil end
+    return {NOW, 'ok', out, 'more'}
   end
 end
 if #out > 0 then return {NOW, 'ok', out} end
@@ -463,7 +506,8 @@ return {NOW, 'posted', id}
 # 'taken' (a receiver read it) | 'disc' (dropped: every receiver is gone) | 'withdrawn' (it was
 # still there, now deleted) | 'waiting' (check only).
 RV_CHECK: Final = (
-    _PRELUDE
+    _OOM_OK
+    + _PRELUDE
     + """
 local id, ACKS = ARGV[1], KEYS[9]
 if redis.call('LPOS', ACKS, id) then
@@ -488,7 +532,8 @@ return {NOW, 'waiting'}
 
 # ARGV: receiver lease id, then the ids to acknowledge and delete.
 ACK: Final = (
-    _PRELUDE
+    _OOM_OK
+    + _PRELUDE
     + """
 if not load() then return {NOW, 'lost'} end
 if not mine(RX, ARGV[1]) then return {NOW, 'lost'} end
@@ -500,7 +545,8 @@ return {NOW, 'ok'}
 # ARGV: side ('tx' | 'rx'), lease id, then the ids to acknowledge and delete (receivers) or
 # the sender's extra sequence fields (senders).
 CLOSE: Final = (
-    _PRELUDE
+    _OOM_OK
+    + _PRELUDE
     + """
 if not load() then return {NOW, 'ok'} end
 local side, id = ARGV[1], ARGV[2]
@@ -525,7 +571,8 @@ return {NOW, 'ok'}
 # ARGV: keep ms, number of sender ids, the sender ids, the receiver ids. Renews every lease
 # given, prunes both sides, keeps the keys alive. Reply: NOW, 'ok', {lost ids}.
 RENEW: Final = (
-    _PRELUDE
+    _OOM_OK
+    + _PRELUDE
     + """
 local ntx = tonumber(ARGV[2])
 local lost = {}
@@ -550,7 +597,8 @@ return {NOW, 'ok', lost}
 # travel ms (its keys too). adopt: the unpickled handle takes the travel lease over; if that is
 # gone (expired, or adopted already), it joins while its side still has a live lease.
 LEASE: Final = (
-    _PRELUDE
+    _OOM_OK
+    + _PRELUDE
     + """
 if not load() then return {NOW, 'lost'} end
 local op, side, from, new = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
@@ -558,8 +606,11 @@ local Z = RX
 if side == 'tx' then Z = TX end
 if op == 'adopt' then
   if live(Z, from) then
+    -- (the new lease first: removing the only one first would recreate the key without a TTL)
+    redis.call('ZADD', Z, CLOCK + TTL, new)
     redis.call('ZREM', Z, from)
     if Z == RX then redis.call('HDEL', M, 'rxu') end  -- (it may have been the travel lease's)
+    return {NOW, 'ok'}
   else
     prune_tx()
     prune_rx()
@@ -585,7 +636,8 @@ return {NOW, 'ok'}
 # ARGV: side of the caller. Reply: NOW, 'ok', live handles of the other side (0 once it is gone
 # for good), entries in the stream.
 PEEK: Final = (
-    _PRELUDE
+    _OOM_OK
+    + _PRELUDE
     + """
 if not load() then return {NOW, 'lost'} end
 prune_tx()

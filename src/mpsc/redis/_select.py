@@ -28,8 +28,9 @@ consumed: the try pass stops at the first operation that completes.
 
 Limits: a try is a blocking round trip, also in ``select_async`` (made from the event loop's
 thread; a server that cannot be reached holds the loop for the retry window); an exception
-landing (Ctrl-C) inside a try of a receive can lose the value it took (as for a plain
-``try_recv``); a select waiting to *receive* on a rendezvous channel does not announce itself,
+landing (Ctrl-C) inside a try of a receive can lose the value it took (the receive itself
+returns it with the exception raised right after, but that lands in the select's code, not
+the caller's: untested here); a select waiting to *receive* on a rendezvous channel does not announce itself,
 so it pairs with senders blocked in ``send`` (which post offers), and a select waiting to
 *send* pairs with receivers blocked in ``recv``: two selects on the two ends of one Redis
 rendezvous channel never meet; trio is not supported (asyncio only).
