@@ -510,7 +510,9 @@ def test_task_interrupted_at_every_check_point(cap: int | None, moment: str, sid
 
 def _unprotected_back_edges() -> list[str]:
     """Every loop back edge in mpsc's source with no exception handler although the instruction
-    before it has one."""
+    before it has one, or although a handler covers code on both sides of it (a comprehension
+    inside ``with``/``try``: 3.12+ inline it, and leave its ``if`` clause's back edge outside
+    every handler)."""
     import dis
     import pathlib
     import types
@@ -528,8 +530,36 @@ def _unprotected_back_edges() -> list[str]:
                 return any(entry.start <= offset < entry.end for entry in table)
 
             instructions = list(dis.get_instructions(code))
+            at = {i.offset: n for n, i in enumerate(instructions)}
+
+            def restores_only(handler: int) -> bool:
+                """A comprehension's own handler (it puts its variable back and re-raises), or a
+                generator's (it turns StopIteration into RuntimeError)."""
+                for instruction in instructions[at[handler] :]:
+                    if instruction.opname == "RERAISE":
+                        return True
+                    if instruction.opname == "CALL_INTRINSIC_1":  # a generator's StopIteration
+                        return True
+                    if instruction.opname not in ("SWAP", "POP_TOP", "STORE_FAST"):
+                        return False
+                return False
+
+            handlers = min((entry.target for entry in table), default=0)  # (laid out last)
+
+            def straddled(offset: int, table: Any = table, handlers: int = handlers) -> bool:
+                before = {entry.target for entry in table if entry.end <= offset}
+                return any(
+                    not restores_only(entry.target) or covered(entry.target)
+                    for entry in table
+                    if offset < entry.start < handlers and entry.target in before
+                )
+
             for before, here in itertools.pairwise(instructions):
-                if here.opname == "JUMP_BACKWARD" and not covered(here.offset) and covered(before.offset):
+                if (
+                    here.opname == "JUMP_BACKWARD"
+                    and not covered(here.offset)
+                    and (covered(before.offset) or straddled(here.offset))
+                ):
                     line = here.positions.lineno if here.positions else None
                     found.append(f"{path.relative_to(root)}:{line} {code.co_qualname}")
     return found

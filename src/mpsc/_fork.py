@@ -34,8 +34,14 @@ def register(chan: object) -> None:
     with _lock:
         _channels.append(reference)
         if len(_channels) >= _prune_at:
-            _channels[:] = [r for r in _channels if r() is not None]
+            _channels[:] = _alive(_channels)
             _prune_at = max(64, 2 * len(_channels))
+
+
+def _alive(references: list[ReferenceType[Any]]) -> list[ReferenceType[Any]]:
+    """The references whose channel lives. A function of its own: on 3.13 a comprehension's
+    loop inside the ``with`` could let an exception skip the lock's release."""
+    return [r for r in references if r() is not None]
 
 
 def _after_fork_in_child() -> None:

@@ -1055,7 +1055,9 @@ class Receiver(_Handle[T]):
 
         self._open()
         take = _Take(asyncio.get_running_loop())
-        while not self._enter(take, None, True):
+        while True:  # (not `while not ...:` -- see _ops.recorded)
+            if self._enter(take, None, True):
+                break
             await asyncio.sleep(0.001)  # another thread or task is receiving through this handle
         try:
             return await drive_async(self._chan.link, self._recv_steps(take, None, False, blocking=False))
