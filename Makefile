@@ -23,7 +23,7 @@ $(VENV)/.installed: pyproject.toml setup.py src/mpsc/_accel.c
 	fi
 	touch $@
 
-demo: $(VENV)/.installed
+demo: $(VENV)/.installed redis-server
 	@for f in examples/*.py; do echo "== $$f"; $(PY) $$f || exit 1; done
 	@echo "== a short benchmark (make bench for the full suite against every peer)"
 	$(PY) benchmarks/run.py --quick --only spsc_unbounded,pingpong

@@ -50,8 +50,10 @@ def test_every_example_runs(path: str) -> None:
     assert run(path), f"{path} printed nothing"
 
 
-def test_a_worker_pool_of_processes_ends_when_its_jobs_sender_is_gone() -> None:
-    assert run("process_pipeline.py") == [
+@pytest.mark.parametrize("name", ["process_pipeline.py", "redis_pipeline.py"])
+def test_a_worker_pool_of_processes_ends_when_its_jobs_sender_is_gone(name: str) -> None:
+    # (redis_pipeline.py starts a redis-server of its own: make test installs the package)
+    assert run(name) == [
         "jobs: 1000, results: 1000, sum of squares: 332833500",
         "every worker finished",
     ]
