@@ -238,6 +238,16 @@ class SignalInjector:
             self._root = None
 
 
+def quietly(injector: SignalInjector, fn: Callable[[], Any]) -> tuple[Any, BaseException | None]:
+    """``injector.call(fn)``, with what lands in a finalizer or weakref callback (which Python
+    reports as unraisable and drops) kept from pytest's hook, which an injection can interrupt."""
+    hook, sys.unraisablehook = sys.unraisablehook, lambda _: None
+    try:
+        return injector.call(fn)
+    finally:
+        sys.unraisablehook = hook
+
+
 def every_point(run: Callable[[int], bool], limit: int = 5000) -> int:
     """Call ``run(n)`` for n = 1, 2, ... until it says the call passed fewer than n check
     points (it returns False); return how many points there were. A first run with n = 0 (no

@@ -132,6 +132,16 @@ def make(cap: int | None) -> tuple[mpsc.Sender[Any], mpsc.Receiver[Any]]:
     return mpsc.channel() if cap is None else mpsc.sync_channel(cap)
 
 
+def drained(rx: Any) -> list[Any]:
+    """What ``rx`` holds now (``try_recv`` until ``Empty`` or ``RecvError``)."""
+    got = []
+    while True:
+        try:
+            got.append(rx.try_recv())
+        except (mpsc.Empty, mpsc.RecvError):
+            return got
+
+
 def recv_all(rx: Any) -> list[Any]:
     """Receive until the channel is disconnected and drained; each wait is bounded."""
     got = []

@@ -24,7 +24,8 @@ from typing import Any
 
 import process_children as children
 import pytest
-from helpers import Boom, Children, Interrupter, Worker, check_point
+from checkpoints import quietly
+from helpers import Boom, Children, Interrupter, Worker, check_point, drained
 
 import mpsc
 import mpsc.process as mpp
@@ -1339,26 +1340,6 @@ def test_a_timed_out_rendezvous_send_holds_no_memory_of_its_value() -> None:
     assert worker.done.wait(WAIT) and worker.result == b"after"
 
 
-def _injected(injector: Any, call: Any) -> tuple[Any, BaseException | None]:
-    """``injector.call(call)``, with what lands in a finalizer or weakref callback (which Python
-    reports as unraisable and drops) kept from pytest's hook, which an injection can interrupt."""
-    dropped: list[Any] = []
-    hook, sys.unraisablehook = sys.unraisablehook, dropped.append
-    try:
-        return injector.call(call)  # type: ignore[no-any-return]
-    finally:
-        sys.unraisablehook = hook
-
-
-def _drain(rx: Any) -> list[Any]:
-    got = []
-    while True:
-        try:
-            got.append(rx.try_recv())
-        except (mpsc.Empty, mpsc.RecvError):
-            return got
-
-
 @pytest.mark.parametrize("capacity", [None, 2])
 def test_two_interrupts_anywhere_in_a_send_neither_lose_nor_duplicate(capacity: int | None) -> None:
     """Hostile review finding 12: a second interrupt landing while the first is handled (a double
@@ -1370,8 +1351,8 @@ def test_two_interrupts_anywhere_in_a_send_neither_lose_nor_duplicate(capacity: 
     def scene(n: int, m: int) -> int:
         tx, rx = mpp.channel() if capacity is None else mpp.sync_channel(capacity)
         injector = SignalInjector(n, m)
-        result, _ = _injected(injector, lambda: tx.send_timeout("v", WAIT))
-        got = _drain(rx)
+        result, _ = quietly(injector, lambda: tx.send_timeout("v", WAIT))
+        got = drained(rx)
         assert got == (["v"] if result is not NOT_RETURNED else []), (n, m, injector.where, result)
         assert not tx._ep.busy and not rx._ep.busy, (n, m, injector.where)
         tx.close()
@@ -1399,9 +1380,9 @@ def test_two_interrupts_anywhere_in_a_receive_lose_no_value(capacity: int | None
         tx.send(sent)
         out: list[Any] = []
         injector = SignalInjector(n, m)
-        _, exc = _injected(injector, lambda: out.append(rx.recv_timeout(WAIT)))
+        _, exc = quietly(injector, lambda: out.append(rx.recv_timeout(WAIT)))
         where = injector.where
-        got = out + _drain(rx)
+        got = out + drained(rx)
         assert exc is None or isinstance(exc, Injected), (n, m, where, exc)
         assert len(got) == 1, (n, m, where, got)
         if value == "handle":

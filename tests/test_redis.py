@@ -19,6 +19,8 @@ from typing import Any
 
 import pytest
 import redis_children as children
+from checkpoints import quietly
+from helpers import drained
 from redis_server import RedisServer, free_port
 
 import mpsc
@@ -1186,27 +1188,6 @@ def test_keys_of_abandoned_channel_expire(url: str, server: RedisServer, procs: 
 # -- hostile review (findings/redis) ---------------------------------------------------------
 
 
-def _drain_redis(rx: Any) -> list[Any]:
-    got = []
-    while True:
-        try:
-            got.append(rx.try_recv())
-        except (mpsc.Empty, mpsc.RecvError):
-            return got
-
-
-def _interrupted(injector: Any, call: Any) -> tuple[Any, BaseException | None]:
-    """``injector.call(call)``, with what lands in a finalizer kept from pytest's hook."""
-    import sys
-
-    dropped: list[Any] = []
-    hook, sys.unraisablehook = sys.unraisablehook, dropped.append
-    try:
-        return injector.call(call)  # type: ignore[no-any-return]
-    finally:
-        sys.unraisablehook = hook
-
-
 @pytest.mark.parametrize("capacity", [None, 4])
 def test_an_interrupt_anywhere_in_a_receive_loses_no_value(url: str, capacity: int | None) -> None:
     """Hostile review finding 04: a KeyboardInterrupt during ``recv`` lost the value it had taken
@@ -1224,9 +1205,9 @@ def test_an_interrupt_anywhere_in_a_receive_loses_no_value(url: str, capacity: i
         nonlocal returned, raised
         tx.send(n)
         injector = SignalInjector(n, 10**9)
-        result, exc = _interrupted(injector, lambda: rx.recv_timeout(5.0))
+        result, exc = quietly(injector, lambda: rx.recv_timeout(5.0))
         assert exc is None or isinstance(exc, Injected), (n, injector.where, exc)
-        got = ([] if result is NOT_RETURNED else [result]) + _drain_redis(rx)
+        got = ([] if result is NOT_RETURNED else [result]) + drained(rx)
         assert got == [n], (n, injector.where, result, got)
         assert getattr(rx, "_owner", None) is None, (n, injector.where)  # the receive lock was let go
         returned += result is not NOT_RETURNED and exc is not None
@@ -1236,7 +1217,7 @@ def test_an_interrupt_anywhere_in_a_receive_loses_no_value(url: str, capacity: i
     points = every_point(scene)
     assert points > 50 and returned > 0 and raised > 5, (points, returned, raised)
     tx.close()
-    assert _drain_redis(rx) == []
+    assert drained(rx) == []
     with pytest.raises(mpsc.RecvError):
         rx.recv_timeout(5.0)
     rx.close()
@@ -1313,9 +1294,9 @@ def test_two_interrupts_in_a_receive_lose_no_value(url: str, capacity: int | Non
         for m in (1, 2, 5, 17, 60):
             tx.send((n, m))
             injector = SignalInjector(n, m)
-            result, exc = _interrupted(injector, lambda: rx.recv_timeout(5.0))
+            result, exc = quietly(injector, lambda: rx.recv_timeout(5.0))
             assert exc is None or isinstance(exc, Injected), (n, m, injector.where, exc)
-            got = ([] if result is NOT_RETURNED else [result]) + _drain_redis(rx)
+            got = ([] if result is NOT_RETURNED else [result]) + drained(rx)
             assert got == [(n, m)], (n, m, injector.where, result, got)
             assert getattr(rx, "_owner", None) is None, (n, m, injector.where)
             fired = len(injector.raised)
@@ -1350,7 +1331,7 @@ def test_send_timeout_that_raised_did_not_enqueue(url: str) -> None:
                 raised.append(exc.value)
             n += 1
         tx.close()
-    got = [v for rx in rxs for v in _drain_redis(rx)]
+    got = [v for rx in rxs for v in drained(rx)]
     for rx in rxs:
         rx.close()
     assert not set(raised) & set(got)
@@ -1473,7 +1454,7 @@ def test_an_interrupt_anywhere_in_close_leaves_nothing_behind(url: str, side: st
         tx, rx = mpsc.redis.channel(url, lease=0.3)
         if side == "tx":
             injector = SignalInjector(n, 10**9)
-            _interrupted(injector, tx.close)
+            quietly(injector, tx.close)
             fired, where = injector.fired, injector.where
             del tx, injector  # collected: if it was not closed, its finalizer releases it
             gc.collect()
@@ -1492,7 +1473,7 @@ def test_an_interrupt_anywhere_in_close_leaves_nothing_behind(url: str, side: st
             tx.send(i)
         assert [rx.recv() for _ in range(3)] == [0, 1, 2]
         injector = SignalInjector(n, 10**9)
-        _interrupted(injector, rx.close)
+        quietly(injector, rx.close)
         tx.close()
         again = []
         try:
