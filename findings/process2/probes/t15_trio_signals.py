@@ -35,7 +35,7 @@ async def send_loop(tx, n, sent, counts):
             while i < n:
                 state["armed"] = True
                 await tx.send_async(i)
-                sent.append(i); i += 1
+                i += 1; sent.append(i - 1)
         except Boom:
             counts[0] += 1
     state["armed"] = False
@@ -43,7 +43,7 @@ async def send_loop(tx, n, sent, counts):
 async def main(cap, direction):
     if direction == "recv":
         tx, rx = mpp.channel() if cap is None else mpp.sync_channel(cap)
-        p = mp.get_context("fork").Process(target=child, args=(tx,)); p.start(); tx.close()
+        p = mp.get_context("spawn").Process(target=child, args=(tx,)); p.start(); tx.close()
         got = []; counts = [0]
         signal.setitimer(signal.ITIMER_REAL, 0.0003, 0.0003)
         try:
@@ -62,9 +62,11 @@ async def main(cap, direction):
         async def drain():
             while True:
                 try:
-                    got.append(await rx.recv_async())
-                except mpsc.RecvError:
-                    return
+                    while True:
+                        try:
+                            got.append(await rx.recv_async())
+                        except mpsc.RecvError:
+                            return
                 except Boom:
                     counts[0] += 1
         signal.setitimer(signal.ITIMER_REAL, 0.0003, 0.0003)
