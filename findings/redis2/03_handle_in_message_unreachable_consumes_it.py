@@ -7,6 +7,12 @@ was taken" -- but the message is consumed: it is gone for good, for every receiv
 Also: the unpickling (LEASE adopt, a blocking round trip with RETRY_FOR retries) runs inside
 the receive's hand-out, outside the call's deadline: recv_timeout(0.2) takes > 3 s.
 
+Part B: the same with server B up but protected by a password, and a receiving process that
+has not called ``mpsc.redis.credentials()`` (the documented way: "the receiving process supplies
+them with credentials()"): its receive raises ConnectionError ("... call
+mpsc.redis.credentials(url) in this process first") -- and the message is already gone, so
+following the advice cannot recover it.
+
 Cause: ``Receiver._recv_steps`` unpickles under ``except Exception`` that consumes the entry
 ("a value's unpickling error consumes the entry"), and ``_handles._rebuild`` makes a network
 call there whose ConnectionError is such an "unpickling error".
@@ -14,6 +20,9 @@ call there whose ConnectionError is such an "unpickling error".
 
 from __future__ import annotations
 
+import base64
+import pickle
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -65,6 +74,39 @@ for r in rest:
             r[1].close()
         except Exception:
             pass
+# Part B: a password-protected server B, a receiving process without credentials().
+CHILD = r"""
+import base64, pickle, sys
+import mpsc, mpsc.redis
+r = pickle.loads(base64.b64decode(sys.argv[1]))
+try:
+    v = r.recv_timeout(1.0)
+    print("child got", v)
+except Exception as e:
+    print("child:", type(e).__name__, str(e)[-90:])
+r.close()
+"""
+c = server(password="secret")
+tx, rx = mpsc.redis.channel(a.url)
+tz, rz = mpsc.redis.channel(c.url)  # on the password-protected server
+tx.send(("job", tz))
+blob = base64.b64encode(pickle.dumps(rx)).decode()
+child = subprocess.run([sys.executable, "-c", CHILD, blob], capture_output=True, timeout=30)
+print("part B:", child.stdout.decode().strip())
+left = []
+while True:
+    try:
+        left.append(rx.recv_timeout(1.0))
+    except mpsc.Timeout:
+        break
+print("part B: what is left in the channel afterwards:", [(x[0], type(x[1]).__name__) for x in left])
+if b"ConnectionError" in child.stdout and not left:
+    problems.append("part B: a receiver without credentials() got ConnectionError and the message with the handle is gone")
+for x in left:
+    x[1].close()
+for h in (tx, rx, tz, rz):
+    h.close()
+
 if problems:
     print("FAIL:", "; ".join(problems))
     sys.exit(1)
