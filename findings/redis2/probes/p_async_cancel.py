@@ -1,3 +1,4 @@
+"""Probe: send_async/recv_async under asyncio.wait_for (0.5-50 ms). usage: p_async_cancel.py none|CAP SECONDS"""
 import sys, time, asyncio, random
 sys.path.insert(0, __import__("os").path.join(__import__("os").path.dirname(__file__), ".."))
 from _srv import server

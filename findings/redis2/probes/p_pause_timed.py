@@ -1,3 +1,4 @@
+"""Probe: 2 producers (send_timeout 0.1) + 2 consumers (recv_timeout 0.1), server SIGSTOPped 3 s. usage: p_pause_timed.py none|CAP"""
 import sys, time, threading, collections
 sys.path.insert(0, __import__("os").path.join(__import__("os").path.dirname(__file__), ".."))
 from _srv import server

@@ -1,3 +1,4 @@
+"""Probe: as p_pause_timed, server SIGKILLed and restarted (AOF) after 2 s. usage: p_restart_timed.py none|CAP"""
 import sys, time, threading, collections
 sys.path.insert(0, __import__("os").path.join(__import__("os").path.dirname(__file__), ".."))
 from _srv import server
