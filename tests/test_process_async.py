@@ -266,6 +266,53 @@ def test_trio_cancellation_churn_loses_and_duplicates_nothing(capacity: int | No
         assert recvs_cut + sends_cut > 10, (sends_cut, recvs_cut)
 
 
+def test_under_trio_every_async_call_is_a_checkpoint() -> None:
+    """Hostile review (process2) 05: trio's rule — an async call raises a pending cancellation
+    before it does anything, and lets other tasks run even when it completes at once. A task
+    draining a full channel starved every other task and ignored its own cancel scope."""
+    trio = pytest.importorskip("trio")
+    count = 200
+
+    async def main() -> tuple[int, int, int, int]:
+        tx, rx = mpp.channel()
+        for i in range(count):
+            tx.send(i)
+        beats = 0
+
+        async def heartbeat() -> None:
+            nonlocal beats
+            while True:
+                beats += 1
+                await trio.sleep(0)
+
+        with trio.fail_after(WAIT):
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(heartbeat)
+                with trio.CancelScope() as scope:
+                    scope.cancel()
+                    with pytest.raises(trio.Cancelled):
+                        await rx.recv_async()
+                    with pytest.raises(trio.Cancelled):
+                        await tx.send_async("never")
+                before = beats
+                drained = [await rx.recv_async() for _ in range(count)]
+                received_beats = beats - before
+                before = beats
+                for i in range(count):
+                    await tx.send_async(i)
+                sent_beats = beats - before
+                nursery.cancel_scope.cancel()
+        assert drained == list(range(count))
+        left = len(list(rx.try_iter()))
+        tx.close()
+        rx.close()
+        return received_beats, sent_beats, left, beats
+
+    received_beats, sent_beats, left, _ = trio.run(main)
+    assert left == count  # the cancelled send sent nothing; the others all did
+    assert received_beats >= count // 2 and sent_beats >= count // 2, (received_beats, sent_beats)
+
+
 def test_outside_a_loop_is_refused_clearly() -> None:
     tx, rx = mpp.channel()
     coroutine = rx.recv_async()

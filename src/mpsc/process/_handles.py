@@ -72,9 +72,10 @@ from typing import Any, ClassVar, Final, Generic, NoReturn, Self, TypeVar, cast
 from .._deadlines import checked_deadline, deadline_after, expired
 from .._errors import ClosedHandleError, Empty, Full, RecvError, SendError, Timeout
 from .._interrupts import complete, finish, nothing
+from .._ops import trio_yield
 from .._ownership import Scoped
 from . import _rendezvous, _travel, _wire
-from ._async import cancelling, is_cancellation, ready, redeliver, refuse_in_event_loop, running_loop
+from ._async import TRIO, cancelling, is_cancellation, ready, redeliver, refuse_in_event_loop, running_loop
 from ._endpoint import RECEIVER, SENDER, Endpoint, Use, endpoint_reaper
 from ._waiting import READABLE, WRITABLE, hung_up, pipe_bytes, wait_ready
 
@@ -658,6 +659,8 @@ class Sender(_Handle[T]):
             RuntimeError: No asyncio or trio event loop is running.
         """
         loop = running_loop()
+        if loop is TRIO:  # trio's rule: every async operation is a checkpoint (see _ops.running_trio)
+            await sys.modules["trio"].lowlevel.checkpoint_if_cancelled()
         endpoint = self._open()
         call = _Sending(endpoint)
         try:
@@ -703,6 +706,8 @@ class Sender(_Handle[T]):
                 return finish(None, _Sending.end, call, exc)
             except BaseException as landed:  # as finish() started
                 return finish(None, _Sending.end, call, landed)
+        if loop is TRIO:
+            return await trio_yield(sys.modules["trio"], None)
         return None
 
     async def _offer_async(self, loop: Any, call: _Sending, value: T) -> None:
@@ -911,6 +916,8 @@ class Receiver(_Handle[T]):
             RuntimeError: No asyncio or trio event loop is running.
         """
         loop = running_loop()
+        if loop is TRIO:  # trio's rule: every async operation is a checkpoint (see _ops.running_trio)
+            await sys.modules["trio"].lowlevel.checkpoint_if_cancelled()
         endpoint = self._open()
         call = _Receiving(endpoint)
         try:
@@ -953,6 +960,8 @@ class Receiver(_Handle[T]):
                 return finish(value, _Receiving.end, call, exc)
             except BaseException as landed:  # as finish() started
                 return finish(value, _Receiving.end, call, landed)
+        if loop is TRIO:
+            return await trio_yield(sys.modules["trio"], value)
         return value
 
     def __aiter__(self) -> AsyncIterator[T]:
