@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 import redis_children as children
 from checkpoints import quietly
-from helpers import drained
+from helpers import WAIT, drained
 from redis_server import RedisServer, free_port
 
 import mpsc
@@ -412,6 +412,21 @@ def test_bad_input(url: str, server: RedisServer) -> None:
         mpsc.redis.channel("redis://localhost:99999999/")
     with pytest.raises(TypeError):
         mpsc.redis.channel(None)  # type: ignore[arg-type]
+    # (review 2, finding 11) URLs redis-py would read as something else, or whose options would
+    # change mpsc's replies or bounds: refused before anything is made on a server.
+    base = url.rsplit("/", 1)[0]
+    port = server.port
+    for bad in (
+        "redis://127.0.0.1:0/0",
+        f"{base}/abc",
+        "unix:///tmp/redis.sock?db=x",
+        f"{base}/0?decode_responses=true",
+        f"{base}/0?socket_timeout=60",
+        f"{base}/0?protocol=3",
+    ):
+        with pytest.raises(ValueError, match=r"Redis URL|mpsc\.redis sets"):
+            mpsc.redis.channel(bad, f"never-{port}")
+    assert keys_of(server, f"never-{port}") == []
     with pytest.raises(ValueError):
         mpsc.redis.bounded(url, -1)
     with pytest.raises(TypeError):
@@ -435,6 +450,50 @@ def test_bad_input(url: str, server: RedisServer) -> None:
         tx.send_timeout(1, -1)
     tx.close()
     rx.close()
+
+
+def test_close_during_another_threads_send_is_a_closed_handle(url: str) -> None:
+    """Review 2, finding 02: a send cut off by another thread's ``close()`` raised
+    LeaseExpiredError (as if the process had been cut off); it is ClosedHandleError, and every
+    send that returned is received once."""
+    outcomes: dict[str, int] = {}
+    for trial in range(30):
+        tx, rx = mpsc.redis.channel(url)
+        sent: list[int] = []
+        errors: list[BaseException] = []
+        started = threading.Event()
+
+        def send_until_closed(
+            tx: Any = tx, sent: list[int] = sent, errors: list[BaseException] = errors
+        ) -> None:
+            try:
+                for i in range(10**6):
+                    tx.send(i)
+                    sent.append(i)
+                    started.set()
+            except BaseException as exc:
+                errors.append(exc)
+            finally:
+                started.set()
+
+        worker = threading.Thread(target=send_until_closed)
+        worker.start()
+        assert started.wait(WAIT)
+        time.sleep(trial % 7 * 0.001)  # (where in a send the close lands)
+        tx.close()
+        worker.join(WAIT)
+        assert not worker.is_alive()
+        assert len(errors) == 1 and isinstance(errors[0], mpsc.ClosedHandleError), errors
+        outcomes[type(errors[0]).__name__] = outcomes.get(type(errors[0]).__name__, 0) + 1
+        got = []
+        while True:
+            try:
+                got.append(rx.recv_timeout(WAIT))
+            except mpsc.RecvError:
+                break
+        assert got[: len(sent)] == sent and len(got) <= len(sent) + 1
+        rx.close()
+    assert outcomes == {"ClosedHandleError": 30}
 
 
 def test_named_channel_opens_existing(url: str) -> None:

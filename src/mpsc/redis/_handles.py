@@ -420,6 +420,7 @@ class Sender(_Handle[T]):
                 elif status == b"disc":
                     raise SendError(left())
                 elif status == b"lost":
+                    self._open()  # (closed by another thread meanwhile: ClosedHandleError)
                     lease.lost = True
                     raise LeaseExpiredError()
                 elif status == b"late":  # this attempt (and any before it) did nothing
@@ -496,6 +497,7 @@ class Sender(_Handle[T]):
                 if status == b"disc":
                     raise SendError(value)
                 if status == b"lost":
+                    self._open()  # (closed by another thread meanwhile: ClosedHandleError)
                     lease.lost = True
                     raise LeaseExpiredError()
                 if status != b"late":  # pragma: no cover

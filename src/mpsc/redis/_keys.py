@@ -9,6 +9,20 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 _SECRET_QUERY: Final = frozenset({"password", "ssl_keyfile", "ssl_certfile", "ssl_password"})
 _SCHEMES: Final = ("redis", "rediss", "unix")
+_OWN_QUERY: Final = frozenset(
+    {
+        "decode_responses",
+        "encoding",
+        "encoding_errors",
+        "protocol",
+        "socket_timeout",
+        "socket_connect_timeout",
+        "retry_on_timeout",
+        "max_connections",
+        "single_connection_client",
+    }
+)
+"""URL options mpsc.redis sets itself (the replies' form, the bounds of every call)."""
 
 
 def check_url(url: object) -> str:
@@ -22,9 +36,24 @@ def check_url(url: object) -> str:
         if not parts.hostname:
             raise ValueError(f"a Redis URL needs a host: {public_url(url)!r}")
         try:
-            parts.port  # noqa: B018 (it raises ValueError on a bad port)
+            port = parts.port
         except ValueError:
             raise ValueError(f"bad port in the Redis URL {public_url(url)!r}") from None
+        if port == 0:  # (redis-py would take it for its default, 6379)
+            raise ValueError(f"port 0 in the Redis URL {public_url(url)!r}")
+        database = parts.path.strip("/")
+        if database and not database.isdigit():
+            raise ValueError(
+                f"the path of a Redis URL is a database number, not {parts.path!r}: {public_url(url)!r}"
+            )
+    query = dict(parse_qsl(parts.query))
+    if "db" in query and not query["db"].isdigit():
+        raise ValueError(f"db must be a database number in the Redis URL {public_url(url)!r}")
+    own = sorted(_OWN_QUERY.intersection(query))
+    if own:
+        raise ValueError(
+            f"mpsc.redis sets {', '.join(own)} itself: remove it from the URL {public_url(url)!r}"
+        )
     return url
 
 
