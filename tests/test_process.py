@@ -25,7 +25,7 @@ from typing import Any
 import process_children as children
 import pytest
 from checkpoints import quietly
-from helpers import Boom, Children, Interrupter, Worker, check_point, drained
+from helpers import Boom, Children, Interrupter, Worker, check_point, drained, wait_until
 
 import mpsc
 import mpsc.process as mpp
@@ -914,6 +914,36 @@ def test_rendezvous_try_send_reaches_each_of_several_blocked_receivers() -> None
     for thread in threads:
         thread.join(WAIT)
     assert sorted(got) == [0, 1, 2]
+
+
+@pytest.mark.parametrize("how", ["send_timeout 0", "send_deadline past"])
+def test_a_rendezvous_send_whose_time_is_up_reaches_a_blocked_receiver(how: str) -> None:
+    """Process review 2, finding 03: with no time left, a rendezvous send still hands its value
+    to a receiver blocked in a receive (as the thread channels' does, and try_send did): it put
+    out an offer and withdrew it at once, 1 in 30 reached the receiver. With nobody waiting it
+    raises Timeout and nothing is sent."""
+    from mpsc.process._waiting import pipe_bytes
+
+    tx, rx = mpp.sync_channel(0)
+
+    def send(v: int) -> None:
+        if how == "send_timeout 0":
+            tx.send_timeout(v, 0)
+        else:
+            tx.send_deadline(v, time.monotonic() - 1)
+
+    with pytest.raises(mpsc.Timeout):
+        send(-1)
+    for i in range(10):
+        got: list[Any] = []
+        receiver = threading.Thread(target=lambda: got.append(rx.recv_timeout(WAIT)))
+        receiver.start()
+        wait_until(lambda: pipe_bytes(rx._ep.credit_w) > 0)  # the receiver is blocked: its hint is there
+        send(i)
+        receiver.join(WAIT)
+        assert got == [i]
+    with pytest.raises(mpsc.Empty):  # the first send left nothing behind
+        rx.try_recv()
 
 
 def test_rendezvous_sender_fails_when_the_last_receiver_goes() -> None:

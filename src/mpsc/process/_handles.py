@@ -593,9 +593,12 @@ class Sender(_Handle[T]):
         if not once and not expired(deadline):
             # A rendezvous send waits for a receiver's claim, however soon it comes.
             refuse_in_event_loop("send_async")
-        if once:
-            # try_send: only if a receiver is blocked in a receive now (it left a hint), and
-            # then for as long as it takes that receiver to claim the value.
+        if once or expired(deadline):
+            # try_send (or a send whose time is up already, as the thread channels' does): only
+            # if a receiver is blocked in a receive now (it left a hint), and then for as long
+            # as it takes that receiver to claim the value.
+            if once:
+                give_up = Full
             try:
                 for call.hint in map(os.read, (endpoint.credit_r,), (1,)):  # (stored as read)
                     break
@@ -604,8 +607,8 @@ class Sender(_Handle[T]):
             if not call.hint:
                 if hung_up(sock.fileno()):
                     raise SendError(value)
-                raise Full(value)
-            give_up, flags = Full, _wire.HINTED
+                raise give_up(value)
+            flags = _wire.HINTED
             deadline = monotonic() + _rendezvous.GRACE
         while True:
             offer = call.offer = _rendezvous.Offer()
