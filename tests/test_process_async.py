@@ -313,6 +313,35 @@ def test_under_trio_every_async_call_is_a_checkpoint() -> None:
     assert received_beats >= count // 2 and sent_beats >= count // 2, (received_beats, sent_beats)
 
 
+def test_trio_waits_take_none_of_trios_thread_tokens() -> None:
+    """Process review 2, finding 02: each waiting call held one of trio's 40 default thread
+    tokens, so 40 idle waiters stalled every ``trio.to_thread`` call of the program (and other
+    mpsc waits). The waits use a limiter of their own; a message still reaches its waiter."""
+    trio = pytest.importorskip("trio")
+
+    async def main() -> tuple[int, list[Any]]:
+        channels = [mpp.channel() for _ in range(50)]
+        got: list[Any] = []
+
+        async def wait(rx: Any) -> None:
+            got.append(await rx.recv_async())
+
+        with trio.fail_after(WAIT):
+            async with trio.open_nursery() as nursery:
+                for _, rx in channels:
+                    nursery.start_soon(wait, rx)
+                await trio.sleep(0.05)  # (long enough for every task to be waiting)
+                borrowed = trio.to_thread.current_default_thread_limiter().borrowed_tokens
+                await trio.to_thread.run_sync(lambda: None)
+                for i, (tx, _) in enumerate(channels):
+                    tx.send(i)
+        return borrowed, got
+
+    borrowed, got = trio.run(main)
+    assert borrowed == 0
+    assert sorted(got) == list(range(50))
+
+
 def test_outside_a_loop_is_refused_clearly() -> None:
     tx, rx = mpp.channel()
     coroutine = rx.recv_async()

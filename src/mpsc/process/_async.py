@@ -24,6 +24,7 @@ when the operation had happened after all, return and have the cancellation deli
 
 from __future__ import annotations
 
+import math
 import sys
 import threading
 import weakref
@@ -202,8 +203,20 @@ async def ready(loop: asyncio.AbstractEventLoop, fds: Collection[tuple[int, int]
 async def _ready_in_trio(fds: Collection[tuple[int, int]]) -> bool:
     import trio
 
-    woken = await trio.to_thread.run_sync(wait_ready, list(fds), None, abandon_on_cancel=True)
+    global _trio_limiter
+    if _trio_limiter is None:
+        _trio_limiter = trio.CapacityLimiter(math.inf)
+    woken = await trio.to_thread.run_sync(
+        wait_ready, list(fds), None, abandon_on_cancel=True, limiter=_trio_limiter
+    )
     return bool(woken)
+
+
+_trio_limiter: Any = None
+"""The waits' own limiter, without a bound: a wait holding one of trio's default tokens (40)
+stalled every other ``trio.to_thread`` call of the program, and other mpsc waits, once 40
+tasks waited (process review 2, finding 02). A thread per waiting task: each ends within a
+``SLICE`` of its task's wait ending."""
 
 
 def is_cancellation(exc: BaseException) -> bool:
