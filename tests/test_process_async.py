@@ -342,6 +342,40 @@ def test_trio_waits_take_none_of_trios_thread_tokens() -> None:
     assert sorted(got) == list(range(50))
 
 
+def test_a_child_forked_in_a_trio_task_may_block() -> None:
+    """Process review 2, finding 04: a child forked from a trio task inherited trio's "a run is
+    on this thread" state, so every blocking mpsc call there raised RuntimeError (freezing the
+    loop), though the child's copy of the loop never runs. As under asyncio, it may block; the
+    parent, still in its run, is still refused."""
+    trio = pytest.importorskip("trio")
+
+    async def main() -> tuple[int, Any]:
+        tx, rx = mpp.channel()
+        result_tx, result_rx = mpp.channel()
+        pid = os.fork()
+        if pid == 0:  # the child: blocks in a receive, and on a thread channel
+            code = 1
+            try:
+                local_tx, local_rx = mpsc.channel()
+                with pytest.raises(mpsc.Timeout):
+                    local_rx.recv_timeout(0.01)
+                result_tx.send(("child got", rx.recv_timeout(WAIT)))
+                code = 0
+            finally:
+                os._exit(code)
+        with pytest.raises(RuntimeError, match="freeze the running event loop"):
+            rx.recv_timeout(0.01)
+        tx.send("hello")
+        with trio.fail_after(WAIT):
+            got = await result_rx.recv_async()
+        _, status = await trio.to_thread.run_sync(os.waitpid, pid, 0)
+        return status, got
+
+    status, got = trio.run(main)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert got == ("child got", "hello")
+
+
 def test_outside_a_loop_is_refused_clearly() -> None:
     tx, rx = mpp.channel()
     coroutine = rx.recv_async()

@@ -18,6 +18,7 @@ grows, so it stays within twice the number of live channels.
 from __future__ import annotations
 
 import os
+import sys
 from _thread import allocate_lock, get_ident
 from typing import Any
 from weakref import ReferenceType, ref
@@ -44,8 +45,25 @@ def _alive(references: list[ReferenceType[Any]]) -> list[ReferenceType[Any]]:
     return [r for r in references if r() is not None]
 
 
+_inherited_trio_root: object = None
+"""The root task of the trio run a forked child was made in (its loop never runs again there)."""
+
+
+def in_trio_run(trio: Any) -> bool:
+    """Whether this thread runs a trio loop, ``trio.lowlevel.in_trio_run()`` but for a forked
+    child's copy of its parent's run: the child may block (as asyncio's running loop does not
+    count in a child either)."""
+    if not trio.lowlevel.in_trio_run():
+        return False
+    return _inherited_trio_root is None or trio.lowlevel.current_root_task() is not _inherited_trio_root
+
+
 def _after_fork_in_child() -> None:
+    global _inherited_trio_root
     _lock._at_fork_reinit()  # type: ignore[attr-defined]
+    trio = sys.modules.get("trio")
+    if trio is not None and trio.lowlevel.in_trio_run():
+        _inherited_trio_root = trio.lowlevel.current_root_task()
     me = get_ident()
     for reference in _channels:
         chan = reference()

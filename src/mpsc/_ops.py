@@ -34,6 +34,7 @@ from typing import Any, NamedTuple, TypeVar
 from ._core import NOTHING, Chan, Entry
 from ._deadlines import expired
 from ._errors import ChannelError, Empty, Timeout
+from ._fork import in_trio_run
 from ._interrupts import complete, finish, nothing
 from ._ownership import closed_error, is_open
 from ._waiters import RETRY, WATCH_SLICE, AsyncWaiter, PollWaiter, ThreadWaiter, TrioWaiter, Waiter
@@ -275,7 +276,7 @@ def running_trio() -> Any:
     async operation is a checkpoint: it raises a pending cancellation before the operation,
     and lets other tasks run after one that completed at once (as trio's own channels do)."""
     trio = sys.modules.get("trio")
-    if trio is not None and trio.lowlevel.in_trio_run():
+    if trio is not None and in_trio_run(trio):
         return trio
     return None
 
@@ -395,7 +396,7 @@ def thread_waiter(parking: bool = True, watching: bool = False) -> ThreadWaiter 
     trio = sys.modules.get("trio")
     if parking and (
         (asyncio is not None and asyncio.events._get_running_loop() is not None)
-        or (trio is not None and trio.lowlevel.in_trio_run())
+        or (trio is not None and in_trio_run(trio))
     ):
         raise RuntimeError(
             "a blocking mpsc call would freeze the running event loop; "
@@ -423,7 +424,7 @@ def new_async_waiter() -> AsyncWaiter | TrioWaiter:
         if loop is not None:
             return AsyncWaiter(loop)
     trio = sys.modules.get("trio")
-    if trio is not None and trio.lowlevel.in_trio_run():
+    if trio is not None and in_trio_run(trio):
         return TrioWaiter()
     raise RuntimeError("mpsc's *_async methods need a running asyncio event loop or a trio run")
 

@@ -31,6 +31,7 @@ import weakref
 from collections.abc import Collection, Iterable
 from typing import TYPE_CHECKING, Any
 
+from .._fork import in_trio_run
 from ._waiting import CONGESTED_WAIT, SLICE, WRITABLE, wait_ready
 
 if TYPE_CHECKING:  # asyncio itself is imported only by programs that use it
@@ -61,7 +62,7 @@ def running_loop() -> asyncio.AbstractEventLoop:
         if loop is not None:
             return loop
     trio = sys.modules.get("trio")
-    if trio is not None and trio.lowlevel.in_trio_run():
+    if trio is not None and in_trio_run(trio):
         return TRIO  # type: ignore[no-any-return]
     raise RuntimeError("mpsc.process's *_async methods need a running asyncio or trio event loop")
 
@@ -72,7 +73,7 @@ def refuse_in_event_loop(suggestion: str) -> None:
     asyncio = sys.modules.get("asyncio")
     trio = sys.modules.get("trio")
     if (asyncio is not None and asyncio.events._get_running_loop() is not None) or (
-        trio is not None and trio.lowlevel.in_trio_run()
+        trio is not None and in_trio_run(trio)
     ):
         raise RuntimeError(
             "a blocking mpsc call would freeze the running event loop; "
