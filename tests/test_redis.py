@@ -496,6 +496,29 @@ def test_close_during_another_threads_send_is_a_closed_handle(url: str) -> None:
     assert outcomes == {"ClosedHandleError": 30}
 
 
+def test_a_buffered_receive_keeps_its_bound_on_a_paused_server(own_server: RedisServer) -> None:
+    """Review 2, finding 12: with values buffered and the lease due for renewal, a receive
+    renewed it with no deadline first: on a paused server ``recv_timeout(0.1)`` and
+    ``try_recv()`` took 6 s and raised ConnectionError. They keep their bound (the call's, or
+    GRACE for try_recv: one round trip) and leave the values buffered, to be received after."""
+    tx, rx = mpsc.redis.channel(own_server.url, lease=0.5)
+    tx.send_many(range(10))
+    assert rx.recv_timeout(WAIT) == 0  # the other nine are in rx's buffer now
+    own_server.pause()
+    try:
+        time.sleep(0.6)  # (the wall clock past 0.9 lease: the renewal is due)
+        for call, error in ((lambda: rx.recv_timeout(0.1), mpsc.Timeout), (rx.try_recv, mpsc.Empty)):
+            started = time.monotonic()
+            with pytest.raises(error):
+                call()
+            assert time.monotonic() - started < 0.1 + 1.5  # (its bound, GRACE, scheduling)
+    finally:
+        own_server.resume()
+    assert [rx.recv_timeout(WAIT) for _ in range(9)] == list(range(1, 10))
+    tx.close()
+    rx.close()
+
+
 def test_named_channel_opens_existing(url: str) -> None:
     tx, rx = mpsc.redis.bounded(url, 5, "jobs-test")
     tx2, rx2 = mpsc.redis.bounded(url, 5, "jobs-test")

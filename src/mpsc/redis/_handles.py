@@ -779,7 +779,15 @@ class Receiver(_Handle[T]):
                     # handing out an entry another receiver could otherwise claim.
                     acks = lease.pending_acks()
                     sent_at = time.monotonic()
-                    reply = yield Step(fixed(evalsha(_ACK, lease.keys, lease.id, *acks)), None)
+                    try:  # (within the call's bound: a try_recv's is GRACE)
+                        reply = yield Step(
+                            fixed(evalsha(_ACK, lease.keys, lease.id, *acks)),
+                            sent_at + GRACE if once else script_deadline,
+                        )
+                    except Expired:  # nothing was handed out: the entries stay buffered
+                        if once:
+                            raise Empty() from None
+                        raise Timeout() from None
                     if _status(reply) == b"lost":
                         self._open()
                         lease.lost = True
@@ -816,10 +824,13 @@ class Receiver(_Handle[T]):
                     self._open()  # closed meanwhile: ClosedHandleError
                 if bounded:  # the room appears at once (the value is returned whatever happens)
                     acks = lease.pending_acks()
-                    try:
-                        reply = yield Step(fixed(evalsha(_ACK, lease.keys, lease.id, *acks)), None)
-                    except ConnectionError:
-                        pass  # acknowledged later
+                    try:  # (the value is returned within the call's bound: a try_recv's is GRACE)
+                        reply = yield Step(
+                            fixed(evalsha(_ACK, lease.keys, lease.id, *acks)),
+                            time.monotonic() + GRACE if once else script_deadline,
+                        )
+                    except (ConnectionError, Expired):
+                        pass  # acknowledged later (by the next call, or the lease thread)
                     else:
                         if _status(reply) != b"lost":
                             lease.acked(acks)
