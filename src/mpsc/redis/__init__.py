@@ -35,7 +35,9 @@ messages (MPMC: each message goes to one receiver, on any machine). Values are p
   them with its next fetch (or at ``close()``), so a receiver SIGKILLed mid-batch has the
   entries it had already returned delivered again to another receiver (duplicates); on a
   bounded channel each entry is acknowledged right after it is handed out, before it is
-  returned (no duplicate unless the process dies in those microseconds).
+  returned, so that its room appears at once: a receiver whose process dies during that
+  acknowledgement's round trip (after the server applied it, before ``recv`` returned)
+  loses the value — at most once in that window, not at least once (findings/redis2/05).
 * *An interrupt never costs a message* (DESIGN §4.7): a receive hands an entry out in one
   burst without check points; an exception landing (Ctrl-C, a signal handler's) before it
   leaves the entry where it was (buffered, or pending under this handle and re-read by its
@@ -64,8 +66,8 @@ messages (MPMC: each message goes to one receiver, on any machine). Values are p
   its announcement back in its last look (if a value was handed to it meanwhile, it returns
   it). When a process dies mid-hand-off: a *receiver* killed after a value was handed to it
   (the sender returned) and before its caller got it: the value stays pending under the
-  dead receiver and another receiver gets it once its lease ends (at least once: delivered
-  again if it died after returning it, in the microseconds before its acknowledgement); a
+  dead receiver and another receiver gets it once its lease ends (except when it dies during
+  the acknowledgement's round trip, as on any bounded channel: then the value is lost); a
   *sender* killed while its offer waits: a receiver may still take the offer until the
   sender's lease ends, when it is withdrawn (at most once; the send never returned). A
   rendezvous send costs one round trip when a receiver is announced, else two (post, then
