@@ -181,10 +181,13 @@ async def _finished(call: Any) -> None:
 
 
 async def _quietly(call: Any) -> None:
+    """Wait for ``call`` until it ends or this task is cancelled again, raising neither: the
+    call's own error (ConnectionError, Expired) is read from it by the caller (it escaped
+    ``_call_async``'s handling, and a cancelled task ended in ConnectionError: review 2, 14)."""
     import asyncio
 
     try:
-        await asyncio.shield(call)
+        await asyncio.wait([call])
     except asyncio.CancelledError:
         pass
 
