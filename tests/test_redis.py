@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 import redis_children as children
 from checkpoints import quietly
-from helpers import WAIT, drained
+from helpers import WAIT, drained, recv_all
 from redis_server import RedisServer, free_port
 
 import mpsc
@@ -485,12 +485,7 @@ def test_close_during_another_threads_send_is_a_closed_handle(url: str) -> None:
         assert not worker.is_alive()
         assert len(errors) == 1 and isinstance(errors[0], mpsc.ClosedHandleError), errors
         outcomes[type(errors[0]).__name__] = outcomes.get(type(errors[0]).__name__, 0) + 1
-        got = []
-        while True:
-            try:
-                got.append(rx.recv_timeout(WAIT))
-            except mpsc.RecvError:
-                break
+        got = recv_all(rx)
         assert got[: len(sent)] == sent and len(got) <= len(sent) + 1
         rx.close()
     assert outcomes == {"ClosedHandleError": 30}
