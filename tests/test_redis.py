@@ -1012,6 +1012,37 @@ def test_select_over_a_bridge_thread_channel_and_timer(url: str) -> None:
         h.close()
 
 
+def _refuse_to_unpickle(text: str) -> None:
+    raise ValueError(text)
+
+
+class FailsToUnpickle:
+    """A value that pickles, and whose unpickling raises ValueError."""
+
+    def __reduce__(self) -> tuple[Any, tuple[str]]:
+        return _refuse_to_unpickle, ("refused",)
+
+
+def test_a_bridge_goes_on_past_a_message_that_fails_to_unpickle(url: str) -> None:
+    """Review 2, finding 07: one message whose unpickling raised killed the bridge's thread,
+    which closed the only Redis Receiver: the bridged Receiver said RecvError while the Sender
+    lived, and the messages after were dropped. The bad message is consumed and reported (a
+    RuntimeWarning), the others come through, and the channel stays connected."""
+    tx, rx = mpsc.redis.channel(url)
+    bridged = mpsc.redis.bridge(rx)
+    tx.send(1)
+    tx.send(FailsToUnpickle())
+    tx.send_many([2, 3])
+    with pytest.warns(RuntimeWarning, match="failed to unpickle"):  # (the bridge holds one at most)
+        got = [bridged.recv_timeout(WAIT) for _ in range(3)]
+    assert got == [1, 2, 3]
+    assert not tx.is_disconnected()
+    tx.close()
+    with pytest.raises(mpsc.RecvError):
+        bridged.recv_timeout(WAIT)
+    bridged.close()
+
+
 # -- native select ---------------------------------------------------------------------------
 
 

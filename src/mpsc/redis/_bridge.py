@@ -16,16 +16,20 @@ the two. What that gives, honestly:
   Receiver; the message in its hand, if any, is dropped then (as Rust drops what a closed
   channel held), so close a bridge only when its channel is done, or accept losing one message;
 * a server that cannot be reached: the thread keeps trying (each attempt bounded by the retry
-  window), so the bridge just waits, as a select would.
+  window), so the bridge just waits, as a select would;
+* a message whose unpickling raises is consumed (as by any Receiver) and reported as a
+  ``RuntimeWarning``; the bridge goes on with the next one. Another error of the Redis Receiver
+  (its lease expired, the server refused a call) ends the bridge, as its disconnection would.
 """
 
 from __future__ import annotations
 
 import threading
+import warnings
 from typing import Final, TypeVar
 
 from .._channels import bounded
-from .._errors import RecvError, SendError, Timeout
+from .._errors import ChannelError, RecvError, SendError, Timeout
 from .._handles import Receiver as ThreadReceiver
 from .._handles import Sender as ThreadSender
 from ._errors import ConnectionError
@@ -76,6 +80,16 @@ def bridge(rx: Receiver[T]) -> ThreadReceiver[T]:
                 except RecvError:
                     return
                 except ConnectionError:
+                    continue
+                except ChannelError:
+                    return
+                except Exception as exc:  # the value's own unpickling error: consumed, reported
+                    warnings.warn(
+                        f"mpsc.redis.bridge dropped a message of {mine.name!r} "
+                        f"that failed to unpickle: {exc!r}",
+                        RuntimeWarning,
+                        stacklevel=1,
+                    )
                     continue
                 try:
                     local_tx.send(value)
