@@ -536,6 +536,29 @@ def test_an_async_call_cancelled_on_a_paused_server_ends_cancelled(own_server: R
     rx.close()
 
 
+def test_a_failed_send_of_a_handle_leaves_no_travel_lease(url: str) -> None:
+    """Review 2, finding 04: pickling a handle gives its side a travel lease (TRAVEL = 30 s);
+    when the send then failed (Full, Timeout, SendError...) or the value did not pickle, that
+    lease stayed, and closing the side's only real handle did not disconnect it for 30 s."""
+    tx, rx = mpsc.redis.bounded(url, 1)
+    tx.send("fills it")
+    for fails in (
+        lambda ry: tx.try_send(("carrying", ry)),
+        lambda ry: tx.send_timeout(("carrying", ry), 0.05),
+        lambda ry: tx.send(("carrying", ry, lambda: "not picklable")),
+    ):
+        ty, ry = mpsc.redis.channel(url)
+        with pytest.raises((mpsc.Full, mpsc.Timeout, TypeError)):
+            fails(ry)
+        ry.close()
+        with pytest.raises(mpsc.SendError):  # at once: no travel lease keeps the side alive
+            ty.send_timeout("anyone?", 1.0)
+        ty.close()
+    assert rx.recv_timeout(WAIT) == "fills it"
+    for h in (tx, rx):
+        h.close()
+
+
 def test_named_channel_opens_existing(url: str) -> None:
     tx, rx = mpsc.redis.bounded(url, 5, "jobs-test")
     tx2, rx2 = mpsc.redis.bounded(url, 5, "jobs-test")

@@ -254,6 +254,9 @@ class _Handle(Generic[T]):
         if _status(reply) == b"lost":
             lease.lost = True
             raise LeaseExpiredError()
+        noted = getattr(_pickling, "travels", None)
+        if noted is not None:  # (a send of this process is pickling it: see _dumps_noting)
+            noted.append(travel)
         url = chan.link.url if chan.travel_secrets else chan.link.public
         return (
             _rebuild,
@@ -540,8 +543,12 @@ class Sender(_Handle[T]):
         return self._send_steps([payload], value, deadline, once, blocking=blocking)
 
     def _send(self, value: T, deadline: float | None, once: bool) -> None:
-        payload = _dumps(value)
-        drive(self._chan.link, self._steps_for(payload, value, deadline, once))
+        payload, travels = _dumps_noting(value)
+        try:
+            drive(self._chan.link, self._steps_for(payload, value, deadline, once))
+        except _NOT_SENT:
+            _end_travels(travels)
+            raise
 
     def send(self, value: T) -> None:
         """Send ``value`` (pickled here; an unpicklable one raises and nothing is sent). On a
@@ -666,8 +673,12 @@ class Sender(_Handle[T]):
             mpsc.redis.ConnectionError: The server could not be reached for ``RETRY_FOR``
                 seconds; the value was not sent.
         """
-        payload = _dumps(value)
-        await drive_async(self._chan.link, self._steps_for(payload, value, None, False, blocking=False))
+        payload, travels = _dumps_noting(value)
+        try:
+            await drive_async(self._chan.link, self._steps_for(payload, value, None, False, blocking=False))
+        except _NOT_SENT:
+            _end_travels(travels)
+            raise
 
 
 SyncSender = Sender
@@ -1086,6 +1097,32 @@ class Receiver(_Handle[T]):
             return await self.recv_async()
         except RecvError:
             raise StopAsyncIteration from None
+
+
+_pickling = threading.local()
+"""``travels``: while a send pickles its value, the travel leases of the handles inside it."""
+
+_NOT_SENT: Final = (SendError, Full, Timeout, ClosedHandleError, LeaseExpiredError)
+"""A send that raised one of these did not enqueue its value (``mpsc.redis``'s guarantees)."""
+
+
+def _dumps_noting(value: object) -> tuple[bytes, list[Lease]]:
+    """``_dumps``, and the travel leases its handles took (ended if the send fails: the side
+    would otherwise stay alive for ``TRAVEL`` seconds with nobody holding it; review 2, 04)."""
+    travels: list[Lease] = []
+    _pickling.travels = travels
+    try:
+        return _dumps(value), travels
+    except TypeError:  # (unpicklable, after some of its handles were pickled)
+        _end_travels(travels)
+        raise
+    finally:
+        _pickling.travels = None
+
+
+def _end_travels(travels: list[Lease]) -> None:
+    for travel in travels:
+        travel.release(1.0)
 
 
 def _dumps(value: object) -> bytes:
