@@ -1329,9 +1329,10 @@ def test_keys_of_abandoned_channel_expire(url: str, server: RedisServer, procs: 
     assert found  # the sender still holds the channel
     for key in found:
         ttl = server.command("PTTL", key)
-        # Every key expires if the sender dies too: 10 s after the last renewal, or after the
-        # pickled receiver's travel lease (it went to the child as an argument) and 10 s more.
-        assert 0 < ttl <= (mpsc.redis.TRAVEL + 10) * 1000, (key, ttl)
+        # Every key expires if the sender dies too: an hour after the last renewal (or after
+        # the pickled receiver's travel lease, and an hour more), and no sooner (a server
+        # paused or restarting counts the TTL down: review 2, finding 13).
+        assert 3500 * 1000 < ttl <= (mpsc.redis.TRAVEL + 3600) * 1000, (key, ttl)
     tx.close()
     assert keys_of(server, "hygiene-b") == []  # both sides gone: deleted at once
     for h in (ready_tx, ready_rx):

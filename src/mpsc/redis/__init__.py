@@ -89,8 +89,10 @@ messages (MPMC: each message goes to one receiver, on any machine). Values are p
   the first failure (1 s connect timeout, 2 s per reply, backoff 0.05 → 0.5 s), then
   ``mpsc.redis.ConnectionError`` (a ``ChannelError``). A server restarted with persistence
   (scripts are reloaded as needed) carries on. Timeouts fire while it is paused.
-* *Hygiene*: every key of a channel expires ``max(10 s, 10 leases)`` after the last renewal
-  of any of its handles, and is deleted when both sides have closed; the control stream and
+* *Hygiene*: every key of a channel expires an hour (or 10 leases, if longer) after the last
+  renewal of any of its handles, and is deleted when both sides have closed (Redis counts
+  the hour on the wall clock, also while it is paused or restarting: a server out for longer
+  loses the channels whose keys expired meanwhile); the control stream and
   token list are capped; a consumer is deleted with its receiver.
 
 **Handles travel**: pickling one gives the pickle a lease of its own (``TRAVEL`` = 30 s),

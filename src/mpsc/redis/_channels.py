@@ -12,7 +12,7 @@ from . import _lua
 from ._errors import ConnectionError, ServerError
 from ._handles import Receiver, Sender, _Channel
 from ._keys import Keys, check_name, check_url, public_url
-from ._leases import KEEP_LEASES, Lease, evalsha, fixed
+from ._leases import Lease, evalsha, fixed, keep_ms
 from ._link import Expired, link, remember, script
 
 T = TypeVar("T")
@@ -52,7 +52,7 @@ def _make(
     keys = Keys(chan_name)
     tx = Lease(the_link, keys, "tx", ttl)
     rx = Lease(the_link, keys, "rx", ttl)
-    keep = int(max(10.0, KEEP_LEASES * ttl) * 1000)
+    keep = keep_ms(ttl)
     try:
         reply = the_link.call(
             fixed(evalsha(_JOIN, keys, mode, _stored(capacity), int(ttl * 1000), keep, tx.id, rx.id)), None

@@ -36,7 +36,17 @@ _CLOSE: Final = script(_lua.CLOSE)
 _ACK: Final = script(_lua.ACK)
 
 KEEP_LEASES: Final = 10
-"""A channel's keys outlive its last renewal by this many leases (at least 10 s)."""
+KEEP_AT_LEAST: Final = 3600.0
+"""A channel's keys outlive its last renewal by ``KEEP_LEASES`` leases, and at least this many
+seconds. Redis expires keys on the wall clock, while a server is paused or restarting too (an
+AOF stores absolute expiry times): the keys must outlast any outage the lease clock is meant to
+ride out, or the channel and its messages are gone when the server is back (it was 10 s:
+review 2, finding 13). They only clean up after channels whose every process died."""
+
+
+def keep_ms(ttl: float) -> int:
+    """How long (ms) a channel of lease ``ttl`` keeps its keys after its last renewal."""
+    return int(max(KEEP_AT_LEAST, KEEP_LEASES * ttl) * 1000)
 
 
 def evalsha(s: Script, keys: Keys, *argv: object) -> list[object]:
@@ -217,7 +227,7 @@ class _Renewer:
             first = leases[0]
             tx = [lease.id for lease in leases if lease.side == "tx"]
             rx = [lease.id for lease in leases if lease.side == "rx"]
-            keep = int(max(10.0, KEEP_LEASES * first.ttl) * 1000)
+            keep = keep_ms(first.ttl)
             sent_at = time.monotonic()
             try:
                 reply = first.link.call(
