@@ -126,7 +126,18 @@ bound: ``try_recv`` raises ``Empty`` at once, ``recv_timeout`` ``Timeout`` at it
 while another thread or task receives through the same handle; a receive whose event loop
 was closed mid-call is taken over by the next receive); a value's unpickling error consumes
 the entry and raises; an interrupt (Ctrl-C) landing inside a send's script call leaves that
-call's outcome unknown; Redis Cluster is untested (the keys share a hash tag).
+call's outcome unknown; Redis Cluster is untested (the keys share a hash tag). Found by the
+second review and not yet removed (``findings/redis2``): a rendezvous ``send_timeout`` whose
+server went away while its offer waited raises ``ConnectionError`` although a receiver may
+still take the offer once the server is back (the withdrawal could not be made; 06); a
+message carrying a handle whose server cannot be reached (or needs :func:`credentials`) is
+consumed while the receive raises ``ConnectionError`` (03); an untimed send whose upload takes
+longer than ``IO_TIMEOUT`` never completes (10); an idle receiver keeps the batch it
+prefetched from the other receivers until it receives again or its lease ends (08); a call
+that holds the GIL for a whole lease (a long C call) keeps the lease thread from renewing,
+and the handles of that process count as gone for good (choose a longer ``lease``; 09); on a
+paused server a new connection's ``SELECT``/``AUTH`` waits ``IO_TIMEOUT`` whatever the
+caller's deadline (01).
 
 Modules: ``_channels`` (constructors), ``_handles`` (Sender, Receiver), ``_steps`` (each
 operation written once, driven by threads or asyncio), ``_lua`` (the server side),
