@@ -54,9 +54,11 @@ and timers (``_select``: the operation is tried in the selecting thread, which w
 
 Known limits of this first tier: ``select_async`` over these handles runs on asyncio only
 (under trio it raises ``RuntimeError``; the async methods themselves run under trio too, each
-wait polling in a worker thread, where asyncio needs none); a process *killed* in the
-microseconds between taking a credit and sending, or between taking a message and giving its
-credit back, costs a bounded channel one slot for good; a value whose own Python code runs as
+wait polling in a worker thread, where asyncio needs none); a process *killed* between
+taking a credit and sending, or between taking a message and giving its credit back, costs a
+bounded channel one slot for good — a receiver killed while it drains a busy bounded channel
+lands there often (about one kill in ten in ``findings/process2/06``), and the symptom is an
+empty channel whose ``len()`` stays above 0 and that takes fewer sends; a value whose own Python code runs as
 it unpickles (its classes' ``__setstate__``/``__reduce__`` functions) is unpickled again when
 an interrupt lands in that code, and after three such interrupts in one receive the message
 counts as unreadable (the interrupt is raised; a value that fails to unpickle by itself raises
