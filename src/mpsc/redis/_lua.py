@@ -48,6 +48,24 @@ working. Without it Redis refuses every script then, and a receiver could not dr
 channel that filled the server. SEND, RV_SEND and JOIN do without: refused (``ServerError``),
 they add nothing."""
 
+_APPEND: Final = """
+local field, seq = ARGV[2], tonumber(ARGV[3])
+local n = #ARGV - 4
+local last = tonumber(redis.call('HGET', SEQ, field) or '0')
+local done = 0
+if last >= seq then done = math.min(n, last - seq + 1) end
+local room = n - done
+if CAP > 0 then
+  local free = CAP - redis.call('XLEN', S)
+  if free < room then room = math.max(free, 0) end
+end
+for i = 1, room do redis.call('XADD', S, '*', 'd', ARGV[4 + done + i]) end
+if room > 0 then redis.call('HSET', SEQ, field, seq + done + room - 1) end
+return {NOW, 'ok', done + room}
+"""
+"""The end of SEND and SEND_FAST: append what an earlier attempt of this send (same lane, same
+sequence number) did not, as far as the capacity ``CAP`` allows."""
+
 _PRELUDE: Final = (
     """
 local M, S, TX, RX, SPACE, SEQ = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
@@ -266,20 +284,8 @@ if not RXG then
   if top[2] and tonumber(top[2]) > CLOCK then redis.call('HSET', M, 'rxu', top[2]) else prune_rx() end
 end
 if RXG then return {NOW, 'disc'} end
-local field, seq = ARGV[2], tonumber(ARGV[3])
-local n = #ARGV - 4
-local last = tonumber(redis.call('HGET', SEQ, field) or '0')
-local done = 0
-if last >= seq then done = math.min(n, last - seq + 1) end
-local room = n - done
-if CAP > 0 then
-  local free = CAP - redis.call('XLEN', S)
-  if free < room then room = math.max(free, 0) end
-end
-for i = 1, room do redis.call('XADD', S, '*', 'd', ARGV[4 + done + i]) end
-if room > 0 then redis.call('HSET', SEQ, field, seq + done + room - 1) end
-return {NOW, 'ok', done + room}
 """
+    + _APPEND
 )
 
 # The hot path of SEND (see the module's docstring): KEYS meta, stream, tx, seq; ARGV and replies
@@ -306,21 +312,9 @@ local clock = tonumber(v[3]) + d
 if not v[7] or tonumber(v[7]) <= clock then return {NOW, 'slow'} end
 local own = redis.call('ZSCORE', TX, ARGV[1])
 if not own or tonumber(own) <= clock then return {NOW, 'slow'} end
-local field, seq = ARGV[2], tonumber(ARGV[3])
-local n = #ARGV - 4
-local last = tonumber(redis.call('HGET', SEQ, field) or '0')
-local done = 0
-if last >= seq then done = math.min(n, last - seq + 1) end
-local room = n - done
-local cap = tonumber(v[5])
-if cap > 0 then
-  local free = cap - redis.call('XLEN', S)
-  if free < room then room = math.max(free, 0) end
-end
-for i = 1, room do redis.call('XADD', S, '*', 'd', ARGV[4 + done + i]) end
-if room > 0 then redis.call('HSET', SEQ, field, seq + done + room - 1) end
-return {NOW, 'ok', done + room}
+local CAP = tonumber(v[5])
 """
+    + _APPEND
 )
 
 # ARGV: receiver lease id, how many to take at most, '1' to re-read this consumer's own pending
