@@ -1,9 +1,10 @@
 """The constructors: each makes one process channel and returns its first Sender and Receiver.
 
 A channel is an AF_UNIX SOCK_SEQPACKET socket pair (the data path; see ``_wire``) and, when
-bounded, a pipe of credits (see ``_handles``). The send end's buffer is raised to the most an
-unprivileged process may ask for (``net.core.wmem_max``; about 11 000 small messages at 4 MiB),
-since on every channel a send also waits while that buffer is full.
+bounded, a pipe of credits (see ``_handles``) and a ledger of who holds them (``_ledger``). The
+send end's buffer is raised to the most an unprivileged process may ask for
+(``net.core.wmem_max``; about 11 000 small messages at 4 MiB), since on every channel a send
+also waits while that buffer is full.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import sys
 from typing import Final, TypeVar
 
 from .._channels import checked_capacity
+from . import _ledger
 from ._endpoint import RECEIVER, SENDER, Endpoint
 from ._handles import Receiver, Sender
 from ._travel import joined
@@ -89,8 +91,22 @@ def _make(capacity: int | None) -> tuple[Sender[T], Receiver[T]]:
             # went can never raise SIGPIPE (fatal where a program set it to SIG_DFL).
             rx_credit_r, rx_credit_w = os.dup(credit_r), os.dup(credit_w)
             fds += (rx_credit_r, rx_credit_w)
-            tx_ep = Endpoint(SENDER, capacity, chan_id, tx_sock, credit_r=credit_r, credit_w=credit_w)
-            rx_ep = Endpoint(RECEIVER, capacity, chan_id, rx_sock, credit_r=rx_credit_r, credit_w=rx_credit_w)
+            # Who holds credits mid-operation, so that those a killed process held come back.
+            fds.append(_ledger.create())
+            fds.append(os.dup(fds[-1]))
+            tx_ledger, rx_ledger = _ledger.Ledger(fds[-2]), _ledger.Ledger(fds[-1])
+            tx_ep = Endpoint(
+                SENDER, capacity, chan_id, tx_sock, credit_r=credit_r, credit_w=credit_w, ledger=tx_ledger
+            )
+            rx_ep = Endpoint(
+                RECEIVER,
+                capacity,
+                chan_id,
+                rx_sock,
+                credit_r=rx_credit_r,
+                credit_w=rx_credit_w,
+                ledger=rx_ledger,
+            )
         elif capacity == 0:  # the hint pipe of waiting receivers (see _rendezvous)
             hint_r, hint_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
             fds += (hint_r, hint_w)

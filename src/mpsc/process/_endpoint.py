@@ -36,10 +36,13 @@ import weakref
 from collections.abc import Callable
 from itertools import repeat
 from queue import SimpleQueue
-from typing import Any, Final, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar
 
 from .._errors import ClosedHandleError
 from .._interrupts import complete
+
+if TYPE_CHECKING:
+    from ._ledger import Ledger
 
 H = TypeVar("H")
 R = TypeVar("R")
@@ -89,7 +92,8 @@ class Endpoint:
 
     ``sock`` is this side's end of the data socket (SOCK_SEQPACKET). ``credit_r``/``credit_w``
     are the ends it holds (-1 where none) of a bounded channel's credit pipe, or of a
-    rendezvous channel's pipe of hints that receivers are waiting.
+    rendezvous channel's pipe of hints that receivers are waiting. ``ledger`` is a bounded
+    channel's table of who holds its credits (``_ledger``), its memfd one more fd of the side.
     """
 
     __slots__ = (
@@ -102,6 +106,7 @@ class Endpoint:
         "credit_w",
         "fds_closed",
         "handles",
+        "ledger",
         "lock",
         "pipes",
         "released_by",
@@ -117,6 +122,7 @@ class Endpoint:
         sock: socket.socket,
         credit_r: int = -1,
         credit_w: int = -1,
+        ledger: Ledger | None = None,
     ) -> None:
         self.side = side
         self.capacity = capacity
@@ -124,7 +130,9 @@ class Endpoint:
         self.sock = sock
         self.credit_r = credit_r
         self.credit_w = credit_w
-        self.pipes = [fd for fd in (credit_r, credit_w) if fd >= 0]  # to close
+        self.ledger = ledger
+        ledger_fd = -1 if ledger is None else ledger.fd
+        self.pipes = [fd for fd in (credit_r, credit_w, ledger_fd) if fd >= 0]  # to close
         # Held here too until closed: a handle in a reference cycle is finalized in the same
         # collection as its socket, in no set order, and the socket's own finalizer would warn
         # "unclosed socket" (and close it) before the handle's released it properly.
@@ -139,7 +147,8 @@ class Endpoint:
 
     def fds(self) -> list[int]:
         """The fds this side holds, in a fixed order (the data socket first)."""
-        return [fd for fd in (self.sock.fileno(), self.credit_r, self.credit_w) if fd >= 0]
+        ledger_fd = -1 if self.ledger is None else self.ledger.fd
+        return [fd for fd in (self.sock.fileno(), self.credit_r, self.credit_w, ledger_fd) if fd >= 0]
 
     def enter(self, use: Inside) -> None:
         """Begin an operation: the fds stay open until the matching :meth:`leave`. ``use``
@@ -230,6 +239,8 @@ class Endpoint:
             self.sock.close()
             _sockets.discard(self.sock)
             close_fds(self.pipes)
+            if self.ledger is not None:
+                self.ledger.close()
             self.fds_closed = True
 
     def force_close(self, why: str) -> None:

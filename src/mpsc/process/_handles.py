@@ -180,7 +180,10 @@ class _Handle(Scoped, Generic[T]):
             )
         if cap == 0:
             return 0
-        return max(0, cap - endpoint.using(pipe_bytes, endpoint.credit_w))
+        buffered = cap - endpoint.using(pipe_bytes, endpoint.credit_w)
+        if buffered > 0 and endpoint.using(_recover, endpoint):  # slots killed processes held
+            buffered = cap - endpoint.using(pipe_bytes, endpoint.credit_w)
+        return max(0, buffered)
 
     def is_disconnected(self) -> bool:
         """Whether every handle of the other side is gone (for a Receiver: every Sender, though
@@ -291,7 +294,7 @@ class _Sending(Use):
     exactly: ``out`` (the datagram is in the socket; for a rendezvous, the offer's ``out`` and
     ``outcome``) says whether the send happened, ``credit`` whether it holds a credit."""
 
-    __slots__ = ("credit", "credit_back", "endpoint", "hint", "message", "offer", "out")
+    __slots__ = ("credit", "credit_back", "endpoint", "held", "hint", "message", "offer", "out")
 
     def __init__(self, endpoint: Endpoint) -> None:
         self.inside = False
@@ -302,6 +305,7 @@ class _Sending(Use):
         self.hint = b""  # a waiting receiver's hint, taken by a rendezvous try_send
         self.credit: bytes | bool = endpoint.credit_r < 0 or endpoint.capacity == 0
         self.credit_back: int | bool = False
+        self.held = False  # the credit is counted in the ledger (from before it is taken)
 
     def decide(self) -> None:
         """After an exception: an offer that is out and undecided is withdrawn now (or found
@@ -325,6 +329,8 @@ class _Sending(Use):
                     break
             except (BrokenPipeError, BlockingIOError):  # no sender left? (a full pipe cannot be)
                 self.credit_back = True
+        if self.held:  # (only once the credit is back, or in the socket: see _ledger)
+            _release(endpoint, self)
         if self.hint and not self.happened():
             # The receiver whose hint this took still waits: give it back. (Interrupted between
             # the write and the store, the restart writes it twice: one stale hint, a guide.)
@@ -351,17 +357,35 @@ class _Receiving(_wire.Taking):
 
     def __init__(self, endpoint: Endpoint) -> None:
         self.credits = endpoint.credit_w if endpoint.capacity else -1
+        self.ledger = endpoint.ledger
+        self.held = False
         self.raw = None
         self.inside = False
         self.endpoint = endpoint
         self.hinted = False
 
     def end(self) -> None:
-        """Take back the hint this receive left (unless a try_send took it), leave the endpoint.
+        """Uncount the credit of the message taken (written back by now, or never to be),
+        take back the hint this receive left (unless a try_send took it), leave the endpoint.
         Restartable."""
         endpoint = self.endpoint
+        if self.held:
+            _release(endpoint, self)
         _rendezvous.take_hint_back(self, endpoint.credit_r)
         endpoint.leave(self)
+
+
+def _release(endpoint: Endpoint, call: Any) -> None:
+    ledger = endpoint.ledger
+    assert ledger is not None
+    ledger.release(call)
+
+
+def _recover(endpoint: Endpoint) -> int:
+    """Give back the slots that processes killed mid-operation held, when that is sure now
+    (bounded channels; see ``_ledger``); how many."""
+    ledger = endpoint.ledger
+    return 0 if ledger is None else ledger.recover(endpoint)
 
 
 def _hung_up(endpoint: Endpoint) -> bool:
@@ -402,16 +426,25 @@ def _try_put(call: _Sending, value: Any) -> list[tuple[int, int]] | None:
     endpoint = call.endpoint
     sock = endpoint.sock
     if not call.credit:
-        try:
-            for call.credit in map(os.read, (endpoint.credit_r,), (1,)):
+        ledger = endpoint.ledger
+        assert ledger is not None
+        while True:
+            # Counted before it is taken (see _ledger): a kill at any instant is accounted for.
+            ledger.hold(call)
+            try:
+                for call.credit in map(os.read, (endpoint.credit_r,), (1,)):
+                    break
+            except BlockingIOError:
+                pass
+            if call.credit:
                 break
-        except BlockingIOError:
-            pass
-        if not call.credit:
+            ledger.release(call)
             if hung_up(sock.fileno()):
                 raise SendError(value)
-            # The send end becomes "readable" only when the last receiver goes (a hang-up).
-            return [(endpoint.credit_r, READABLE), (sock.fileno(), READABLE)]
+            # No slot: if processes that died mid-operation held some, they come back now.
+            if not ledger.recover(endpoint):
+                # The send end becomes "readable" only when the last receiver goes (a hang-up).
+                return [(endpoint.credit_r, READABLE), (sock.fileno(), READABLE)]
     message = call.message
     assert message is not None
     try:
@@ -856,7 +889,8 @@ class Receiver(_Handle[T]):
                 refuse_in_event_loop("recv_async")
                 if endpoint.capacity == 0 and not call.hinted:
                     call.hinted = _rendezvous.hint(endpoint.credit_w)
-                wait_ready([(sock.fileno(), READABLE)], deadline)
+                if not wait_ready([(sock.fileno(), READABLE)], deadline):
+                    _recover(endpoint)  # a slice with nothing: senders may be short of slots
                 self._still_open(endpoint)
         except BaseException as exc:
             if call.raw is not None and call.failures != _wire.UNREADABLE:  # taken (no call: not .failed)
@@ -933,7 +967,8 @@ class Receiver(_Handle[T]):
                 # await in between): a cancellation there only takes back the hint, if any.
                 if endpoint.capacity == 0 and not call.hinted:
                     call.hinted = _rendezvous.hint(endpoint.credit_w)
-                await ready(loop, readable)
+                if not await ready(loop, readable):
+                    _recover(endpoint)  # a slice with nothing: senders may be short of slots
                 self._still_open(endpoint)
         except BaseException as exc:
             if call.raw is not None and call.failures != _wire.UNREADABLE:  # taken (no call: not .failed)

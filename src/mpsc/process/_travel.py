@@ -36,6 +36,7 @@ from typing import Any
 
 from .._errors import ClosedHandleError
 from ._endpoint import RECEIVER, SENDER, Endpoint, close_fds
+from ._ledger import Ledger
 
 local = threading.local()
 """``outgoing``: the fds collected for the message being pickled by this thread (None outside);
@@ -144,14 +145,22 @@ def adopt(cls: Any, side: str, capacity: int | None, chan_id: bytes, fds: list[i
         mine = set(handle._ep.fds())
         close_fds([fd for fd in fds if fd not in mine])
         return handle
-    # The fds each side holds, after the data socket: see _handles (credits) and _rendezvous
-    # (hints). A name of -1 is a pipe end this side does not hold.
+    # The fds each side holds, after the data socket: see _handles (credits), _ledger (who
+    # holds them) and _rendezvous (hints). A name of -1 is a pipe end this side does not hold.
     names: tuple[str, ...] = () if capacity is None else ("credit_r", "credit_w")
-    if len(fds) != 1 + len(names) or side not in (SENDER, RECEIVER):
+    count = 1 + len(names) + (1 if capacity else 0)
+    if len(fds) != count or side not in (SENDER, RECEIVER):
         close_fds(fds)
         raise RuntimeError(f"mpsc.process: a {side} arrived with {len(fds)} file descriptors")
-    pipes = dict(zip(names, fds[1:], strict=True))
-    endpoint = Endpoint(side, capacity, chan_id, socket.socket(fileno=fds[0]), **pipes)
+    pipes = dict(zip(names, fds[1 : 1 + len(names)], strict=True))
+    ledger = None
+    if capacity:
+        try:
+            ledger = Ledger(fds[-1])
+        except BaseException:
+            close_fds(fds)
+            raise
+    endpoint = Endpoint(side, capacity, chan_id, socket.socket(fileno=fds[0]), ledger=ledger, **pipes)
     joined(endpoint)
     return endpoint.new_handle(cls)
 

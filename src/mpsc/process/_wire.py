@@ -194,7 +194,9 @@ class Taking:
         "failures",
         "fds",
         "feed",
+        "held",
         "interrupted",
+        "ledger",
         "offer",
         "raw",
         "value",
@@ -206,19 +208,25 @@ class Taking:
     fds: list[int] | None
     feed: Any  # pickle.loads's one-item argument iterator: consumed once it started
     interrupted: BaseException | None  # the first that landed in the value's own code
+    held: bool  # counted in the ledger as holding a credit (see _ledger)
+    ledger: Any  # a bounded channel's _ledger.Ledger, or None
     offer: list[int]
     value: Any
 
     def __init__(self, credits: int) -> None:
         self.credits = credits
         self.raw: Any = None
+        self.ledger = None
+        self.held = False
 
     def take(self, sock: socket.socket) -> bool:
         """Take a datagram from ``sock`` if one is there (into ``raw``); whether one was.
 
         With ``credits`` (a credit pipe's write end; -1 for none), :func:`settle` gives a credit
-        back for it first thing: a process killed between the two system calls costs its
-        channel that credit for good (one slot of capacity), so the window is kept small.
+        back for it first thing. The ``ledger`` counts the credit as this process's from before
+        the datagram may be taken (until the receive ends, or now if none was there), so that
+        a process killed between the two system calls does not cost its channel that slot for
+        good (see ``_ledger``).
         """
         self.raw = None
         self.credited = self.credits < 0
@@ -226,10 +234,15 @@ class Taking:
         self.value = NOTHING
         self.failures = 0
         self.feed = self.interrupted = self.adopted = None
+        ledger = self.ledger
+        if ledger is not None:
+            ledger.hold(self)
         try:
             for self.raw in map(sock.recvmsg, _RECV_SIZE, _ANC_SIZE, _RECV_FLAGS):
                 break
         except BlockingIOError:
+            if ledger is not None:
+                ledger.release(self)
             return False
         except ConnectionResetError:  # (not seen on Linux, where the end is an empty read)
             self.raw = (b"", [], 0, None)
