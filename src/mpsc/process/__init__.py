@@ -20,7 +20,9 @@ collector. What differs, and why:
   any number of writers, so there is no cross-process lock at all: a process killed at any
   instant leaves no lock held and no torn message. Values larger than 64 KiB travel in a memfd.
 * **Bounds**: ``sync_channel(n)`` holds at most ``n`` messages (credits in a pipe, at most
-  [`MAX_CAPACITY`][mpsc.process.MAX_CAPACITY]); ``n == 0`` is a rendezvous whose ``send``
+  [`MAX_CAPACITY`][mpsc.process.MAX_CAPACITY]), and never more, though processes using it
+  are killed at any instant: a slot one held comes back, never twice (a ledger shared by the
+  processes says who holds which: see the known limits); ``n == 0`` is a rendezvous whose ``send``
   returns only once a receiver has claimed the value. ``channel()`` has no bound, but a send
   waits while the kernel's socket buffer is full (thousands of messages): a value ``send``
   returned for is in the kernel, where neither a feeder thread nor the sender's death can lose
@@ -52,32 +54,37 @@ have to wait raises ``RuntimeError`` inside a running event loop.
 ``mpsc.select``, ``mpsc.Select`` and ``select_async`` take these handles beside thread channels
 and timers (``_select``: the operation is tried in the selecting thread, which watches its fds).
 
-Known limits of this first tier: ``select_async`` over these handles runs on asyncio only
-(under trio it raises ``RuntimeError``; the async methods themselves run under trio too, each
-wait polling in a worker thread, where asyncio needs none); a process *killed* between
-taking a credit and sending, or between taking a message and giving its credit back, costs a
-bounded channel one slot for good — a receiver killed while it drains a busy bounded channel
-lands there often (about one kill in ten in ``findings/process2/06``), and the symptom is an
-empty channel whose ``len()`` stays above 0 and that takes fewer sends; a value whose own Python code runs as
-it unpickles (its classes' ``__setstate__``/``__reduce__`` functions) is unpickled again when
-an interrupt lands in that code, and after three such interrupts in one receive the message
-counts as unreadable (the interrupt is raised; a value that fails to unpickle by itself raises
-its own error at once and its code runs once); ``try_send`` on a rendezvous channel is guided
-by hints of waiting receivers and may say ``Full`` in a race with one arriving or leaving; a
-call (or task) blocked on a handle that another thread (or task) closes notices within 0.1 s;
-Linux only (SOCK_SEQPACKET, memfd): elsewhere the module imports and making a channel raises
+Known limits of this first tier: ``select_async`` over these handles runs on asyncio only (under
+trio it raises ``RuntimeError``; the async methods themselves run under trio too, each wait
+polling in a worker thread, where asyncio needs none); a process *killed* between taking a slot
+of a bounded channel and giving it back (a receiver killed while it drains a busy channel lands
+there about one kill in ten) leaves the channel that slot short only until the channel is empty
+and somebody looks: a send that finds no slot free, a receive that waited 0.1 s for nothing, or
+``len()``/``is_empty()``/``is_full()`` gives back what the dead held (``_ledger``); so a channel
+that is never empty stays short until it is, and while more than 1024 processes use one bounded
+channel at once (or a process cannot reopen its memfd from ``/proc``), nothing is given back
+until they are gone (for good, in the latter case); a value whose own Python code runs as it
+unpickles (its classes' ``__setstate__``/``__reduce__`` functions) is unpickled again when an
+interrupt lands in that code, and after three such interrupts in one receive the message counts
+as unreadable (the interrupt is raised; a value that fails to unpickle by itself raises its own
+error at once and its code runs once); ``try_send`` on a rendezvous channel is guided by hints
+of waiting receivers and may say ``Full`` in a race with one arriving or leaving; a call (or
+task) blocked on a handle that another thread (or task) closes notices within 0.1 s; Linux only
+(SOCK_SEQPACKET, memfd): elsewhere the module imports and making a channel raises
 ``NotImplementedError`` saying so.
 
-File descriptors: a large value (a memfd) and a handle inside a value travel as fds, and the
-kernel lets an ordinary user have at most ``ulimit -n`` of them in flight (root is exempt); a
-send past that waits as on a full channel (trying again every 10 ms: nothing signals room) and
-ends in ``Full``/``Timeout`` as usual. A receive in a process with no fd free cannot take the
-fds such a message carries: the kernel drops them, the message is lost, and the receive raises
-``OSError(EMFILE)`` saying so.
+File descriptors: a bounded channel's side holds four (the socket, the credit pipe's two ends,
+the ledger's memfd) and a fifth once it is used (its own description of the ledger). A large
+value (a memfd) and a handle inside a value travel as fds, and the kernel lets an ordinary user
+have at most ``ulimit -n`` of them in flight (root is exempt); a send past that waits as on a
+full channel (trying again every 10 ms: nothing signals room) and ends in ``Full``/``Timeout``
+as usual. A receive in a process with no fd free cannot take the fds such a message carries: the
+kernel drops them, the message is lost, and the receive raises ``OSError(EMFILE)`` saying so.
 
 Modules, one idea each: ``_channels`` (constructors), ``_handles`` (Sender, Receiver),
 ``_wire`` (the datagram format), ``_rendezvous`` (capacity 0), ``_travel`` (how handles pickle),
-``_endpoint`` (one process's fds of one side, shared by clones; the fork rules), ``_waiting``
+``_endpoint`` (one process's fds of one side, shared by clones; the fork rules), ``_ledger``
+(who holds a bounded channel's slots, so that those of killed processes come back), ``_waiting``
 (the one place a call sleeps), ``_async`` (the one place a task awaits).
 """
 

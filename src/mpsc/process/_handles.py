@@ -57,7 +57,11 @@ raised right after (``mpsc._interrupts.finish``).
 Bounds: a bounded channel's credit pipe holds one byte per free slot (``capacity`` bytes at
 the start). A sender takes a byte before it sends and a receiver writes one back after it took
 a message, so at most ``capacity`` messages are ever in the socket; a pipe read is atomic, so
-senders in any number of processes never share a credit. Capacity 0 is a rendezvous
+senders in any number of processes never share a credit. Each call counts a credit in the
+channel's ledger before it may take one and uncounts it once the credit is back or sent
+(``_Sending.held``, ``_wire.Taking.held``), so that a credit a process held when it was killed
+comes back (``_ledger``: a send that finds none free, a receive that waited a slice for nothing,
+and ``len()`` give them back once the channel is empty). Capacity 0 is a rendezvous
 (``_rendezvous``).
 """
 
