@@ -980,6 +980,36 @@ def test_a_process_without_a_row_stops_every_count_while_it_lives() -> None:
     _capacity_is_exactly(tx, rx, 2)
 
 
+def test_threads_sharing_a_handle_leave_its_ledger_row_level() -> None:
+    """The row's counts are updated by every thread of the process (without a lock under the
+    GIL): after many concurrent sends and receives, each row counts nothing held."""
+    tx, rx = mpp.bounded(4)
+    count, threads = 2000, 4
+    got: list[Any] = []
+
+    def send(tag: int) -> None:
+        for i in range(count):
+            tx.send_timeout((tag, i), WAIT)
+
+    def receive() -> None:
+        for _ in range(count):
+            got.append(rx.recv_timeout(WAIT))
+
+    workers = [threading.Thread(target=send, args=(t,)) for t in range(threads)]
+    workers += [threading.Thread(target=receive) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(WAIT * 3)
+    assert not any(worker.is_alive() for worker in workers)
+    assert sorted(got) == [(t, i) for t in range(threads) for i in range(count)]
+    for ledger in (tx._ep.ledger, rx._ep.ledger):
+        row = ledger.row
+        assert row >= 0 and ledger.view[row] == ledger.view[row + 1024] > 0
+    assert len(rx) == 0
+    _capacity_is_exactly(tx, rx, 4)
+
+
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")  # (fork in a process with threads)
 def test_a_forked_child_claims_a_row_of_its_own() -> None:
     tx, rx = mpp.bounded(2)

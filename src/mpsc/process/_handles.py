@@ -333,8 +333,9 @@ class _Sending(Use):
                     break
             except (BrokenPipeError, BlockingIOError):  # no sender left? (a full pipe cannot be)
                 self.credit_back = True
-        if self.held:  # (only once the credit is back, or in the socket: see _ledger)
-            _release(endpoint, self)
+        ledger = endpoint.ledger
+        if self.held and ledger is not None:  # (once the credit is back, or sent: see _ledger)
+            ledger.release(self)
         if self.hint and not self.happened():
             # The receiver whose hint this took still waits: give it back. (Interrupted between
             # the write and the store, the restart writes it twice: one stale hint, a guide.)
@@ -374,15 +375,9 @@ class _Receiving(_wire.Taking):
         Restartable."""
         endpoint = self.endpoint
         if self.held:
-            _release(endpoint, self)
+            self.ledger.release(self)
         _rendezvous.take_hint_back(self, endpoint.credit_r)
         endpoint.leave(self)
-
-
-def _release(endpoint: Endpoint, call: Any) -> None:
-    ledger = endpoint.ledger
-    assert ledger is not None
-    ledger.release(call)
 
 
 def _recover(endpoint: Endpoint) -> int:

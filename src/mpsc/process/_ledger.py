@@ -74,6 +74,9 @@ _COUNTING: Final = ROWS + 1
 _UNCLAIMED: Final = -1
 _NO_ROW: Final = -2  # untracked: no row free, or no /proc
 
+# Without a GIL, the row's counters are updated under the ledger's lock (see Ledger.hold).
+_NO_GIL: Final = not getattr(sys, "_is_gil_enabled", lambda: True)()
+
 _FLOCK: Final = struct.Struct("hhqqi4x")  # struct flock (l_pid unused by OFD locks)
 _SIOCINQ: Final = termios.FIONREAD
 _SIOCOUTQ: Final = termios.TIOCOUTQ
@@ -141,24 +144,54 @@ class Ledger:
         self.counting = threading.Lock()
         _ledgers.add(self)
 
-    def hold(self, call: Holding) -> None:
-        """Count one credit in this process's row before ``call`` may take it (once per call
-        until :meth:`release`). An interrupt landing before the count leaves nothing counted;
-        one landing after it, before ``call.held`` is stored, leaves the row one high for good
-        (the safe side)."""
-        with self.lock:
+    if _NO_GIL:
+
+        def hold(self, call: Holding) -> None:
+            """Count one credit in this process's row before ``call`` may take it (once per
+            call until :meth:`release`). An interrupt landing before the count leaves nothing
+            counted; none lands between the count and the store of ``call.held``."""
+            with self.lock:
+                if call.held:
+                    return
+                row = self.row
+                if row == _UNCLAIMED:
+                    row = self._claim()
+                if row >= 0:
+                    self.view[row] += 1
+                call.held = True
+
+        def release(self, call: Holding) -> None:
+            """Uncount ``call``'s credit: it gave it back, sent it, or never took one.
+            Idempotent."""
+            with self.lock:
+                if call.held:
+                    call.held = False
+                    row = self.row
+                    if row >= 0:
+                        self.view[_GIVES + row] += 1
+
+    else:
+        # Under the GIL, another thread runs (and an interrupt lands) only at a check point, and
+        # from reading the row to storing ``call.held`` there is none: no lock is needed, which
+        # halves what the ledger costs a send and a receive.
+
+        def hold(self, call: Holding) -> None:
+            """Count one credit in this process's row before ``call`` may take it (once per
+            call until :meth:`release`). An interrupt landing before the count leaves nothing
+            counted; none lands between the count and the store of ``call.held``."""
             if call.held:
                 return
             row = self.row
             if row == _UNCLAIMED:
-                row = self._claim()
+                with self.lock:
+                    row = self._claim() if self.row == _UNCLAIMED else self.row
             if row >= 0:
                 self.view[row] += 1
-            call.held = True  # (no check point between the count and this store)
+            call.held = True
 
-    def release(self, call: Holding) -> None:
-        """Uncount ``call``'s credit: it gave it back, sent it, or never took one. Idempotent."""
-        with self.lock:
+        def release(self, call: Holding) -> None:
+            """Uncount ``call``'s credit: it gave it back, sent it, or never took one.
+            Idempotent."""
             if call.held:
                 call.held = False
                 row = self.row
