@@ -8,7 +8,6 @@ children with forkserver (cheap once the server runs); spawn and fork have tests
 from __future__ import annotations
 
 import concurrent.futures
-import fcntl
 import gc
 import math
 import multiprocessing
@@ -957,14 +956,17 @@ def test_a_count_gives_nothing_back_unless_the_socket_is_empty_and_the_table_sto
 def test_a_process_without_a_row_stops_every_count_while_it_lives() -> None:
     from mpsc.process import _ledger
 
-    tx, rx = mpp.bounded(2)
+    tx, rx = mpp.bounded(3)
     _kill(_fork_holding(tx._ep, take=True))
+    nonce = tx._ep.ledger.view[_ledger._NONCE]
     ready_r, ready_w = os.pipe()
     pid = os.fork()
-    if pid == 0:  # pragma: no cover (the child: untracked, as with every row taken)
+    if pid == 0:  # pragma: no cover (the child: it finds every row taken)
         try:
-            mine = os.open(f"/proc/self/fd/{rx._ep.ledger.fd}", os.O_RDWR)
-            _ledger._lock(mine, _ledger._OVERFLOW, fcntl.F_RDLCK)
+            _ledger.ROWS = 0
+            tx._ep.ledger.hold(_Holding())
+            assert tx._ep.ledger.row < 0
+            os.read(tx._ep.credit_r, 1)  # a credit no row counts
             os.write(ready_w, b"u")
             time.sleep(WAIT * 3)
         finally:
@@ -972,12 +974,14 @@ def test_a_process_without_a_row_stops_every_count_while_it_lives() -> None:
     os.close(ready_w)
     try:
         assert select.select([ready_r], [], [], WAIT)[0]
-        assert tx._ep.ledger.recover(tx._ep) == 0 and len(rx) == 1
+        assert tx._ep.ledger.view[_ledger._NONCE] != nonce  # (a count running then would stop)
+        assert tx._ep.ledger.recover(tx._ep) == 0 and rx._ep.ledger.recover(rx._ep) == 0
+        assert len(rx) == 2
     finally:
         os.close(ready_r)
         _kill(pid)
-    assert tx._ep.ledger.recover(tx._ep) == 1
-    _capacity_is_exactly(tx, rx, 2)
+    assert tx._ep.ledger.recover(tx._ep) == 2  # the dead one's, and the untracked one's
+    _capacity_is_exactly(tx, rx, 3)
 
 
 def test_threads_sharing_a_handle_leave_its_ledger_row_level() -> None:

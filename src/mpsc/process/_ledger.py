@@ -31,10 +31,10 @@ lost that is not, and a live process's credit is never given back twice. Every e
 toward giving back fewer.
 
 Limits, each erring toward fewer slots back: a channel that never empties stays short until it
-empties; rows are ``ROWS`` per channel, and a process that finds none free (or no ``/proc`` to
-reopen the memfd from) is untracked and holds a shared lock (or sets a flag for good) that stops
-every recovery while it lives; an interrupt landing in a call's first ledger step may leave its
-row one too high for the process's life.
+empties; rows are ``ROWS`` per channel, and a process that finds none free is untracked: it holds
+a shared lock that stops every count while it lives (and changes the table as it starts, for a
+count already running); one that cannot lock at all (no ``/proc`` to reopen the memfd from, no
+OFD locks) sets a flag that stops them for the channel's life.
 
 A forked child gets the parent's mapping but not its rows: it closes its copy of the parent's
 description (which would otherwise keep the parent's locks alive after the parent died) and
@@ -63,10 +63,11 @@ if TYPE_CHECKING:
 ROWS: Final = 1024
 """How many processes (endpoints) at once a channel's ledger tracks."""
 _GIVES: Final = ROWS  # index of row 0's gives in the table (its takes: 0)
-_UNTRACKED: Final = 2 * ROWS  # nonzero once a process could not own a row (no /proc)
-SIZE: Final = (2 * ROWS + 1) * 8
+_UNTRACKED: Final = 2 * ROWS  # nonzero for good once a process could take no lock at all
+_NONCE: Final = 2 * ROWS + 1  # rewritten by each process that finds no row free, as it does
+SIZE: Final = (2 * ROWS + 2) * 8
 _ROW_BYTES: Final = ROWS * 8
-_TABLE: Final = 2 * _ROW_BYTES  # the rows' counters (a count compares these bytes)
+_TABLE: Final = SIZE  # what a count compares before and after: the rows and the two words
 # Lock bytes: a row's own (0..ROWS-1), the untracked processes' shared one, the counters'.
 _OVERFLOW: Final = ROWS
 _COUNTING: Final = ROWS + 1
@@ -201,20 +202,32 @@ class Ledger:
     def _claim(self) -> int:
         """Own a free row (or, with none, become untracked). Under ``lock``."""
         mine = self._mine()
-        if mine < 0:
+        row = _NO_ROW
+        if mine >= 0:
+            try:
+                row = self._free_row(mine)
+                if row == _NO_ROW and _lock(mine, _OVERFLOW, fcntl.F_RDLCK):
+                    # Every row is a live process's: this one holds credits no row counts, so
+                    # no count may run while it lives (the shared lock says so), nor one that
+                    # started before it said so (the nonce changes the table under it).
+                    self.view[_NONCE] = int.from_bytes(os.urandom(8), "little")
+                    self.row = _NO_ROW
+                    return _NO_ROW
+            except OSError:  # (no OFD locks here: a kernel before 3.15)
+                row = _NO_ROW
+        if row == _NO_ROW:  # no lock could be taken: no count may run, for the channel's life
             self.view[_UNTRACKED] = 1
-            self.row = _NO_ROW
-            return _NO_ROW
+        self.row = row
+        return row
+
+    def _free_row(self, mine: int) -> int:
         view = self.view
         for row in range(ROWS):
             if _lock(mine, row, fcntl.F_WRLCK):
                 # A dead owner's count means nothing now (recover counts only live rows):
                 # start level. (A count changed here aborts a count in progress: safe.)
                 view[_GIVES + row] = view[row]
-                self.row = row
                 return row
-        _lock(mine, _OVERFLOW, fcntl.F_RDLCK)  # (shared: never refused but by a writer, and none is)
-        self.row = _NO_ROW
         return _NO_ROW
 
     def _mine(self) -> int:
@@ -243,6 +256,8 @@ class Ledger:
             return 0  # another thread counts
         try:
             return self._count(capacity, sock, queue, credits)
+        except OSError:  # (a lock refused for a reason of its own: nothing given back)
+            return 0
         finally:
             self.counting.release()
 
@@ -253,9 +268,11 @@ class Ledger:
         if mine < 0 or self.row == _NO_ROW:
             return 0
         try:
-            if not _lock(mine, _COUNTING, fcntl.F_WRLCK) or _locked(mine, _OVERFLOW):
+            if not _lock(mine, _COUNTING, fcntl.F_WRLCK):
                 return 0
             before = self.map[:_TABLE]
+            if self.view[_UNTRACKED] or _locked(mine, _OVERFLOW):
+                return 0  # (a process without a row said so before the table was read)
             held = self._live_held(mine, before)
             # Empty after the rows were judged live or dead: a message in it from now on was
             # sent by a call whose row counts it until the end of the count.
@@ -275,7 +292,7 @@ class Ledger:
     def _live_held(self, mine: int, table: bytes) -> int:
         """The credits live processes may hold, by the rows in ``table``."""
         takes = array("Q", table[:_ROW_BYTES])
-        gives = array("Q", table[_ROW_BYTES:_TABLE])
+        gives = array("Q", table[_ROW_BYTES : 2 * _ROW_BYTES])
         if takes == gives:
             return 0
         held = 0
