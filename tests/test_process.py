@@ -984,6 +984,34 @@ def test_a_process_without_a_row_stops_every_count_while_it_lives() -> None:
     _capacity_is_exactly(tx, rx, 3)
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # (fork in a process with threads)
+@pytest.mark.parametrize("how", ["send_timeout", "try_send", "send_async", "select", "recv_timeout"])
+def test_every_way_of_waiting_on_a_channel_whose_slots_all_died_gives_them_back(how: str) -> None:
+    """Every slot of the channel was held by a process now dead: the channel is empty and
+    takes no send. Whoever finds it so gives the slots back: a send finding no slot (blocking,
+    try, async, in a select), or a receive that waited a slice for nothing."""
+    import asyncio
+
+    tx, rx = mpp.bounded(2)
+    for _ in range(2):
+        _kill(_fork_holding(tx._ep, take=True))
+    assert tx._ep.credit_r >= 0 and not select.select([tx._ep.credit_r], [], [], 0)[0]  # wedged
+    if how == "send_timeout":
+        tx.send_timeout("v", WAIT)
+    elif how == "try_send":
+        tx.try_send("v")
+    elif how == "send_async":
+        asyncio.run(asyncio.wait_for(tx.send_async("v"), WAIT))
+    elif how == "select":
+        assert mpsc.select((tx, "v"), timeout=WAIT) == (0, None)
+    else:
+        with pytest.raises(mpsc.Timeout):
+            rx.recv_timeout(0.25)  # (more than a slice)
+        tx.try_send("v")
+    assert rx.recv_timeout(WAIT) == "v"
+    _capacity_is_exactly(tx, rx, 2)
+
+
 def test_threads_sharing_a_handle_leave_its_ledger_row_level() -> None:
     """The row's counts are updated by every thread of the process (without a lock under the
     GIL): after many concurrent sends and receives, each row counts nothing held."""
