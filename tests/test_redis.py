@@ -514,6 +514,29 @@ def test_a_buffered_receive_keeps_its_bound_on_a_paused_server(own_server: Redis
     rx.close()
 
 
+def test_timed_calls_keep_their_bound_on_a_paused_server_with_a_handshake(own_server: RedisServer) -> None:
+    """Review 2, finding 01: with a URL naming a database (or a password), every new connection
+    sends SELECT (AUTH) first, and redis-py waited for its reply with the socket timeout: on a
+    paused server each timed call after the first (which drops its connection) took 2 s."""
+    url = own_server.url.rsplit("/", 1)[0] + "/1"
+    tx, rx = mpsc.redis.channel(url)
+    tx.send("before")
+    own_server.pause()
+    try:
+        for call in (lambda: rx.recv_timeout(0.05), lambda: tx.send_timeout("during", 0.05)) * 2:
+            started = time.monotonic()
+            with pytest.raises(mpsc.Timeout):
+                call()
+            assert time.monotonic() - started < 0.05 + mpsc.redis._handles.GRACE + 0.5
+    finally:
+        own_server.resume()
+    assert rx.recv_timeout(WAIT) == "before"
+    with pytest.raises(mpsc.Timeout):  # the sends that raised sent nothing
+        rx.recv_timeout(0.3)
+    tx.close()
+    rx.close()
+
+
 def test_an_async_call_cancelled_on_a_paused_server_ends_cancelled(own_server: RedisServer) -> None:
     """Review 2, finding 14: a cancelled ``recv_async`` whose fetch had to be finished ended in
     ``mpsc.redis.ConnectionError`` when the server did not answer (the call's error escaped the

@@ -135,9 +135,7 @@ consumed while the receive raises ``ConnectionError`` (03); an untimed send whos
 longer than ``IO_TIMEOUT`` never completes (10); an idle receiver keeps the batch it
 prefetched from the other receivers until it receives again or its lease ends (08); a call
 that holds the GIL for a whole lease (a long C call) keeps the lease thread from renewing,
-and the handles of that process count as gone for good (choose a longer ``lease``; 09); on a
-paused server a new connection's ``SELECT``/``AUTH`` waits ``IO_TIMEOUT`` whatever the
-caller's deadline (01).
+and the handles of that process count as gone for good (choose a longer ``lease``; 09).
 
 Modules: ``_channels`` (constructors), ``_handles`` (Sender, Receiver), ``_steps`` (each
 operation written once, driven by threads or asyncio), ``_lua`` (the server side),
