@@ -540,23 +540,44 @@ def test_timed_calls_keep_their_bound_on_a_paused_server_with_a_handshake(own_se
 def test_an_async_call_cancelled_on_a_paused_server_ends_cancelled(own_server: RedisServer) -> None:
     """Review 2, finding 14: a cancelled ``recv_async`` whose fetch had to be finished ended in
     ``mpsc.redis.ConnectionError`` when the server did not answer (the call's error escaped the
-    wait for it), so ``wait_for`` raised that, not TimeoutError. (It still waits out the
-    fetch's retries, RETRY_FOR: see the closing note of issue 12.)"""
+    wait for it), so ``wait_for`` raised that, not TimeoutError; and it waited out the fetch's
+    retries (~6 s). A cancelled receive now ends within GRACE of the cancellation (its fetch is
+    re-read by the next receive); a cancelled untimed send waits for its attempt to give up
+    (IO_TIMEOUT after it was sent: until then the script could still enqueue the value), and
+    then has sent nothing."""
     tx, rx = mpsc.redis.channel(own_server.url)
+    tz, rz = mpsc.redis.bounded(own_server.url, 0)
+    grace = mpsc.redis._handles.GRACE
+
+    async def bounded_by(limit: float, make: Any, cancel_after: float = 0.3) -> None:
+        task = asyncio.ensure_future(make())
+        await asyncio.sleep(cancel_after)
+        started = time.monotonic()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await asyncio.wait_for(task, WAIT)
+        assert time.monotonic() - started < limit
 
     async def main() -> None:
         own_server.pause()
         try:
+            started = time.monotonic()
             with pytest.raises(TimeoutError):
                 await asyncio.wait_for(rx.recv_async(), 0.3)
+            assert time.monotonic() - started < 0.3 + grace + 0.5
+            await bounded_by(grace + 0.5, rx.recv_async)
+            await bounded_by(grace + 0.5, rz.recv_async)
+            await bounded_by(mpsc.redis._link.IO_TIMEOUT + 0.5, lambda: tx.send_async("during"), 0.0)
         finally:
             own_server.resume()
         tx.send("after")
         assert await asyncio.wait_for(rx.recv_async(), WAIT) == "after"
 
     asyncio.run(main())
-    tx.close()
-    rx.close()
+    with pytest.raises(mpsc.Timeout):  # the cancelled send sent nothing
+        rx.recv_timeout(0.5)
+    for h in (tx, rx, tz, rz):
+        h.close()
 
 
 def test_a_failed_send_of_a_handle_leaves_no_travel_lease(url: str) -> None:

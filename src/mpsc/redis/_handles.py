@@ -40,7 +40,7 @@ from ._errors import ConnectionError, LeaseExpiredError
 from ._keys import Keys
 from ._leases import Lease, evalsha, evalsha_with, fixed, renewer
 from ._link import Expired, Link, Packed, link, script, with_secrets
-from ._steps import Algorithm, Step, drive, drive_async, refuse_in_event_loop
+from ._steps import GRACE, Algorithm, Step, drive, drive_async, refuse_in_event_loop
 
 T = TypeVar("T")
 
@@ -48,10 +48,6 @@ BATCH: Final = 100
 """Entries an unbounded channel's Receiver fetches per round trip."""
 CHUNK: Final = 500
 """Values ``send_many`` puts in one script call."""
-GRACE: Final = 0.5
-"""Seconds a timed call waits past its deadline for the reply of a script it sent, which then
-counts: a receive returns what it fetched, a send returns normally (and its script does nothing
-once the server's clock passes the attempt's give-up instant minus ``GRACE / 2``)."""
 TRAVEL: Final = 30.0
 """Seconds a pickled handle's lease lasts until it is unpickled (it keeps its side alive)."""
 
@@ -404,7 +400,9 @@ class Sender(_Handle[T]):
                     return evalsha(_SEND, lease.keys, lease.id, lane.field, seq, late, *chunk)
 
                 try:
-                    reply = yield Step(build, None if deadline is None else deadline + GRACE)
+                    # (cancelled: its attempt is waited for to its give-up, after which it can do
+                    # nothing; a lost reply is the documented residue)
+                    reply = yield Step(build, None if deadline is None else deadline + GRACE, lasts=None)
                 except Expired:
                     raise Timeout(left()) from None
                 the_link.saw(reply[0])

@@ -327,8 +327,11 @@ class Link:
                 return await self._attempt_async(args, give_up)
         return await self._attempt_async(args, give_up)
 
-    async def call_async(self, build: Build, deadline: float | None, extra: float = 0.0) -> Any:
-        """``call`` for asyncio (the same bounds)."""
+    async def call_async(
+        self, build: Build, deadline: float | None, extra: float = 0.0, stop: list[bool] | None = None
+    ) -> Any:
+        """``call`` for asyncio (the same bounds). Once ``stop[0]`` is true (the task was
+        cancelled), no attempt is made after one that failed: ``Expired``."""
         import asyncio
 
         first_failure: float | None = None
@@ -343,7 +346,7 @@ class Link:
                 return await self._run_async(args, give_up)
             except _NoReply as exc:
                 now = time.monotonic()
-                if deadline is not None and now >= deadline:
+                if deadline is not None and now >= deadline or stop is not None and stop[0]:
                     raise Expired() from None
                 if first_failure is None:
                     first_failure = now
@@ -353,6 +356,8 @@ class Link:
                         f"the Redis server at {self.public} did not answer for {RETRY_FOR} s: {exc}"
                     ) from exc.__cause__
                 await asyncio.sleep(delay)
+                if stop is not None and stop[0]:
+                    raise Expired() from None
                 attempt += 1
 
 
