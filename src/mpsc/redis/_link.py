@@ -346,7 +346,7 @@ class Link:
                 return await self._run_async(args, give_up)
             except _NoReply as exc:
                 now = time.monotonic()
-                if deadline is not None and now >= deadline or stop is not None and stop[0]:
+                if (deadline is not None and now >= deadline) or (stop is not None and stop[0]):
                     raise Expired() from None
                 if first_failure is None:
                     first_failure = now

@@ -8,18 +8,19 @@ thrown in. :func:`drive` runs it with blocking calls, :func:`drive_async` with r
 
 Cancellation (asyncio): a step whose outcome matters is finished even when the task is
 cancelled during it (the call is shielded and awaited), and its reply is handed to the
-generator -- but only while that reply can matter (``Step.lasts``): no attempt is started
-after one that failed, and a call still running ``lasts`` seconds after the cancellation is
-given up, the generator hearing :class:`Abandoned` (a fetch left on a paused server is
-re-read by the handle's next receive; a send's attempt does nothing once its ``late``
-instant passed, at the attempt's give-up, which ``lasts = None`` waits for). A waiting step (XREAD/BLPOP/BLMOVE) is cut short, and the generator hears
-:class:`Abandoned` (an ``Expired``: as if its deadline had passed), so that it can take back
-what it left on the server (a rendezvous offer or announcement) with more steps, which are
-run to the end. If the operation then completes, it returns its result and the cancellation is
-delivered again at the task's next await; if not, ``CancelledError`` is raised, with nothing
-taken or sent. An interrupt (Ctrl-C) landing in a thread's waiting step is handled the same
-way: the call either returns its result (the exception raised right after, see
-``mpsc._interrupts``) or did not happen and raises it.
+generator -- but only while that reply can matter (``Step.lasts``, ``Step.until``): no
+attempt is started after one that failed, and a call still running ``lasts`` seconds after
+the cancellation is given up, the generator hearing :class:`Abandoned` (a fetch left on a
+paused server is re-read by the handle's next receive; a send's attempt does nothing once its
+``late`` instant passed, at the attempt's give-up, which ``lasts = None`` waits for). A
+waiting step (XREAD/BLPOP/BLMOVE) is cut short, and the generator hears :class:`Abandoned`
+(an ``Expired``: as if its deadline had passed), so that it can take back what it left on the
+server (a rendezvous offer or announcement) with more steps, bounded the same way (a
+rendezvous offer expires by itself at ``until``). If the operation then completes, it returns
+its result and the cancellation is delivered again at the task's next await; if not,
+``CancelledError`` is raised, with nothing taken or sent. An interrupt (Ctrl-C) landing in a
+thread's waiting step is handled the same way: the call either returns its result (the
+exception raised right after, see ``mpsc._interrupts``) or did not happen and raises it.
 """
 
 from __future__ import annotations
@@ -50,6 +51,9 @@ class Step(NamedTuple):
     lasts: float | None = GRACE
     """Seconds past a cancellation (asyncio) that a committing step's reply can still matter:
     its call is then given up (``Abandoned``). None: until the attempt in flight gives up."""
+    until: float | None = None
+    """A ``time.monotonic()`` instant after which the step's reply cannot matter either (a
+    rendezvous offer expired by then): a cancelled step is given up by then too."""
 
 
 Algorithm = Generator[Step, Any, R]
@@ -188,7 +192,11 @@ async def _outcome(
     while it can matter (``step.lasts``), else ``Abandoned``; its own error otherwise."""
     import asyncio
 
-    await _finished(call, step.lasts)
+    within = step.lasts
+    if step.until is not None:
+        left = max(0.0, step.until - time.monotonic())
+        within = left if within is None else min(within, left)
+    await _finished(call, within)
     if not call.done():
         call.cancel()  # (its attempt's connection is dropped: a late reply is never read)
         await _finished(call, None)
