@@ -502,7 +502,7 @@ class Sender(_Handle[T]):
                     ) -> list[Any]:
                         late = the_link.server_ms(min(give_up, by))
                         mode = "try" if once else "post"
-                        expiry = the_link.server_ms(dies)
+                        expiry = 0 if once else the_link.server_ms(dies)
                         return evalsha_with(
                             _RV_SEND, keys, acks, lease.id, lane.field, seq, late, mode, expiry, payload
                         )
