@@ -514,24 +514,209 @@ def test_a_buffered_receive_keeps_its_bound_on_a_paused_server(own_server: Redis
     rx.close()
 
 
+def test_timed_calls_keep_their_bound_on_a_paused_server_with_a_handshake(own_server: RedisServer) -> None:
+    """Review 2, finding 01: with a URL naming a database (or a password), every new connection
+    sends SELECT (AUTH) first, and redis-py waited for its reply with the socket timeout: on a
+    paused server each timed call after the first (which drops its connection) took 2 s."""
+    url = own_server.url.rsplit("/", 1)[0] + "/1"
+    tx, rx = mpsc.redis.channel(url)
+    tx.send("before")
+    own_server.pause()
+    try:
+        for call in (lambda: rx.recv_timeout(0.05), lambda: tx.send_timeout("during", 0.05)) * 2:
+            started = time.monotonic()
+            with pytest.raises(mpsc.Timeout):
+                call()
+            assert time.monotonic() - started < 0.05 + mpsc.redis._handles.GRACE + 0.5
+    finally:
+        own_server.resume()
+    assert rx.recv_timeout(WAIT) == "before"
+    with pytest.raises(mpsc.Timeout):  # the sends that raised sent nothing
+        rx.recv_timeout(0.3)
+    tx.close()
+    rx.close()
+
+
 def test_an_async_call_cancelled_on_a_paused_server_ends_cancelled(own_server: RedisServer) -> None:
     """Review 2, finding 14: a cancelled ``recv_async`` whose fetch had to be finished ended in
     ``mpsc.redis.ConnectionError`` when the server did not answer (the call's error escaped the
-    wait for it), so ``wait_for`` raised that, not TimeoutError. (It still waits out the
-    fetch's retries, RETRY_FOR: see the closing note of issue 12.)"""
+    wait for it), so ``wait_for`` raised that, not TimeoutError; and it waited out the fetch's
+    retries (~6 s). A cancelled receive now ends within GRACE of the cancellation (its fetch is
+    re-read by the next receive); a cancelled untimed send waits for its attempt to give up
+    (IO_TIMEOUT after it was sent: until then the script could still enqueue the value), and
+    then has sent nothing."""
     tx, rx = mpsc.redis.channel(own_server.url)
+    tz, rz = mpsc.redis.bounded(own_server.url, 0)
+    grace = mpsc.redis._handles.GRACE
+
+    async def bounded_by(limit: float, make: Any, cancel_after: float = 0.3) -> None:
+        task = asyncio.ensure_future(make())
+        await asyncio.sleep(cancel_after)
+        started = time.monotonic()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await asyncio.wait_for(task, WAIT)
+        assert time.monotonic() - started < limit
 
     async def main() -> None:
         own_server.pause()
         try:
+            started = time.monotonic()
             with pytest.raises(TimeoutError):
                 await asyncio.wait_for(rx.recv_async(), 0.3)
+            assert time.monotonic() - started < 0.3 + grace + 0.5
+            await bounded_by(grace + 0.5, rx.recv_async)
+            await bounded_by(grace + 0.5, rz.recv_async)
+            await bounded_by(mpsc.redis._link.IO_TIMEOUT + 0.5, lambda: tx.send_async("during"), 0.0)
         finally:
             own_server.resume()
         tx.send("after")
         assert await asyncio.wait_for(rx.recv_async(), WAIT) == "after"
 
     asyncio.run(main())
+    with pytest.raises(mpsc.Timeout):  # the cancelled send sent nothing
+        rx.recv_timeout(0.5)
+    for h in (tx, rx, tz, rz):
+        h.close()
+
+
+def test_a_rendezvous_send_whose_server_went_away_times_out_and_is_never_received(
+    own_server: RedisServer,
+) -> None:
+    """Review 2, finding 06: a rendezvous ``send_timeout`` whose offer was posted withdrew it
+    with a step that had no deadline: on a paused server the send took the whole pause, and on
+    a server killed during the wait (and restarted from its append-only file) it raised
+    ConnectionError while its offer stayed, to be received later. Now the offer expires on the
+    server at the deadline: the send raises Timeout in time and nobody receives the value."""
+    grace = mpsc.redis._handles.GRACE
+    for outage in ("pause", "kill"):
+        tx, rx = mpsc.redis.bounded(own_server.url, 0)
+        outcome: list[Any] = []
+
+        def send(tx: Any = tx, outcome: list[Any] = outcome) -> None:
+            started = time.monotonic()
+            try:
+                tx.send_timeout("v", 0.5)
+                outcome.append("returned")
+            except Exception as exc:
+                outcome.append(exc)
+            outcome.append(time.monotonic() - started)
+
+        sender = threading.Thread(target=send)
+        sender.start()
+        until(lambda rx=rx: len(rx) == 1)  # the offer is posted; no receiver waits
+        if outage == "pause":
+            own_server.pause()
+        else:
+            own_server.kill()
+        try:
+            sender.join(WAIT)
+            assert not sender.is_alive()
+        finally:
+            if outage == "pause":
+                own_server.resume()
+            else:
+                own_server.start()
+        error, took = outcome
+        assert isinstance(error, mpsc.Timeout) and error.value == "v", outage
+        assert took < 0.5 + grace + 0.6, outage
+        with pytest.raises(mpsc.Timeout):  # its offer expired: a receiver does not get it
+            rx.recv_timeout(1.0)
+        tx.close()
+        rx.close()
+
+
+def test_an_untimed_rendezvous_offer_lives_while_its_sender_waits_and_dies_with_the_server(
+    own_server: RedisServer,
+) -> None:
+    """Review 2, finding 06: an untimed rendezvous offer lives OFFER seconds past its last
+    extension, and its sender extends it while it waits: a receiver that comes much later gets
+    it; on a server paused longer than OFFER it expires, and the sender posts it again (once);
+    a sender whose server went away raises ConnectionError, and its offer, expired by then, is
+    not received when the server is back."""
+    offer = mpsc.redis._handles.OFFER
+    tx, rx = mpsc.redis.bounded(own_server.url, 0)
+
+    def sending(value: str, outcome: list[Any]) -> threading.Thread:
+        def run() -> None:
+            try:
+                tx.send(value)
+                outcome.append("returned")
+            except Exception as exc:
+                outcome.append(exc)
+
+        thread = threading.Thread(target=run)
+        thread.start()
+        return thread
+
+    outcome: list[Any] = []
+    sender = sending("late receiver", outcome)
+    until(lambda: len(rx) == 1)
+    time.sleep(3 * offer)  # (no receiver: the offer outlives its first expiry by extensions)
+    assert rx.recv_timeout(WAIT) == "late receiver"
+    sender.join(WAIT)
+    assert outcome == ["returned"]
+
+    outcome = []
+    sender = sending("paused", outcome)
+    until(lambda: len(rx) == 1)
+    own_server.pause()
+    try:
+        time.sleep(2 * offer)  # (the offer expires meanwhile: the server's clock runs on)
+    finally:
+        own_server.resume()
+    assert rx.recv_timeout(WAIT) == "paused"
+    sender.join(WAIT)
+    assert outcome == ["returned"]
+    with pytest.raises(mpsc.Timeout):  # posted again, taken once
+        rx.recv_timeout(0.5)
+
+    outcome = []
+    sender = sending("server gone", outcome)
+    until(lambda: len(rx) == 1)
+    own_server.kill()
+    try:
+        sender.join(WAIT)
+        assert not sender.is_alive()
+    finally:
+        own_server.start()
+    assert len(outcome) == 1 and isinstance(outcome[0], mpsc.redis.ConnectionError), outcome
+    with pytest.raises(mpsc.Timeout):  # the offer expired: nobody gets the value
+        rx.recv_timeout(1.0)
+    tx.close()
+    rx.close()
+
+
+def test_a_rendezvous_send_async_cancelled_while_its_offer_waits_on_a_paused_server(
+    own_server: RedisServer,
+) -> None:
+    """Review 2, findings 06 and 14: a cancelled ``send_async`` whose offer waits withdraws
+    it; on a paused server the withdrawal waited for the server (then ConnectionError, and the
+    offer stayed). Now it ends in CancelledError once the offer has expired (OFFER past its
+    last extension at most), and the value is never received."""
+    tx, rx = mpsc.redis.bounded(own_server.url, 0)
+    offer = mpsc.redis._handles.OFFER
+    grace = mpsc.redis._handles.GRACE
+
+    async def main() -> None:
+        task = asyncio.ensure_future(tx.send_async("v"))
+        for _ in range(1000):  # until the offer is posted (bounded)
+            if own_server.command("XLEN", tx.name) == 1:
+                break
+            await asyncio.sleep(0.01)
+        own_server.pause()
+        try:
+            started = time.monotonic()
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await asyncio.wait_for(task, WAIT)
+            assert time.monotonic() - started < offer + grace + 0.5
+        finally:
+            own_server.resume()
+
+    asyncio.run(main())
+    with pytest.raises(mpsc.Timeout):
+        rx.recv_timeout(1.0)
     tx.close()
     rx.close()
 

@@ -62,7 +62,14 @@ messages (MPMC: each message goes to one receiver, on any machine). Values are p
   announced, ``send`` posts an *offer* and waits until a receiver's fetch takes it (the same
   script that takes it tells the sender). A send that raised (``Timeout``, a cancellation,
   ``SendError``, Ctrl-C while it waits) left nothing behind: its offer is withdrawn atomically with the check
-  that nobody took it, so the value is never received later; a receive that timed out takes
+  that nobody took it, so the value is never received later. An offer also *expires* on the
+  server's clock, at the sender's deadline or ``OFFER`` (1 s) after its post or its last
+  extension (every half ``OFFER`` while its sender waits; a fetch deletes an expired offer
+  unread), so a sender that cannot reach the server to withdraw it (paused, gone) raises
+  ``Timeout`` (untimed: ``ConnectionError``) once it knows the offer can no longer be taken;
+  an untimed send whose offer expired untaken during a pause posts it again. Not covered: a
+  receiver that took the offer just before the server went away, the news lost with it (as
+  a lost reply). A receive that timed out takes
   its announcement back in its last look (if a value was handed to it meanwhile, it returns
   it). When a process dies mid-hand-off: a *receiver* killed after a value was handed to it
   (the sender returned) and before its caller got it: the value stays pending under the
@@ -88,7 +95,12 @@ messages (MPMC: each message goes to one receiver, on any machine). Values are p
 * *Faults*: a server that cannot be reached is retried for ``RETRY_FOR`` (3) seconds after
   the first failure (1 s connect timeout, 2 s per reply, backoff 0.05 → 0.5 s), then
   ``mpsc.redis.ConnectionError`` (a ``ChannelError``). A server restarted with persistence
-  (scripts are reloaded as needed) carries on. Timeouts fire while it is paused.
+  (scripts are reloaded as needed) carries on. Timeouts fire while it is paused, and so do
+  cancellations of the async calls: a cancelled ``recv_async`` ends within ``GRACE`` (what
+  its fetch took is re-read by the next receive), a rendezvous ``send_async`` once its offer
+  expired (``OFFER`` at most), a buffered ``send_async`` only when its script's attempt gives
+  up (``IO_TIMEOUT`` = 2 s after it was sent): until then the script could still enqueue the
+  value, and its reply is what tells.
 * *Hygiene*: every key of a channel expires an hour (or 10 leases, if longer) after the last
   renewal of any of its handles, and is deleted when both sides have closed (Redis counts
   the hour on the wall clock, also while it is paused or restarting: a server out for longer
@@ -127,17 +139,13 @@ while another thread or task receives through the same handle; a receive whose e
 was closed mid-call is taken over by the next receive); a value's unpickling error consumes
 the entry and raises; an interrupt (Ctrl-C) landing inside a send's script call leaves that
 call's outcome unknown; Redis Cluster is untested (the keys share a hash tag). Found by the
-second review and not yet removed (``findings/redis2``): a rendezvous ``send_timeout`` whose
-server went away while its offer waited raises ``ConnectionError`` although a receiver may
-still take the offer once the server is back (the withdrawal could not be made; 06); a
+second review and not yet removed (``findings/redis2``): a
 message carrying a handle whose server cannot be reached (or needs :func:`credentials`) is
 consumed while the receive raises ``ConnectionError`` (03); an untimed send whose upload takes
 longer than ``IO_TIMEOUT`` never completes (10); an idle receiver keeps the batch it
 prefetched from the other receivers until it receives again or its lease ends (08); a call
 that holds the GIL for a whole lease (a long C call) keeps the lease thread from renewing,
-and the handles of that process count as gone for good (choose a longer ``lease``; 09); on a
-paused server a new connection's ``SELECT``/``AUTH`` waits ``IO_TIMEOUT`` whatever the
-caller's deadline (01).
+and the handles of that process count as gone for good (choose a longer ``lease``; 09).
 
 Modules: ``_channels`` (constructors), ``_handles`` (Sender, Receiver), ``_steps`` (each
 operation written once, driven by threads or asyncio), ``_lua`` (the server side),

@@ -40,7 +40,7 @@ from ._errors import ConnectionError, LeaseExpiredError
 from ._keys import Keys
 from ._leases import Lease, evalsha, evalsha_with, fixed, renewer
 from ._link import Expired, Link, Packed, link, script, with_secrets
-from ._steps import Algorithm, Step, drive, drive_async, refuse_in_event_loop
+from ._steps import GRACE, Abandoned, Algorithm, Step, drive, drive_async, refuse_in_event_loop
 
 T = TypeVar("T")
 
@@ -48,10 +48,10 @@ BATCH: Final = 100
 """Entries an unbounded channel's Receiver fetches per round trip."""
 CHUNK: Final = 500
 """Values ``send_many`` puts in one script call."""
-GRACE: Final = 0.5
-"""Seconds a timed call waits past its deadline for the reply of a script it sent, which then
-counts: a receive returns what it fetched, a send returns normally (and its script does nothing
-once the server's clock passes the attempt's give-up instant minus ``GRACE / 2``)."""
+OFFER: Final = 1.0
+"""Seconds a rendezvous offer lives on the server past its post or its last extension (its
+sender extends it every ``OFFER / 2`` while it waits; a timed one expires at its deadline at
+the latest): a sender whose server went away knows by then that its value will not be taken."""
 TRAVEL: Final = 30.0
 """Seconds a pickled handle's lease lasts until it is unpickled (it keeps its side alive)."""
 
@@ -404,7 +404,9 @@ class Sender(_Handle[T]):
                     return evalsha(_SEND, lease.keys, lease.id, lane.field, seq, late, *chunk)
 
                 try:
-                    reply = yield Step(build, None if deadline is None else deadline + GRACE)
+                    # (cancelled: its attempt is waited for to its give-up, after which it can do
+                    # nothing; a lost reply is the documented residue)
+                    reply = yield Step(build, None if deadline is None else deadline + GRACE, lasts=None)
                 except Expired:
                     raise Timeout(left()) from None
                 the_link.saw(reply[0])
@@ -459,7 +461,17 @@ class Sender(_Handle[T]):
         """Hand ``payload`` to a receiver (``_lua.RV_SEND``): at once to one announced as
         waiting, else (unless ``once``) by posting an offer and waiting until a receiver took
         it; an offer not taken by the deadline (or when the wait is abandoned) is withdrawn.
-        The errors carry ``value``. Returns 1 (sent)."""
+        The errors carry ``value``. Returns 1 (sent).
+
+        An offer expires on the server at an instant this sender knows by its own clock
+        (``dies``): its deadline, and at most ``OFFER`` seconds after its post or its last
+        extension (every ``OFFER / 2`` while it waits). So when the server cannot be reached
+        (paused, gone and back), the steps that take the offer back are bounded by ``dies``
+        (plus GRACE): past it, no receiver can take the offer any more, and the send raises
+        (``Timeout``; ``ConnectionError`` untimed) knowing the value will not be received --
+        unless a receiver took it before and that news was lost with the server (the residue
+        of a lost reply: see ``mpsc.redis``). An untimed send whose offer expired untaken (the
+        server paused longer than OFFER) posts it again."""
         lease = self._open()
         keys = lease.keys
         the_link = self._chan.link
@@ -467,71 +479,129 @@ class Sender(_Handle[T]):
             refuse_in_event_loop("send_async()")  # before anything is posted
         lane = self._take_lane()
         acks = keys.acks(lane.field)
+
+        def horizon(now: float) -> float:
+            return now + OFFER if deadline is None else min(deadline, now + OFFER)
+
         try:
-            while True:
-                lane.seq += 1  # reserved now: a retried attempt carries the same number
+            while True:  # post (again when an untimed send's offer expired untaken)
+                while True:
+                    lane.seq += 1  # reserved now: a retried attempt carries the same number
+                    # An untimed post does nothing after ``dies - GRACE / 2`` (its reply has
+                    # GRACE / 2 to come back): a cancelled send_async whose post got no answer
+                    # knows by ``dies`` that it posted nothing that can be taken. A timed one's
+                    # reply is waited for until its deadline, and then undone.
+                    now = time.monotonic()
+                    dies = now + (OFFER + GRACE) / 2 if deadline is None else min(deadline, now + OFFER)
+                    by = dies - GRACE / 2 if deadline is None else dies
+                    if once:  # (posts nothing: the attempt's give-up is its late guard)
+                        by = float("inf")
 
-                def build(give_up: float, attempt: int, seq: int = lane.seq) -> list[Any]:
-                    late = the_link.server_ms(give_up)
-                    mode = "try" if once else "post"
-                    return evalsha_with(_RV_SEND, keys, acks, lease.id, lane.field, seq, late, mode, payload)
+                    def build(
+                        give_up: float, attempt: int, seq: int = lane.seq, dies: float = dies, by: float = by
+                    ) -> list[Any]:
+                        late = the_link.server_ms(min(give_up, by))
+                        mode = "try" if once else "post"
+                        expiry = 0 if once else the_link.server_ms(dies)
+                        return evalsha_with(
+                            _RV_SEND, keys, acks, lease.id, lane.field, seq, late, mode, expiry, payload
+                        )
 
-                try:
-                    reply = yield Step(build, deadline)
-                except Expired:
-                    # The attempt may have run with its reply lost: undo it (a late copy of it
-                    # does nothing, by its late guard and the sequence number).
-                    reply = yield Step(
-                        fixed(
-                            evalsha_with(_RV_SEND, keys, acks, lease.id, lane.field, lane.seq, 0, "undo", b"")
-                        ),
-                        None,
-                    )
-                    if _status(reply) == b"undone":
-                        raise Timeout(value) from None
-                the_link.saw(reply[0])
-                status = _status(reply)
-                if status == b"ok":
-                    return 1
-                if status == b"posted":
-                    break
-                if status == b"full":
-                    raise Full(value)
-                if status == b"disc":
-                    raise SendError(value)
-                if status == b"lost":
-                    self._open()  # (closed by another thread meanwhile: ClosedHandleError)
-                    lease.lost = True
-                    raise LeaseExpiredError()
-                if status != b"late":  # pragma: no cover
-                    raise AssertionError(f"unexpected reply {reply!r}")
-            offer = bytes(reply[2])
-            while True:
-                give_up = expired(deadline)
-                if not give_up:
-                    block = (
-                        lease.ttl
-                        if deadline is None
-                        else max(0.001, min(lease.ttl, deadline - time.monotonic()))
-                    )
-                    wait = ["BLMOVE", acks, acks, "RIGHT", "LEFT", round(block, 3)]
                     try:
-                        got = yield Step(fixed(wait), deadline, block, False)
-                    except (Expired, ConnectionError):  # (Abandoned too: a cancellation, Ctrl-C)
-                        got, give_up = None, True
-                    if got is not None and bytes(got) == offer:
+                        reply = yield Step(build, deadline, lasts=None, until=dies)
+                    except Expired:
+                        # The attempt may have run with its reply lost: undo it (a late copy of
+                        # it does nothing, by its late guard and the sequence number), while it
+                        # matters: past ``dies`` an offer it posted is expired.
+                        undo = evalsha_with(
+                            _RV_SEND, keys, acks, lease.id, lane.field, lane.seq, 0, "undo", 0, b""
+                        )
+                        bound = dies if deadline is None else dies + GRACE  # (untimed: cancelled)
+                        try:
+                            reply = yield Step(fixed(undo), bound, lasts=None, until=bound)
+                        except Expired:
+                            raise Timeout(value) from None
+                        if _status(reply) == b"undone":
+                            raise Timeout(value) from None
+                    the_link.saw(reply[0])
+                    status = _status(reply)
+                    if status == b"ok":
                         return 1
-                # Not heard (a wait's end, a reply lost, 'gone'): ask; withdraw when giving up.
-                mode = "withdraw" if give_up else "check"
-                reply = yield Step(fixed(evalsha_with(_RV_CHECK, keys, acks, offer, mode)), None)
-                status = _status(reply)
-                if status == b"taken":
-                    return 1
-                if status == b"disc":
-                    raise SendError(value)
-                if status == b"withdrawn":
-                    self._open()  # (withdrawn at this handle's close, or its lease's end)
-                    raise Timeout(value)
+                    if status == b"posted":
+                        break
+                    if status == b"full":
+                        raise Full(value)
+                    if status == b"disc":
+                        raise SendError(value)
+                    if status == b"lost":
+                        self._open()  # (closed by another thread meanwhile: ClosedHandleError)
+                        lease.lost = True
+                        raise LeaseExpiredError()
+                    if status != b"late":  # pragma: no cover
+                        raise AssertionError(f"unexpected reply {reply!r}")
+                    if expired(deadline):
+                        raise Timeout(value)
+                offer = bytes(reply[2])
+                while True:
+                    give_up = expired(deadline)
+                    if not give_up:
+                        # (woken in time to extend the offer before it expires; one that
+                        # expires at the deadline is not extended)
+                        until = deadline if deadline is not None and dies >= deadline else dies - OFFER / 2
+                        block = max(0.001, min(lease.ttl, until - time.monotonic()))
+                        wait = ["BLMOVE", acks, acks, "RIGHT", "LEFT", round(block, 3)]
+                        try:
+                            got = yield Step(fixed(wait), dies, block, False)
+                        except Abandoned:  # (a cancellation, Ctrl-C)
+                            got, give_up = None, True
+                        except (Expired, ConnectionError):  # (no answer: the check asks)
+                            got, give_up = None, expired(deadline)
+                        if got is not None and bytes(got) == offer:
+                            return 1
+                    # Not heard (a wait's end, a reply lost, 'gone'): ask, extending the offer;
+                    # withdraw when giving up.
+                    mode = "withdraw" if give_up else "check"
+                    if not give_up:
+                        dies = max(dies, horizon(time.monotonic()))
+
+                    def check(
+                        give_up: float,
+                        attempt: int,
+                        mode: str = mode,
+                        dies: float = dies,
+                        offer: bytes = offer,
+                    ) -> list[Any]:
+                        # (a retried attempt does not extend: ``dies`` stays the latest it sent)
+                        expiry = the_link.server_ms(dies) if mode == "check" and not attempt else 0
+                        return evalsha_with(_RV_CHECK, keys, acks, offer, mode, expiry)
+
+                    # Its answer matters while the offer can be taken (a withdrawal's), or
+                    # until the deadline; an untimed check waits for the server (RETRY_FOR).
+                    if give_up:
+                        check_by: float | None = dies + GRACE
+                    else:
+                        check_by = None if deadline is None else deadline + GRACE
+                    try:
+                        reply = yield Step(check, check_by, lasts=None, until=dies + GRACE / 2)
+                    except Expired:
+                        if deadline is not None:
+                            raise Timeout(value) from None
+                        raise ConnectionError(
+                            f"the Redis server at {the_link.public} did not answer; the offer expired "
+                            "untaken (unless a receiver took it before the server went away)"
+                        ) from None
+                    status = _status(reply)
+                    if status == b"taken":
+                        return 1
+                    if status == b"disc":
+                        raise SendError(value)
+                    if status == b"withdrawn":
+                        self._open()  # (withdrawn at this handle's close, or its lease's end)
+                        raise Timeout(value)
+                    if status == b"expired":
+                        if expired(deadline):
+                            raise Timeout(value)
+                        break  # nobody took it (the server was paused): posted again
         finally:
             self._lanes.append(lane)
 
@@ -660,7 +730,10 @@ class Sender(_Handle[T]):
     async def send_async(self, value: T) -> None:
         """``send`` for asyncio (redis.asyncio; no thread). Safe to cancel: either the value was
         sent (it returns; the cancellation is delivered at the next await) or
-        ``CancelledError`` is raised and it was not.
+        ``CancelledError`` is raised and it was not. On a server that does not answer, a
+        cancelled send ends once its outcome is known: when its script's attempt gives up
+        (``IO_TIMEOUT`` after it was sent; until then it could still enqueue the value), or
+        on a rendezvous channel when its offer expired (``OFFER`` at most).
 
         Args:
             value: What to send; it must pickle.
@@ -1062,7 +1135,8 @@ class Receiver(_Handle[T]):
     async def recv_async(self) -> T:
         """``recv`` for asyncio (redis.asyncio; no thread). Safe to cancel: either a message is
         returned (the cancellation is delivered at the next await) or ``CancelledError`` is
-        raised and nothing was taken.
+        raised and nothing was taken (on a server that does not answer, within ``GRACE``: what
+        its fetch may take then is re-read by this handle's next receive).
 
         Returns:
             The message (unpickled).

@@ -51,7 +51,7 @@ _UNREACHABLE: Final = (redis.exceptions.ConnectionError, redis.exceptions.Timeou
 # RESP2 and no CLIENT SETINFO (driver_info None): a new connection then sends no handshake
 # (redis-py 8 says HELLO 3 by default), so connecting to a paused server waits for nothing
 # until the first command, whose reply the call's deadline bounds. A handshake that does wait
-# (AUTH, SELECT) is bounded by the socket timeout.
+# (AUTH, SELECT) is bounded by the call's deadline too (``_connect_by``; review 2, finding 01).
 _OPTIONS: Final[dict[str, Any]] = {
     "socket_connect_timeout": CONNECT_TIMEOUT,
     "socket_timeout": IO_TIMEOUT,
@@ -142,6 +142,8 @@ class Link:
             conn = self._connection()
             if conn._sock is not None and not _parser_ready(conn):
                 conn.disconnect()  # an interrupt cut redis-py's connect or disconnect short
+            if conn._sock is None:
+                _connect_by(conn, give_up)
             if isinstance(args, Packed):
                 conn.send_packed_command([args.data])
             else:
@@ -268,7 +270,11 @@ class Link:
         pool: Any = await self._loop_pool(asyncio.get_running_loop())
         conn: Any = None
         try:
-            conn = await pool.get_connection()
+            try:  # (a new connection's AUTH/SELECT keeps the bound too: review 2, finding 01)
+                async with asyncio.timeout(max(0.0, give_up - time.monotonic())):
+                    conn = await pool.get_connection()
+            except TimeoutError:
+                raise _NoReply("no connection in time") from None
             if isinstance(args, Packed):
                 await conn.send_packed_command([args.data])
             else:
@@ -321,8 +327,11 @@ class Link:
                 return await self._attempt_async(args, give_up)
         return await self._attempt_async(args, give_up)
 
-    async def call_async(self, build: Build, deadline: float | None, extra: float = 0.0) -> Any:
-        """``call`` for asyncio (the same bounds)."""
+    async def call_async(
+        self, build: Build, deadline: float | None, extra: float = 0.0, stop: list[bool] | None = None
+    ) -> Any:
+        """``call`` for asyncio (the same bounds). Once ``stop[0]`` is true (the task was
+        cancelled), no attempt is made after one that failed: ``Expired``."""
         import asyncio
 
         first_failure: float | None = None
@@ -337,7 +346,7 @@ class Link:
                 return await self._run_async(args, give_up)
             except _NoReply as exc:
                 now = time.monotonic()
-                if deadline is not None and now >= deadline:
+                if (deadline is not None and now >= deadline) or (stop is not None and stop[0]):
                     raise Expired() from None
                 if first_failure is None:
                     first_failure = now
@@ -347,6 +356,8 @@ class Link:
                         f"the Redis server at {self.public} did not answer for {RETRY_FOR} s: {exc}"
                     ) from exc.__cause__
                 await asyncio.sleep(delay)
+                if stop is not None and stop[0]:
+                    raise Expired() from None
                 attempt += 1
 
 
@@ -395,6 +406,26 @@ def with_secrets(public: str) -> str:
 
 def _disconnect(conn: Any) -> None:
     conn.disconnect()
+
+
+def _connect_by(conn: Any, give_up: float) -> None:
+    """Connect ``conn`` (and run its AUTH/SELECT handshake) by the attempt's give-up instant:
+    redis-py's lazy connect waits for the handshake's reply with the socket timeout, so on a
+    paused server every new connection of a URL with a password or a database took IO_TIMEOUT,
+    whatever the call's bound (review 2, finding 01). Then the usual timeout is set back; any
+    exception meanwhile disconnects the connection (``Link._attempt``), so a connected one always
+    has it."""
+    left = max(0.001, give_up - time.monotonic())
+    conn.socket_connect_timeout = min(CONNECT_TIMEOUT, left)
+    conn.socket_timeout = min(IO_TIMEOUT, left)
+    conn.connect()
+    conn.socket_timeout = IO_TIMEOUT
+    conn._sock.settimeout(IO_TIMEOUT)
+    buffer = getattr(conn._parser, "_buffer", None)  # (the pure-Python parsers keep a copy)
+    if buffer is not None:
+        buffer.socket_timeout = IO_TIMEOUT
+    if hasattr(conn._parser, "_socket_timeout"):  # (hiredis's)
+        conn._parser._socket_timeout = IO_TIMEOUT
 
 
 def _parser_ready(conn: Any) -> bool:

@@ -186,6 +186,7 @@ local function withdraw_offers(gone)
       local owner = string.match(f[4], ':mpsc:ack:(%x+)[/%d]*$')
       if owner and dead[owner] and #redis.call('XPENDING', S, 'rx', e[1], e[1], 1) == 0 then
         redis.call('XDEL', S, e[1])
+        redis.call('HDEL', SEQ, 'x' .. e[1])
       end
     end
   end
@@ -355,16 +356,27 @@ local function read(from)
     if not r then return end
     local es = r[1][2]
     for _, e in ipairs(es) do
-      if e and e[2] then
-        out[#out + 1] = e[1]
-        out[#out + 1] = e[2][2]
-        bytes = bytes + #e[2][2]
-        -- A rendezvous offer read for the first time is taken: its sender hears so (entries
-        -- claimed from a dead receiver were taken at their first reading already).
-        if from == '>' and e[2][3] == 'a' then
+      local expired = false
+      -- A rendezvous offer read for the first time is taken: its sender hears so (entries
+      -- claimed from a dead receiver were taken at their first reading already); unless it
+      -- expired (its expiry, server ms, is 'x<id>' in SEQ; see RV_SEND): then it is deleted
+      -- unread, and its expiry left for its sender's check to find.
+      if e and e[2] and from == '>' and e[2][3] == 'a' then
+        local x = redis.call('HGET', SEQ, 'x' .. e[1])
+        if x and NOW >= tonumber(x) then
+          expired = true
+          redis.call('XACK', S, 'rx', e[1])
+          redis.call('XDEL', S, e[1])
+        else
+          redis.call('HDEL', SEQ, 'x' .. e[1])
           redis.call('LPUSH', e[2][4], e[1])
           redis.call('PEXPIRE', e[2][4], KEEP)
         end
+      end
+      if e and e[2] and not expired then
+        out[#out + 1] = e[1]
+        out[#out + 1] = e[2][2]
+        bytes = bytes + #e[2][2]
       end
       if from ~= '>' then last = e[1] end
     end
@@ -447,16 +459,21 @@ return {NOW, 'empty', last, lastctl}
 # lost reply loses nothing). Undelivered offers and live announcements never coexist: a
 # receiver announces only when no offer was there to read, a sender posts only when nobody is
 # announced.
-# ARGV: sender lease id, lane field, seq, late (as SEND), mode ('try' | 'post' | 'undo'), payload.
+# An offer *expires* on the server's TIME at the instant its sender gives (ms; 'x<offer id>' in
+# SEQ): its sender's deadline, or a second after its post or last extension (RV_CHECK) for one
+# that waits untimed; a fetch deletes an expired offer unread. So a sender whose server went
+# away (paused, killed and restarted) knows by its own clock when its offer can no longer be
+# taken, and need not reach the server to withdraw it.
+# ARGV: sender lease id, lane field, seq, late (as SEND), mode ('try' | 'post' | 'undo'), the
+# offer's expiry (server ms; 0: none), payload.
 # Reply: NOW, 'ok' | 'full' | 'posted', offer id | 'disc' | 'lost' | 'late' | 'undone'.
-# A retried attempt (same seq) returns the first attempt's outcome; 'undo' (after a timed-out
-# attempt whose reply never came) returns it too, or makes sure it never happens.
+# A retried attempt (same seq) returns the first attempt's outcome, even when late; 'undo'
+# (after a timed-out attempt whose reply never came) returns it too, or makes sure it never
+# happens.
 RV_SEND: Final = (
     _PRELUDE
     + """
 if not load() then return {NOW, 'lost'} end
-local late = tonumber(ARGV[4])
-if late > 0 and NOW > late then return {NOW, 'late'} end
 if not live(TX, ARGV[1]) then return {NOW, 'lost'} end
 if not RXG and redis.call('ZCOUNT', RX, '(' .. CLOCK, '+inf') == 0 then prune_rx() end
 if RXG then return {NOW, 'disc'} end
@@ -474,6 +491,9 @@ if mode == 'undo' then  -- the attempt with this seq never ran: it never will
   redis.call('HSET', SEQ, field, seq .. '|x')
   return {NOW, 'undone'}
 end
+local late, expiry = tonumber(ARGV[4]), tonumber(ARGV[6])
+if late > 0 and NOW > late then return {NOW, 'late'} end
+if expiry > 0 and NOW >= expiry then return {NOW, 'late'} end
 redis.call('ZREMRANGEBYSCORE', WAIT, '-inf', CLOCK)
 local to = nil
 for _, c in ipairs(redis.call('ZRANGE', WAIT, 0, -1)) do
@@ -481,7 +501,7 @@ for _, c in ipairs(redis.call('ZRANGE', WAIT, 0, -1)) do
   redis.call('ZREM', WAIT, c)
 end
 if to then
-  redis.call('XADD', S, '*', 'd', ARGV[6])
+  redis.call('XADD', S, '*', 'd', ARGV[7])
   local r = redis.call('XREADGROUP', 'GROUP', 'rx', to, 'STREAMS', S, '>')
   -- (only this entry is undelivered: an announced receiver found no offer to read)
   redis.call('ZREM', WAIT, to)
@@ -490,36 +510,49 @@ if to then
 end
 if mode == 'try' then return {NOW, 'full'} end
 redis.call('DEL', ACKS)
-local id = redis.call('XADD', S, '*', 'd', ARGV[6], 'a', ACKS)
+local id = redis.call('XADD', S, '*', 'd', ARGV[7], 'a', ACKS)
 redis.call('HSET', SEQ, field, seq .. '|' .. id)
+if expiry > 0 then redis.call('HSET', SEQ, 'x' .. id, expiry) end
 return {NOW, 'posted', id}
 """
 )
 
-# ARGV: offer id, mode ('check' | 'withdraw'); KEYS[9]: the offer's ack list. Reply: NOW,
-# 'taken' (a receiver read it) | 'disc' (dropped: every receiver is gone) | 'withdrawn' (it was
-# still there, now deleted) | 'waiting' (check only).
+# ARGV: offer id, mode ('check' | 'withdraw'), a new expiry (server ms; 0: unchanged); KEYS[9]:
+# the offer's ack list. Reply: NOW, 'taken' (a receiver read it) | 'disc' (dropped: every
+# receiver is gone) | 'withdrawn' (it was still there, now deleted; or withdrawn already by its
+# sender's close or the end of its lease) | 'expired' (it expired untaken; deleted) | 'waiting'
+# (check only: still there, its expiry moved to the new one).
 RV_CHECK: Final = (
     _OOM_OK
     + _PRELUDE
     + """
 local id, ACKS = ARGV[1], KEYS[9]
+local X = 'x' .. id
 if redis.call('LPOS', ACKS, id) then
   redis.call('DEL', ACKS)
+  redis.call('HDEL', SEQ, X)
   return {NOW, 'taken'}
 end
 if not load() then return {NOW, 'disc'} end
 prune_rx()
 if RXG then
   redis.call('DEL', ACKS)
+  redis.call('HDEL', SEQ, X)
   return {NOW, 'disc'}
 end
-if ARGV[2] == 'withdraw' or #redis.call('XRANGE', S, id, id) == 0 then
-  -- (an offer gone untaken was withdrawn by its sender's close or the end of its lease)
+local expiry = tonumber(redis.call('HGET', SEQ, X) or '0')
+local there = #redis.call('XRANGE', S, id, id) > 0
+if ARGV[2] == 'withdraw' or not there or (expiry > 0 and NOW >= expiry) then
   redis.call('XDEL', S, id)
   redis.call('DEL', ACKS)
+  redis.call('HDEL', SEQ, X)
+  -- (gone with its expiry left: a fetch deleted it expired; gone without: its sender's close
+  -- or the end of its lease withdrew it)
+  if ARGV[2] ~= 'withdraw' and expiry > 0 and NOW >= expiry then return {NOW, 'expired'} end
   return {NOW, 'withdrawn'}
 end
+local new = tonumber(ARGV[3])
+if new > expiry then redis.call('HSET', SEQ, X, new) end
 return {NOW, 'waiting'}
 """
 )

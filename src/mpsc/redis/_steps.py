@@ -8,21 +8,27 @@ thrown in. :func:`drive` runs it with blocking calls, :func:`drive_async` with r
 
 Cancellation (asyncio): a step whose outcome matters is finished even when the task is
 cancelled during it (the call is shielded and awaited), and its reply is handed to the
-generator. A waiting step (XREAD/BLPOP/BLMOVE) is cut short, and the generator hears
-:class:`Abandoned` (an ``Expired``: as if its deadline had passed), so that it can take back
-what it left on the server (a rendezvous offer or announcement) with more steps, which are
-run to the end. If the operation then completes, it returns its result and the cancellation is
-delivered again at the task's next await; if not, ``CancelledError`` is raised, with nothing
-taken or sent. An interrupt (Ctrl-C) landing in a thread's waiting step is handled the same
-way: the call either returns its result (the exception raised right after, see
-``mpsc._interrupts``) or did not happen and raises it.
+generator -- but only while that reply can matter (``Step.lasts``, ``Step.until``): no
+attempt is started after one that failed, and a call still running ``lasts`` seconds after
+the cancellation is given up, the generator hearing :class:`Abandoned` (a fetch left on a
+paused server is re-read by the handle's next receive; a send's attempt does nothing once its
+``late`` instant passed, at the attempt's give-up, which ``lasts = None`` waits for). A
+waiting step (XREAD/BLPOP/BLMOVE) is cut short, and the generator hears :class:`Abandoned`
+(an ``Expired``: as if its deadline had passed), so that it can take back what it left on the
+server (a rendezvous offer or announcement) with more steps, bounded the same way (a
+rendezvous offer expires by itself at ``until``). If the operation then completes, it returns
+its result and the cancellation is delivered again at the task's next await; if not,
+``CancelledError`` is raised, with nothing taken or sent. An interrupt (Ctrl-C) landing in a
+thread's waiting step is handled the same way: the call either returns its result (the
+exception raised right after, see ``mpsc._interrupts``) or did not happen and raises it.
 """
 
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Generator
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, Final, NamedTuple, TypeVar
 
 from .._interrupts import finish, nothing
 from ._errors import ConnectionError
@@ -30,12 +36,24 @@ from ._link import Build, Expired, Link
 
 R = TypeVar("R")
 
+GRACE: Final = 0.5
+"""Seconds a timed call waits past its deadline for the reply of a script it sent, which then
+counts: a receive returns what it fetched, a send returns normally (and its script does nothing
+once the server's clock passes the attempt's give-up instant minus ``GRACE / 2``). Also how
+long a cancelled fetch's reply is still waited for (``Step.lasts``)."""
+
 
 class Step(NamedTuple):
     build: Build
     deadline: float | None
     extra: float = 0.0
     commits: bool = True
+    lasts: float | None = GRACE
+    """Seconds past a cancellation (asyncio) that a committing step's reply can still matter:
+    its call is then given up (``Abandoned``). None: until the attempt in flight gives up."""
+    until: float | None = None
+    """A ``time.monotonic()`` instant after which the step's reply cannot matter either (a
+    rendezvous offer expired by then): a cancelled step is given up by then too."""
 
 
 Algorithm = Generator[Step, Any, R]
@@ -138,18 +156,22 @@ async def drive_async(link: Link, algorithm: Algorithm[R]) -> R:
         if cancelled and not got.commits:  # it would wait again: it gives up instead
             reply, error = None, Abandoned()
             continue
-        reply, error, more = await _call_async(link, algorithm, got)
+        reply, error, more = await _call_async(link, algorithm, got, cancelled)
         cancelled = cancelled or more
 
 
 async def _call_async(
-    link: Link, algorithm: Algorithm[Any], step: Step
+    link: Link, algorithm: Algorithm[Any], step: Step, cancelled: int = 0
 ) -> tuple[Any, BaseException | None, int]:
     """One step's call: ``(reply, error, cancelled)``, where ``cancelled`` is the task's
-    cancellation level if it was cancelled during a step that had to be finished."""
+    cancellation level if it was cancelled during a step that had to be finished. A step run
+    after a cancellation (taking back what the operation left) is bounded the same way."""
     import asyncio
 
-    call = asyncio.ensure_future(link.call_async(step.build, step.deadline, step.extra))
+    stop = [bool(cancelled)]
+    call = asyncio.ensure_future(link.call_async(step.build, step.deadline, step.extra, stop))
+    if cancelled:  # (the task was cancelled before this step: a committing one, see drive_async)
+        return await _outcome(call, algorithm, step, cancelled)
     try:
         return (await asyncio.shield(call) if step.commits else await call), None, 0
     except asyncio.CancelledError:
@@ -157,39 +179,55 @@ async def _call_async(
         cancelled = max(1, task.cancelling() if task is not None else 1)
         if not step.commits:  # a wait, cut short: the algorithm takes back what it left
             return None, Abandoned(), cancelled
-        if call.cancelled():
-            algorithm.close()
-            raise
-        await _finished(call)
-        try:
-            return call.result(), None, cancelled
-        except (Expired, ConnectionError) as exc:
-            return None, exc, cancelled
-        except BaseException:
-            algorithm.close()
-            raise asyncio.CancelledError() from None
+        stop[0] = True  # (no new attempt: the reply of one not yet made cannot matter)
+        return await _outcome(call, algorithm, step, cancelled)
     except (Expired, ConnectionError) as exc:
         return None, exc, 0
 
 
-async def _finished(call: Any) -> None:
-    """Wait for ``call`` to end, whatever cancellations come meanwhile."""
+async def _outcome(
+    call: Any, algorithm: Algorithm[Any], step: Step, cancelled: int
+) -> tuple[Any, BaseException | None, int]:
+    """The outcome of a committing step's ``call`` in a cancelled task: its reply if it comes
+    while it can matter (``step.lasts``), else ``Abandoned``; its own error otherwise."""
+    import asyncio
+
+    within = step.lasts
+    if step.until is not None:
+        left = max(0.0, step.until - time.monotonic())
+        within = left if within is None else min(within, left)
+    await _finished(call, within)
+    if not call.done():
+        call.cancel()  # (its attempt's connection is dropped: a late reply is never read)
+        await _finished(call, None)
+    if call.cancelled():
+        return None, Abandoned(), cancelled
+    try:
+        return call.result(), None, cancelled
+    except (Expired, ConnectionError) as exc:
+        return None, exc, cancelled
+    except BaseException:
+        algorithm.close()
+        raise asyncio.CancelledError() from None
+
+
+async def _finished(call: Any, within: float | None) -> None:
+    """Wait for ``call`` to end (at most ``within`` seconds), whatever cancellations come
+    meanwhile: neither they nor the call's own error (ConnectionError, Expired: read from it by
+    the caller) are raised here (a cancelled task ended in ConnectionError: review 2, 14)."""
+    import asyncio
+
+    until = None if within is None else time.monotonic() + within
     while True:
         if call.done():
             break
-        await _quietly(call)
-
-
-async def _quietly(call: Any) -> None:
-    """Wait for ``call`` until it ends or this task is cancelled again, raising neither: the
-    call's own error (ConnectionError, Expired) is read from it by the caller (it escaped
-    ``_call_async``'s handling, and a cancelled task ended in ConnectionError: review 2, 14)."""
-    import asyncio
-
-    try:
-        await asyncio.wait([call])
-    except asyncio.CancelledError:
-        pass
+        left = None if until is None else until - time.monotonic()
+        if left is not None and left <= 0:
+            break
+        try:
+            await asyncio.wait([call], timeout=left)
+        except asyncio.CancelledError:
+            pass
 
 
 def _redeliver(level: int) -> None:
