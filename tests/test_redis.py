@@ -978,6 +978,46 @@ def test_handle_travels_inside_a_message(url: str) -> None:
         h.close()
 
 
+def test_a_message_with_a_handle_of_an_unreachable_server_is_not_lost(
+    url: str, own_server: RedisServer
+) -> None:
+    """Review 2, finding 03: a message carrying a handle of a channel on a server that cannot
+    be reached was consumed while the receive raised ConnectionError ("nothing was taken"), and
+    the adopt ignored the receive's bound (recv_timeout(0.2) took 3 s). Now the receive keeps
+    its bound and the message stays, first in line, until the handle's server is back."""
+    tx, rx = mpsc.redis.channel(url)
+    ty, ry = mpsc.redis.channel(own_server.url)  # its Sender travels on the other server
+    tx.send(("job", ty))
+    tx.send("second")
+    ty.close()  # the one in flight keeps the side alive
+    own_server.kill()  # (persistence: the channel is there again after the restart)
+    t0 = time.monotonic()
+    with pytest.raises(mpsc.Timeout):
+        rx.recv_timeout(0.2)
+    assert time.monotonic() - t0 < 0.2 + 0.5 + 0.5  # the fetch's and the adopt's GRACE
+    t0 = time.monotonic()
+    with pytest.raises(mpsc.Empty):
+        rx.try_recv()
+    assert time.monotonic() - t0 < 1.0
+    t0 = time.monotonic()
+    with pytest.raises(mpsc.redis.ConnectionError) as raised:
+        asyncio.run(asyncio.wait_for(rx.recv_async(), WAIT))  # the loop blocks GRACE at most
+    assert time.monotonic() - t0 < 1.5
+    assert "credentials" not in str(raised.value)  # (the server is down: no hint about passwords)
+    with pytest.raises(mpsc.redis.ConnectionError):
+        rx.recv()  # untimed: after RETRY_FOR
+    own_server.start()
+    got = [rx.recv_timeout(WAIT), rx.recv_timeout(WAIT)]
+    assert got[0][0] == "job" and got[1] == "second"
+    arrived = got[0][1]
+    arrived.send("through the handle")
+    assert ry.recv_timeout(WAIT) == "through the handle"
+    with pytest.raises(mpsc.Empty):
+        rx.try_recv()
+    for h in (tx, rx, arrived, ry):
+        h.close()
+
+
 # -- asyncio ---------------------------------------------------------------------------------
 
 

@@ -97,7 +97,11 @@ messages (MPMC: each message goes to one receiver, on any machine). Values are p
 
 **Handles travel**: pickling one gives the pickle a lease of its own (``TRAVEL`` = 30 s),
 taken over when it is unpickled (in another process or machine, or inside a message of
-another channel), so a side does not disconnect while its handle is in flight. The URL
+another channel), so a side does not disconnect while its handle is in flight. A receive
+adopts the handles inside a message within its own bound (``try_recv`` and ``recv_async``:
+``GRACE``, during which ``recv_async`` blocks its event loop); when a handle's server cannot
+be reached or refuses (no :func:`credentials` yet), the receive raises (``Timeout``,
+``Empty`` or ``mpsc.redis.ConnectionError``) and the message stays first in line. The URL
 travels without password or TLS key paths unless the channel was made with
 ``travel_secrets=True``; the receiving process supplies them with :func:`credentials` (or
 by having opened a channel on that server itself). A forked child cannot use handles it
@@ -125,13 +129,12 @@ Known limits: one Receiver handle serves one call at a time (others wait, each w
 bound: ``try_recv`` raises ``Empty`` at once, ``recv_timeout`` ``Timeout`` at its deadline,
 while another thread or task receives through the same handle; a receive whose event loop
 was closed mid-call is taken over by the next receive); a value's unpickling error consumes
-the entry and raises; an interrupt (Ctrl-C) landing inside a send's script call leaves that
-call's outcome unknown; Redis Cluster is untested (the keys share a hash tag). Found by the
-second review and not yet removed (``findings/redis2``): a rendezvous ``send_timeout`` whose
-server went away while its offer waited raises ``ConnectionError`` although a receiver may
-still take the offer once the server is back (the withdrawal could not be made; 06); a
-message carrying a handle whose server cannot be reached (or needs :func:`credentials`) is
-consumed while the receive raises ``ConnectionError`` (03); an untimed send whose upload takes
+the entry and raises (a handle's adoption failing does not: see above); an interrupt (Ctrl-C)
+landing inside a send's script call leaves that call's outcome unknown; Redis Cluster is
+untested (the keys share a hash tag). Found by the second review and not yet removed
+(``findings/redis2``): a rendezvous ``send_timeout`` whose server went away while its offer
+waited raises ``ConnectionError`` although a receiver may still take the offer once the
+server is back (the withdrawal could not be made; 06); an untimed send whose upload takes
 longer than ``IO_TIMEOUT`` never completes (10); an idle receiver keeps the batch it
 prefetched from the other receivers until it receives again or its lease ends (08); a call
 that holds the GIL for a whole lease (a long C call) keeps the lease thread from renewing,

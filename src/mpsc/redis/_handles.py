@@ -33,7 +33,7 @@ from types import TracebackType
 from typing import Any, ClassVar, Final, Generic, NoReturn, Self, TypeVar
 
 from .._deadlines import checked_deadline, deadline_after, expired
-from .._errors import ClosedHandleError, Empty, Full, RecvError, SendError, Timeout
+from .._errors import ChannelError, ClosedHandleError, Empty, Full, RecvError, SendError, Timeout
 from .._interrupts import complete, finish
 from . import _lua, _resp
 from ._errors import ConnectionError, LeaseExpiredError
@@ -306,19 +306,66 @@ def _rebuild(
     chan = _Channel(the_link, keys, capacity, ttl, travel_secrets)
     side = cls._side
     lease = Lease(the_link, keys, side, ttl)
+    # Inside a receive, the adopt keeps the receive's bound (``Expired`` then propagates, and
+    # the receive leaves the message in its buffer: review 2, finding 03).
+    deadline = getattr(_unpickling, "deadline", None)
     try:
-        reply = the_link.call(fixed(evalsha(_LEASE, keys, "adopt", side, travel_id, lease.id)), None)
+        reply = the_link.call(fixed(evalsha(_LEASE, keys, "adopt", side, travel_id, lease.id)), deadline)
     except ConnectionError as exc:
         hint = (
             ""
-            if travel_secrets
+            if travel_secrets or "credentials" not in exc.message  # (not for a server that is down)
             else "; a pickled handle carries no password or TLS keys: call "
             "mpsc.redis.credentials(url) in this process first, or make the channel with travel_secrets=True"
         )
         raise ConnectionError(f"{exc.message}{hint}") from exc
     the_link.saw(reply[0])
     lease.lost = _status(reply) == b"lost"
-    return cls._new(chan, lease)
+    handle = cls._new(chan, lease)
+    adopted = getattr(_unpickling, "adopted", None)
+    if adopted is not None:
+        adopted.append((handle, travel_id))
+    return handle
+
+
+_unpickling = threading.local()
+"""While a receive unpickles a message (``_loads``): ``deadline``, the bound of the adopts of
+the handles inside it, and ``adopted``, the handles adopted so far with their travel ids."""
+
+
+def _loads(payload: bytes, deadline: float | None) -> Any:
+    """Unpickle a received message, adopting the handles inside it by ``deadline``. When an
+    adopt fails (``ChannelError``, ``Expired``) the message is not taken, and the handles
+    already adopted from it get their travel leases back (under the same ids, which the next
+    try adopts) before they close: their sides stay alive meanwhile."""
+    adopted: list[tuple[_Handle[Any], str]] = []
+    _unpickling.deadline, _unpickling.adopted = deadline, adopted
+    try:
+        return pickle.loads(payload)
+    except (ChannelError, Expired):
+        _unpickling.deadline = _unpickling.adopted = None
+        _give_back(adopted)
+        raise
+    finally:
+        _unpickling.deadline = _unpickling.adopted = None
+
+
+def _give_back(adopted: list[tuple[_Handle[Any], str]]) -> None:
+    for handle, travel_id in adopted:
+        lease = handle._lease
+        try:
+            handle._call(
+                _LEASE,
+                "travel",
+                lease.side,
+                lease.id,
+                travel_id,
+                int(TRAVEL * 1000),
+                deadline=time.monotonic() + GRACE,
+            )
+        except Exception:
+            pass  # (the side then lasts as long as its other handles)
+        handle.close()
 
 
 class _Lane:
@@ -814,8 +861,27 @@ class Receiver(_Handle[T]):
                 # the same lock ``close()`` marks the lease closed: an entry is either handed
                 # out before (and acknowledged by the close) or not at all.
                 entry_id, payload = self._buf[0]
+                if script_deadline is not None:
+                    adopt_by: float | None = script_deadline
+                elif once or not blocking:  # (an async receive blocks its loop for the adopts)
+                    adopt_by = time.monotonic() + GRACE
+                else:
+                    adopt_by = None
                 try:
-                    value: T = pickle.loads(payload)
+                    value: T = _loads(payload, adopt_by)
+                except Expired:  # a handle's server did not answer in time: nothing was taken
+                    self._open()
+                    if once:
+                        raise Empty() from None
+                    if deadline is not None:
+                        raise Timeout() from None
+                    raise ConnectionError(
+                        "the Redis server of a handle in the message did not answer within GRACE; "
+                        "nothing was taken"
+                    ) from None
+                except ChannelError:  # (the adopt of a handle inside it) nothing was taken
+                    self._open()
+                    raise
                 except Exception:
                     with lease.acks_lock:
                         if not lease.closed:
@@ -976,7 +1042,9 @@ class Receiver(_Handle[T]):
                 seconds; nothing was taken.
             RuntimeError: Called inside a running event loop when it would have to wait: use
                 ``recv_async`` there.
-            Exception: Whatever unpickling the message raised (the entry is consumed).
+            Exception: Whatever unpickling the message raised (the entry is consumed), except
+                a ``ChannelError`` of adopting a handle inside it (its server could not be
+                reached, or refused): then nothing was taken.
         """
         return self._recv(None, False)
 
@@ -1062,7 +1130,9 @@ class Receiver(_Handle[T]):
     async def recv_async(self) -> T:
         """``recv`` for asyncio (redis.asyncio; no thread). Safe to cancel: either a message is
         returned (the cancellation is delivered at the next await) or ``CancelledError`` is
-        raised and nothing was taken.
+        raised and nothing was taken. A message carrying handles adopts them with blocking
+        calls: the event loop waits up to ``GRACE`` for their server (then ConnectionError,
+        nothing taken).
 
         Returns:
             The message (unpickled).
