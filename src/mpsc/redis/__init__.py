@@ -31,9 +31,12 @@ messages (MPMC: each message goes to one receiver, on any machine). Values are p
 * *Exactly once while nobody dies*; *at least once otherwise*: an entry a receiver fetched
   stays pending on the server (its consumer is the receiver's lease) until acknowledged; if
   the receiver's process dies or is cut off for a lease, another receiver claims it. On an
-  unbounded channel a receiver fetches up to ``BATCH`` (100) entries at once and acknowledges
-  them with its next fetch (or at ``close()``), so a receiver SIGKILLed mid-batch has the
-  entries it had already returned delivered again to another receiver (duplicates); on a
+  unbounded channel a receiver fetches up to ``BATCH`` (100) entries at once (after a pause
+  one, doubling with each fetch) and acknowledges them with its next fetch (or at
+  ``close()``), so a receiver SIGKILLed mid-batch has the entries it had already returned
+  delivered again to another receiver (duplicates). A receiver that has not received for
+  ``IDLE`` (10 ms) gives what it fetched and did not hand out back to the other receivers
+  (its lease thread does), so an idle or busy worker withholds nothing from its peers; on a
   bounded channel each entry is acknowledged right after it is handed out, before it is
   returned, so that its room appears at once: a receiver whose process dies during that
   acknowledgement's round trip (after the server applied it, before ``recv`` returned)
@@ -135,8 +138,7 @@ untested (the keys share a hash tag). Found by the second review and not yet rem
 (``findings/redis2``): a rendezvous ``send_timeout`` whose server went away while its offer
 waited raises ``ConnectionError`` although a receiver may still take the offer once the
 server is back (the withdrawal could not be made; 06); an untimed send whose upload takes
-longer than ``IO_TIMEOUT`` never completes (10); an idle receiver keeps the batch it
-prefetched from the other receivers until it receives again or its lease ends (08); a call
+longer than ``IO_TIMEOUT`` never completes (10); a call
 that holds the GIL for a whole lease (a long C call) keeps the lease thread from renewing,
 and the handles of that process count as gone for good (choose a longer ``lease``; 09); on a
 paused server a new connection's ``SELECT``/``AUTH`` waits ``IO_TIMEOUT`` whatever the
@@ -153,10 +155,12 @@ from ._bridge import bridge
 from ._channels import LEASE, bounded, channel, credentials, sync_channel, unbounded
 from ._errors import ConnectionError, LeaseExpiredError, ServerError
 from ._handles import BATCH, TRAVEL, Receiver, Sender, SyncSender
+from ._leases import IDLE
 from ._link import RETRY_FOR
 
 __all__ = [
     "BATCH",
+    "IDLE",
     "LEASE",
     "RETRY_FOR",
     "TRAVEL",

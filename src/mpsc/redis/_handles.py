@@ -12,12 +12,14 @@ the next send is never mistaken for a retry. Concurrent sends through one handle
 *lanes* (sequence counters), so they never wait for one another.
 
 A **receive** hands out entries this Receiver fetched (``_lua.RECV``: read up to ``BATCH``
-new entries of the consumer group as this handle's consumer; entries of dead receivers are
-claimed first). They stay pending on the server until acknowledged: on a bounded channel right
-after each is handed out (so the room appears at once), on an unbounded one with the next fetch
-or at ``close()`` (one round trip per batch), or by the lease thread within a quarter lease.
-Nothing there: wait with ``XREAD BLOCK`` on the stream and the ``ctl`` stream (woken by a
-send, or by a side going), then fetch again.
+new entries of the consumer group as this handle's consumer, one after a pause and twice as
+many with each fetch; entries of dead receivers, and those given back, are claimed first). A
+handle that has not received for ``IDLE`` gives back what it holds (``_lua.GIVE``, from the
+lease thread), so that its peers get it. Entries stay pending on the server until
+acknowledged: on a bounded channel right after each is handed out (so the room appears at
+once), on an unbounded one with the next fetch or at ``close()`` (one round trip per batch),
+or by the lease thread within a quarter lease. Nothing there: wait with ``XREAD BLOCK`` on
+the stream and the ``ctl`` stream (woken by a send, or by a side going), then fetch again.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ from .._interrupts import complete, finish
 from . import _lua, _resp
 from ._errors import ConnectionError, LeaseExpiredError
 from ._keys import Keys
-from ._leases import Lease, evalsha, evalsha_with, fixed, renewer
+from ._leases import IDLE, Lease, evalsha, evalsha_with, fixed, renewer
 from ._link import Expired, Link, Packed, link, script, with_secrets
 from ._steps import Algorithm, Step, drive, drive_async, refuse_in_event_loop
 
@@ -63,6 +65,7 @@ _LEASE: Final = script(_lua.LEASE)
 _PEEK: Final = script(_lua.PEEK)
 _RV_SEND: Final = script(_lua.RV_SEND)
 _RV_CHECK: Final = script(_lua.RV_CHECK)
+_GIVE: Final = script(_lua.GIVE)
 
 
 class EmptyAt(Empty):
@@ -753,11 +756,26 @@ class _Take:
         return loop is None or bool(loop.is_closed())
 
 
+_GIVING: Final = _Take()
+"""``Receiver._owner`` while the lease thread gives back the handle's entries."""
+
+
 class Receiver(_Handle[T]):
     """The receiving half of a Redis channel. Clones (anywhere) share the messages: each goes
     to exactly one of them (MPMC)."""
 
-    __slots__ = ("_batch", "_buf", "_ended", "_fetching", "_guard", "_lock", "_orphans", "_owner", "_recent")
+    __slots__ = (
+        "_batch",
+        "_buf",
+        "_ended",
+        "_fetching",
+        "_guard",
+        "_last",
+        "_lock",
+        "_orphans",
+        "_owner",
+        "_recent",
+    )
     _side = "rx"
 
     def _setup(self) -> None:
@@ -778,6 +796,55 @@ class Receiver(_Handle[T]):
         # Entries handed out lately: a re-read of this consumer's pending entries racing the
         # acknowledgement of one of them (by the lease thread) must not hand it out again.
         self._recent: deque[bytes] = deque(maxlen=64)
+        # When this handle last handed an entry out: idle for IDLE, it gives back what it
+        # holds (from the lease thread), and its next fetch starts small again.
+        self._last = -float("inf")
+        self._lease.give_back = weakref.WeakMethod(self._give_back)
+
+    def _give_back(self) -> bool:
+        """From the lease thread, every ``IDLE`` while this handle holds fetched entries: once it
+        has not received for ``IDLE``, give them back to the other receivers (``_lua.GIVE``),
+        under the receive lock (a receive running meanwhile waits; a ``try_recv`` too, up to
+        ``GRACE``). True while there is something to check again (review 2, finding 08)."""
+        if self._buf and time.monotonic() - self._last < IDLE:
+            return True
+        lock = self._lock
+        if not lock.acquire(False):
+            return True  # a receive runs: it watches again if it leaves entries
+        try:
+            self._owner = _GIVING
+            lease = self._lease
+            if not self._buf or lease.closed or lease.lost:
+                lease.watched = False
+                return False
+            if time.monotonic() - self._last < IDLE:
+                return True
+            ids = [entry_id for entry_id, _ in self._buf]
+            self._buf.clear()
+            the_link = self._chan.link
+
+            def build(give_up: float, attempt: int) -> list[Any]:
+                # Nothing is done past ``late``: a reply that did not come means either given
+                # back, or never (this handle's next fetch re-reads its pending entries after it).
+                late = the_link.server_ms(give_up - GRACE / 2)
+                return evalsha(_GIVE, lease.keys, lease.id, late, *ids)
+
+            try:
+                reply = the_link.call(build, time.monotonic() + GRACE)
+            except Exception:
+                self._orphans = True
+            else:
+                the_link.saw(reply[0])
+                status = _status(reply)
+                if status == b"lost":
+                    lease.lost = True
+                elif status != b"ok":
+                    self._orphans = True  # ('late': still pending under this handle)
+            lease.watched = False
+            return False
+        finally:
+            self._owner = None
+            lock.release()
 
     def _enter(self, take: _Take, deadline: float | None, once: bool) -> bool:
         """Take this handle's receive lock for ``take``: at once (``once``), by ``deadline``,
@@ -785,9 +852,10 @@ class Receiver(_Handle[T]):
         whose event loop is gone is taken over. (Acquiring and recording the owner is one burst:
         ``map`` calls the C function with no check point before the store.)"""
         lock = self._lock
+        waited = False
         while True:
             if once:
-                wait = 0.0
+                wait = GRACE if self._owner is _GIVING else 0.0
             elif deadline is None:
                 wait = 0.25
             else:
@@ -803,6 +871,9 @@ class Receiver(_Handle[T]):
                     if self._owner is owner:
                         self._owner = take  # (the lock stays held: it passes to this receive)
                         return True
+            if once and owner is _GIVING and not waited:
+                waited = True  # the lease thread gives back this handle's entries: a moment
+                continue
             if once or expired(deadline):
                 return False
 
@@ -811,6 +882,9 @@ class Receiver(_Handle[T]):
         land only before the burst or after it)."""
         with self._guard:
             if self._owner is take:
+                lease = self._lease
+                if self._buf and not lease.watched:
+                    renewer.watch(lease)  # given back if this handle stays idle
                 self._owner = None
                 self._lock.release()
 
@@ -844,7 +918,7 @@ class Receiver(_Handle[T]):
                         )
                     except Expired:  # nothing was handed out: the entries stay buffered
                         if once:
-                            raise Empty() from None
+                            raise EmptyAt((b"$", b"$")) from None
                         raise Timeout() from None
                     if _status(reply) == b"lost":
                         self._open()
@@ -872,7 +946,7 @@ class Receiver(_Handle[T]):
                 except Expired:  # a handle's server did not answer in time: nothing was taken
                     self._open()
                     if once:
-                        raise Empty() from None
+                        raise EmptyAt((b"$", b"$")) from None
                     if deadline is not None:
                         raise Timeout() from None
                     raise ConnectionError(
@@ -897,6 +971,7 @@ class Receiver(_Handle[T]):
                         self._recent += (entry_id,)
                         take.value = value
                         take.taken = True
+                self._last = time.monotonic()
                 if not take.taken:
                     self._open()  # closed meanwhile: ClosedHandleError
                 if bounded:  # the room appears at once (the value is returned whatever happens)
@@ -915,6 +990,10 @@ class Receiver(_Handle[T]):
             acks = lease.pending_acks()
             if self._fetching:
                 self._batch = max(1, self._batch // 2)
+            elif time.monotonic() - self._last >= IDLE:
+                # After a pause (idle, or waiting): one entry first, doubling with each fetch,
+                # so that a worker that just woke does not take what its peers could run.
+                self._batch = 1
             count = self._batch if not bounded else 1
             read_orphans = self._orphans or rendezvous
             self._orphans = True  # until a reply's entries are in the buffer
@@ -939,10 +1018,12 @@ class Receiver(_Handle[T]):
 
             sent_at = time.monotonic()
             try:
-                reply = yield Step(build, script_deadline)
+                reply = yield Step(build, sent_at + GRACE if once else script_deadline)
             except Expired:
                 # No reply even GRACE past the deadline (a server paused or cut off): what the
                 # fetch may have taken is re-read by this handle's next receive (``_orphans``).
+                if once:
+                    raise EmptyAt((b"$", b"$")) from None
                 raise Timeout() from None
             the_link.saw(reply[0])
             status = _status(reply)
@@ -1056,7 +1137,7 @@ class Receiver(_Handle[T]):
 
         Raises:
             Empty: No message is there now (or another thread or task is receiving through
-                this handle right now).
+                this handle right now, or the server did not answer within ``GRACE``).
             RecvError: Every Sender is gone and everything sent was received.
             ClosedHandleError: This handle was closed, or inherited through fork.
             mpsc.redis.LeaseExpiredError: This handle's lease expired (its process was paused or

@@ -40,6 +40,8 @@ from __future__ import annotations
 from typing import Final
 
 KIND: Final = "mpsc.redis/1"
+FREE: Final = "~"
+"""The consumer that holds the entries an idle receiver gave back (``GIVE``); never a lease."""
 
 _OOM_OK: Final = "#!lua flags=allow-oom\n"
 """First line of the scripts that must run when the server is at ``maxmemory`` (noeviction):
@@ -532,6 +534,35 @@ ACK: Final = (
 if not load() then return {NOW, 'lost'} end
 if not mine(RX, ARGV[1]) then return {NOW, 'lost'} end
 ack(2)
+return {NOW, 'ok'}
+"""
+)
+
+# ARGV: receiver lease id, late (server ms after which nothing may be done; 0: none), then the
+# ids of entries this receiver fetched and did not hand out. They become pending under the
+# consumer FREE, which no lease owns: the other receivers' fetches claim them first (as a dead
+# receiver's), in order. Reply: NOW, 'ok' | 'late' (nothing done) | 'lost'.
+GIVE: Final = (
+    _OOM_OK
+    + _PRELUDE
+    + """
+if not load() then return {NOW, 'lost'} end
+local late = tonumber(ARGV[2])
+if late > 0 and NOW > late then return {NOW, 'late'} end
+if not mine(RX, ARGV[1]) or RXG then return {NOW, 'lost'} end
+if #ARGV >= 3 then
+  local args = {}
+  for i = 3, #ARGV do args[#args + 1] = ARGV[i] end
+  args[#args + 1] = 'JUSTID'
+  redis.call('XCLAIM', S, 'rx', '"""
+    + FREE
+    + """', 0, unpack(args))
+  if not DEAD then
+    DEAD = true
+    redis.call('HSET', M, 'dead', '1')
+  end
+  wake_receivers('rx')
+end
 return {NOW, 'ok'}
 """
 )
