@@ -1580,6 +1580,17 @@ def test_an_idle_receiver_gives_back_its_prefetched_batch(url: str) -> None:
         other.recv_timeout(WAIT)
     with pytest.raises(mpsc.RecvError):
         first.recv_timeout(WAIT)
+    # Alone, it gets back what it gave back, in order.
+    tx, rx = mpsc.redis.channel(url)
+    tx.send_many(range(40))
+    assert [rx.recv_timeout(WAIT) for _ in range(16)] == list(range(16))
+    deadline = time.monotonic() + WAIT
+    while rx._buf:  # (given back by the lease thread after IDLE)
+        assert time.monotonic() < deadline
+        time.sleep(0.005)
+    assert [rx.recv_timeout(WAIT) for _ in range(24)] == list(range(16, 40))
+    tx.close()
+    rx.close()
     # A receiver that was waiting takes one entry, not all: the rest stay for its peers.
     tx, first = mpsc.redis.channel(url)
     other = first.clone()

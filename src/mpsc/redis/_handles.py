@@ -819,7 +819,9 @@ class Receiver(_Handle[T]):
                 return False
             if time.monotonic() - self._last < IDLE:
                 return True
-            ids = [entry_id for entry_id, _ in self._buf]
+            # Everything pending under this handle but what it handed out goes (also entries a
+            # cut reply left there: its own next fetch would re-read those before the rest).
+            handed = lease.pending_acks()
             self._buf.clear()
             the_link = self._chan.link
 
@@ -827,7 +829,7 @@ class Receiver(_Handle[T]):
                 # Nothing is done past ``late``: a reply that did not come means either given
                 # back, or never (this handle's next fetch re-reads its pending entries after it).
                 late = the_link.server_ms(give_up - GRACE / 2)
-                return evalsha(_GIVE, lease.keys, lease.id, late, *ids)
+                return evalsha(_GIVE, lease.keys, lease.id, late, *handed)
 
             try:
                 reply = the_link.call(build, time.monotonic() + GRACE)

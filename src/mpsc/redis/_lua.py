@@ -539,9 +539,10 @@ return {NOW, 'ok'}
 )
 
 # ARGV: receiver lease id, late (server ms after which nothing may be done; 0: none), then the
-# ids of entries this receiver fetched and did not hand out. They become pending under the
-# consumer FREE, which no lease owns: the other receivers' fetches claim them first (as a dead
-# receiver's), in order. Reply: NOW, 'ok' | 'late' (nothing done) | 'lost'.
+# ids of the entries it handed out and has not acknowledged. Every other entry pending under
+# this receiver (fetched, not handed out) becomes pending under the consumer FREE, which no
+# lease owns: the receivers' fetches claim them first (as a dead receiver's), in order. Reply:
+# NOW, 'ok' | 'late' (nothing done) | 'lost'.
 GIVE: Final = (
     _OOM_OK
     + _PRELUDE
@@ -550,13 +551,22 @@ if not load() then return {NOW, 'lost'} end
 local late = tonumber(ARGV[2])
 if late > 0 and NOW > late then return {NOW, 'late'} end
 if not mine(RX, ARGV[1]) or RXG then return {NOW, 'lost'} end
-if #ARGV >= 3 then
-  local args = {}
-  for i = 3, #ARGV do args[#args + 1] = ARGV[i] end
-  args[#args + 1] = 'JUSTID'
-  redis.call('XCLAIM', S, 'rx', '"""
+local handed = {}
+for i = 3, #ARGV do handed[ARGV[i]] = true end
+local ids = {}
+for _, p in ipairs(redis.call('XPENDING', S, 'rx', '-', '+', 100000, ARGV[1])) do
+  if not handed[p[1]] then ids[#ids + 1] = p[1] end
+end
+if #ids > 0 then
+  -- (in chunks: unpack has a limit)
+  for first = 1, #ids, 1000 do
+    local args = {}
+    for i = first, math.min(first + 999, #ids) do args[#args + 1] = ids[i] end
+    args[#args + 1] = 'JUSTID'
+    redis.call('XCLAIM', S, 'rx', '"""
     + FREE
     + """', 0, unpack(args))
+  end
   if not DEAD then
     DEAD = true
     redis.call('HSET', M, 'dead', '1')
