@@ -1890,6 +1890,115 @@ def test_an_event_loops_connections_close_with_it(url: str, server: RedisServer)
     rx.close()
 
 
+class _SlowProxy:
+    """A TCP proxy to a server that forwards client -> server at ``rate`` bytes a second."""
+
+    def __init__(self, port: int, rate: float) -> None:
+        import socket
+
+        self.target, self.rate, self.up = port, rate, 0
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.listener.settimeout(0.1)
+        self.port = self.listener.getsockname()[1]
+        self.stopped = threading.Event()
+        self.socks: list[Any] = []
+        self.threads = [threading.Thread(target=self._accept, daemon=True)]
+        self.threads[0].start()
+
+    def _accept(self) -> None:
+        import socket
+
+        while not self.stopped.is_set():
+            try:
+                client, _ = self.listener.accept()
+            except OSError:  # (a timeout too)
+                continue
+            server = socket.create_connection(("127.0.0.1", self.target))
+            self.socks += [client, server]
+            for args in ((client, server, True), (server, client, False)):
+                t = threading.Thread(target=self._pump, args=args, daemon=True)
+                self.threads.append(t)
+                t.start()
+
+    def _pump(self, src: Any, dst: Any, slow: bool) -> None:
+        src.settimeout(0.1)
+        while not self.stopped.is_set():
+            try:
+                data = src.recv(65536)
+            except TimeoutError:
+                continue
+            except OSError:
+                break
+            if not data:
+                break
+            if slow:
+                self.up += len(data)
+                self.stopped.wait(len(data) / self.rate)
+            try:
+                dst.sendall(data)
+            except OSError:
+                break
+        for sock in (src, dst):
+            with contextlib.suppress(OSError):
+                sock.shutdown(2)
+
+    def stop(self) -> None:
+        self.stopped.set()
+        for sock in [*self.socks, self.listener]:
+            sock.close()
+        for t in self.threads:
+            t.join(5)
+
+
+def test_a_large_send_completes_on_a_slow_link(server: RedisServer) -> None:
+    """Review 2, finding 10: an untimed send whose command took longer than IO_TIMEOUT - GRACE/2
+    (1.75 s) to upload reached the server after its own server-side deadline, every time: it
+    never completed, uploading the value again and again. Now a large command gets time by its
+    size (UPLOAD_RATE), goes once (scripts loaded first, the full SEND), and send_many's script
+    calls carry at most CHUNK_BYTES."""
+    proxy = _SlowProxy(server.port, 2_000_000)  # 5 MB: 2.5 s to upload
+    outcome: list[Any] = []
+    value = b"x" * 5_000_000
+    many = [b"y" * 250_000 for _ in range(20)]  # 5 MB in all: two script calls
+
+    def sends() -> None:
+        try:
+            for how in ("send", "send_async", "send_many"):
+                before, t0 = proxy.up, time.monotonic()
+                if how == "send":
+                    tx.send(value)
+                elif how == "send_async":
+                    asyncio.run(asyncio.wait_for(tx.send_async(value), WAIT))
+                else:
+                    tx.send_many(many)
+                outcome.append((how, proxy.up - before, time.monotonic() - t0))
+        except BaseException as exc:  # (reported by the test)
+            outcome.append(exc)
+
+    tx, rx = mpsc.redis.channel(f"redis://127.0.0.1:{proxy.port}/0")
+    server_tx, server_rx = mpsc.redis.channel(server.url, name=rx.name)  # (not through the proxy)
+    sender = threading.Thread(target=sends)
+    try:
+        sender.start()
+        sender.join(30)
+        assert not sender.is_alive(), f"the sends did not complete: {outcome}"
+        tx.close()
+        rx.close()
+    finally:
+        proxy.stop()  # (a send still running then fails: ConnectionError)
+        sender.join(10)
+    assert [x[0] for x in outcome] == ["send", "send_async", "send_many"], outcome
+    for _, uploaded, _ in outcome:
+        assert uploaded < 5_000_000 * 1.2, outcome  # uploaded once
+    assert server_rx.recv_timeout(WAIT) == value
+    assert server_rx.recv_timeout(WAIT) == value
+    assert [server_rx.recv_timeout(WAIT) for _ in range(20)] == many
+    with pytest.raises(mpsc.Empty):
+        server_rx.try_recv()
+    for h in (server_tx, server_rx):
+        h.close()
+
+
 def test_a_fetch_is_bounded_by_size(url: str, server: RedisServer) -> None:
     """Finding 11: an unbounded receiver fetched up to BATCH entries whatever their size: with
     20 x 20 MB queued every reply (400 MB) outlasted the reply timeout, for ever. Now a fetch

@@ -27,7 +27,11 @@ messages (MPMC: each message goes to one receiver, on any machine). Values are p
   therefore succeeds when there is room. Not covered: a server that ran the script before
   the deadline and was paused or cut off before its reply arrived (a quarter second later at
   the latest): the send raises ``Timeout``/``ConnectionError`` although it happened. An
-  interrupt (Ctrl-C) during a send's call also leaves its outcome unknown.
+  interrupt (Ctrl-C) during a send's call also leaves its outcome unknown. A large command
+  (over 256 KB) gets ``size / UPLOAD_RATE`` (1 MB/s) more time to reach the server; an
+  untimed send that still came too late is sent again without a server-side deadline (its
+  retries are still applied once, by their sequence number), so its ``ConnectionError``
+  leaves its outcome unknown too. ``send_many`` puts at most 4 MB in one script call.
 * *Exactly once while nobody dies*; *at least once otherwise*: an entry a receiver fetched
   stays pending on the server (its consumer is the receiver's lease) until acknowledged; if
   the receiver's process dies or is cut off for a lease, another receiver claims it. On an
@@ -137,8 +141,7 @@ landing inside a send's script call leaves that call's outcome unknown; Redis Cl
 untested (the keys share a hash tag). Found by the second review and not yet removed
 (``findings/redis2``): a rendezvous ``send_timeout`` whose server went away while its offer
 waited raises ``ConnectionError`` although a receiver may still take the offer once the
-server is back (the withdrawal could not be made; 06); an untimed send whose upload takes
-longer than ``IO_TIMEOUT`` never completes (10); a call
+server is back (the withdrawal could not be made; 06); a call
 that holds the GIL for a whole lease (a long C call) keeps the lease thread from renewing,
 and the handles of that process count as gone for good (choose a longer ``lease``; 09); on a
 paused server a new connection's ``SELECT``/``AUTH`` waits ``IO_TIMEOUT`` whatever the
@@ -156,7 +159,7 @@ from ._channels import LEASE, bounded, channel, credentials, sync_channel, unbou
 from ._errors import ConnectionError, LeaseExpiredError, ServerError
 from ._handles import BATCH, TRAVEL, Receiver, Sender, SyncSender
 from ._leases import IDLE
-from ._link import RETRY_FOR
+from ._link import RETRY_FOR, UPLOAD_RATE
 
 __all__ = [
     "BATCH",
@@ -164,6 +167,7 @@ __all__ = [
     "LEASE",
     "RETRY_FOR",
     "TRAVEL",
+    "UPLOAD_RATE",
     "ConnectionError",
     "LeaseExpiredError",
     "Receiver",

@@ -41,7 +41,7 @@ from . import _lua, _resp
 from ._errors import ConnectionError, LeaseExpiredError
 from ._keys import Keys
 from ._leases import IDLE, Lease, evalsha, evalsha_with, fixed, renewer
-from ._link import Expired, Link, Packed, link, script, with_secrets
+from ._link import LARGE, Expired, Link, Packed, link, script, with_secrets
 from ._steps import Algorithm, Step, drive, drive_async, refuse_in_event_loop
 
 T = TypeVar("T")
@@ -49,7 +49,9 @@ T = TypeVar("T")
 BATCH: Final = 100
 """Entries an unbounded channel's Receiver fetches per round trip."""
 CHUNK: Final = 500
-"""Values ``send_many`` puts in one script call."""
+"""Values ``send_many`` puts in one script call (at most)."""
+CHUNK_BYTES: Final = 4 * 1024 * 1024
+"""Bytes of values ``send_many`` puts in one script call at most (at least one value)."""
 GRACE: Final = 0.5
 """Seconds a timed call waits past its deadline for the reply of a script it sent, which then
 counts: a receive returns what it fetched, a send returns normally (and its script does nothing
@@ -429,14 +431,19 @@ class Sender(_Handle[T]):
 
         fast = True  # SEND_FAST first; SEND after it answered 'slow'
         redo = False  # the same chunk again, with the same sequence number
+        guarded = True  # with a server-side deadline (``late``)
         chunk: list[bytes] = []
         seq = 0
+        size = 0
         try:
             while True:
                 if not redo:
-                    chunk = payloads[sent : sent + CHUNK]
+                    chunk = _chunk(payloads, sent)
                     seq = lane.seq + 1
                     lane.seq += len(chunk)  # reserved now: see the module's docstring
+                    size = sum(map(len, chunk))
+                    # (a large command goes once: SEND_FAST's 'slow' would upload it twice)
+                    fast, guarded = size <= LARGE, True
                 redo = False
 
                 def build(
@@ -445,16 +452,17 @@ class Sender(_Handle[T]):
                     seq: int = seq,
                     chunk: list[bytes] = chunk,
                     fast: bool = fast,
+                    guarded: bool = guarded,
                 ) -> list[Any] | Packed:
                     # (the script's reply has GRACE / 2 to come back before the attempt gives up)
-                    late = the_link.server_ms(give_up - GRACE / 2)
+                    late = the_link.server_ms(give_up - GRACE / 2) if guarded else 0
                     if fast:
                         command = _resp.command(_Lane.HEAD_ARGS, lane.head, seq, late, *chunk)
                         return Packed(command, _SEND_FAST)
                     return evalsha(_SEND, lease.keys, lease.id, lane.field, seq, late, *chunk)
 
                 try:
-                    reply = yield Step(build, None if deadline is None else deadline + GRACE)
+                    reply = yield Step(build, None if deadline is None else deadline + GRACE, size=size)
                 except Expired:
                     raise Timeout(left()) from None
                 the_link.saw(reply[0])
@@ -479,8 +487,13 @@ class Sender(_Handle[T]):
                 elif status == b"late":  # this attempt (and any before it) did nothing
                     if expired(deadline):
                         raise Timeout(left())
-                    # The clock estimate was off (a server clock step): again, with the same
-                    # number (an earlier attempt whose reply was lost may yet have run).
+                    # Again, with the same number (an earlier attempt whose reply was lost may
+                    # yet have run). An untimed send goes on without a server-side deadline:
+                    # what made it late (a slow upload, a server clock step) could make every
+                    # attempt late (review 2, finding 10); its retries are deduplicated by the
+                    # number, but a ConnectionError then leaves its outcome unknown.
+                    if deadline is None:
+                        guarded = False
                     redo = True
                     continue
                 else:  # pragma: no cover
@@ -614,7 +627,9 @@ class Sender(_Handle[T]):
                 cut off from the server for a whole lease).
             mpsc.redis.ConnectionError: The server could not be reached for ``RETRY_FOR``
                 seconds; the value was not sent (unless the server ran the send and was paused
-                or cut off before replying: see ``mpsc.redis``).
+                or cut off before replying, or an attempt came too late and the send went on
+                without a server-side deadline, as a large value on a slow link may: see
+                ``mpsc.redis``).
             RuntimeError: Called inside a running event loop when it would have to wait: use
                 ``send_async`` there.
         """
@@ -677,9 +692,9 @@ class Sender(_Handle[T]):
         self._send(value, checked_deadline(deadline), False)
 
     def send_many(self, values: Iterable[T]) -> None:
-        """Send every value, in order, up to ``CHUNK`` per round trip (pipelined appends in one
-        script): much faster than a ``send`` each. Waits for room on a bounded channel. Every
-        value is pickled first, so an unpicklable one sends nothing.
+        """Send every value, in order, up to ``CHUNK`` (and ``CHUNK_BYTES``) per round trip
+        (pipelined appends in one script): much faster than a ``send`` each. Waits for room on
+        a bounded channel. Every value is pickled first, so an unpicklable one sends nothing.
 
         Args:
             values: What to send, in order; each must pickle.
@@ -1257,6 +1272,19 @@ _pickling = threading.local()
 
 _NOT_SENT: Final = (SendError, Full, Timeout, ClosedHandleError, LeaseExpiredError)
 """A send that raised one of these did not enqueue its value (``mpsc.redis``'s guarantees)."""
+
+
+def _chunk(payloads: list[bytes], start: int) -> list[bytes]:
+    """The values of ``send_many``'s next script call: up to ``CHUNK`` of them, and
+    ``CHUNK_BYTES`` (at least one)."""
+    chunk: list[bytes] = []
+    size = 0
+    for payload in payloads[start : start + CHUNK]:
+        size += len(payload)
+        if chunk and size > CHUNK_BYTES:
+            break
+        chunk.append(payload)
+    return chunk
 
 
 def _dumps_noting(value: object) -> tuple[bytes, list[Lease]]:

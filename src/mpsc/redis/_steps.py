@@ -36,6 +36,7 @@ class Step(NamedTuple):
     deadline: float | None
     extra: float = 0.0
     commits: bool = True
+    size: int = 0
 
 
 Algorithm = Generator[Step, Any, R]
@@ -58,7 +59,7 @@ def _advance(algorithm: Algorithm[R], reply: Any, error: BaseException | None) -
 
 def _call(link: Link, step: Step) -> tuple[Any, BaseException | None]:
     try:
-        return link.call(step.build, step.deadline, step.extra), None
+        return link.call(step.build, step.deadline, step.extra, step.size), None
     except (Expired, ConnectionError) as exc:
         return None, exc
 
@@ -149,7 +150,7 @@ async def _call_async(
     cancellation level if it was cancelled during a step that had to be finished."""
     import asyncio
 
-    call = asyncio.ensure_future(link.call_async(step.build, step.deadline, step.extra))
+    call = asyncio.ensure_future(link.call_async(step.build, step.deadline, step.extra, step.size))
     try:
         return (await asyncio.shield(call) if step.commits else await call), None, 0
     except asyncio.CancelledError:
