@@ -333,6 +333,9 @@ def _rebuild(
     return handle
 
 
+_REBUILD: Final = _rebuild.__name__.encode()
+"""In every pickle that holds a handle (the name of the function that unpickles it)."""
+
 _unpickling = threading.local()
 """While a receive unpickles a message (``_loads``): ``deadline``, the bound of the adopts of
 the handles inside it, and ``adopted``, the handles adopted so far with their travel ids."""
@@ -952,14 +955,15 @@ class Receiver(_Handle[T]):
                 # the same lock ``close()`` marks the lease closed: an entry is either handed
                 # out before (and acknowledged by the close) or not at all.
                 entry_id, payload = self._buf[0]
-                if script_deadline is not None:
-                    adopt_by: float | None = script_deadline
-                elif once or not blocking:  # (an async receive blocks its loop for the adopts)
-                    adopt_by = time.monotonic() + GRACE
-                else:
-                    adopt_by = None
                 try:
-                    value: T = _loads(payload, adopt_by)
+                    if _REBUILD not in payload:  # (no handle inside: the hot path)
+                        value: T = pickle.loads(payload)
+                    elif script_deadline is not None:
+                        value = _loads(payload, script_deadline)
+                    elif once or not blocking:  # (an async receive blocks its loop for the adopts)
+                        value = _loads(payload, time.monotonic() + GRACE)
+                    else:
+                        value = _loads(payload, None)
                 except Expired:  # a handle's server did not answer in time: nothing was taken
                     self._open()
                     if once:
