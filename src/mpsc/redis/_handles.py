@@ -866,16 +866,18 @@ class Receiver(_Handle[T]):
             self._owner = None
             lock.release()
 
-    def _enter(self, take: _Take, deadline: float | None, once: bool) -> bool:
+    def _enter(self, take: _Take, deadline: float | None, once: bool, patient: bool = True) -> bool:
         """Take this handle's receive lock for ``take``: at once (``once``), by ``deadline``,
         or whenever it comes. False if it did not come in time. The lock of an async receive
-        whose event loop is gone is taken over. (Acquiring and recording the owner is one burst:
-        ``map`` calls the C function with no check point before the store.)"""
+        whose event loop is gone is taken over; while the lease thread gives back this
+        handle's entries, ``once`` waits for it up to ``GRACE`` if ``patient``. (Acquiring and
+        recording the owner is one burst: ``map`` calls the C function with no check point
+        before the store.)"""
         lock = self._lock
         waited = False
         while True:
             if once:
-                wait = GRACE if self._owner is _GIVING else 0.0
+                wait = GRACE if patient and self._owner is _GIVING else 0.0
             elif deadline is None:
                 wait = 0.25
             else:
@@ -891,7 +893,7 @@ class Receiver(_Handle[T]):
                     if self._owner is owner:
                         self._owner = take  # (the lock stays held: it passes to this receive)
                         return True
-            if once and owner is _GIVING and not waited:
+            if once and patient and owner is _GIVING and not waited:
                 waited = True  # the lease thread gives back this handle's entries: a moment
                 continue
             if once or expired(deadline):
@@ -902,11 +904,11 @@ class Receiver(_Handle[T]):
         land only before the burst or after it)."""
         with self._guard:
             if self._owner is take:
-                lease = self._lease
-                if self._buf and not lease.watched:
-                    renewer.watch(lease)  # given back if this handle stays idle
                 self._owner = None
                 self._lock.release()
+        lease = self._lease
+        if self._buf and not lease.watched:
+            renewer.watch(lease)  # given back if this handle stays idle (an interrupt: next time)
 
     def _recv_steps(
         self, take: _Take, deadline: float | None, once: bool, blocking: bool = True
@@ -1252,7 +1254,7 @@ class Receiver(_Handle[T]):
         self._open()
         take = _Take(asyncio.get_running_loop())
         while True:  # (not `while not ...:` -- see _ops.recorded)
-            if self._enter(take, None, True):
+            if self._enter(take, None, True, patient=False):  # (never blocks the loop)
                 break
             await asyncio.sleep(0.001)  # another thread or task is receiving through this handle
         try:

@@ -106,7 +106,7 @@ class Lease:
         self.acks_lock = threading.Lock()
         self.lanes: list[str] = []
         # A receiver's idle check (a weak method: True while there is something to give back
-        # later), and whether this thread watches it (both changed under the receive lock).
+        # later), and whether the lease thread watches it (cleared under the receive lock).
         self.give_back: Callable[[], Callable[[], bool] | None] | None = None
         self.watched = False
 
@@ -213,10 +213,11 @@ class _Renewer:
 
     def watch(self, lease: Lease) -> None:
         """A receive left fetched entries in its handle's buffer: checked every ``IDLE`` until
-        they are handed out or given back (called under the receive lock)."""
+        they are handed out or given back. (Listed first: an interrupt between the two leaves
+        it watched, and the next receive sets the flag again.)"""
         with self.lock:
-            lease.watched = True
             self.watched[lease.id] = lease
+            lease.watched = True
         self.wake.set()
 
     def collected(self, lease: Lease) -> None:
