@@ -1602,6 +1602,39 @@ def test_an_idle_receiver_gives_back_its_prefetched_batch(url: str) -> None:
         h.close()
 
 
+def test_try_recv_waits_for_a_give_back(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """While the lease thread gives back an idle receiver's entries it holds the handle's
+    receive lock: a try_recv then waits for it (GRACE at most) instead of saying Empty."""
+    from mpsc.redis import _handles, _link
+
+    armed, giving, go_on = threading.Event(), threading.Event(), threading.Event()
+    call = _link.Link.call
+
+    def slow_give(self: Any, build: Any, deadline: Any, extra: float = 0.0, size: int = 0) -> Any:
+        command = build(time.monotonic(), 0)
+        if armed.is_set() and isinstance(command, list) and command[1] == _handles._GIVE.sha:
+            giving.set()
+            go_on.wait(WAIT)
+        return call(self, build, deadline, extra, size)
+
+    monkeypatch.setattr(_link.Link, "call", slow_give)
+    tx, rx = mpsc.redis.channel(url)
+    tx.send_many(range(40))
+    got = [rx.recv_timeout(WAIT)]
+    while not rx._buf:  # until it holds fetched entries (its fetches grow: 1, 2, 4, ...)
+        got.append(rx.recv_timeout(WAIT))
+    armed.set()
+    assert giving.wait(WAIT)  # (after IDLE)
+    timer = threading.Timer(0.1, go_on.set)
+    timer.start()
+    got.append(rx.try_recv())
+    got += [rx.recv_timeout(WAIT) for _ in range(40 - len(got))]
+    assert got == list(range(40))
+    timer.join(WAIT)
+    tx.close()
+    rx.close()
+
+
 def test_recv_timeout_zero_takes_what_is_there_and_hides_nothing(url: str) -> None:
     """Finding 03: ``recv_timeout(0)`` never returned a message (it gave up before the reply),
     while its fetch took entries pending under the idle handle: other receivers then never got
