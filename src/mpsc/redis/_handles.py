@@ -543,7 +543,7 @@ class Sender(_Handle[T]):
                     return evalsha_with(_RV_SEND, keys, acks, lease.id, lane.field, seq, late, mode, payload)
 
                 try:
-                    reply = yield Step(build, deadline)
+                    reply = yield Step(build, deadline, size=len(payload))  # (time to upload: see _link)
                 except Expired:
                     # The attempt may have run with its reply lost: undo it (a late copy of it
                     # does nothing, by its late guard and the sequence number).

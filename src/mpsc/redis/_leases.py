@@ -13,6 +13,10 @@ time ``t`` lives on the server until at least ``t + ttl`` (the lease clock never
 than real time), so a receiver hands out prefetched entries only before ``valid_until``
 (``t + 0.9 ttl``), after which another receiver could have claimed them.
 
+The same thread watches receivers that hold fetched entries: one that has not received for
+``IDLE`` gives them back to its peers (``Receiver._give_back``), checked every ``IDLE`` while
+any is held.
+
 Handles collected without ``close()`` are released by this thread; at interpreter exit every
 lease still held is released (best effort, within about a second). A forked child does not
 inherit leases: the handles it inherited refuse to work there (pickle a handle to pass it).
