@@ -5,6 +5,7 @@ and every wait is bounded by ``WAIT``."""
 from __future__ import annotations
 
 import os
+import signal
 import time
 from typing import Any
 
@@ -53,12 +54,17 @@ def hold_then_hang(handle: Any, ready: mpsc.redis.Sender[Any]) -> None:
     time.sleep(WAIT)
 
 
-def take_one_wait_then_try(
-    rx: mpsc.redis.Receiver[Any], ready: mpsc.redis.Sender[Any], go: mpsc.redis.Receiver[Any]
+def take_some_stop_then_try(
+    rx: mpsc.redis.Receiver[Any], ready: mpsc.redis.Sender[Any], go: mpsc.redis.Receiver[Any], count: int
 ) -> None:
-    """Receive one value (fetching a batch) and report it; once told to go on, try to receive
-    again and report what happened: ``("lost",)`` or ``("got", value)``."""
-    ready.send(rx.recv_timeout(WAIT))
+    """Receive ``count`` values in a row (its fetches grow: it then holds a batch), stop itself
+    at once (SIGSTOP: a process cut off before its idle receiver gave the batch back), and once
+    continued report ``(values, how many it held)``; once told to go on, try to receive again and
+    report ``("lost",)`` or ``("got", value)``."""
+    got = [rx.recv_timeout(WAIT) for _ in range(count)]
+    held = len(rx._buf)
+    os.kill(os.getpid(), signal.SIGSTOP)
+    ready.send((got, held))
     go.recv_timeout(WAIT)
     try:
         ready.send(("got", rx.recv_timeout(1)))

@@ -27,13 +27,20 @@ messages (MPMC: each message goes to one receiver, on any machine). Values are p
   therefore succeeds when there is room. Not covered: a server that ran the script before
   the deadline and was paused or cut off before its reply arrived (a quarter second later at
   the latest): the send raises ``Timeout``/``ConnectionError`` although it happened. An
-  interrupt (Ctrl-C) during a send's call also leaves its outcome unknown.
+  interrupt (Ctrl-C) during a send's call also leaves its outcome unknown. A large command
+  (over 256 KB) gets ``size / UPLOAD_RATE`` (1 MB/s) more time to reach the server; an
+  untimed send that still came too late is sent again without a server-side deadline (its
+  retries are still applied once, by their sequence number), so its ``ConnectionError``
+  leaves its outcome unknown too. ``send_many`` puts at most 4 MB in one script call.
 * *Exactly once while nobody dies*; *at least once otherwise*: an entry a receiver fetched
   stays pending on the server (its consumer is the receiver's lease) until acknowledged; if
   the receiver's process dies or is cut off for a lease, another receiver claims it. On an
-  unbounded channel a receiver fetches up to ``BATCH`` (100) entries at once and acknowledges
-  them with its next fetch (or at ``close()``), so a receiver SIGKILLed mid-batch has the
-  entries it had already returned delivered again to another receiver (duplicates); on a
+  unbounded channel a receiver fetches up to ``BATCH`` (100) entries at once (after a pause
+  one, doubling with each fetch) and acknowledges them with its next fetch (or at
+  ``close()``), so a receiver SIGKILLed mid-batch has the entries it had already returned
+  delivered again to another receiver (duplicates). A receiver that has not received for
+  ``IDLE`` (10 ms) gives what it fetched and did not hand out back to the other receivers
+  (its lease thread does), so an idle or busy worker withholds nothing from its peers; on a
   bounded channel each entry is acknowledged right after it is handed out, before it is
   returned, so that its room appears at once: a receiver whose process dies during that
   acknowledgement's round trip (after the server applied it, before ``recv`` returned)
@@ -109,7 +116,11 @@ messages (MPMC: each message goes to one receiver, on any machine). Values are p
 
 **Handles travel**: pickling one gives the pickle a lease of its own (``TRAVEL`` = 30 s),
 taken over when it is unpickled (in another process or machine, or inside a message of
-another channel), so a side does not disconnect while its handle is in flight. The URL
+another channel), so a side does not disconnect while its handle is in flight. A receive
+adopts the handles inside a message within its own bound (``try_recv`` and ``recv_async``:
+``GRACE``, during which ``recv_async`` blocks its event loop); when a handle's server cannot
+be reached or refuses (no :func:`credentials` yet), the receive raises (``Timeout``,
+``Empty`` or ``mpsc.redis.ConnectionError``) and the message stays first in line. The URL
 travels without password or TLS key paths unless the channel was made with
 ``travel_secrets=True``; the receiving process supplies them with :func:`credentials` (or
 by having opened a channel on that server itself). A forked child cannot use handles it
@@ -137,15 +148,12 @@ Known limits: one Receiver handle serves one call at a time (others wait, each w
 bound: ``try_recv`` raises ``Empty`` at once, ``recv_timeout`` ``Timeout`` at its deadline,
 while another thread or task receives through the same handle; a receive whose event loop
 was closed mid-call is taken over by the next receive); a value's unpickling error consumes
-the entry and raises; an interrupt (Ctrl-C) landing inside a send's script call leaves that
-call's outcome unknown; Redis Cluster is untested (the keys share a hash tag). Found by the
-second review and not yet removed (``findings/redis2``): a
-message carrying a handle whose server cannot be reached (or needs :func:`credentials`) is
-consumed while the receive raises ``ConnectionError`` (03); an untimed send whose upload takes
-longer than ``IO_TIMEOUT`` never completes (10); an idle receiver keeps the batch it
-prefetched from the other receivers until it receives again or its lease ends (08); a call
-that holds the GIL for a whole lease (a long C call) keeps the lease thread from renewing,
-and the handles of that process count as gone for good (choose a longer ``lease``; 09).
+the entry and raises (a handle's adoption failing does not: see above); an interrupt (Ctrl-C)
+landing inside a send's script call leaves that call's outcome unknown; Redis Cluster is
+untested (the keys share a hash tag). Found by the second review and not yet removed
+(``findings/redis2``): a call that holds the GIL for a whole lease (a long C call) keeps the
+lease thread from renewing, and the handles of that process count as gone for good (choose a
+longer ``lease``; 09).
 
 Modules: ``_channels`` (constructors), ``_handles`` (Sender, Receiver), ``_steps`` (each
 operation written once, driven by threads or asyncio), ``_lua`` (the server side),
@@ -158,13 +166,16 @@ from ._bridge import bridge
 from ._channels import LEASE, bounded, channel, credentials, sync_channel, unbounded
 from ._errors import ConnectionError, LeaseExpiredError, ServerError
 from ._handles import BATCH, TRAVEL, Receiver, Sender, SyncSender
-from ._link import RETRY_FOR
+from ._leases import IDLE
+from ._link import RETRY_FOR, UPLOAD_RATE
 
 __all__ = [
     "BATCH",
+    "IDLE",
     "LEASE",
     "RETRY_FOR",
     "TRAVEL",
+    "UPLOAD_RATE",
     "ConnectionError",
     "LeaseExpiredError",
     "Receiver",

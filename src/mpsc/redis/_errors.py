@@ -13,8 +13,10 @@ class ConnectionError(ChannelError):
 
     A send that raises it did not enqueue its value: every send carries a server-side deadline
     (see ``mpsc.redis``), so a script that reaches the server after the client gave up does
-    nothing. A receive that raises it took nothing: entries read for it stay pending on the
-    server and are handed out again.
+    nothing (except an untimed send whose command came too late once, e.g. a large value on a
+    slow link: it went on without that deadline, and its outcome is unknown). A receive that
+    raises it took nothing: entries read for it stay pending on the server and are handed out
+    again.
     """
 
     message = "the Redis server could not be reached"

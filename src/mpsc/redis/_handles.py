@@ -12,12 +12,14 @@ the next send is never mistaken for a retry. Concurrent sends through one handle
 *lanes* (sequence counters), so they never wait for one another.
 
 A **receive** hands out entries this Receiver fetched (``_lua.RECV``: read up to ``BATCH``
-new entries of the consumer group as this handle's consumer; entries of dead receivers are
-claimed first). They stay pending on the server until acknowledged: on a bounded channel right
-after each is handed out (so the room appears at once), on an unbounded one with the next fetch
-or at ``close()`` (one round trip per batch), or by the lease thread within a quarter lease.
-Nothing there: wait with ``XREAD BLOCK`` on the stream and the ``ctl`` stream (woken by a
-send, or by a side going), then fetch again.
+new entries of the consumer group as this handle's consumer, one after a pause and twice as
+many with each fetch; entries of dead receivers, and those given back, are claimed first). A
+handle that has not received for ``IDLE`` gives back what it holds (``_lua.GIVE``, from the
+lease thread), so that its peers get it. Entries stay pending on the server until
+acknowledged: on a bounded channel right after each is handed out (so the room appears at
+once), on an unbounded one with the next fetch or at ``close()`` (one round trip per batch),
+or by the lease thread within a quarter lease. Nothing there: wait with ``XREAD BLOCK`` on
+the stream and the ``ctl`` stream (woken by a send, or by a side going), then fetch again.
 """
 
 from __future__ import annotations
@@ -33,13 +35,13 @@ from types import TracebackType
 from typing import Any, ClassVar, Final, Generic, NoReturn, Self, TypeVar
 
 from .._deadlines import checked_deadline, deadline_after, expired
-from .._errors import ClosedHandleError, Empty, Full, RecvError, SendError, Timeout
+from .._errors import ChannelError, ClosedHandleError, Empty, Full, RecvError, SendError, Timeout
 from .._interrupts import complete, finish
 from . import _lua, _resp
 from ._errors import ConnectionError, LeaseExpiredError
 from ._keys import Keys
-from ._leases import Lease, evalsha, evalsha_with, fixed, renewer
-from ._link import Expired, Link, Packed, link, script, with_secrets
+from ._leases import IDLE, Lease, evalsha, evalsha_with, fixed, renewer
+from ._link import LARGE, Expired, Link, Packed, link, script, with_secrets
 from ._steps import GRACE, Abandoned, Algorithm, Step, drive, drive_async, refuse_in_event_loop
 
 T = TypeVar("T")
@@ -47,7 +49,9 @@ T = TypeVar("T")
 BATCH: Final = 100
 """Entries an unbounded channel's Receiver fetches per round trip."""
 CHUNK: Final = 500
-"""Values ``send_many`` puts in one script call."""
+"""Values ``send_many`` puts in one script call (at most)."""
+CHUNK_BYTES: Final = 4 * 1024 * 1024
+"""Bytes of values ``send_many`` puts in one script call at most (at least one value)."""
 OFFER: Final = 1.0
 """Seconds a rendezvous offer lives on the server past its post or its last extension (its
 sender extends it every ``OFFER / 2`` while it waits; a timed one expires at its deadline at
@@ -63,6 +67,7 @@ _LEASE: Final = script(_lua.LEASE)
 _PEEK: Final = script(_lua.PEEK)
 _RV_SEND: Final = script(_lua.RV_SEND)
 _RV_CHECK: Final = script(_lua.RV_CHECK)
+_GIVE: Final = script(_lua.GIVE)
 
 
 class EmptyAt(Empty):
@@ -306,19 +311,69 @@ def _rebuild(
     chan = _Channel(the_link, keys, capacity, ttl, travel_secrets)
     side = cls._side
     lease = Lease(the_link, keys, side, ttl)
+    # Inside a receive, the adopt keeps the receive's bound (``Expired`` then propagates, and
+    # the receive leaves the message in its buffer: review 2, finding 03).
+    deadline = getattr(_unpickling, "deadline", None)
     try:
-        reply = the_link.call(fixed(evalsha(_LEASE, keys, "adopt", side, travel_id, lease.id)), None)
+        reply = the_link.call(fixed(evalsha(_LEASE, keys, "adopt", side, travel_id, lease.id)), deadline)
     except ConnectionError as exc:
         hint = (
             ""
-            if travel_secrets
+            if travel_secrets or "credentials" not in exc.message  # (not for a server that is down)
             else "; a pickled handle carries no password or TLS keys: call "
             "mpsc.redis.credentials(url) in this process first, or make the channel with travel_secrets=True"
         )
         raise ConnectionError(f"{exc.message}{hint}") from exc
     the_link.saw(reply[0])
     lease.lost = _status(reply) == b"lost"
-    return cls._new(chan, lease)
+    handle = cls._new(chan, lease)
+    adopted = getattr(_unpickling, "adopted", None)
+    if adopted is not None:
+        adopted.append((handle, travel_id))
+    return handle
+
+
+_REBUILD: Final = _rebuild.__name__.encode()
+"""In every pickle that holds a handle (the name of the function that unpickles it)."""
+
+_unpickling = threading.local()
+"""While a receive unpickles a message (``_loads``): ``deadline``, the bound of the adopts of
+the handles inside it, and ``adopted``, the handles adopted so far with their travel ids."""
+
+
+def _loads(payload: bytes, deadline: float | None) -> Any:
+    """Unpickle a received message, adopting the handles inside it by ``deadline``. When an
+    adopt fails (``ChannelError``, ``Expired``) the message is not taken, and the handles
+    already adopted from it get their travel leases back (under the same ids, which the next
+    try adopts) before they close: their sides stay alive meanwhile."""
+    adopted: list[tuple[_Handle[Any], str]] = []
+    _unpickling.deadline, _unpickling.adopted = deadline, adopted
+    try:
+        return pickle.loads(payload)
+    except (ChannelError, Expired):
+        _unpickling.deadline = _unpickling.adopted = None
+        _give_back(adopted)
+        raise
+    finally:
+        _unpickling.deadline = _unpickling.adopted = None
+
+
+def _give_back(adopted: list[tuple[_Handle[Any], str]]) -> None:
+    for handle, travel_id in adopted:
+        lease = handle._lease
+        try:
+            handle._call(
+                _LEASE,
+                "travel",
+                lease.side,
+                lease.id,
+                travel_id,
+                int(TRAVEL * 1000),
+                deadline=time.monotonic() + GRACE,
+            )
+        except Exception:
+            pass  # (the side then lasts as long as its other handles)
+        handle.close()
 
 
 class _Lane:
@@ -379,14 +434,19 @@ class Sender(_Handle[T]):
 
         fast = True  # SEND_FAST first; SEND after it answered 'slow'
         redo = False  # the same chunk again, with the same sequence number
+        guarded = True  # with a server-side deadline (``late``)
         chunk: list[bytes] = []
         seq = 0
+        size = 0
         try:
             while True:
                 if not redo:
-                    chunk = payloads[sent : sent + CHUNK]
+                    chunk = _chunk(payloads, sent)
                     seq = lane.seq + 1
                     lane.seq += len(chunk)  # reserved now: see the module's docstring
+                    size = sum(map(len, chunk))
+                    # (a large command goes once: SEND_FAST's 'slow' would upload it twice)
+                    fast, guarded = size <= LARGE, True
                 redo = False
 
                 def build(
@@ -395,9 +455,10 @@ class Sender(_Handle[T]):
                     seq: int = seq,
                     chunk: list[bytes] = chunk,
                     fast: bool = fast,
+                    guarded: bool = guarded,
                 ) -> list[Any] | Packed:
                     # (the script's reply has GRACE / 2 to come back before the attempt gives up)
-                    late = the_link.server_ms(give_up - GRACE / 2)
+                    late = the_link.server_ms(give_up - GRACE / 2) if guarded else 0
                     if fast:
                         command = _resp.command(_Lane.HEAD_ARGS, lane.head, seq, late, *chunk)
                         return Packed(command, _SEND_FAST)
@@ -406,7 +467,9 @@ class Sender(_Handle[T]):
                 try:
                     # (cancelled: its attempt is waited for to its give-up, after which it can do
                     # nothing; a lost reply is the documented residue)
-                    reply = yield Step(build, None if deadline is None else deadline + GRACE, lasts=None)
+                    reply = yield Step(
+                        build, None if deadline is None else deadline + GRACE, lasts=None, size=size
+                    )
                 except Expired:
                     raise Timeout(left()) from None
                 the_link.saw(reply[0])
@@ -431,8 +494,13 @@ class Sender(_Handle[T]):
                 elif status == b"late":  # this attempt (and any before it) did nothing
                     if expired(deadline):
                         raise Timeout(left())
-                    # The clock estimate was off (a server clock step): again, with the same
-                    # number (an earlier attempt whose reply was lost may yet have run).
+                    # Again, with the same number (an earlier attempt whose reply was lost may
+                    # yet have run). An untimed send goes on without a server-side deadline:
+                    # what made it late (a slow upload, a server clock step) could make every
+                    # attempt late (review 2, finding 10); its retries are deduplicated by the
+                    # number, but a ConnectionError then leaves its outcome unknown.
+                    if deadline is None:
+                        guarded = False
                     redo = True
                     continue
                 else:  # pragma: no cover
@@ -508,7 +576,8 @@ class Sender(_Handle[T]):
                         )
 
                     try:
-                        reply = yield Step(build, deadline, lasts=None, until=dies)
+                        # (the upload's time by its size: see _link)
+                        reply = yield Step(build, deadline, lasts=None, until=dies, size=len(payload))
                     except Expired:
                         # The attempt may have run with its reply lost: undo it (a late copy of
                         # it does nothing, by its late guard and the sequence number), while it
@@ -634,7 +703,9 @@ class Sender(_Handle[T]):
                 cut off from the server for a whole lease).
             mpsc.redis.ConnectionError: The server could not be reached for ``RETRY_FOR``
                 seconds; the value was not sent (unless the server ran the send and was paused
-                or cut off before replying: see ``mpsc.redis``).
+                or cut off before replying, or an attempt came too late and the send went on
+                without a server-side deadline, as a large value on a slow link may: see
+                ``mpsc.redis``).
             RuntimeError: Called inside a running event loop when it would have to wait: use
                 ``send_async`` there.
         """
@@ -697,9 +768,9 @@ class Sender(_Handle[T]):
         self._send(value, checked_deadline(deadline), False)
 
     def send_many(self, values: Iterable[T]) -> None:
-        """Send every value, in order, up to ``CHUNK`` per round trip (pipelined appends in one
-        script): much faster than a ``send`` each. Waits for room on a bounded channel. Every
-        value is pickled first, so an unpicklable one sends nothing.
+        """Send every value, in order, up to ``CHUNK`` (and ``CHUNK_BYTES``) per round trip
+        (pipelined appends in one script): much faster than a ``send`` each. Waits for room on
+        a bounded channel. Every value is pickled first, so an unpicklable one sends nothing.
 
         Args:
             values: What to send, in order; each must pickle.
@@ -779,11 +850,26 @@ class _Take:
         return loop is None or bool(loop.is_closed())
 
 
+_GIVING: Final = _Take()
+"""``Receiver._owner`` while the lease thread gives back the handle's entries."""
+
+
 class Receiver(_Handle[T]):
     """The receiving half of a Redis channel. Clones (anywhere) share the messages: each goes
     to exactly one of them (MPMC)."""
 
-    __slots__ = ("_batch", "_buf", "_ended", "_fetching", "_guard", "_lock", "_orphans", "_owner", "_recent")
+    __slots__ = (
+        "_batch",
+        "_buf",
+        "_ended",
+        "_fetching",
+        "_guard",
+        "_last",
+        "_lock",
+        "_orphans",
+        "_owner",
+        "_recent",
+    )
     _side = "rx"
 
     def _setup(self) -> None:
@@ -804,16 +890,70 @@ class Receiver(_Handle[T]):
         # Entries handed out lately: a re-read of this consumer's pending entries racing the
         # acknowledgement of one of them (by the lease thread) must not hand it out again.
         self._recent: deque[bytes] = deque(maxlen=64)
+        # When this handle last handed an entry out: idle for IDLE, it gives back what it
+        # holds (from the lease thread), and its next fetch starts small again.
+        self._last = -float("inf")
+        self._lease.give_back = weakref.WeakMethod(self._give_back)
 
-    def _enter(self, take: _Take, deadline: float | None, once: bool) -> bool:
+    def _give_back(self) -> bool:
+        """From the lease thread, every ``IDLE`` while this handle holds fetched entries: once it
+        has not received for ``IDLE``, give them back to the other receivers (``_lua.GIVE``),
+        under the receive lock (a receive running meanwhile waits; a ``try_recv`` too, up to
+        ``GRACE``). True while there is something to check again (review 2, finding 08)."""
+        if self._buf and time.monotonic() - self._last < IDLE:
+            return True
+        lock = self._lock
+        if not lock.acquire(False):
+            return True  # a receive runs: it watches again if it leaves entries
+        try:
+            self._owner = _GIVING
+            lease = self._lease
+            if not self._buf or lease.closed or lease.lost:
+                lease.watched = False
+                return False
+            if time.monotonic() - self._last < IDLE:
+                return True
+            # Everything pending under this handle but what it handed out goes (also entries a
+            # cut reply left there: its own next fetch would re-read those before the rest).
+            handed = lease.pending_acks()
+            self._buf.clear()
+            the_link = self._chan.link
+
+            def build(give_up: float, attempt: int) -> list[Any]:
+                # Nothing is done past ``late``: a reply that did not come means either given
+                # back, or never (this handle's next fetch re-reads its pending entries after it).
+                late = the_link.server_ms(give_up - GRACE / 2)
+                return evalsha(_GIVE, lease.keys, lease.id, late, *handed)
+
+            try:
+                reply = the_link.call(build, time.monotonic() + GRACE)
+            except Exception:
+                self._orphans = True
+            else:
+                the_link.saw(reply[0])
+                status = _status(reply)
+                if status == b"lost":
+                    lease.lost = True
+                elif status != b"ok":
+                    self._orphans = True  # ('late': still pending under this handle)
+            lease.watched = False
+            return False
+        finally:
+            self._owner = None
+            lock.release()
+
+    def _enter(self, take: _Take, deadline: float | None, once: bool, patient: bool = True) -> bool:
         """Take this handle's receive lock for ``take``: at once (``once``), by ``deadline``,
         or whenever it comes. False if it did not come in time. The lock of an async receive
-        whose event loop is gone is taken over. (Acquiring and recording the owner is one burst:
-        ``map`` calls the C function with no check point before the store.)"""
+        whose event loop is gone is taken over; while the lease thread gives back this
+        handle's entries, ``once`` waits for it up to ``GRACE`` if ``patient``. (Acquiring and
+        recording the owner is one burst: ``map`` calls the C function with no check point
+        before the store.)"""
         lock = self._lock
+        waited = False
         while True:
             if once:
-                wait = 0.0
+                wait = GRACE if patient and self._owner is _GIVING else 0.0
             elif deadline is None:
                 wait = 0.25
             else:
@@ -829,6 +969,9 @@ class Receiver(_Handle[T]):
                     if self._owner is owner:
                         self._owner = take  # (the lock stays held: it passes to this receive)
                         return True
+            if once and patient and owner is _GIVING and not waited:
+                waited = True  # the lease thread gives back this handle's entries: a moment
+                continue
             if once or expired(deadline):
                 return False
 
@@ -839,6 +982,9 @@ class Receiver(_Handle[T]):
             if self._owner is take:
                 self._owner = None
                 self._lock.release()
+        lease = self._lease
+        if self._buf and not lease.watched:
+            renewer.watch(lease)  # given back if this handle stays idle (an interrupt: next time)
 
     def _recv_steps(
         self, take: _Take, deadline: float | None, once: bool, blocking: bool = True
@@ -870,7 +1016,7 @@ class Receiver(_Handle[T]):
                         )
                     except Expired:  # nothing was handed out: the entries stay buffered
                         if once:
-                            raise Empty() from None
+                            raise EmptyAt((b"$", b"$")) from None
                         raise Timeout() from None
                     if _status(reply) == b"lost":
                         self._open()
@@ -888,7 +1034,27 @@ class Receiver(_Handle[T]):
                 # out before (and acknowledged by the close) or not at all.
                 entry_id, payload = self._buf[0]
                 try:
-                    value: T = pickle.loads(payload)
+                    if _REBUILD not in payload:  # (no handle inside: the hot path)
+                        value: T = pickle.loads(payload)
+                    elif script_deadline is not None:
+                        value = _loads(payload, script_deadline)
+                    elif once or not blocking:  # (an async receive blocks its loop for the adopts)
+                        value = _loads(payload, time.monotonic() + GRACE)
+                    else:
+                        value = _loads(payload, None)
+                except Expired:  # a handle's server did not answer in time: nothing was taken
+                    self._open()
+                    if once:
+                        raise EmptyAt((b"$", b"$")) from None
+                    if deadline is not None:
+                        raise Timeout() from None
+                    raise ConnectionError(
+                        "the Redis server of a handle in the message did not answer within GRACE; "
+                        "nothing was taken"
+                    ) from None
+                except ChannelError:  # (the adopt of a handle inside it) nothing was taken
+                    self._open()
+                    raise
                 except Exception:
                     with lease.acks_lock:
                         if not lease.closed:
@@ -904,6 +1070,7 @@ class Receiver(_Handle[T]):
                         self._recent += (entry_id,)
                         take.value = value
                         take.taken = True
+                self._last = time.monotonic()
                 if not take.taken:
                     self._open()  # closed meanwhile: ClosedHandleError
                 if bounded:  # the room appears at once (the value is returned whatever happens)
@@ -922,6 +1089,10 @@ class Receiver(_Handle[T]):
             acks = lease.pending_acks()
             if self._fetching:
                 self._batch = max(1, self._batch // 2)
+            elif time.monotonic() - self._last >= IDLE:
+                # After a pause (idle, or waiting): one entry first, doubling with each fetch,
+                # so that a worker that just woke does not take what its peers could run.
+                self._batch = 1
             count = self._batch if not bounded else 1
             read_orphans = self._orphans or rendezvous
             self._orphans = True  # until a reply's entries are in the buffer
@@ -946,10 +1117,12 @@ class Receiver(_Handle[T]):
 
             sent_at = time.monotonic()
             try:
-                reply = yield Step(build, script_deadline)
+                reply = yield Step(build, sent_at + GRACE if once else script_deadline)
             except Expired:
                 # No reply even GRACE past the deadline (a server paused or cut off): what the
                 # fetch may have taken is re-read by this handle's next receive (``_orphans``).
+                if once:
+                    raise EmptyAt((b"$", b"$")) from None
                 raise Timeout() from None
             the_link.saw(reply[0])
             status = _status(reply)
@@ -1049,7 +1222,9 @@ class Receiver(_Handle[T]):
                 seconds; nothing was taken.
             RuntimeError: Called inside a running event loop when it would have to wait: use
                 ``recv_async`` there.
-            Exception: Whatever unpickling the message raised (the entry is consumed).
+            Exception: Whatever unpickling the message raised (the entry is consumed), except
+                a ``ChannelError`` of adopting a handle inside it (its server could not be
+                reached, or refused): then nothing was taken.
         """
         return self._recv(None, False)
 
@@ -1061,7 +1236,7 @@ class Receiver(_Handle[T]):
 
         Raises:
             Empty: No message is there now (or another thread or task is receiving through
-                this handle right now).
+                this handle right now, or the server did not answer within ``GRACE``).
             RecvError: Every Sender is gone and everything sent was received.
             ClosedHandleError: This handle was closed, or inherited through fork.
             mpsc.redis.LeaseExpiredError: This handle's lease expired (its process was paused or
@@ -1136,7 +1311,9 @@ class Receiver(_Handle[T]):
         """``recv`` for asyncio (redis.asyncio; no thread). Safe to cancel: either a message is
         returned (the cancellation is delivered at the next await) or ``CancelledError`` is
         raised and nothing was taken (on a server that does not answer, within ``GRACE``: what
-        its fetch may take then is re-read by this handle's next receive).
+        its fetch may take then is re-read by this handle's next receive). A message carrying
+        handles adopts them with blocking calls: the event loop waits up to ``GRACE`` for their
+        server (then ConnectionError, nothing taken).
 
         Returns:
             The message (unpickled).
@@ -1154,7 +1331,7 @@ class Receiver(_Handle[T]):
         self._open()
         take = _Take(asyncio.get_running_loop())
         while True:  # (not `while not ...:` -- see _ops.recorded)
-            if self._enter(take, None, True):
+            if self._enter(take, None, True, patient=False):  # (never blocks the loop)
                 break
             await asyncio.sleep(0.001)  # another thread or task is receiving through this handle
         try:
@@ -1178,6 +1355,19 @@ _pickling = threading.local()
 
 _NOT_SENT: Final = (SendError, Full, Timeout, ClosedHandleError, LeaseExpiredError)
 """A send that raised one of these did not enqueue its value (``mpsc.redis``'s guarantees)."""
+
+
+def _chunk(payloads: list[bytes], start: int) -> list[bytes]:
+    """The values of ``send_many``'s next script call: up to ``CHUNK`` of them, and
+    ``CHUNK_BYTES`` (at least one)."""
+    chunk: list[bytes] = []
+    size = 0
+    for payload in payloads[start : start + CHUNK]:
+        size += len(payload)
+        if chunk and size > CHUNK_BYTES:
+            break
+        chunk.append(payload)
+    return chunk
 
 
 def _dumps_noting(value: object) -> tuple[bytes, list[Lease]]:

@@ -13,6 +13,10 @@ time ``t`` lives on the server until at least ``t + ttl`` (the lease clock never
 than real time), so a receiver hands out prefetched entries only before ``valid_until``
 (``t + 0.9 ttl``), after which another receiver could have claimed them.
 
+The same thread watches receivers that hold fetched entries: one that has not received for
+``IDLE`` gives them back to its peers (``Receiver._give_back``), checked every ``IDLE`` while
+any is held.
+
 Handles collected without ``close()`` are released by this thread; at interpreter exit every
 lease still held is released (best effort, within about a second). A forked child does not
 inherit leases: the handles it inherited refuse to work there (pickle a handle to pass it).
@@ -34,6 +38,10 @@ from ._link import Link, Script, script
 _RENEW: Final = script(_lua.RENEW)
 _CLOSE: Final = script(_lua.CLOSE)
 _ACK: Final = script(_lua.ACK)
+
+IDLE: Final = 0.01
+"""Seconds after which a receiver that has not received gives back what it fetched and did not
+hand out (``_lua.GIVE``, from this thread): other receivers get it (review 2, finding 08)."""
 
 KEEP_LEASES: Final = 10
 KEEP_AT_LEAST: Final = 3600.0
@@ -74,6 +82,7 @@ class Lease:
         "acks_lock",
         "closed",
         "done",
+        "give_back",
         "id",
         "keys",
         "lanes",
@@ -83,6 +92,7 @@ class Lease:
         "side",
         "ttl",
         "valid_until",
+        "watched",
     )
 
     def __init__(self, link: Link, keys: Keys, side: str, ttl: float, lease_id: str | None = None) -> None:
@@ -99,6 +109,10 @@ class Lease:
         self.acks: list[bytes] = []
         self.acks_lock = threading.Lock()
         self.lanes: list[str] = []
+        # A receiver's idle check (a weak method: True while there is something to give back
+        # later), and whether the lease thread watches it (cleared under the receive lock).
+        self.give_back: Callable[[], Callable[[], bool] | None] | None = None
+        self.watched = False
 
     def handed(self, entry_id: bytes) -> None:
         """An entry was handed out: acknowledge it with the next call."""
@@ -183,6 +197,7 @@ class _Renewer:
         self.released: list[Lease] = []
         self.thread: threading.Thread | None = None
         self.period = 1.0  # of the thread's current sleep
+        self.watched: dict[str, Lease] = {}  # receivers holding fetched entries
 
     def add(self, lease: Lease) -> None:
         with self.lock:
@@ -198,6 +213,16 @@ class _Renewer:
     def drop(self, lease: Lease) -> None:
         with self.lock:
             self.leases.pop(lease.id, None)
+            self.watched.pop(lease.id, None)
+
+    def watch(self, lease: Lease) -> None:
+        """A receive left fetched entries in its handle's buffer: checked every ``IDLE`` until
+        they are handed out or given back. (Listed first: an interrupt between the two leaves
+        it watched, and the next receive sets the flag again.)"""
+        with self.lock:
+            self.watched[lease.id] = lease
+            lease.watched = True
+        self.wake.set()
 
     def collected(self, lease: Lease) -> None:
         """From a handle's finalizer: release its lease from this thread (no I/O there)."""
@@ -206,17 +231,46 @@ class _Renewer:
         self.wake.set()
 
     def _run(self) -> None:
+        renewed = time.monotonic()
         while True:
             with self.lock:
                 ttls = _ttls(self.leases)
                 period = self.period = max(0.02, min(ttls) / 4) if ttls else 1.0
-            self.wake.wait(period)
+                watching = bool(self.watched)
+            wait = renewed + period - time.monotonic()
+            if watching:
+                wait = min(wait, IDLE)
+            if wait > 0:
+                self.wake.wait(wait)
             self.wake.clear()
             with self.lock:
                 released, self.released = self.released, []
             for lease in released:
                 lease.release(1.0)
-            self.renew_all()
+            if self.watched:
+                self.give_back_idle()
+            # (A wake for a shorter lease shortens ``period``: renewed now if it is due.)
+            if released or time.monotonic() >= renewed + self.period:
+                renewed = time.monotonic()
+                self.renew_all()
+
+    def give_back_idle(self) -> None:
+        """Let each watched receiver give back what it holds once idle (``Receiver._give_back``)."""
+        with self.lock:
+            watched = list(self.watched.values())
+        for lease in watched:
+            ref = lease.give_back
+            check = ref() if ref is not None else None
+            keep = False
+            if check is not None:
+                try:
+                    keep = check()
+                except Exception:  # pragma: no cover (its next receive watches it again)
+                    lease.watched = False
+            if not keep:
+                with self.lock:
+                    if not lease.watched or check is None:
+                        self.watched.pop(lease.id, None)
 
     def renew_all(self) -> None:
         with self.lock:
@@ -277,6 +331,7 @@ class _Renewer:
         self.released = []
         self.thread = None
         self.period = 1.0
+        self.watched = {}
 
 
 class _Renewers:
@@ -302,6 +357,9 @@ class _Renewers:
 
     def collected(self, lease: Lease) -> None:
         self.of(lease.link).collected(lease)
+
+    def watch(self, lease: Lease) -> None:
+        self.of(lease.link).watch(lease)
 
     def at_exit(self) -> None:
         with self.lock:

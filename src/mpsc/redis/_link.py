@@ -45,6 +45,12 @@ CONNECT_TIMEOUT: Final = 1.0
 IO_TIMEOUT: Final = 2.0
 """Seconds an attempt waits for a reply (beyond a blocking command's own wait)."""
 _BACKOFF: Final = (0.05, 0.1, 0.2, 0.4, 0.5)
+UPLOAD_RATE: Final = 1_000_000
+"""Bytes per second a large command (over ``LARGE``) is assumed to need at least to reach the
+server: it gets ``size / UPLOAD_RATE`` seconds more (to be written, and before a send's
+server-side deadline), so that a value that takes long to upload is not given up on and sent
+again for ever (review 2, finding 10)."""
+LARGE: Final = 256 * 1024
 
 _UNREACHABLE: Final = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
 
@@ -136,7 +142,9 @@ class Link:
                     pool = self._pool = redis.ConnectionPool.from_url(self.url, **_OPTIONS)
         return pool
 
-    def _attempt(self, args: Sequence[Any] | Packed, give_up: float, plain: bool = False) -> Any:
+    def _attempt(
+        self, args: Sequence[Any] | Packed, give_up: float, plain: bool = False, large: bool = False
+    ) -> Any:
         conn: Any = None  # (redis-py's connection methods are untyped)
         try:
             conn = self._connection()
@@ -144,6 +152,11 @@ class Link:
                 conn.disconnect()  # an interrupt cut redis-py's connect or disconnect short
             if conn._sock is None:
                 _connect_by(conn, give_up)
+            if large:
+                # The socket timeout bounds a whole write (sendall), and the reply's wait, which
+                # includes the upload of what the kernel's buffers took: a large command has the
+                # attempt's time for both.
+                conn._sock.settimeout(max(IO_TIMEOUT, give_up - time.monotonic()))
             if isinstance(args, Packed):
                 conn.send_packed_command([args.data])
             else:
@@ -153,7 +166,10 @@ class Link:
             if not plain and not conn.can_read(timeout=max(0.0, give_up - time.monotonic())):
                 conn.disconnect()
                 raise _NoReply("no reply in time")
-            return conn.read_response()
+            reply = conn.read_response()
+            if large:
+                conn._sock.settimeout(conn.socket_timeout)
+            return reply
         except redis.exceptions.AuthenticationError as exc:
             if conn is not None:
                 conn.disconnect()
@@ -196,11 +212,16 @@ class Link:
             pool: Any = self._sync_pool()
             return pool.connection_class(**pool.connection_kwargs)
 
-    def call(self, build: Build, deadline: float | None, extra: float = 0.0) -> Any:
+    def call(self, build: Build, deadline: float | None, extra: float = 0.0, size: int = 0) -> Any:
         """Run one command (built per attempt) until a reply: ``extra`` is how long the command
-        itself may block on the server. Retries lost connections for ``RETRY_FOR`` seconds."""
+        itself may block on the server, ``size`` about how many bytes it has (a large one gets
+        time to upload, see ``UPLOAD_RATE``). Retries lost connections for ``RETRY_FOR``
+        seconds."""
         first_failure: float | None = None
         attempt = 0
+        large = size > LARGE
+        if large:
+            extra += size / UPLOAD_RATE
         while True:
             now = time.monotonic()
             give_up = now + extra + IO_TIMEOUT
@@ -210,7 +231,7 @@ class Link:
                 plain = False
             args = build(give_up, attempt)
             try:
-                return self._run(args, give_up, plain)
+                return self._run(args, give_up, plain, large)
             except _NoReply as exc:
                 now = time.monotonic()
                 if deadline is not None and now >= deadline:
@@ -227,21 +248,17 @@ class Link:
                 time.sleep(delay)
                 attempt += 1
 
-    def _run(self, args: Sequence[Any] | Packed, give_up: float, plain: bool) -> Any:
-        if isinstance(args, Packed):
-            try:
-                return self._attempt(args, give_up, plain)
-            except redis.exceptions.NoScriptError:
-                self._attempt(("SCRIPT", "LOAD", args.script.source), give_up)
-                return self._attempt(args, give_up, plain)
-        if args[0] == "EVALSHA":
-            try:
-                return self._attempt(args, give_up, plain)
-            except redis.exceptions.NoScriptError:
-                script = _SCRIPTS[args[1]]
-                self._attempt(("SCRIPT", "LOAD", script.source), give_up)
-                return self._attempt(args, give_up, plain)
-        return self._attempt(args, give_up, plain)
+    def _run(self, args: Sequence[Any] | Packed, give_up: float, plain: bool, large: bool = False) -> Any:
+        script = _script_of(args)
+        if script is None:
+            return self._attempt(args, give_up, plain, large)
+        if large:  # loaded first: a large command is not uploaded twice for a NOSCRIPT
+            self._attempt(("SCRIPT", "LOAD", script.source), give_up)
+        try:
+            return self._attempt(args, give_up, plain, large)
+        except redis.exceptions.NoScriptError:
+            self._attempt(("SCRIPT", "LOAD", script.source), give_up)
+            return self._attempt(args, give_up, plain, large)
 
     # -- asyncio ---------------------------------------------------------------------------
 
@@ -264,7 +281,7 @@ class Link:
         await watch.asend(None)  # started in this loop: its shutdown_asyncgens closes it
         return pool
 
-    async def _attempt_async(self, args: Sequence[Any] | Packed, give_up: float) -> Any:
+    async def _attempt_async(self, args: Sequence[Any] | Packed, give_up: float, large: bool = False) -> Any:
         import asyncio
 
         pool: Any = await self._loop_pool(asyncio.get_running_loop())
@@ -275,16 +292,22 @@ class Link:
                     conn = await pool.get_connection()
             except TimeoutError:
                 raise _NoReply("no connection in time") from None
-            if isinstance(args, Packed):
-                await conn.send_packed_command([args.data])
-            else:
-                await conn.send_command(*args)
+            if large:  # (redis.asyncio bounds a write and a read by it: see _attempt)
+                conn.socket_timeout = max(IO_TIMEOUT, give_up - time.monotonic())
             try:
-                async with asyncio.timeout(max(0.0, give_up - time.monotonic())):
-                    return await conn.read_response()
-            except TimeoutError:
-                await conn.disconnect()
-                raise _NoReply("no reply in time") from None
+                if isinstance(args, Packed):
+                    await conn.send_packed_command([args.data])
+                else:
+                    await conn.send_command(*args)
+                try:
+                    async with asyncio.timeout(max(0.0, give_up - time.monotonic())):
+                        return await conn.read_response()
+                except TimeoutError:
+                    await conn.disconnect()
+                    raise _NoReply("no reply in time") from None
+            finally:
+                if large:
+                    conn.socket_timeout = IO_TIMEOUT
         except redis.exceptions.AuthenticationError as exc:
             if conn is not None:
                 await conn.disconnect()
@@ -311,24 +334,25 @@ class Link:
             if conn is not None:
                 await asyncio.shield(pool.release(conn))
 
-    async def _run_async(self, args: Sequence[Any] | Packed, give_up: float) -> Any:
-        if isinstance(args, Packed):
-            try:
-                return await self._attempt_async(args, give_up)
-            except redis.exceptions.NoScriptError:
-                await self._attempt_async(("SCRIPT", "LOAD", args.script.source), give_up)
-                return await self._attempt_async(args, give_up)
-        if args[0] == "EVALSHA":
-            try:
-                return await self._attempt_async(args, give_up)
-            except redis.exceptions.NoScriptError:
-                script = _SCRIPTS[args[1]]
-                await self._attempt_async(("SCRIPT", "LOAD", script.source), give_up)
-                return await self._attempt_async(args, give_up)
-        return await self._attempt_async(args, give_up)
+    async def _run_async(self, args: Sequence[Any] | Packed, give_up: float, large: bool = False) -> Any:
+        script = _script_of(args)
+        if script is None:
+            return await self._attempt_async(args, give_up, large)
+        if large:  # (see _run)
+            await self._attempt_async(("SCRIPT", "LOAD", script.source), give_up)
+        try:
+            return await self._attempt_async(args, give_up, large)
+        except redis.exceptions.NoScriptError:
+            await self._attempt_async(("SCRIPT", "LOAD", script.source), give_up)
+            return await self._attempt_async(args, give_up, large)
 
     async def call_async(
-        self, build: Build, deadline: float | None, extra: float = 0.0, stop: list[bool] | None = None
+        self,
+        build: Build,
+        deadline: float | None,
+        extra: float = 0.0,
+        stop: list[bool] | None = None,
+        size: int = 0,
     ) -> Any:
         """``call`` for asyncio (the same bounds). Once ``stop[0]`` is true (the task was
         cancelled), no attempt is made after one that failed: ``Expired``."""
@@ -336,6 +360,9 @@ class Link:
 
         first_failure: float | None = None
         attempt = 0
+        large = size > LARGE
+        if large:
+            extra += size / UPLOAD_RATE
         while True:
             now = time.monotonic()
             give_up = now + extra + IO_TIMEOUT
@@ -343,7 +370,7 @@ class Link:
                 give_up = deadline
             args = build(give_up, attempt)
             try:
-                return await self._run_async(args, give_up)
+                return await self._run_async(args, give_up, large)
             except _NoReply as exc:
                 now = time.monotonic()
                 if (deadline is not None and now >= deadline) or (stop is not None and stop[0]):
@@ -362,6 +389,15 @@ class Link:
 
 
 _SCRIPTS: dict[bytes, Script] = {}
+
+
+def _script_of(args: Sequence[Any] | Packed) -> Script | None:
+    """The script a command runs (None: not a script call)."""
+    if isinstance(args, Packed):
+        return args.script
+    if args[0] == "EVALSHA":
+        return _SCRIPTS[args[1]]
+    return None
 
 
 def _unauthenticated(exc: Exception) -> bool:

@@ -40,6 +40,8 @@ from __future__ import annotations
 from typing import Final
 
 KIND: Final = "mpsc.redis/1"
+FREE: Final = "~"
+"""The consumer that holds the entries an idle receiver gave back (``GIVE``); never a lease."""
 
 _OOM_OK: Final = "#!lua flags=allow-oom\n"
 """First line of the scripts that must run when the server is at ``maxmemory`` (noeviction):
@@ -565,6 +567,45 @@ ACK: Final = (
 if not load() then return {NOW, 'lost'} end
 if not mine(RX, ARGV[1]) then return {NOW, 'lost'} end
 ack(2)
+return {NOW, 'ok'}
+"""
+)
+
+# ARGV: receiver lease id, late (server ms after which nothing may be done; 0: none), then the
+# ids of the entries it handed out and has not acknowledged. Every other entry pending under
+# this receiver (fetched, not handed out) becomes pending under the consumer FREE, which no
+# lease owns: the receivers' fetches claim them first (as a dead receiver's), in order. Reply:
+# NOW, 'ok' | 'late' (nothing done) | 'lost'.
+GIVE: Final = (
+    _OOM_OK
+    + _PRELUDE
+    + """
+if not load() then return {NOW, 'lost'} end
+local late = tonumber(ARGV[2])
+if late > 0 and NOW > late then return {NOW, 'late'} end
+if not mine(RX, ARGV[1]) or RXG then return {NOW, 'lost'} end
+local handed = {}
+for i = 3, #ARGV do handed[ARGV[i]] = true end
+local ids = {}
+for _, p in ipairs(redis.call('XPENDING', S, 'rx', '-', '+', 100000, ARGV[1])) do
+  if not handed[p[1]] then ids[#ids + 1] = p[1] end
+end
+if #ids > 0 then
+  -- (in chunks: unpack has a limit)
+  for first = 1, #ids, 1000 do
+    local args = {}
+    for i = first, math.min(first + 999, #ids) do args[#args + 1] = ids[i] end
+    args[#args + 1] = 'JUSTID'
+    redis.call('XCLAIM', S, 'rx', '"""
+    + FREE
+    + """', 0, unpack(args))
+  end
+  if not DEAD then
+    DEAD = true
+    redis.call('HSET', M, 'dead', '1')
+  end
+  wake_receivers('rx')
+end
 return {NOW, 'ok'}
 """
 )

@@ -54,6 +54,8 @@ class Step(NamedTuple):
     until: float | None = None
     """A ``time.monotonic()`` instant after which the step's reply cannot matter either (a
     rendezvous offer expired by then): a cancelled step is given up by then too."""
+    size: int = 0
+    """Bytes the command uploads (a large one gets time for it: ``_link.UPLOAD_RATE``)."""
 
 
 Algorithm = Generator[Step, Any, R]
@@ -76,7 +78,7 @@ def _advance(algorithm: Algorithm[R], reply: Any, error: BaseException | None) -
 
 def _call(link: Link, step: Step) -> tuple[Any, BaseException | None]:
     try:
-        return link.call(step.build, step.deadline, step.extra), None
+        return link.call(step.build, step.deadline, step.extra, step.size), None
     except (Expired, ConnectionError) as exc:
         return None, exc
 
@@ -169,7 +171,7 @@ async def _call_async(
     import asyncio
 
     stop = [bool(cancelled)]
-    call = asyncio.ensure_future(link.call_async(step.build, step.deadline, step.extra, stop))
+    call = asyncio.ensure_future(link.call_async(step.build, step.deadline, step.extra, stop, step.size))
     if cancelled:  # (the task was cancelled before this step: a committing one, see drive_async)
         return await _outcome(call, algorithm, step, cancelled)
     try:
