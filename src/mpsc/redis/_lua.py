@@ -162,6 +162,16 @@ local function rx_gone()
   end
 end
 
+-- Entries pending under no live receiver: fetches look for them from now on (until a fetch
+-- finds none left), and the waiting receivers are woken to do so.
+local function claimable()
+  if not DEAD then
+    DEAD = true
+    redis.call('HSET', M, 'dead', '1')
+  end
+  wake_receivers('rx')
+end
+
 -- A receiver's lease ended: its consumer goes, or stays for its pending entries to be claimed.
 local function forget_consumer(c)
   if RXG then return end
@@ -169,11 +179,7 @@ local function forget_consumer(c)
   if #p == 0 then
     redis.call('XGROUP', 'DELCONSUMER', S, 'rx', c)
   else
-    if not DEAD then
-      DEAD = true
-      redis.call('HSET', M, 'dead', '1')
-    end
-    wake_receivers('rx')
+    claimable()
   end
 end
 
@@ -600,11 +606,7 @@ if #ids > 0 then
     + FREE
     + """', 0, unpack(args))
   end
-  if not DEAD then
-    DEAD = true
-    redis.call('HSET', M, 'dead', '1')
-  end
-  wake_receivers('rx')
+  claimable()
 end
 return {NOW, 'ok'}
 """
