@@ -857,14 +857,20 @@ class _Holding:
     held = False
 
 
-def _fork_holding(endpoint: Any, take: bool) -> int:
+def _fork_holding(endpoint: Any, take: bool, rowless: bool = False) -> int:
     """A child that counts a credit as its own in the ledger (and takes it from the pipe if
-    ``take``), then waits to be killed: its pid, once it holds."""
+    ``take``), then waits to be killed: its pid, once it holds. ``rowless``: the child finds
+    every row taken, so no row counts what it holds."""
+    from mpsc.process import _ledger
+
     ready_r, ready_w = os.pipe()
     pid = os.fork()
     if pid == 0:  # pragma: no cover (the child)
         try:
+            if rowless:
+                _ledger.ROWS = 0
             endpoint.ledger.hold(_Holding())
+            assert endpoint.ledger.row < 0 or not rowless
             if take:
                 os.read(endpoint.credit_r, 1)
             os.write(ready_w, b"h")
@@ -959,26 +965,12 @@ def test_a_process_without_a_row_stops_every_count_while_it_lives() -> None:
     tx, rx = mpp.bounded(3)
     _kill(_fork_holding(tx._ep, take=True))
     nonce = tx._ep.ledger.view[_ledger._NONCE]
-    ready_r, ready_w = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover (the child: it finds every row taken)
-        try:
-            _ledger.ROWS = 0
-            tx._ep.ledger.hold(_Holding())
-            assert tx._ep.ledger.row < 0
-            os.read(tx._ep.credit_r, 1)  # a credit no row counts
-            os.write(ready_w, b"u")
-            time.sleep(WAIT * 3)
-        finally:
-            os._exit(0)
-    os.close(ready_w)
+    pid = _fork_holding(tx._ep, take=True, rowless=True)
     try:
-        assert select.select([ready_r], [], [], WAIT)[0]
         assert tx._ep.ledger.view[_ledger._NONCE] != nonce  # (a count running then would stop)
         assert tx._ep.ledger.recover(tx._ep) == 0 and rx._ep.ledger.recover(rx._ep) == 0
         assert len(rx) == 2
     finally:
-        os.close(ready_r)
         _kill(pid)
     assert tx._ep.ledger.recover(tx._ep) == 2  # the dead one's, and the untracked one's
     _capacity_is_exactly(tx, rx, 3)
