@@ -82,7 +82,10 @@ def select(*operations: Operation, timeout: float | None = None, block: bool = T
     pair (its result is None), of a thread channel, a timer or a process channel
     (``mpsc.process``; see ``mpsc.process._select`` for how those wait). When several are
     ready, one is chosen at random. Exactly one operation takes effect; the others leave their
-    channels untouched.
+    channels untouched. An exception that lands once the operation took effect (Ctrl-C) is
+    raised right after the return, where the caller has stored the result; but on Python 3.11
+    ``select(*ops)`` is a call through C, whose return is checked before the caller stores
+    anything: there, ``Select(*ops).select()`` keeps the result.
 
     A receive on a disconnected channel completes by raising ``RecvError``, a send with no
     receiver left by raising ``SendError``; either has ``.index`` set to its position.
