@@ -136,6 +136,54 @@ def test_a_child_can_use_a_channel_whose_lock_a_parent_thread_held_at_the_fork(c
     assert result == "(0, b'True')"
 
 
+@pytest.mark.parametrize("where", ["_travel._joined_lock", "_async._watches_lock"])
+def test_a_child_can_use_process_channels_whose_module_lock_a_parent_thread_held(where: str) -> None:
+    """Process review 2 (not scripted): the lock of the handles a process has joined, and of
+    the asyncio loops' watches, were not made new in a forked child: one held by another thread
+    at the fork was held there for good, and the child's first handle adoption, or async wait,
+    blocked for ever."""
+    result = run(
+        f"""
+        import asyncio
+        import mpsc.process as mpp
+        from mpsc.process import _async, _travel
+
+        lock = {where}
+        tx, rx = mpp.bounded(2)
+        holding, release = threading.Event(), threading.Event()
+
+        def hold():
+            with lock:
+                holding.set()
+                release.wait(30)
+
+        holder = threading.Thread(target=hold, daemon=True)
+        holder.start()
+        holding.wait(10)
+
+        def check():
+            tx2, rx2 = mpp.channel()
+            tx2.send(tx.clone())  # a handle travels: it is adopted as it arrives
+            got = rx2.recv_timeout(5)
+            got.send("v")
+
+            async def receive():
+                first = await asyncio.wait_for(rx.recv_async(), 5)
+                try:  # (nothing more comes: this one waits on the socket)
+                    await asyncio.wait_for(rx.recv_async(), 0.2)
+                except TimeoutError:
+                    return first, "waited"
+
+            return asyncio.run(receive())
+
+        print(in_child(check))
+        release.set()
+        holder.join(10)
+        """
+    )
+    assert result == "(0, b\"('v', 'waited')\")"
+
+
 def test_a_child_releases_a_handle_collected_while_its_lock_is_taken() -> None:
     """In the child the reaper thread must be started anew (the parent's is not there)."""
     result = run(

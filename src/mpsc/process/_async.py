@@ -25,6 +25,7 @@ when the operation had happened after all, return and have the cancellation deli
 from __future__ import annotations
 
 import math
+import os
 import sys
 import threading
 import weakref
@@ -147,6 +148,8 @@ def _unregister(loop: asyncio.AbstractEventLoop, fd: int, writable: bool) -> Non
 
 _watches: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Watch] = weakref.WeakKeyDictionary()
 _watches_lock = threading.Lock()  # loops in several threads look their watch up at once
+if hasattr(os, "register_at_fork"):  # (a parent thread may hold it at the fork: never released)
+    os.register_at_fork(after_in_child=_watches_lock._at_fork_reinit)  # type: ignore[attr-defined]
 
 
 def _watch(loop: asyncio.AbstractEventLoop) -> _Watch:

@@ -45,6 +45,8 @@ local = threading.local()
 
 _joined: weakref.WeakValueDictionary[tuple[bytes, str], Endpoint] = weakref.WeakValueDictionary()
 _joined_lock = threading.Lock()
+if hasattr(os, "register_at_fork"):  # (a parent thread may hold it at the fork: never released)
+    os.register_at_fork(after_in_child=_joined_lock._at_fork_reinit)  # type: ignore[attr-defined]
 
 _passed: weakref.WeakKeyDictionary[Any, dict[int, Any]] = weakref.WeakKeyDictionary()
 """The fds already handed to each Popen being launched."""
