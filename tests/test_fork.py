@@ -50,6 +50,25 @@ def in_child(check):
             return "hung", b""
         time.sleep(0.005)
     return os.waitstatus_to_exitcode(status), os.read(read_end, 10000)
+
+def held_by_a_thread(lock):
+    # Another thread takes lock and holds it (across a fork) until the returned function is called.
+    holding, release = threading.Event(), threading.Event()
+
+    def hold():
+        with lock:
+            holding.set()
+            release.wait(30)
+
+    holder = threading.Thread(target=hold, daemon=True)
+    holder.start()
+    assert holding.wait(10)
+
+    def done():
+        release.set()
+        holder.join(10)
+
+    return done
 """
 
 
@@ -105,16 +124,7 @@ def test_a_child_can_use_a_channel_whose_lock_a_parent_thread_held_at_the_fork(c
     result = run(
         f"""
         tx, rx = mpsc.channel() if {cap!r} is None else mpsc.bounded({cap!r})
-        holding, release = threading.Event(), threading.Event()
-
-        def hold():
-            with rx._chan.lock:
-                holding.set()
-                release.wait(30)
-
-        holder = threading.Thread(target=hold, daemon=True)
-        holder.start()
-        holding.wait(10)
+        release = held_by_a_thread(rx._chan.lock)
 
         def check():
             clone = tx.clone()
@@ -129,8 +139,7 @@ def test_a_child_can_use_a_channel_whose_lock_a_parent_thread_held_at_the_fork(c
             return got == list(range(100)) and not taker.is_alive()
 
         print(in_child(check))
-        release.set()
-        holder.join(10)
+        release()
         """
     )
     assert result == "(0, b'True')"
@@ -150,16 +159,7 @@ def test_a_child_can_use_process_channels_whose_module_lock_a_parent_thread_held
 
         lock = {where}
         tx, rx = mpp.bounded(2)
-        holding, release = threading.Event(), threading.Event()
-
-        def hold():
-            with lock:
-                holding.set()
-                release.wait(30)
-
-        holder = threading.Thread(target=hold, daemon=True)
-        holder.start()
-        holding.wait(10)
+        release = held_by_a_thread(lock)
 
         def check():
             tx2, rx2 = mpp.channel()
@@ -177,8 +177,7 @@ def test_a_child_can_use_process_channels_whose_module_lock_a_parent_thread_held
             return asyncio.run(receive())
 
         print(in_child(check))
-        release.set()
-        holder.join(10)
+        release()
         """
     )
     assert result == "(0, b\"('v', 'waited')\")"
