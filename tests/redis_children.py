@@ -82,3 +82,21 @@ def send_one(tx: mpsc.redis.Sender[Any], value: Any) -> None:
     """Send one value (on a rendezvous channel: wait until a receiver takes it)."""
     with tx:
         tx.send_timeout(value, WAIT)
+
+
+def recv_parked_before_return(rx: mpsc.redis.Receiver[Any], ready: mpsc.redis.Sender[Any]) -> None:
+    """Receive one value, but stop at the receive's last step before it returns (the value
+    taken, the caller not holding it yet), as a process descheduled there would; report the
+    receiver's lease id and wait to be killed. (Review 2, finding 05.)"""
+    from mpsc.redis import _handles
+
+    leave = _handles.Receiver._leave
+
+    def parked(self: Any, take: Any) -> None:
+        if take.taken:
+            ready.send(self._lease.id)
+            time.sleep(WAIT)
+        leave(self, take)
+
+    _handles.Receiver._leave = parked  # type: ignore[method-assign]
+    rx.recv_timeout(WAIT)

@@ -863,6 +863,73 @@ def test_sigkilled_receiver_loses_nothing(url: str, procs: Any) -> None:
         h.close()
 
 
+@pytest.mark.parametrize("capacity", [2, 0])
+def test_a_bounded_receiver_killed_before_its_receive_returned_loses_nothing(
+    url: str, server: RedisServer, procs: Any, capacity: int
+) -> None:
+    """Review 2, finding 05: a bounded (or rendezvous) receive acknowledged its entry before it
+    returned, so a receiver killed in that round trip lost the value. The child stops at the
+    receive's last step before returning and is SIGKILLed there after its lease was renewed at
+    least once (a renewal acknowledges what was handed out, but not what is being handed out):
+    the survivor gets the value."""
+    tx, rx = mpsc.redis.bounded(url, capacity, lease=0.8)
+    ready_tx, ready_rx = mpsc.redis.channel(url)
+    spare = rx.clone()
+    child = procs.start(children.recv_parked_before_return, rx, ready_tx)
+    rx.close()
+    tx.send_timeout(42, WAIT)
+    lease_id = ready_rx.recv_timeout(WAIT)  # the child took 42 and stopped before returning it
+
+    def score() -> float:
+        return float(server.command("ZSCORE", f"{{{rx.name}}}:mpsc:rx", lease_id) or 0)
+
+    parked_at = score()
+    until(lambda: score() > parked_at)  # its lease thread renewed it while it stood there
+    child.kill()
+    procs.join(child)
+    assert spare.recv_timeout(WAIT) == 42  # claimed once the dead receiver's lease ended
+    tx.close()
+    with pytest.raises(mpsc.RecvError):
+        spare.recv_timeout(WAIT)
+    for h in (spare, ready_tx, ready_rx):
+        h.close()
+
+
+def test_the_room_a_bounded_receive_leaves_appears_without_another_receive(
+    url: str, server: RedisServer
+) -> None:
+    """A bounded receive acknowledges after it returns: by the lease thread within
+    ``ACK_DELAY`` and a round trip when no fetch of the receiver carries it first. A sender
+    blocked on the full channel wakes well before a renewal (a quarter of this 10 s lease)
+    would acknowledge it; ``len()`` here counts the entry gone as soon as the receive
+    returned."""
+    tx, rx = mpsc.redis.bounded(url, 1, lease=10.0)
+    tx.send(1)
+    started = threading.Event()
+    sent_at: list[float] = []
+
+    def blocked_send() -> None:
+        started.set()
+        tx.send_timeout(2, WAIT)
+        sent_at.append(time.monotonic())
+
+    sender = threading.Thread(target=blocked_send)
+    sender.start()
+    assert started.wait(WAIT)
+    until(lambda: b"cmd=blpop" in server.command("CLIENT", "LIST"))  # the sender waits for room
+    received_at = time.monotonic()
+    assert rx.recv_timeout(WAIT) == 1
+    sender.join(WAIT)
+    assert sent_at and sent_at[0] - received_at < 1.0, sent_at
+    assert rx.recv_timeout(WAIT) == 2
+    assert len(rx) == 0 and not tx.is_full()
+    tx.try_send(3)  # the room the receive left, seen by a send of the same process at once
+    assert rx.recv_timeout(WAIT) == 3
+    tx.try_send(4)
+    for h in (tx, rx):
+        h.close()
+
+
 def _stopped(pid: int) -> bool:
     with open(f"/proc/{pid}/stat") as f:
         return f.read().rsplit(")", 1)[1].split()[0] == "T"

@@ -39,8 +39,8 @@ import base64, os, pickle, sys, threading, time
 import mpsc.redis
 from mpsc.redis import _handles, _link
 orig = _link.Link._attempt
-def attempt(self, args, give_up, plain=False):
-    reply = orig(self, args, give_up, plain)
+def attempt(self, args, give_up, *rest):
+    reply = orig(self, args, give_up, *rest)
     if (threading.current_thread() is threading.main_thread() and not isinstance(args, _link.Packed)
             and args[0] == "EVALSHA" and args[1] == _handles._ACK.sha):
         os.write(1, b"acked\n")

@@ -40,20 +40,23 @@ messages (MPMC: each message goes to one receiver, on any machine). Values are p
   ``close()``), so a receiver SIGKILLed mid-batch has the entries it had already returned
   delivered again to another receiver (duplicates). A receiver that has not received for
   ``IDLE`` (10 ms) gives what it fetched and did not hand out back to the other receivers
-  (its lease thread does), so an idle or busy worker withholds nothing from its peers; on a
-  bounded channel each entry is acknowledged right after it is handed out, before it is
-  returned, so that its room appears at once: a receiver whose process dies during that
-  acknowledgement's round trip (after the server applied it, before ``recv`` returned)
-  loses the value — at most once in that window, not at least once (findings/redis2/05).
+  (its lease thread does), so an idle or busy worker withholds nothing from its peers. No
+  entry is acknowledged before the receive that took it has returned (not by the lease
+  thread either), so a receiver killed anywhere before its caller has the value loses
+  nothing. On a bounded channel the acknowledgement (and so the room) follows the return:
+  carried by the receiver's next fetch, else sent by its lease thread ``ACK_DELAY`` (2 ms)
+  later; a ``send``, ``try_send`` or ``len()`` in the receiver's own process acknowledges
+  what its receives returned first, so a receive that returned here makes room for a send
+  here at once (review 2, finding 05).
 * *An interrupt never costs a message* (DESIGN §4.7): a receive hands an entry out in one
   burst without check points; an exception landing (Ctrl-C, a signal handler's) before it
   leaves the entry where it was (buffered, or pending under this handle and re-read by its
-  next receive), one landing after it — during the acknowledgement's round trip, say — lets
-  the call return the value and is raised right after (``mpsc._interrupts.finish``). An
-  interrupted ``close()`` is finished by the lease thread within a quarter lease (its lease
-  ends, its acknowledgements are sent), and ``close()`` from another thread while a receive
-  runs hands out nothing more: an entry is either returned and acknowledged by the close, or
-  left for the other receivers (the receive raises ``ClosedHandleError``).
+  next receive), one landing after it lets the call return the value and is raised right after
+  (``mpsc._interrupts.finish``). An interrupted ``close()`` is finished by the lease thread
+  within a quarter lease (its lease ends, its acknowledgements are sent), and ``close()`` from
+  another thread while a receive runs hands out nothing more: an entry is either returned and
+  acknowledged by the close, or left for the other receivers (the receive raises
+  ``ClosedHandleError``).
 * *A receive that timed out took nothing*: the fetch (a script) is waited for until
   ``GRACE`` past the deadline, and what it fetched is handed out, so ``recv_timeout(0)``
   returns a message that is there. Not covered: a server paused or cut off for ``GRACE``
@@ -80,13 +83,12 @@ messages (MPMC: each message goes to one receiver, on any machine). Values are p
   its announcement back in its last look (if a value was handed to it meanwhile, it returns
   it). When a process dies mid-hand-off: a *receiver* killed after a value was handed to it
   (the sender returned) and before its caller got it: the value stays pending under the
-  dead receiver and another receiver gets it once its lease ends (except when it dies during
-  the acknowledgement's round trip, as on any bounded channel: then the value is lost); a
+  dead receiver and another receiver gets it once its lease ends; a
   *sender* killed while its offer waits: a receiver may still take the offer until the
   sender's lease ends, when it is withdrawn (at most once; the send never returned). A
   rendezvous send costs one round trip when a receiver is announced, else two (post, then
-  the wait that the receiver's fetch ends); a receive two (fetch, acknowledge) when a value is
-  there, plus the wait and a fetch again when not.
+  the wait that the receiver's fetch ends); a receive one (the fetch, which acknowledges the
+  previous receive) when a value is there, plus the wait and a fetch again when not.
 * *Exact bounds*: ``bounded(n)`` never holds more than ``n`` entries (a script checks the
   length before appending; fetched-but-unacknowledged entries count). A sender blocked on a
   full channel waits on ``BLPOP`` of a token list that every acknowledgement pushes to (so it

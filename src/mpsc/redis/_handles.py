@@ -16,10 +16,12 @@ new entries of the consumer group as this handle's consumer, one after a pause a
 many with each fetch; entries of dead receivers, and those given back, are claimed first). A
 handle that has not received for ``IDLE`` gives back what it holds (``_lua.GIVE``, from the
 lease thread), so that its peers get it. Entries stay pending on the server until
-acknowledged: on a bounded channel right after each is handed out (so the room appears at
-once), on an unbounded one with the next fetch or at ``close()`` (one round trip per batch),
-or by the lease thread within a quarter lease. Nothing there: wait with ``XREAD BLOCK`` on
-the stream and the ``ctl`` stream (woken by a send, or by a side going), then fetch again.
+acknowledged -- after the receive returned, never before (a receiver that dies first loses
+nothing: another receiver claims the entry): with the next fetch or at ``close()`` (one round
+trip per batch), on a bounded channel by the lease thread ``ACK_DELAY`` after the return if no
+fetch came first (the room appears then), on an unbounded one within a quarter lease.
+Nothing there: wait with ``XREAD BLOCK`` on the stream and the ``ctl`` stream (woken by a
+send, or by a side going), then fetch again.
 """
 
 from __future__ import annotations
@@ -199,6 +201,8 @@ class _Handle(Generic[T]):
 
     def _peek(self) -> tuple[int, int]:
         lease = self._open()
+        if self._chan.capacity is not None:
+            drive(self._chan.link, _ack_here(self._chan))
         reply = self._call(_PEEK, lease.side)
         if _status(reply) == b"lost":
             return 0, 0
@@ -433,6 +437,7 @@ class Sender(_Handle[T]):
             return values[sent:] if many else values
 
         fast = True  # SEND_FAST first; SEND after it answered 'slow'
+        acked_here = False
         redo = False  # the same chunk again, with the same sequence number
         guarded = True  # with a server-side deadline (``late``)
         chunk: list[bytes] = []
@@ -505,7 +510,13 @@ class Sender(_Handle[T]):
                     continue
                 else:  # pragma: no cover
                     raise AssertionError(f"unexpected reply {reply!r}")
-                # Full (for the rest).
+                # Full (for the rest). What this process's receivers handed out and have not
+                # acknowledged yet (they do it just after returning) is acknowledged first: a
+                # receive that returned here makes room for a send here at once.
+                if not acked_here:
+                    acked_here = True
+                    if (yield from _ack_here(chan)):
+                        continue
                 if once:
                     raise Full(left())
                 if expired(deadline):
@@ -978,6 +989,7 @@ class Receiver(_Handle[T]):
     def _leave(self, take: _Take) -> None:
         """Release the receive lock if ``take`` still holds it. Restartable (an interrupt can
         land only before the burst or after it)."""
+        self._lease.handing = None  # (the value is the caller's now: see Lease.handing)
         with self._guard:
             if self._owner is take:
                 self._owner = None
@@ -985,6 +997,8 @@ class Receiver(_Handle[T]):
         lease = self._lease
         if self._buf and not lease.watched:
             renewer.watch(lease)  # given back if this handle stays idle (an interrupt: next time)
+        if lease.acks and self._chan.capacity is not None:
+            renewer.ack_soon(lease)  # the room a bounded receive left appears soon
 
     def _recv_steps(
         self, take: _Take, deadline: float | None, once: bool, blocking: bool = True
@@ -1067,24 +1081,16 @@ class Receiver(_Handle[T]):
                     if not lease.closed:
                         del self._buf[0]
                         lease.acks += (entry_id,)
+                        lease.handing = entry_id  # (until ``_leave``)
                         self._recent += (entry_id,)
                         take.value = value
                         take.taken = True
                 self._last = time.monotonic()
                 if not take.taken:
                     self._open()  # closed meanwhile: ClosedHandleError
-                if bounded:  # the room appears at once (the value is returned whatever happens)
-                    acks = lease.pending_acks()
-                    try:  # (the value is returned within the call's bound: a try_recv's is GRACE)
-                        reply = yield Step(
-                            fixed(evalsha(_ACK, lease.keys, lease.id, *acks)),
-                            time.monotonic() + GRACE if once else script_deadline,
-                        )
-                    except (ConnectionError, Expired):
-                        pass  # acknowledged later (by the next call, or the lease thread)
-                    else:
-                        if _status(reply) != b"lost":
-                            lease.acked(acks)
+                # Acknowledged after the return (bounded: ``_leave``; the next fetch carries it
+                # if it comes first): until the caller has the value, the entry stays pending
+                # under this receiver, claimed by another if this process dies (finding 05).
                 return value
             acks = lease.pending_acks()
             if self._fetching:
@@ -1355,6 +1361,26 @@ _pickling = threading.local()
 
 _NOT_SENT: Final = (SendError, Full, Timeout, ClosedHandleError, LeaseExpiredError)
 """A send that raised one of these did not enqueue its value (``mpsc.redis``'s guarantees)."""
+
+
+def _ack_here(chan: _Channel) -> Algorithm[bool]:
+    """Acknowledge now what this process's receivers of ``chan`` handed out and have not
+    acknowledged yet (a bounded receive acknowledges just after it returned: ``ack_soon``), so
+    that what a receive here returned is seen gone by a send or ``len()`` here. Whether any
+    was. Failures are left to the receivers' own acknowledgement (both are harmless twice)."""
+    done = False
+    for lease in renewer.unacked(chan.link, chan.keys.name):
+        acks = lease.pending_acks(returned=True)
+        if not acks:
+            continue
+        try:
+            reply = yield Step(fixed(evalsha(_ACK, lease.keys, lease.id, *acks)), time.monotonic() + GRACE)
+        except (ConnectionError, Expired):
+            continue
+        if _status(reply) != b"lost":
+            lease.acked(acks)
+            done = True
+    return done
 
 
 def _chunk(payloads: list[bytes], start: int) -> list[bytes]:

@@ -15,7 +15,10 @@ than real time), so a receiver hands out prefetched entries only before ``valid_
 
 The same thread watches receivers that hold fetched entries: one that has not received for
 ``IDLE`` gives them back to its peers (``Receiver._give_back``), checked every ``IDLE`` while
-any is held.
+any is held; and it acknowledges what bounded receivers handed out, ``ACK_DELAY`` after their
+receive returned (``ack_soon``). The threads that receive wake it through a ``SimpleQueue``
+(one C call, not ``Event.set``, whose Python-level lock an exception landing in it can leave
+held, stopping this thread for good).
 
 Handles collected without ``close()`` are released by this thread; at interpreter exit every
 lease still held is released (best effort, within about a second). A forked child does not
@@ -26,6 +29,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -42,6 +46,13 @@ _ACK: Final = script(_lua.ACK)
 IDLE: Final = 0.01
 """Seconds after which a receiver that has not received gives back what it fetched and did not
 hand out (``_lua.GIVE``, from this thread): other receivers get it (review 2, finding 08)."""
+
+ACK_DELAY: Final = 0.002
+"""Seconds after a bounded receive returned by which this thread acknowledges its entry, unless
+the receiver's next fetch carried the acknowledgement first. A bounded receive returns before
+acknowledging: the entry stays pending under its receiver until the caller has the value, so a
+receiver killed before that loses nothing (review 2, finding 05); the room it leaves appears
+within this delay and a round trip."""
 
 KEEP_LEASES: Final = 10
 KEEP_AT_LEAST: Final = 3600.0
@@ -78,11 +89,13 @@ class Lease:
     ``lanes`` (senders) are the sequence fields of the extra lanes, forgotten at release."""
 
     __slots__ = (
+        "ack_by",
         "acks",
         "acks_lock",
         "closed",
         "done",
         "give_back",
+        "handing",
         "id",
         "keys",
         "lanes",
@@ -108,6 +121,10 @@ class Lease:
         self.valid_until = time.monotonic() + 0.9 * ttl
         self.acks: list[bytes] = []
         self.acks_lock = threading.Lock()
+        self.ack_by = 0.0  # (monotonic) when the lease thread acknowledges ``acks`` (ack_soon)
+        # The entry a receive took and has not returned yet (listed in ``acks``): no other
+        # thread acknowledges it before the caller has it (review 2, finding 05).
+        self.handing: bytes | None = None
         self.lanes: list[str] = []
         # A receiver's idle check (a weak method: True while there is something to give back
         # later), and whether the lease thread watches it (cleared under the receive lock).
@@ -119,11 +136,14 @@ class Lease:
         with self.acks_lock:
             self.acks.append(entry_id)
 
-    def pending_acks(self) -> list[bytes]:
-        """The entries to acknowledge now. They stay listed until a call that acknowledged them
-        confirms it (``acked``): a call that fails, or is interrupted anywhere, loses none of
-        them (acknowledging twice is harmless)."""
+    def pending_acks(self, returned: bool = False) -> list[bytes]:
+        """The entries to acknowledge now (``returned``: but the one a receive is handing out).
+        They stay listed until a call that acknowledged them confirms it (``acked``): a call
+        that fails, or is interrupted anywhere, loses none of them (acknowledging twice is
+        harmless)."""
         with self.acks_lock:
+            if returned and self.handing is not None:
+                return _without(self.acks, {self.handing})
             return list(self.acks)
 
     def acked(self, acks: list[bytes]) -> None:
@@ -176,6 +196,32 @@ def _ttls(leases: dict[str, Lease]) -> list[float]:
     return [lease.ttl for lease in leases.values()]
 
 
+def _earliest(due: dict[str, Lease]) -> float:
+    return min(lease.ack_by for lease in due.values())
+
+
+def _ripe(due: dict[str, Lease], now: float) -> list[Lease]:
+    """The leases whose acknowledgements are due by ``now``, taken out of ``due``."""
+    ripe = [lease for lease in due.values() if lease.ack_by <= now]
+    for lease in ripe:
+        del due[lease.id]
+    return ripe
+
+
+def _unacked(leases: dict[str, Lease], name: str) -> list[Lease]:
+    # (``handing`` is filtered by ``pending_acks(returned=True)``)
+    return [x for x in leases.values() if x.side == "rx" and x.acks and x.keys.name == name and not x.closed]
+
+
+def _drain(wake: queue.SimpleQueue[None]) -> None:
+    """Empty the lease thread's wake-up queue (each wake-up is one item)."""
+    while True:
+        try:
+            wake.get_nowait()
+        except queue.Empty:
+            return
+
+
 def _sorted_out(leases: dict[str, Lease]) -> tuple[list[Lease], dict[tuple[int, str], list[Lease]]]:
     """The leases whose close() was interrupted midway (finished by the renewal thread), and the
     live ones grouped by server and channel (one renewal each)."""
@@ -192,12 +238,13 @@ def _sorted_out(leases: dict[str, Lease]) -> tuple[list[Lease], dict[tuple[int, 
 class _Renewer:
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.wake = threading.Event()
+        self.wake: queue.SimpleQueue[None] = queue.SimpleQueue()
         self.leases: dict[str, Lease] = {}
         self.released: list[Lease] = []
         self.thread: threading.Thread | None = None
         self.period = 1.0  # of the thread's current sleep
         self.watched: dict[str, Lease] = {}  # receivers holding fetched entries
+        self.due: dict[str, Lease] = {}  # receivers with acknowledgements due (ack_soon)
 
     def add(self, lease: Lease) -> None:
         with self.lock:
@@ -208,7 +255,7 @@ class _Renewer:
             elif lease.ttl / 4 < self.period:
                 # The thread sleeps longer than this lease allows (it had none this short, or
                 # none at all: a whole second): it wakes now and sleeps by this lease from now on.
-                self.wake.set()
+                self.wake.put(None)
 
     def drop(self, lease: Lease) -> None:
         with self.lock:
@@ -222,13 +269,28 @@ class _Renewer:
         with self.lock:
             self.watched[lease.id] = lease
             lease.watched = True
-        self.wake.set()
+        self.wake.put(None)
+
+    def ack_soon(self, lease: Lease) -> None:
+        """A bounded receive returned what ``lease`` has not acknowledged: acknowledged from
+        this thread ``ACK_DELAY`` from now, unless the receiver's next fetch carries it first
+        (each call moves the instant on: a receiver receiving in a loop is not doubled). The
+        thread is woken only when nothing else was due (it wakes for that within the delay);
+        the wake is put inside the lock, with no check point after the listing: an exception
+        landing cannot leave a lease listed with the thread asleep past it."""
+        ack_by = time.monotonic() + ACK_DELAY
+        with self.lock:
+            lease.ack_by = ack_by
+            wake = not self.due
+            self.due[lease.id] = lease
+            if wake:
+                self.wake.put(None)
 
     def collected(self, lease: Lease) -> None:
         """From a handle's finalizer: release its lease from this thread (no I/O there)."""
         with self.lock:
             self.released.append(lease)
-        self.wake.set()
+        self.wake.put(None)
 
     def _run(self) -> None:
         renewed = time.monotonic()
@@ -237,22 +299,45 @@ class _Renewer:
                 ttls = _ttls(self.leases)
                 period = self.period = max(0.02, min(ttls) / 4) if ttls else 1.0
                 watching = bool(self.watched)
-            wait = renewed + period - time.monotonic()
+                ack_by = _earliest(self.due) if self.due else None
+            now = time.monotonic()
+            wait = renewed + period - now
             if watching:
                 wait = min(wait, IDLE)
+            if ack_by is not None:
+                wait = min(wait, ack_by - now)
             if wait > 0:
-                self.wake.wait(wait)
-            self.wake.clear()
+                try:
+                    self.wake.get(timeout=wait)
+                except queue.Empty:
+                    pass
+            _drain(self.wake)
             with self.lock:
                 released, self.released = self.released, []
             for lease in released:
                 lease.release(1.0)
+            if self.due:
+                self.ack_due()
             if self.watched:
                 self.give_back_idle()
             # (A wake for a shorter lease shortens ``period``: renewed now if it is due.)
             if released or time.monotonic() >= renewed + self.period:
                 renewed = time.monotonic()
                 self.renew_all()
+
+    def unacked(self, name: str) -> list[Lease]:
+        """This process's receivers of channel ``name`` (on this server) that handed out
+        entries not acknowledged yet."""
+        with self.lock:
+            return _unacked(self.leases, name)
+
+    def ack_due(self) -> None:
+        """Acknowledge what bounded receivers handed out ``ACK_DELAY`` ago (``ack_soon``)."""
+        with self.lock:
+            ripe = _ripe(self.due, time.monotonic())
+        for lease in ripe:
+            if lease.acks and not lease.closed and not lease.lost:
+                self.flush(lease)
 
     def give_back_idle(self) -> None:
         """Let each watched receiver give back what it holds once idle (``Receiver._give_back``)."""
@@ -303,7 +388,9 @@ class _Renewer:
         """Acknowledge what an idle receiver handed out (so that a receiver that stopped
         receiving does not hold other receivers' RecvError, nor has them redelivered if it dies
         later)."""
-        acks = lease.pending_acks()
+        acks = lease.pending_acks(returned=True)
+        if not acks:
+            return
         try:
             reply = lease.link.call(
                 fixed(evalsha(_ACK, lease.keys, lease.id, *acks)), time.monotonic() + lease.ttl / 2
@@ -326,12 +413,13 @@ class _Renewer:
     def forked(self) -> None:
         # The child holds none of the parent's leases (its handles refuse to work, by pid).
         self.lock = threading.Lock()
-        self.wake = threading.Event()
+        self.wake = queue.SimpleQueue()
         self.leases = {}
         self.released = []
         self.thread = None
         self.period = 1.0
         self.watched = {}
+        self.due = {}
 
 
 class _Renewers:
@@ -360,6 +448,12 @@ class _Renewers:
 
     def watch(self, lease: Lease) -> None:
         self.of(lease.link).watch(lease)
+
+    def ack_soon(self, lease: Lease) -> None:
+        self.of(lease.link).ack_soon(lease)
+
+    def unacked(self, link: Link, name: str) -> list[Lease]:
+        return self.of(link).unacked(name)
 
     def at_exit(self) -> None:
         with self.lock:
