@@ -26,6 +26,8 @@ send, or by a side going), then fetch again.
 
 from __future__ import annotations
 
+import functools
+import os
 import pickle
 import sys
 import threading
@@ -136,7 +138,7 @@ class _Handle(Generic[T]):
                 "this handle is closed: close() (or the end of its with-block) released it; "
                 "clone() a handle first to keep using the channel"
             )
-        if lease.pid != _getpid():
+        if lease.pid != os.getpid():
             raise ClosedHandleError(
                 "this mpsc.redis handle was inherited through fork(); pickle a handle (or pass it to "
                 "the child as a multiprocessing argument under spawn/forkserver) to use it there"
@@ -293,12 +295,6 @@ class _Handle(Generic[T]):
     def __repr__(self) -> str:
         state = "closed" if self._lease.closed else "lost" if self._lease.lost else "open"
         return f"<mpsc.redis.{type(self).__name__} {self.name!r} at {self._chan.link.public} ({state})>"
-
-
-def _getpid() -> int:
-    import os
-
-    return os.getpid()
 
 
 def _rebuild(
@@ -873,6 +869,7 @@ class Receiver(_Handle[T]):
         "_batch",
         "_buf",
         "_ended",
+        "_fetch_head",
         "_fetching",
         "_guard",
         "_last",
@@ -905,6 +902,9 @@ class Receiver(_Handle[T]):
         # holds (from the lease thread), and its next fetch starts small again.
         self._last = -float("inf")
         self._lease.give_back = weakref.WeakMethod(self._give_back)
+        # The part of a fetch's command that never changes, encoded once (``_resp``).
+        keys = self._lease.keys.all
+        self._fetch_head = _resp.encode("EVALSHA", _RECV.sha, len(keys), *keys, self._lease.id)
 
     def _give_back(self) -> bool:
         """From the lease thread, every ``IDLE`` while this handle holds fetched entries: once it
@@ -1000,6 +1000,47 @@ class Receiver(_Handle[T]):
         if lease.acks and self._chan.capacity is not None:
             renewer.ack_soon(lease)  # the room a bounded receive left appears soon
 
+    def _hand_out(self, take: _Take, loads: Callable[[bytes], Any]) -> T:
+        """Hand out the first buffered entry, unpickled by ``loads``. The entry stays first in
+        the buffer until it is taken, and is taken in one burst under ``acks_lock`` (no check
+        point: an exception landing (Ctrl-C) lands before it, and nothing was taken, or after
+        it, and the value is returned with the exception raised right after:
+        ``Receiver._recv``). Under the same lock ``close()`` marks the lease closed: an entry is
+        either handed out before (and acknowledged by the close) or not at all. It is
+        acknowledged after the return (a bounded one: ``_leave``; the next fetch carries it if
+        it comes first): until the caller has the value, the entry stays pending under this
+        receiver, claimed by another if this process dies (review 2, finding 05).
+
+        Raises what ``loads`` raises: ``Expired`` or a ``ChannelError`` (a handle inside could
+        not be adopted) with nothing taken; any other exception with the entry consumed."""
+        lease = self._lease
+        entry_id, payload = self._buf[0]
+        try:
+            value: T = loads(payload)
+        except (Expired, ChannelError):
+            self._open()
+            raise
+        except Exception:
+            with lease.acks_lock:
+                if not lease.closed:
+                    del self._buf[0]
+                    lease.acks += (entry_id,)
+                    self._recent += (entry_id,)
+            self._open()
+            raise  # (the entry is consumed, as documented)
+        with lease.acks_lock:
+            if not lease.closed:
+                del self._buf[0]
+                lease.acks += (entry_id,)
+                lease.handing = entry_id  # (until ``_leave``)
+                self._recent += (entry_id,)
+                take.value = value
+                take.taken = True
+        self._last = time.monotonic()
+        if not take.taken:
+            self._open()  # closed meanwhile: ClosedHandleError
+        return value
+
     def _recv_steps(
         self, take: _Take, deadline: float | None, once: bool, blocking: bool = True
     ) -> Algorithm[T]:
@@ -1014,6 +1055,8 @@ class Receiver(_Handle[T]):
         # The fetch is a script: once sent, its reply is waited for GRACE past the deadline (it
         # counts: what it fetched is handed out rather than left pending under this handle).
         script_deadline = None if deadline is None else deadline + GRACE
+        head = self._fetch_head
+        head_args = 4 + len(lease.keys.all)
         while True:
             if self._ended:
                 raise RecvError()
@@ -1040,24 +1083,18 @@ class Receiver(_Handle[T]):
                     lease.acked(acks)
                     lease.renewed(sent_at)
                     continue
-                # The hand-out. The entry stays first in the buffer until it is taken, and is
-                # taken in one burst under ``acks_lock`` (no check point: an exception landing
-                # (Ctrl-C) lands before it, and nothing was taken, or after it, and the value is
-                # returned with the exception raised right after: ``Receiver._recv``). Under
-                # the same lock ``close()`` marks the lease closed: an entry is either handed
-                # out before (and acknowledged by the close) or not at all.
-                entry_id, payload = self._buf[0]
+                payload = self._buf[0][1]
+                if _REBUILD not in payload:  # (no handle inside: the hot path)
+                    loads: Callable[[bytes], Any] = pickle.loads
+                elif script_deadline is not None:
+                    loads = functools.partial(_loads, deadline=script_deadline)
+                elif once or not blocking:  # (an async receive blocks its loop for the adopts)
+                    loads = functools.partial(_loads, deadline=time.monotonic() + GRACE)
+                else:
+                    loads = functools.partial(_loads, deadline=None)
                 try:
-                    if _REBUILD not in payload:  # (no handle inside: the hot path)
-                        value: T = pickle.loads(payload)
-                    elif script_deadline is not None:
-                        value = _loads(payload, script_deadline)
-                    elif once or not blocking:  # (an async receive blocks its loop for the adopts)
-                        value = _loads(payload, time.monotonic() + GRACE)
-                    else:
-                        value = _loads(payload, None)
+                    return self._hand_out(take, loads)
                 except Expired:  # a handle's server did not answer in time: nothing was taken
-                    self._open()
                     if once:
                         raise EmptyAt((b"$", b"$")) from None
                     if deadline is not None:
@@ -1066,32 +1103,6 @@ class Receiver(_Handle[T]):
                         "the Redis server of a handle in the message did not answer within GRACE; "
                         "nothing was taken"
                     ) from None
-                except ChannelError:  # (the adopt of a handle inside it) nothing was taken
-                    self._open()
-                    raise
-                except Exception:
-                    with lease.acks_lock:
-                        if not lease.closed:
-                            del self._buf[0]
-                            lease.acks += (entry_id,)
-                            self._recent += (entry_id,)
-                    self._open()
-                    raise  # (the entry is consumed, as documented)
-                with lease.acks_lock:
-                    if not lease.closed:
-                        del self._buf[0]
-                        lease.acks += (entry_id,)
-                        lease.handing = entry_id  # (until ``_leave``)
-                        self._recent += (entry_id,)
-                        take.value = value
-                        take.taken = True
-                self._last = time.monotonic()
-                if not take.taken:
-                    self._open()  # closed meanwhile: ClosedHandleError
-                # Acknowledged after the return (bounded: ``_leave``; the next fetch carries it
-                # if it comes first): until the caller has the value, the entry stays pending
-                # under this receiver, claimed by another if this process dies (finding 05).
-                return value
             acks = lease.pending_acks()
             if self._fetching:
                 self._batch = max(1, self._batch // 2)
@@ -1115,11 +1126,11 @@ class Receiver(_Handle[T]):
                 again: bool = read_orphans,
                 count: int = count,
                 announce: int = announce,
-            ) -> list[Any]:
+            ) -> Packed:
                 # A retried attempt re-reads this consumer's pending entries: the lost reply
                 # may have carried some.
                 again_flag = "1" if again or attempt else "0"
-                return evalsha(_RECV, lease.keys, lease.id, count, again_flag, announce, *acks)
+                return Packed(_resp.command(head_args, head, count, again_flag, announce, *acks), _RECV)
 
             sent_at = time.monotonic()
             try:
@@ -1197,7 +1208,16 @@ class Receiver(_Handle[T]):
                 raise EmptyAt((b"$", b"$"))
             raise Timeout()
         try:
-            value = drive(self._chan.link, self._recv_steps(take, deadline, once))
+            buf = self._buf
+            if (
+                buf
+                and _REBUILD not in buf[0][1]
+                and not self._ended
+                and time.monotonic() < self._lease.valid_until
+            ):  # (what ``_recv_steps`` would do first, without its machinery: the hot path)
+                value = self._hand_out(take, pickle.loads)
+            else:
+                value = drive(self._chan.link, self._recv_steps(take, deadline, once))
             self._leave(take)
             return value
         except BaseException as exc:
