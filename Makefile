@@ -74,9 +74,9 @@ asan: $(VENV)/.installed
 # in fresh venvs, on a machine without a C compiler (CC=false: the build of the extension fails,
 # the pure-Python package installs and works) and with one, each passing tests against it.
 # The suite run against each installed sdist is a part of it that touches every module (the
+# thread channels, select, asyncio, and through the examples the process and Redis flavours; the
 # whole suite runs on every interpreter anyway): MPSC_PACKAGING_TESTS=tests for all of it.
-MPSC_PACKAGING_TESTS ?= tests/test_api.py tests/test_ported.py tests/test_select.py \
-	tests/test_async.py tests/test_process.py tests/test_redis.py tests/test_examples.py
+MPSC_PACKAGING_TESTS ?= tests/test_api.py tests/test_select.py tests/test_examples.py
 packaging: $(VENV)/.installed
 	$(PY) -m pip install -q $$($(EXTRA) packaging)
 	MPSC_PACKAGING_TESTS="$(MPSC_PACKAGING_TESTS)" \
