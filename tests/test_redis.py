@@ -1620,6 +1620,33 @@ def test_keys_deleted_when_both_sides_close(url: str, server: RedisServer) -> No
     assert keys_of(server, "hygiene-a") == []
 
 
+def test_acknowledged_entries_leave_the_stream_and_pending_ones_stay(url: str, server: RedisServer) -> None:
+    """Acknowledged entries are taken out of the stream (a trim from its head up to the first
+    entry still pending, the others one by one): what another receiver holds pending stays,
+    and the stream's length is exactly what is pending or unread."""
+    tx, rx = mpsc.redis.channel(url, lease=10.0)  # (its renewals would acknowledge rx's entry)
+    other = rx.clone()
+    stream = rx.name
+    tx.send_many(range(20))
+    assert rx.recv_timeout(WAIT) == 0  # rx fetched one entry (after a pause) and handed it out
+    got = [other.recv_timeout(WAIT) for _ in range(19)]
+    assert got == list(range(1, 20))
+    with pytest.raises(mpsc.Empty):
+        other.try_recv()  # (its fetch acknowledges what it handed out)
+    assert int(server.command("XLEN", stream)) == 1  # rx's entry, before all the others
+    pending = server.command("XPENDING", stream, "rx")
+    assert pending["pending"] == 1
+    tx.send_many(range(20, 25))
+    assert [other.recv_timeout(WAIT) for _ in range(5)] == list(range(20, 25))
+    with pytest.raises(mpsc.Empty):
+        other.try_recv()
+    assert int(server.command("XLEN", stream)) == 1
+    rx.close()  # acknowledges its entry: nothing is left
+    assert int(server.command("XLEN", stream)) == 0
+    for h in (tx, other):
+        h.close()
+
+
 def test_keys_of_abandoned_channel_expire(url: str, server: RedisServer, procs: Any) -> None:
     tx, rx = mpsc.redis.channel(url, "hygiene-b", lease=0.5)
     ready_tx, ready_rx = mpsc.redis.channel(url)

@@ -219,12 +219,46 @@ local function prune_rx()
   if not RXG and redis.call('ZCARD', RX) == 0 then rx_gone() end
 end
 
+-- Stream ids ('ms-seq', auto: increasing) as numbers, compared.
+local function id_parts(id)
+  local ms, seq = string.match(id, '^(%d+)-(%d+)$')
+  return tonumber(ms), tonumber(seq)
+end
+local function id_before(a, b)
+  local am, as = id_parts(a)
+  local bm, bs = id_parts(b)
+  return am < bm or (am == bm and as < bs)
+end
+
+-- Acknowledge ARGV[first..] and take them out of the stream. Entries are delivered in id order,
+-- so every entry up to the latest acknowledged one was delivered, and those of them not pending
+-- are acknowledged: those before the first pending entry go by one trim from the head of the
+-- stream (XTRIM MINID, exact: the length stays the count the bound checks); the others one by
+-- one (XDEL, which seeks each in its node: the costlier way).
 local function ack(first)
   if RXG or #ARGV < first then return end
   local ids = {}
-  for i = first, #ARGV do ids[#ids + 1] = ARGV[i] end
+  local top = ARGV[first]
+  for i = first, #ARGV do
+    ids[#ids + 1] = ARGV[i]
+    if id_before(top, ARGV[i]) then top = ARGV[i] end
+  end
   redis.call('XACK', S, 'rx', unpack(ids))
-  wake_senders(redis.call('XDEL', S, unpack(ids)))
+  local low = redis.call('XPENDING', S, 'rx')[2]
+  local bound
+  local later = {}
+  if low and not id_before(top, low) then
+    bound = low
+    for _, id in ipairs(ids) do
+      if not id_before(id, low) then later[#later + 1] = id end
+    end
+  else
+    local ms, seq = id_parts(top)
+    bound = string.format('%d-%d', ms, seq + 1)
+  end
+  local gone = redis.call('XTRIM', S, 'MINID', bound)
+  if #later > 0 then gone = gone + redis.call('XDEL', S, unpack(later)) end
+  wake_senders(gone)
   -- After the last sender went, receivers waiting for others' pending entries re-check.
   if TXG then wake_receivers('ack') end
 end
