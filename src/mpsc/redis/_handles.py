@@ -27,6 +27,7 @@ send, or by a side going), then fetch again.
 from __future__ import annotations
 
 import functools
+import itertools
 import os
 import pickle
 import sys
@@ -1150,17 +1151,17 @@ class Receiver(_Handle[T]):
             lease.acked(acks)
             if status == b"ok":
                 lease.renewed(sent_at)
-                items = reply[2]
+                entries = _entries(reply[2], reply[3], reply[4])
                 fresh = []
-                for entry_id, payload in zip(items[::2], items[1::2], strict=True):
-                    if entry_id in self._recent:
-                        lease.handed(entry_id)  # handed out already: acknowledged again, not again
+                for entry in entries:
+                    if entry[0] in self._recent:
+                        lease.handed(entry[0])  # handed out already: acknowledged again, not again
                     else:
-                        fresh.append((entry_id, payload))
+                        fresh.append(entry)
                 # A burst: until it, ``_orphans`` says to re-read them. A full reply may have
                 # left more of this consumer's pending entries: the next fetch re-reads first.
                 self._buf += fresh
-                self._orphans = len(items) >= 2 * count or len(reply) > 3  # (or cut by size)
+                self._orphans = len(entries) >= count or len(reply) > 5  # (or cut by size)
                 self._fetching = False
                 self._batch = min(BATCH, 2 * self._batch)
                 continue
@@ -1381,6 +1382,12 @@ _pickling = threading.local()
 
 _NOT_SENT: Final = (SendError, Full, Timeout, ClosedHandleError, LeaseExpiredError)
 """A send that raised one of these did not enqueue its value (``mpsc.redis``'s guarantees)."""
+
+
+def _entries(ids: bytes, lengths: bytes, payloads: bytes) -> list[tuple[bytes, bytes]]:
+    """A fetch's entries, (id, payload) each, from its reply's three strings (``_lua.RECV``)."""
+    ends = list(itertools.accumulate(map(int, lengths.split(b","))))
+    return list(zip(ids.split(b" "), map(payloads.__getitem__, map(slice, [0, *ends], ends)), strict=True))
 
 
 def _ack_here(chan: _Channel) -> Algorithm[bool]:

@@ -364,8 +364,9 @@ local CAP = tonumber(v[5])
 # entries first (after a call whose reply was lost; on a rendezvous channel, what a sender handed
 # it), the announcement (rendezvous: ms this receiver will wait, announced in WAIT for senders to
 # hand it a value; 0 takes an announcement back), then the ids to acknowledge (and delete).
-# Reply: NOW, 'ok', {id, payload, ...}[, 'more': cut at about 4 MB, more are pending under this
-# consumer] | NOW, 'empty', last stream id, last ctl id | 'disc' | 'lost'.
+# Reply: NOW, 'ok', ids (space-separated), payload lengths (comma-separated), the payloads end to
+# end[, 'more': cut at about 4 MB, more are pending under this consumer] | NOW, 'empty', last
+# stream id, last ctl id | 'disc' | 'lost'.
 RECV: Final = (
     _OOM_OK
     + _PRELUDE
@@ -377,13 +378,17 @@ if not mine(RX, me) or RXG then return {NOW, 'lost'} end
 ack(5)
 prune_tx()
 prune_rx()
-local out = {}
+-- What is fetched: ids, payload lengths and payloads, replied as three strings (a reply of two
+-- bulk strings per entry costs the client more to parse than the server to make).
+local ids, lens, pays = {}, {}, {}
+local function put(id, payload)
+  ids[#ids + 1] = id
+  lens[#lens + 1] = #payload
+  pays[#pays + 1] = payload
+end
 local function take(entries)
   for _, e in ipairs(entries) do
-    if e and e[2] then
-      out[#out + 1] = e[1]
-      out[#out + 1] = e[2][2]
-    end
+    if e and e[2] then put(e[1], e[2][2]) end
   end
 end
 -- Read this consumer's pending entries (from = '0') or new ones ('>'), in chunks of 1, 2, 4, ...
@@ -392,8 +397,8 @@ end
 local bytes = 0
 local function read(from)
   local n, last = 1, from
-  while #out < 2 * count and bytes < FETCH_BYTES do
-    local k = math.min(n, count - #out / 2)
+  while #ids < count and bytes < FETCH_BYTES do
+    local k = math.min(n, count - #ids)
     local r = redis.call('XREADGROUP', 'GROUP', 'rx', me, 'COUNT', k, 'STREAMS', S, last)
     if not r then return end
     local es = r[1][2]
@@ -416,8 +421,7 @@ local function read(from)
         end
       end
       if e and e[2] and not expired then
-        out[#out + 1] = e[1]
-        out[#out + 1] = e[2][2]
+        put(e[1], e[2][2])
         bytes = bytes + #e[2][2]
       end
       if from ~= '>' then last = e[1] end
@@ -427,14 +431,14 @@ local function read(from)
   end
 end
 if ARGV[3] == '1' then read('0') end
-if #out == 0 and DEAD then
+if #ids == 0 and DEAD then
   local left = false
   local sum = redis.call('XPENDING', S, 'rx')
   if sum[4] then
     for _, cc in ipairs(sum[4]) do
       local c = cc[1]
       if c ~= me and not live(RX, c) then
-        if #out >= 2 * count then
+        if #ids >= count then
           left = true
         else
           local p = redis.call('XPENDING', S, 'rx', '-', '+', count, c)
@@ -452,9 +456,9 @@ if #out == 0 and DEAD then
     redis.call('HDEL', M, 'dead')
   end
 end
-if #out == 0 then read('>') end
+if #ids == 0 then read('>') end
 if CAP < 0 then
-  if #out == 0 and announce > 0 and not TXG then
+  if #ids == 0 and announce > 0 and not TXG then
     redis.call('ZADD', WAIT, CLOCK + announce, me)
     redis.call('PEXPIRE', WAIT, KEEP)
     -- a token for a select whose send waits for a receiver to announce itself
@@ -465,21 +469,27 @@ if CAP < 0 then
     redis.call('ZREM', WAIT, me)
   end
 end
-if #out > 2 then
+local function fetched(n)
+  return table.concat(ids, ' ', 1, n), table.concat(lens, ',', 1, n), table.concat(pays, '', 1, n)
+end
+if #ids > 1 then
   -- A reply carries at most about FETCH_BYTES of payloads (at least one entry): what is cut
   -- off stays pending under this consumer, and 'more' tells it to re-read them next.
   local bytes, keep = 0, 0
-  for i = 2, #out, 2 do
-    bytes = bytes + #out[i]
+  for i = 1, #ids do
+    bytes = bytes + lens[i]
     keep = i
     if bytes >= FETCH_BYTES then break end
   end
-  if keep < #out then
-    for i = #out, keep + 1, -1 do out[i] = nil end
-    return {NOW, 'ok', out, 'more'}
+  if keep < #ids then
+    local i, l, p = fetched(keep)
+    return {NOW, 'ok', i, l, p, 'more'}
   end
 end
-if #out > 0 then return {NOW, 'ok', out} end
+if #ids > 0 then
+  local i, l, p = fetched(#ids)
+  return {NOW, 'ok', i, l, p}
+end
 -- Disconnected once the last sender went and no entry is left anywhere: none new, none
 -- pending with another receiver (which could still die and leave it to be claimed here).
 if TXG and tonumber(redis.call('XPENDING', S, 'rx')[1]) == 0 then return {NOW, 'disc'} end
