@@ -102,5 +102,5 @@ rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 1
 for r in range(rounds):
     for cap in (2, 0, "u", 1):
         for mode in ("recv", "timeout"):
-            ok &= run(srv, cap, 1500, 12, mode, r * 100 + hash(str(cap)) % 50)
+            ok &= run(srv, cap, 1500, int(os.environ.get("KILLS", "12")), mode, r * 100 + hash(str(cap)) % 50)
 sys.exit(0 if ok else 1)
