@@ -15,16 +15,27 @@ tx.close()
 for i in range(n):
     line = sys.stdin.readline()
     if not line: break
-    v = rx.recv()
+    mode = sys.argv[5]
+    if mode == "recv": v = rx.recv()
+    elif mode == "async":
+        import asyncio; v = asyncio.run(rx.recv_async())
+    elif mode == "select":
+        import mpsc; t2, r2 = mpsc.channel(); i, v = mpsc.select(r2, rx)
+    elif mode == "try":
+        import mpsc
+        while True:
+            try: v = rx.try_recv(); break
+            except mpsc.Empty: time.sleep(0.001)
+    elif mode == "timeout": v = rx.recv_timeout(5)
     sys.stdout.write(f"{time.monotonic()} {v}\n"); sys.stdout.flush()
     time.sleep(float(line))  # idle
 rx.close()
 '''
 worst = []
-for cap in (1, 3):
-    name = f"wake{cap}"
+for cap, mode in [(1, m) for m in ("recv", "async", "select", "try", "timeout")] + [(3, "recv")]:
+    name = f"wake{cap}{mode}"
     tx, rx0 = mpsc.redis.bounded(url, cap, name=name)
-    p = subprocess.Popen([sys.executable, "-c", CHILD, url, name, str(cap), "30"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    p = subprocess.Popen([sys.executable, "-c", CHILD, url, name, str(cap), "30", mode], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     time.sleep(0.5)
     rx0.close()
     for i in range(cap):
@@ -43,7 +54,7 @@ for cap in (1, 3):
             print("XLEN", xlen, "> cap", cap)
         time.sleep(0.05)
     p.stdin.close(); p.wait(10)
-    print(f"cap={cap}: wake after child's recv: median {statistics.median(lat)*1000:.1f} ms, max {max(lat)*1000:.1f} ms")
+    print(f"cap={cap} mode={mode}: wake after child's recv: median {statistics.median(lat)*1000:.1f} ms, max {max(lat)*1000:.1f} ms")
     worst.append(max(lat))
     tx.close()
 sys.exit(1 if max(worst) > 0.1 else 0)
