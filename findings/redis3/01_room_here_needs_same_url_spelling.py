@@ -22,10 +22,10 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _srv import server  # noqa: E402
+from _srv import server
 
-import mpsc  # noqa: E402
-import mpsc.redis  # noqa: E402
+import mpsc
+import mpsc.redis
 
 srv = server(persist=False)
 P = srv.port
@@ -53,11 +53,17 @@ def trial(url_tx: str, url_rx: str, name: str) -> tuple[int, int]:
 
 
 same = trial(f"redis://127.0.0.1:{P}/0", f"redis://127.0.0.1:{P}/0", "jobs-same")
-print(f"same URL string:   of 20, send_timeout(v, 0) Timeout {same[0]}, len() counting the received entry {same[1]}")
+print(
+    f"same URL string:   of 20, send_timeout(v, 0) Timeout {same[0]}, len() counting the received entry {same[1]}"
+)
 other = trial(f"redis://127.0.0.1:{P}/0", f"redis://127.0.0.1:{P}", "jobs-other")
-print(f"'/0' vs no path:   of 20, send_timeout(v, 0) Timeout {other[0]}, len() counting the received entry {other[1]}")
+print(
+    f"'/0' vs no path:   of 20, send_timeout(v, 0) Timeout {other[0]}, len() counting the received entry {other[1]}"
+)
 other2 = trial(f"redis://127.0.0.1:{P}/0", f"redis://localhost:{P}/0", "jobs-other2")
-print(f"127.0.0.1 vs localhost: of 20, send_timeout(v, 0) Timeout {other2[0]}, len() counting the received entry {other2[1]}")
+print(
+    f"127.0.0.1 vs localhost: of 20, send_timeout(v, 0) Timeout {other2[0]}, len() counting the received entry {other2[1]}"
+)
 if same != (0, 0):
     print("control failed: the promise does not hold even with one URL string")
     sys.exit(1)

@@ -24,10 +24,10 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _srv import server  # noqa: E402
+from _srv import server
 
-import mpsc  # noqa: E402
-import mpsc.redis  # noqa: E402
+import mpsc
+import mpsc.redis
 
 srv = server(persist=False)
 tx0, rx0 = mpsc.redis.channel(srv.url)  # keeps both sides alive
@@ -43,7 +43,7 @@ for trial in range(200):
         for _ in range(10_000):
             try:
                 made = h.clone() if op == "clone" else pickle.dumps(h)
-            except BaseException as exc:  # noqa: BLE001
+            except BaseException as exc:
                 seen.append(exc)
                 return
             if op == "clone":

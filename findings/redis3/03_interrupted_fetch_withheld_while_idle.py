@@ -76,7 +76,9 @@ try:
     v = r2.recv_timeout(3)
     print("r2 got", v)
 except mpsc.Timeout:
-    bad.append(f"r2.recv_timeout(3) raised Timeout after {time.monotonic() - t0:.1f} s (r1 idle, holding the entry)")
+    bad.append(
+        f"r2.recv_timeout(3) raised Timeout after {time.monotonic() - t0:.1f} s (r1 idle, holding the entry)"
+    )
 try:
     tx.send_timeout("x", 1)
     print("a send found room")

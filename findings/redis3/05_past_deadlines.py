@@ -27,10 +27,10 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _srv import server  # noqa: E402
+from _srv import server
 
-import mpsc  # noqa: E402
-import mpsc.redis  # noqa: E402
+import mpsc
+import mpsc.redis
 
 srv = server(persist=False)
 bad = []
@@ -42,14 +42,16 @@ for flavour, make in (("thread", lambda: mpsc.bounded(2)), ("redis", lambda: mps
         try:
             tx.send_deadline("more", when())
             s = "sent"
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:
             s = f"{type(exc).__name__}: {exc}"
         try:
             r = f"returned {rx.recv_deadline(when())!r}"
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:
             r = f"{type(exc).__name__}: {exc}"
         label = "monotonic() - 1" if d == "past" else repr(d)
-        print(f"{flavour:6} send_deadline(v, {label}): {s};  recv_deadline({label}) with a message there: {r}")
+        print(
+            f"{flavour:6} send_deadline(v, {label}): {s};  recv_deadline({label}) with a message there: {r}"
+        )
         if flavour == "redis" and (s != "sent" or not r.startswith("returned")):
             bad.append((label, s, r))
         tx.close()

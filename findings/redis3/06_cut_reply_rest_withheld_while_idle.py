@@ -28,10 +28,10 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _srv import server  # noqa: E402
+from _srv import server
 
-import mpsc  # noqa: E402
-import mpsc.redis  # noqa: E402
+import mpsc
+import mpsc.redis
 
 srv = server(persist=False)
 tx, r1 = mpsc.redis.channel(srv.url)

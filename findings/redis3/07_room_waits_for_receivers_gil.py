@@ -26,9 +26,9 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _srv import server  # noqa: E402
+from _srv import server
 
-import mpsc.redis  # noqa: E402
+import mpsc.redis
 
 CHILD = r"""
 import sys, time, mpsc.redis
@@ -53,7 +53,10 @@ for work in ("sleep", "gil"):
     name = f"jobs-{work}"
     tx, rx0 = mpsc.redis.bounded(srv.url, 1, name=name)
     p = subprocess.Popen(
-        [sys.executable, "-c", CHILD, srv.url, name, work], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", CHILD, srv.url, name, work],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     time.sleep(1.5)
     rx0.close()
@@ -71,6 +74,8 @@ for work in ("sleep", "gil"):
     tx.close()
     p.wait(20)
     result[work] = lat
-    print(f"child {'sleeps' if work == 'sleep' else 'runs a 0.8 s GIL-holding call'} after its receive: "
-          f"the blocked send returned {', '.join(f'{x * 1000:.0f}' for x in lat)} ms after the receive returned")
+    print(
+        f"child {'sleeps' if work == 'sleep' else 'runs a 0.8 s GIL-holding call'} after its receive: "
+        f"the blocked send returned {', '.join(f'{x * 1000:.0f}' for x in lat)} ms after the receive returned"
+    )
 sys.exit(1 if max(result["gil"]) > 0.1 else 0)

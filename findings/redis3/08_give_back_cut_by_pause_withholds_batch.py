@@ -27,10 +27,10 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _srv import server  # noqa: E402
+from _srv import server
 
-import mpsc  # noqa: E402
-import mpsc.redis  # noqa: E402
+import mpsc
+import mpsc.redis
 
 srv = server(persist=False)
 tx, r1 = mpsc.redis.channel(srv.url)
@@ -43,7 +43,9 @@ srv.pause()
 time.sleep(0.8)
 srv.resume()
 time.sleep(0.2)
-print(f"after a 0.8 s server stall: r1 buffers {len(r1._buf)}, XPENDING {srv.command('XPENDING', r1.name, 'rx')}")
+print(
+    f"after a 0.8 s server stall: r1 buffers {len(r1._buf)}, XPENDING {srv.command('XPENDING', r1.name, 'rx')}"
+)
 tx.close()
 got2 = []
 try:
