@@ -1647,6 +1647,117 @@ def test_acknowledged_entries_leave_the_stream_and_pending_ones_stay(url: str, s
         h.close()
 
 
+def _drain_then_disconnected(rx: Any, within: float = 5.0) -> list[Any]:
+    """What ``rx`` receives until RecvError (every Sender is gone), each receive bounded."""
+    got = []
+    while True:
+        try:
+            got.append(rx.recv_timeout(within))
+        except mpsc.RecvError:
+            return got
+
+
+def test_the_rest_of_a_reply_cut_by_size_goes_to_the_peers_of_an_idle_receiver(url: str) -> None:
+    """Review 3, finding 06: the entries a fetch's reply was cut off from (about 4 MB) stayed
+    pending under the receiver, re-read only by its own next receive: while it idled (working
+    on what it got) its peers never got them, nor RecvError. They are given back too."""
+    tx, r1 = mpsc.redis.channel(url)
+    r2 = r1.clone()
+    big = b"x" * (3 * 1024 * 1024)
+    for i in range(8):
+        tx.send((i, big))
+    got1 = [r1.recv_timeout(WAIT)[0] for _ in range(5)]
+    tx.close()
+    got2 = [v[0] for v in _drain_then_disconnected(r2)]  # (r1 idles meanwhile)
+    assert sorted(got1 + got2) == list(range(8)), (got1, got2)
+    for h in (r1, r2):
+        h.close()
+
+
+def test_a_batch_whose_give_back_met_a_paused_server_is_given_back_later(own_server: RedisServer) -> None:
+    """Review 3, finding 08: a give-back the server did not answer within GRACE (paused) left
+    the idle receiver's batch pending under it for good. It is tried again."""
+    tx, r1 = mpsc.redis.channel(own_server.url)
+    r2 = r1.clone()
+    tx.send_many(range(20))
+    got1 = [r1.recv_timeout(WAIT) for _ in range(4)]  # (its fetches grow: it buffers the rest)
+    assert r1._buf
+    own_server.pause()
+    try:
+        until(lambda: not r1._buf)  # the lease thread's give-back, cut off by the pause
+        # (Paused past the give-back's late instant, on the server's clock: then it does nothing.)
+        time.sleep(0.8)
+    finally:
+        own_server.resume()
+    tx.close()
+    got2 = _drain_then_disconnected(r2)
+    assert sorted(got1 + got2) == list(range(20)), (got1, got2)
+    for h in (r1, r2):
+        h.close()
+
+
+@pytest.mark.parametrize("capacity", [None, 1])
+def test_a_fetch_cut_short_by_an_interrupt_is_given_back_while_its_receiver_idles(
+    url: str, capacity: int | None
+) -> None:
+    """Review 3, finding 03: a receive interrupted (Ctrl-C) after its fetch reached the server
+    and before the reply was buffered left the entry pending under its handle, re-read only by
+    its own next receive: while it stayed open and idle, its peers never got it (a bounded
+    channel stayed full, no RecvError came). At every such check point, the peer gets it."""
+    from checkpoints import NOT_RETURNED, SignalInjector
+
+    tx, r1 = mpsc.redis.channel(url) if capacity is None else mpsc.redis.bounded(url, capacity)
+    r2 = r1.clone()
+    cases = 0
+    for n in range(1, 1000):
+        tx.send(("v", n))
+        injector = SignalInjector(n, 10**9)
+        result, _ = quietly(injector, lambda: r1.recv_timeout(5.0))
+        if not injector.fired:
+            break
+        if result is NOT_RETURNED and not r1._buf:  # (the entry is pending under r1, or still queued)
+            cases += 1
+            assert r2.recv_timeout(WAIT) == ("v", n), (n, injector.where)  # (r1 idles)
+        elif result is NOT_RETURNED:
+            assert r1.recv_timeout(WAIT) == ("v", n)
+    assert cases > 10, cases
+    tx.close()
+    with pytest.raises(mpsc.RecvError):
+        r2.recv_timeout(WAIT)
+    for h in (r1, r2):
+        h.close()
+
+
+def test_a_rendezvous_receive_cut_short_after_announcing_itself_takes_the_announcement_back(
+    url: str, server: RedisServer
+) -> None:
+    """Review 3, finding 04: a rendezvous receive interrupted between its announcing fetch and
+    its wait stayed announced (up to a lease and a half): ``try_send`` then succeeded with
+    nobody in ``recv``, and the value sat under the idle receiver. The lease thread now takes
+    the announcement back at once (a value handed meanwhile goes to the peers)."""
+    from checkpoints import SignalInjector
+
+    tx, r1 = mpsc.redis.bounded(url, 0, lease=10.0)
+    r2 = r1.clone()
+    points = 0
+    for n in range(1, 1000):
+        injector = SignalInjector(n, 10**9)
+        quietly(injector, lambda: r1.recv_timeout(0.02))
+        if not injector.fired:
+            break
+        points += 1
+        # (at a few points, the announcement is there now: gone within a second, not ten)
+        until(lambda: waiting_receivers(server, r1.name) == 0, 1.0)
+    assert points > 100, points  # (the announcing fetch, the wait, and the last look)
+    with pytest.raises(mpsc.Full):
+        tx.try_send("nobody waits")
+    tx.close()
+    with pytest.raises(mpsc.RecvError):
+        r2.recv_timeout(WAIT)
+    for h in (r1, r2):
+        h.close()
+
+
 def test_keys_of_abandoned_channel_expire(url: str, server: RedisServer, procs: Any) -> None:
     tx, rx = mpsc.redis.channel(url, "hygiene-b", lease=0.5)
     ready_tx, ready_rx = mpsc.redis.channel(url)

@@ -39,24 +39,26 @@ messages (MPMC: each message goes to one receiver, on any machine). Values are p
   one, doubling with each fetch) and acknowledges them with its next fetch (or at
   ``close()``), so a receiver SIGKILLed mid-batch has the entries it had already returned
   delivered again to another receiver (duplicates). A receiver that has not received for
-  ``IDLE`` (10 ms) gives what it fetched and did not hand out back to the other receivers
-  (its lease thread does), so an idle or busy worker withholds nothing from its peers. No
-  entry is acknowledged before the receive that took it has returned (not by the lease
-  thread either), so a receiver killed anywhere before its caller has the value loses
-  nothing. On a bounded channel the acknowledgement (and so the room) follows the return:
-  carried by the receiver's next fetch, else sent by its lease thread ``ACK_DELAY`` (2 ms)
-  later; a ``send``, ``try_send`` or ``len()`` in the receiver's own process acknowledges
-  what its receives returned first, so a receive that returned here makes room for a send
-  here at once (review 2, finding 05).
+  ``IDLE`` (10 ms) gives what it fetched and did not hand out back to the other receivers (its
+  lease thread does; also what a fetch cut short or a reply cut at about 4 MB left pending
+  under it, and the give-back is tried again when the server does not answer), so an idle or
+  busy worker withholds nothing from its peers. No entry is acknowledged before the receive
+  that took it has returned (not by the lease thread either), so a receiver killed anywhere
+  before its caller has the value loses nothing. On a bounded channel the acknowledgement (and
+  so the room) follows the return: carried by the receiver's next fetch, else sent by its
+  lease thread ``ACK_DELAY`` (2 ms) later, once that thread runs: a call that holds the GIL
+  delays it, as it delays renewals (finding 09 below); a ``send``, ``try_send`` or ``len()``
+  in the receiver's own process acknowledges what its receives returned first, so a receive
+  that returned here makes room for a send here at once (review 2, finding 05).
 * *An interrupt never costs a message* (DESIGN §4.7): a receive hands an entry out in one
   burst without check points; an exception landing (Ctrl-C, a signal handler's) before it
   leaves the entry where it was (buffered, or pending under this handle and re-read by its
-  next receive), one landing after it lets the call return the value and is raised right after
-  (``mpsc._interrupts.finish``). An interrupted ``close()`` is finished by the lease thread
-  within a quarter lease (its lease ends, its acknowledgements are sent), and ``close()`` from
-  another thread while a receive runs hands out nothing more: an entry is either returned and
-  acknowledged by the close, or left for the other receivers (the receive raises
-  ``ClosedHandleError``).
+  next receive, or given back to its peers once it idled for ``IDLE``), one landing after it
+  lets the call return the value and is raised right after (``mpsc._interrupts.finish``). An
+  interrupted ``close()`` is finished by the lease thread within a quarter lease (its lease
+  ends, its acknowledgements are sent), and ``close()`` from another thread while a receive
+  runs hands out nothing more: an entry is either returned and acknowledged by the close, or
+  left for the other receivers (the receive raises ``ClosedHandleError``).
 * *A receive that timed out took nothing*: the fetch (a script) is waited for until
   ``GRACE`` past the deadline, and what it fetched is handed out, so ``recv_timeout(0)``
   returns a message that is there. Not covered: a server paused or cut off for ``GRACE``
@@ -64,30 +66,32 @@ messages (MPMC: each message goes to one receiver, on any machine). Values are p
   its next receive, or to the other receivers once it closes or its lease ends (as an
   unbounded receiver's prefetched batch is).
 * *Per-sender FIFO*, except that entries claimed from a dead receiver arrive after newer ones.
-* *Rendezvous* (``bounded(url, 0)``): ``send`` returns only once a receiver has taken the value
-  (read it into its pending entries on the server); ``try_send`` succeeds only if a receiver is
-  waiting in ``recv`` right now, else ``Full``; ``try_recv`` only if a sender is waiting in
-  ``send``. A receiver that will wait announces itself (until its wait ends, at most a lease
-  and a half), and a sender hands its value to an announced receiver in one script; with none
-  announced, ``send`` posts an *offer* and waits until a receiver's fetch takes it (the same
-  script that takes it tells the sender). A send that raised (``Timeout``, a cancellation,
-  ``SendError``, Ctrl-C while it waits) left nothing behind: its offer is withdrawn atomically with the check
-  that nobody took it, so the value is never received later. An offer also *expires* on the
-  server's clock, at the sender's deadline or ``OFFER`` (1 s) after its post or its last
-  extension (every half ``OFFER`` while its sender waits; a fetch deletes an expired offer
-  unread), so a sender that cannot reach the server to withdraw it (paused, gone) raises
-  ``Timeout`` (untimed: ``ConnectionError``) once it knows the offer can no longer be taken;
-  an untimed send whose offer expired untaken during a pause posts it again. Not covered: a
-  receiver that took the offer just before the server went away, the news lost with it (as
-  a lost reply). A receive that timed out takes
-  its announcement back in its last look (if a value was handed to it meanwhile, it returns
-  it). When a process dies mid-hand-off: a *receiver* killed after a value was handed to it
-  (the sender returned) and before its caller got it: the value stays pending under the
-  dead receiver and another receiver gets it once its lease ends; a
+* *Rendezvous* (``bounded(url, 0)``): ``send`` returns only once a receiver has taken the
+  value (read it into its pending entries on the server); ``try_send`` succeeds only if a
+  receiver is waiting in ``recv`` right now, else ``Full``; ``try_recv`` only if a sender is
+  waiting in ``send``. A receiver that will wait announces itself (until its wait ends, at
+  most a lease and a half), and a sender hands its value to an announced receiver in one
+  script; with none announced, ``send`` posts an *offer* and waits until a receiver's fetch
+  takes it (the same script that takes it tells the sender). A send that raised (``Timeout``,
+  a cancellation, ``SendError``, Ctrl-C while it waits) left nothing behind: its offer is
+  withdrawn atomically with the check that nobody took it, so the value is never received
+  later. An offer also *expires* on the server's clock, at the sender's deadline or ``OFFER``
+  (1 s) after its post or its last extension (every half ``OFFER`` while its sender waits; a
+  fetch deletes an expired offer unread), so a sender that cannot reach the server to withdraw
+  it (paused, gone) raises ``Timeout`` (untimed: ``ConnectionError``) once it knows the offer
+  can no longer be taken; an untimed send whose offer expired untaken during a pause posts it
+  again. Not covered: a receiver that took the offer just before the server went away, the
+  news lost with it (as a lost reply). A receive that timed out takes its announcement back in
+  its last look (if a value was handed to it meanwhile, it returns it); one cut short by an
+  exception between announcing itself and that look has its lease thread take it back at once
+  (a ``try_send`` in that instant, about a round trip, still succeeds, and its value goes to
+  the next receive on the channel). When a process dies mid-hand-off: a *receiver* killed
+  after a value was handed to it (the sender returned) and before its caller got it: the value
+  stays pending under the dead receiver and another receiver gets it once its lease ends; a
   *sender* killed while its offer waits: a receiver may still take the offer until the
   sender's lease ends, when it is withdrawn (at most once; the send never returned). A
-  rendezvous send costs one round trip when a receiver is announced, else two (post, then
-  the wait that the receiver's fetch ends); a receive one (the fetch, which acknowledges the
+  rendezvous send costs one round trip when a receiver is announced, else two (post, then the
+  wait that the receiver's fetch ends); a receive one (the fetch, which acknowledges the
   previous receive) when a value is there, plus the wait and a fetch again when not.
 * *Exact bounds*: ``bounded(n)`` never holds more than ``n`` entries (a script checks the
   length before appending; fetched-but-unacknowledged entries count). A sender blocked on a

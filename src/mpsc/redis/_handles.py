@@ -867,6 +867,7 @@ class Receiver(_Handle[T]):
     to exactly one of them (MPMC)."""
 
     __slots__ = (
+        "_announced",
         "_batch",
         "_buf",
         "_ended",
@@ -896,6 +897,9 @@ class Receiver(_Handle[T]):
         self._fetching = False
         self._batch = BATCH
         self._ended = False
+        # A rendezvous receive announced itself in a fetch whose announcement no later fetch
+        # took back (a receive cut short between the two: given back, see _give_back).
+        self._announced = False
         # Entries handed out lately: a re-read of this consumer's pending entries racing the
         # acknowledgement of one of them (by the lease thread) must not hand it out again.
         self._recent: deque[bytes] = deque(maxlen=64)
@@ -907,23 +911,32 @@ class Receiver(_Handle[T]):
         keys = self._lease.keys.all
         self._fetch_head = _resp.encode("EVALSHA", _RECV.sha, len(keys), *keys, self._lease.id)
 
+    def _holds(self) -> bool:
+        """Whether this handle holds what its peers could use while it idles: fetched entries
+        (buffered, or pending on the server after a fetch cut short or a reply cut by size),
+        or a rendezvous announcement a receive cut short left (review 3, findings 03/04/06)."""
+        return bool(self._buf) or self._orphans or self._announced
+
     def _give_back(self) -> bool:
-        """From the lease thread, every ``IDLE`` while this handle holds fetched entries: once it
-        has not received for ``IDLE``, give them back to the other receivers (``_lua.GIVE``),
-        under the receive lock (a receive running meanwhile waits; a ``try_recv`` too, up to
-        ``GRACE``). True while there is something to check again (review 2, finding 08)."""
-        if self._buf and time.monotonic() - self._last < IDLE:
+        """From the lease thread, every ``IDLE`` while this handle holds something (``_holds``):
+        once it has not received for ``IDLE``, give it back to the other receivers
+        (``_lua.GIVE``, which also takes back an announcement), under the receive lock (a
+        receive running meanwhile waits; a ``try_recv`` too, up to ``GRACE``). True while there
+        is something to check again: also after a give-back the server did not answer, tried
+        again (review 2, finding 08; review 3, finding 08). An announcement alone goes at once:
+        nobody waits in ``recv`` behind it."""
+        if (self._buf or self._orphans) and time.monotonic() - self._last < IDLE:
             return True
         lock = self._lock
         if not lock.acquire(False):
-            return True  # a receive runs: it watches again if it leaves entries
+            return True  # a receive runs: it watches again if it leaves something
         try:
             self._owner = _GIVING
             lease = self._lease
-            if not self._buf or lease.closed or lease.lost:
+            if not self._holds() or lease.closed or lease.lost:
                 lease.watched = False
                 return False
-            if time.monotonic() - self._last < IDLE:
+            if (self._buf or self._orphans) and time.monotonic() - self._last < IDLE:
                 return True
             # Everything pending under this handle but what it handed out goes (also entries a
             # cut reply left there: its own next fetch would re-read those before the rest).
@@ -940,14 +953,17 @@ class Receiver(_Handle[T]):
             try:
                 reply = the_link.call(build, time.monotonic() + GRACE)
             except Exception:
-                self._orphans = True
+                self._orphans = True  # (given back, or still pending here: again after IDLE)
+                return True
+            the_link.saw(reply[0])
+            status = _status(reply)
+            if status == b"lost":
+                lease.lost = True
+            elif status != b"ok":
+                self._orphans = True  # ('late': still pending under this handle; again)
+                return True
             else:
-                the_link.saw(reply[0])
-                status = _status(reply)
-                if status == b"lost":
-                    lease.lost = True
-                elif status != b"ok":
-                    self._orphans = True  # ('late': still pending under this handle)
+                self._orphans = self._announced = False
             lease.watched = False
             return False
         finally:
@@ -996,7 +1012,7 @@ class Receiver(_Handle[T]):
                 self._owner = None
                 self._lock.release()
         lease = self._lease
-        if self._buf and not lease.watched:
+        if self._holds() and not lease.watched:
             renewer.watch(lease)  # given back if this handle stays idle (an interrupt: next time)
         if lease.acks and self._chan.capacity is not None:
             renewer.ack_soon(lease)  # the room a bounded receive left appears soon
@@ -1133,6 +1149,8 @@ class Receiver(_Handle[T]):
                 again_flag = "1" if again or attempt else "0"
                 return Packed(_resp.command(head_args, head, count, again_flag, announce, *acks), _RECV)
 
+            if announce:
+                self._announced = True  # (until a fetch that does not announce answers)
             sent_at = time.monotonic()
             try:
                 reply = yield Step(build, sent_at + GRACE if once else script_deadline)
@@ -1149,6 +1167,7 @@ class Receiver(_Handle[T]):
                 lease.lost = True
                 raise LeaseExpiredError()
             lease.acked(acks)
+            self._announced = bool(announce) and status == b"empty"
             if status == b"ok":
                 lease.renewed(sent_at)
                 entries = _entries(reply[2], reply[3], reply[4])

@@ -634,6 +634,8 @@ if not load() then return {NOW, 'lost'} end
 local late = tonumber(ARGV[2])
 if late > 0 and NOW > late then return {NOW, 'late'} end
 if not mine(RX, ARGV[1]) or RXG then return {NOW, 'lost'} end
+-- (a rendezvous receive cut short after announcing itself: the announcement goes too)
+if CAP < 0 then redis.call('ZREM', WAIT, ARGV[1]) end
 local handed = {}
 for i = 3, #ARGV do handed[ARGV[i]] = true end
 local ids = {}
