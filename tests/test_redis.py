@@ -492,6 +492,81 @@ def test_close_during_another_threads_send_is_a_closed_handle(url: str) -> None:
     assert outcomes == {"ClosedHandleError": 30}
 
 
+def test_close_during_another_threads_clone_or_pickling_is_a_closed_handle(url: str) -> None:
+    """Review 3, finding 02 (review 2's finding 02, for ``clone()`` and pickling): cut off by
+    another thread's ``close()``, they raised LeaseExpiredError; it is ClosedHandleError."""
+    tx0, rx0 = mpsc.redis.channel(url)  # (keeps both sides alive)
+    outcomes: dict[str, int] = {}
+    for trial in range(80):
+        h = (tx0 if trial % 2 else rx0).clone()
+        op = "clone" if trial % 4 < 2 else "pickle"
+        seen: list[BaseException] = []
+        started = threading.Event()
+
+        def churn(h: Any = h, seen: list[BaseException] = seen, op: str = op) -> None:
+            try:
+                for _ in range(10**5):
+                    if op == "clone":
+                        h.clone().close()
+                    else:
+                        pickle.dumps(h)
+                    started.set()
+            except BaseException as exc:
+                seen.append(exc)
+            finally:
+                started.set()
+
+        worker = threading.Thread(target=churn)
+        worker.start()
+        assert started.wait(WAIT)
+        time.sleep(trial % 5 * 0.0007)  # (where in a call the close lands)
+        h.close()
+        worker.join(WAIT)
+        assert not worker.is_alive()
+        name = type(seen[0]).__name__ if seen else "none"
+        outcomes[name] = outcomes.get(name, 0) + 1
+    assert outcomes == {"ClosedHandleError": 80}, outcomes
+    for h in (tx0, rx0):
+        h.close()
+
+
+def test_a_past_deadline_is_now(url: str) -> None:
+    """Review 3, finding 05: ``send_deadline``/``recv_deadline`` with an instant past by more
+    than GRACE raised Timeout although room or a message was there (and -inf a raw
+    OverflowError); as with the thread channels, a past deadline does what it can at once."""
+    tx, rx = mpsc.redis.bounded(url, 1)
+    for past in (time.monotonic() - 5.0, -math.inf):
+        tx.send_deadline("sent", past)
+        with pytest.raises(mpsc.Timeout):
+            tx.send_deadline("no room", past)
+        assert rx.recv_deadline(past) == "sent"
+        with pytest.raises(mpsc.Timeout):
+            rx.recv_deadline(past)
+    for h in (tx, rx):
+        h.close()
+
+
+def test_a_receive_makes_room_for_a_send_of_the_same_process_whatever_url_each_used(
+    server: RedisServer,
+) -> None:
+    """Review 3, finding 01: the room a receive left was acknowledged at once for a send of the
+    same process only when both handles were opened with the same URL string."""
+    port = server.port
+    for rx_url in (f"redis://127.0.0.1:{port}", f"redis://localhost:{port}/0"):
+        name = "room-" + os.urandom(4).hex()
+        tx, r0 = mpsc.redis.bounded(f"redis://127.0.0.1:{port}/0", 1, name=name)
+        t0, rx = mpsc.redis.bounded(rx_url, 1, name=name)
+        for h in (r0, t0):
+            h.close()
+        tx.send(0)
+        for k in range(1, 11):
+            assert rx.recv_timeout(WAIT) == k - 1
+            assert len(tx) == 0
+            tx.send_timeout(k, 0)
+        for h in (tx, rx):
+            h.close()
+
+
 def test_a_buffered_receive_keeps_its_bound_on_a_paused_server(own_server: RedisServer) -> None:
     """Review 2, finding 12: with values buffered and the lease due for renewal, a receive
     renewed it with no deadline first: on a paused server ``recv_timeout(0.1)`` and

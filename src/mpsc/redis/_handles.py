@@ -188,6 +188,7 @@ class _Handle(Generic[T]):
         except Expired:  # pragma: no cover (no deadline given)
             raise ConnectionError() from None
         if _status(reply) == b"lost":
+            self._open()  # (closed by another thread meanwhile: ClosedHandleError)
             lease.lost = True
             raise LeaseExpiredError()
         return type(self)._new(self._chan, new)
@@ -264,6 +265,7 @@ class _Handle(Generic[T]):
         travel = Lease(lease.link, lease.keys, lease.side, lease.ttl)
         reply = self._call(_LEASE, "travel", lease.side, lease.id, travel.id, int(TRAVEL * 1000))
         if _status(reply) == b"lost":
+            self._open()  # (closed by another thread meanwhile: ClosedHandleError)
             lease.lost = True
             raise LeaseExpiredError()
         noted = getattr(_pickling, "travels", None)
@@ -773,7 +775,7 @@ class Sender(_Handle[T]):
             mpsc.redis.ConnectionError: The server could not be reached for ``RETRY_FOR``
                 seconds; the value was not sent.
         """
-        self._send(value, checked_deadline(deadline), False)
+        self._send(value, _from_now_on(deadline), False)
 
     def send_many(self, values: Iterable[T]) -> None:
         """Send every value, in order, up to ``CHUNK`` (and ``CHUNK_BYTES``) per round trip
@@ -1333,7 +1335,7 @@ class Receiver(_Handle[T]):
             mpsc.redis.ConnectionError: The server could not be reached for ``RETRY_FOR``
                 seconds; nothing was taken.
         """
-        return self._recv(checked_deadline(deadline), False)
+        return self._recv(_from_now_on(deadline), False)
 
     def __iter__(self) -> Iterator[T]:
         """Messages as they arrive, until every Sender is gone and all are received."""
@@ -1409,13 +1411,20 @@ def _entries(ids: bytes, lengths: bytes, payloads: bytes) -> list[tuple[bytes, b
     return list(zip(ids.split(b" "), map(payloads.__getitem__, map(slice, [0, *ends], ends)), strict=True))
 
 
+def _from_now_on(deadline: object) -> float | None:
+    """A caller's deadline, checked; one already past is now (a call then does what it can at
+    once, as ``*_timeout(0)`` does: review 3, finding 05)."""
+    instant = checked_deadline(deadline)
+    return None if instant is None else max(instant, time.monotonic())
+
+
 def _ack_here(chan: _Channel) -> Algorithm[bool]:
     """Acknowledge now what this process's receivers of ``chan`` handed out and have not
     acknowledged yet (a bounded receive acknowledges just after it returned: ``ack_soon``), so
     that what a receive here returned is seen gone by a send or ``len()`` here. Whether any
     was. Failures are left to the receivers' own acknowledgement (both are harmless twice)."""
     done = False
-    for lease in renewer.unacked(chan.link, chan.keys.name):
+    for lease in renewer.unacked(chan.keys.name):
         acks = lease.pending_acks(returned=True)
         if not acks:
             continue

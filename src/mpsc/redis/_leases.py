@@ -452,8 +452,16 @@ class _Renewers:
     def ack_soon(self, lease: Lease) -> None:
         self.of(lease.link).ack_soon(lease)
 
-    def unacked(self, link: Link, name: str) -> list[Lease]:
-        return self.of(link).unacked(name)
+    def unacked(self, name: str) -> list[Lease]:
+        """This process's receivers of channel ``name`` with acknowledgements due, whatever URL
+        their handles were opened with (the same server can be spelt several ways; a channel
+        of that name on another server only gets its own due acknowledgements early)."""
+        with self.lock:
+            every = list(self.by_link.values())
+        found: list[Lease] = []
+        for one in every:
+            found += one.unacked(name)
+        return found
 
     def at_exit(self) -> None:
         with self.lock:
