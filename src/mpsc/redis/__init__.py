@@ -65,7 +65,8 @@ messages (MPMC: each message goes to one receiver, on any machine). Values are p
   right after running the fetch: its entries stay pending under this handle, handed out by
   its next receive, or to the other receivers once it closes or its lease ends (as an
   unbounded receiver's prefetched batch is).
-* *Per-sender FIFO*, except that entries claimed from a dead receiver arrive after newer ones.
+* *Per-sender FIFO*, except that entries claimed from a dead receiver, or given back by one
+  that idled for ``IDLE`` while holding them, arrive after newer ones (with several receivers).
 * *Rendezvous* (``bounded(url, 0)``): ``send`` returns only once a receiver has taken the
   value (read it into its pending entries on the server); ``try_send`` succeeds only if a
   receiver is waiting in ``recv`` right now, else ``Full``; ``try_recv`` only if a sender is
