@@ -453,6 +453,32 @@ def test_bad_input(url: str, server: RedisServer) -> None:
     rx.close()
 
 
+def _raised_when_closed(h: Any, step: Any, pause: float) -> BaseException | None:
+    """``step()`` over and over in another thread until it raises, ``h`` closed from this
+    thread ``pause`` seconds after the first step: what the steps raised (None: nothing)."""
+    seen: list[BaseException] = []
+    started = threading.Event()
+
+    def loop() -> None:
+        try:
+            for _ in range(10**6):
+                step()
+                started.set()
+        except BaseException as exc:
+            seen.append(exc)
+        finally:
+            started.set()
+
+    worker = threading.Thread(target=loop)
+    worker.start()
+    assert started.wait(WAIT)
+    time.sleep(pause)  # (where in a call the close lands)
+    h.close()
+    worker.join(WAIT)
+    assert not worker.is_alive()
+    return seen[0] if seen else None
+
+
 def test_close_during_another_threads_send_is_a_closed_handle(url: str) -> None:
     """Review 2, finding 02: a send cut off by another thread's ``close()`` raised
     LeaseExpiredError (as if the process had been cut off); it is ClosedHandleError, and every
@@ -461,31 +487,14 @@ def test_close_during_another_threads_send_is_a_closed_handle(url: str) -> None:
     for trial in range(30):
         tx, rx = mpsc.redis.channel(url)
         sent: list[int] = []
-        errors: list[BaseException] = []
-        started = threading.Event()
 
-        def send_until_closed(
-            tx: Any = tx, sent: list[int] = sent, errors: list[BaseException] = errors
-        ) -> None:
-            try:
-                for i in range(10**6):
-                    tx.send(i)
-                    sent.append(i)
-                    started.set()
-            except BaseException as exc:
-                errors.append(exc)
-            finally:
-                started.set()
+        def send_next(tx: Any = tx, sent: list[int] = sent) -> None:
+            tx.send(len(sent))
+            sent.append(len(sent))
 
-        worker = threading.Thread(target=send_until_closed)
-        worker.start()
-        assert started.wait(WAIT)
-        time.sleep(trial % 7 * 0.001)  # (where in a send the close lands)
-        tx.close()
-        worker.join(WAIT)
-        assert not worker.is_alive()
-        assert len(errors) == 1 and isinstance(errors[0], mpsc.ClosedHandleError), errors
-        outcomes[type(errors[0]).__name__] = outcomes.get(type(errors[0]).__name__, 0) + 1
+        error = _raised_when_closed(tx, send_next, trial % 7 * 0.001)
+        assert isinstance(error, mpsc.ClosedHandleError), error
+        outcomes[type(error).__name__] = outcomes.get(type(error).__name__, 0) + 1
         got = recv_all(rx)
         assert got[: len(sent)] == sent and len(got) <= len(sent) + 1
         rx.close()
@@ -499,31 +508,11 @@ def test_close_during_another_threads_clone_or_pickling_is_a_closed_handle(url: 
     outcomes: dict[str, int] = {}
     for trial in range(80):
         h = (tx0 if trial % 2 else rx0).clone()
-        op = "clone" if trial % 4 < 2 else "pickle"
-        seen: list[BaseException] = []
-        started = threading.Event()
-
-        def churn(h: Any = h, seen: list[BaseException] = seen, op: str = op) -> None:
-            try:
-                for _ in range(10**5):
-                    if op == "clone":
-                        h.clone().close()
-                    else:
-                        pickle.dumps(h)
-                    started.set()
-            except BaseException as exc:
-                seen.append(exc)
-            finally:
-                started.set()
-
-        worker = threading.Thread(target=churn)
-        worker.start()
-        assert started.wait(WAIT)
-        time.sleep(trial % 5 * 0.0007)  # (where in a call the close lands)
-        h.close()
-        worker.join(WAIT)
-        assert not worker.is_alive()
-        name = type(seen[0]).__name__ if seen else "none"
+        if trial % 4 < 2:
+            error = _raised_when_closed(h, lambda h=h: h.clone().close(), trial % 5 * 0.0007)
+        else:
+            error = _raised_when_closed(h, lambda h=h: pickle.dumps(h), trial % 5 * 0.0007)
+        name = type(error).__name__
         outcomes[name] = outcomes.get(name, 0) + 1
     assert outcomes == {"ClosedHandleError": 80}, outcomes
     for h in (tx0, rx0):
@@ -1725,16 +1714,6 @@ def test_acknowledged_entries_leave_the_stream_and_pending_ones_stay(url: str, s
         h.close()
 
 
-def _drain_then_disconnected(rx: Any, within: float = 5.0) -> list[Any]:
-    """What ``rx`` receives until RecvError (every Sender is gone), each receive bounded."""
-    got = []
-    while True:
-        try:
-            got.append(rx.recv_timeout(within))
-        except mpsc.RecvError:
-            return got
-
-
 def test_the_rest_of_a_reply_cut_by_size_goes_to_the_peers_of_an_idle_receiver(url: str) -> None:
     """Review 3, finding 06: the entries a fetch's reply was cut off from (about 4 MB) stayed
     pending under the receiver, re-read only by its own next receive: while it idled (working
@@ -1746,7 +1725,7 @@ def test_the_rest_of_a_reply_cut_by_size_goes_to_the_peers_of_an_idle_receiver(u
         tx.send((i, big))
     got1 = [r1.recv_timeout(WAIT)[0] for _ in range(5)]
     tx.close()
-    got2 = [v[0] for v in _drain_then_disconnected(r2)]  # (r1 idles meanwhile)
+    got2 = [v[0] for v in recv_all(r2)]  # (r1 idles meanwhile)
     assert sorted(got1 + got2) == list(range(8)), (got1, got2)
     for h in (r1, r2):
         h.close()
@@ -1768,7 +1747,7 @@ def test_a_batch_whose_give_back_met_a_paused_server_is_given_back_later(own_ser
     finally:
         own_server.resume()
     tx.close()
-    got2 = _drain_then_disconnected(r2)
+    got2 = recv_all(r2)
     assert sorted(got1 + got2) == list(range(20)), (got1, got2)
     for h in (r1, r2):
         h.close()
