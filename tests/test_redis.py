@@ -824,14 +824,14 @@ def test_named_channel_opens_existing(url: str) -> None:
 # -- processes, leases, delivery -------------------------------------------------------------
 
 
-@pytest.mark.parametrize("n_cons", [3, 1])
-def test_conservation_processes(url: str, procs: Any, n_cons: int) -> None:
-    """3 producer and ``n_cons`` consumer processes, 12,000 messages: each received exactly
-    once; with one consumer, the messages of each producer in the order sent. (With several,
-    a consumer that idles for IDLE gives back its fetched entries, which its peers receive
-    after newer ones: as a dead receiver's, documented.)"""
+@pytest.mark.parametrize(("capacity", "n_cons"), [(None, 3), (None, 1), (16, 3), (0, 3)])
+def test_conservation_processes(url: str, procs: Any, capacity: int | None, n_cons: int) -> None:
+    """3 producer and ``n_cons`` consumer processes, 12,000 messages, every kind of capacity:
+    each received exactly once; with one consumer, the messages of each producer in the order
+    sent. (With several, a consumer that idles for IDLE gives back its fetched entries, which
+    its peers receive after newer ones: as a dead receiver's, documented.)"""
     n_prod, per = 3, 4000
-    tx, rx = mpsc.redis.channel(url)
+    tx, rx = mpsc.redis.channel(url) if capacity is None else mpsc.redis.bounded(url, capacity)
     out_tx, out_rx = mpsc.redis.channel(url)
     producers = [procs.start(children.produce, tx, k, per) for k in range(n_prod)]
     consumers = [procs.start(children.consume, rx, out_tx) for _ in range(n_cons)]
