@@ -52,7 +52,8 @@ ACK_DELAY: Final = 0.002
 the receiver's next fetch carried the acknowledgement first. A bounded receive returns before
 acknowledging: the entry stays pending under its receiver until the caller has the value, so a
 receiver killed before that loses nothing (review 2, finding 05); the room it leaves appears
-within this delay and a round trip."""
+within this delay and a round trip, once this thread gets to run (a call that holds the GIL
+delays it: review 3, finding 07)."""
 
 KEEP_LEASES: Final = 10
 KEEP_AT_LEAST: Final = 3600.0
@@ -326,8 +327,8 @@ class _Renewer:
                 self.renew_all()
 
     def unacked(self, name: str) -> list[Lease]:
-        """This process's receivers of channel ``name`` (on this server) that handed out
-        entries not acknowledged yet."""
+        """The receivers of channel ``name`` this thread renews that handed out entries not
+        acknowledged yet."""
         with self.lock:
             return _unacked(self.leases, name)
 
