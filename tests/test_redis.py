@@ -26,6 +26,7 @@ from redis_server import RedisServer, free_port
 
 import mpsc
 import mpsc.redis
+from mpsc.redis._handles import _GIVING
 
 FORKSERVER = multiprocessing.get_context("forkserver")
 
@@ -1875,7 +1876,8 @@ def test_an_interrupt_anywhere_in_a_receive_loses_no_value(
         assert exc is None or isinstance(exc, Injected), (n, injector.where, exc)
         got = ([] if result is NOT_RETURNED else [result]) + drained(rx)
         assert got == [n], (n, injector.where, result, got)
-        assert getattr(rx, "_owner", None) is None, (n, injector.where)  # the receive lock was let go
+        # The receive let its lock go (the lease thread may hold it now, giving back: _GIVING).
+        assert getattr(rx, "_owner", None) in (None, _GIVING), (n, injector.where)
         returned += result is not NOT_RETURNED and exc is not None
         raised += result is NOT_RETURNED
         return injector.fired
@@ -1965,7 +1967,7 @@ def test_two_interrupts_in_a_receive_lose_no_value(url: str, capacity: int | Non
             assert exc is None or isinstance(exc, Injected), (n, m, injector.where, exc)
             got = ([] if result is NOT_RETURNED else [result]) + drained(rx)
             assert got == [(n, m)], (n, m, injector.where, result, got)
-            assert getattr(rx, "_owner", None) is None, (n, m, injector.where)
+            assert getattr(rx, "_owner", None) in (None, _GIVING), (n, m, injector.where)
             fired = len(injector.raised)
             if fired < 2:
                 break
