@@ -2095,6 +2095,65 @@ def test_try_recv_waits_for_a_give_back(url: str, monkeypatch: pytest.MonkeyPatc
     rx.close()
 
 
+def test_try_recv_sees_a_give_back_from_the_instant_it_holds_the_lock(url: str) -> None:
+    """CI on the free-threaded build: between the lease thread taking the receive lock and
+    marking itself its owner (_GIVING), a try_recv saw the lock taken by nobody in particular
+    and said Empty though a value was there. Paused right in that gap here."""
+    armed, paused, go_on = threading.Event(), threading.Event(), threading.Event()
+    me = threading.current_thread()
+
+    class PausingLock:
+        """The receive lock, pausing the lease thread just after it took it."""
+
+        def __init__(self, real: Any) -> None:
+            self.real = real
+
+        def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+            got: bool = self.real.acquire(blocking, timeout)
+            if got and armed.is_set() and threading.current_thread() is not me and not paused.is_set():
+                paused.set()
+                go_on.wait(WAIT)
+            return got
+
+        def release(self) -> None:
+            self.real.release()
+
+    tx, rx = mpsc.redis.channel(url)
+    tx.send_many(range(40))
+    got = [rx.recv_timeout(WAIT)]
+    while not rx._buf:  # until it holds fetched entries (its fetches grow: 1, 2, 4, ...)
+        got.append(rx.recv_timeout(WAIT))
+    rx._lock = PausingLock(rx._lock)
+    armed.set()
+    assert paused.wait(WAIT)  # (the lease thread, after IDLE, holds the lock)
+    timer = threading.Timer(0.1, go_on.set)  # (a try_recv that waits for the owner waits here)
+    timer.start()
+    got.append(rx.try_recv())
+    got += [rx.recv_timeout(WAIT) for _ in range(40 - len(got))]
+    assert got == list(range(40))
+    timer.join(WAIT)
+    tx.close()
+    rx.close()
+
+
+@pytest.mark.parametrize("capacity", [None, 4])
+def test_a_receiver_that_fetched_only_new_entries_holds_nothing_back(url: str, capacity: int | None) -> None:
+    """A fetch of new entries that came back full left nothing else pending under the receiver:
+    once it handed them all out it holds nothing (a bounded receive fetches one at a time, and
+    each made the lease thread give back, under the receive lock, every idle period)."""
+    tx, rx = mpsc.redis.channel(url) if capacity is None else mpsc.redis.bounded(url, capacity)
+    for i in range(3):
+        tx.send(i)
+    got = []
+    for _ in range(3):
+        got.append(rx.recv_timeout(WAIT))
+        if not rx._buf:
+            assert not rx._holds(), got
+    assert got == [0, 1, 2]
+    tx.close()
+    rx.close()
+
+
 def test_recv_timeout_zero_takes_what_is_there_and_hides_nothing(url: str) -> None:
     """Finding 03: ``recv_timeout(0)`` never returned a message (it gave up before the reply),
     while its fetch took entries pending under the idle handle: other receivers then never got

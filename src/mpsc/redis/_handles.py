@@ -930,10 +930,14 @@ class Receiver(_Handle[T]):
         if (self._buf or self._orphans) and time.monotonic() - self._last < IDLE:
             return True
         lock = self._lock
-        if not lock.acquire(False):
-            return True  # a receive runs: it watches again if it leaves something
-        try:
+        # The lock and the owner's mark together, under the guard: a try_recv that finds the
+        # lock taken reads the owner under it too, and so never sees a give-back unmarked (on
+        # the free-threaded build it did, and said Empty at once rather than wait for it).
+        with self._guard:
+            if not lock.acquire(False):
+                return True  # a receive runs: it watches again if it leaves something
             self._owner = _GIVING
+        try:
             lease = self._lease
             if not self._holds() or lease.closed or lease.lost:
                 lease.watched = False
@@ -969,8 +973,9 @@ class Receiver(_Handle[T]):
             lease.watched = False
             return False
         finally:
-            self._owner = None
-            lock.release()
+            with self._guard:
+                self._owner = None
+                lock.release()
 
     def _enter(self, take: _Take, deadline: float | None, once: bool, patient: bool = True) -> bool:
         """Take this handle's receive lock for ``take``: at once (``once``), by ``deadline``,
@@ -993,7 +998,8 @@ class Receiver(_Handle[T]):
                     self._owner = take
                     return True
                 break
-            owner = self._owner
+            with self._guard:  # (see _give_back)
+                owner = self._owner
             if owner is not None and owner.stale():
                 with self._guard:
                     if self._owner is owner:
@@ -1138,6 +1144,8 @@ class Receiver(_Handle[T]):
                 wait_for = lease.ttl if deadline is None else min(lease.ttl, deadline - time.monotonic())
                 announce = int((wait_for + lease.ttl) * 1000)  # outlasts the wait and the next fetch
 
+            reread = [read_orphans]  # (whether the attempt answered re-read pending entries)
+
             def build(
                 give_up: float,
                 attempt: int,
@@ -1145,10 +1153,12 @@ class Receiver(_Handle[T]):
                 again: bool = read_orphans,
                 count: int = count,
                 announce: int = announce,
+                reread: list[bool] = reread,
             ) -> Packed:
                 # A retried attempt re-reads this consumer's pending entries: the lost reply
                 # may have carried some.
-                again_flag = "1" if again or attempt else "0"
+                reread[0] = again or attempt > 0
+                again_flag = "1" if reread[0] else "0"
                 return Packed(_resp.command(head_args, head, count, again_flag, announce, *acks), _RECV)
 
             if announce:
@@ -1179,10 +1189,12 @@ class Receiver(_Handle[T]):
                         lease.handed(entry[0])  # handed out already: acknowledged again, not again
                     else:
                         fresh.append(entry)
-                # A burst: until it, ``_orphans`` says to re-read them. A full reply may have
-                # left more of this consumer's pending entries: the next fetch re-reads first.
+                # A burst: until it, ``_orphans`` says to re-read them. A reply cut by size
+                # left more pending under this consumer; so may a full one that re-read them
+                # (or, on a rendezvous channel, after senders handed it values): the next fetch
+                # re-reads first. A fetch of new entries only leaves none behind.
                 self._buf += fresh
-                self._orphans = len(entries) >= count or len(reply) > 5  # (or cut by size)
+                self._orphans = len(reply) > 5 or (len(entries) >= count and reread[0])
                 self._fetching = False
                 self._batch = min(BATCH, 2 * self._batch)
                 continue
