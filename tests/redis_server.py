@@ -11,6 +11,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,18 @@ def _ping(port: int, password: str | None) -> bool:
             return s.recv(64).startswith(b"+PONG")
     except OSError:
         return False
+
+
+def _dying_with_this_thread(args: list[str]) -> list[str]:
+    """``args`` run so that the server gets SIGKILL when the thread that started it ends, its
+    whole process too (PR_SET_PDEATHSIG, by util-linux's ``setpriv``, which then execs the
+    server: same pid): a pytest ended by pytest-timeout (``os._exit``) leaves no server behind.
+    Where ``setpriv`` is missing, ``args`` as they are (the fixtures still kill it). Servers are
+    started from the test's main thread, which lives as long as the run."""
+    setpriv = shutil.which("setpriv")
+    if setpriv is None or not sys.platform.startswith("linux"):
+        return args
+    return [setpriv, "--pdeathsig", "KILL", *args]
 
 
 class RedisServer:
@@ -85,7 +98,7 @@ class RedisServer:
         if self.password:
             args += ["--requirepass", self.password]
         with open(self.dir / "server.log", "ab") as log:
-            self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
+            self.proc = subprocess.Popen(_dying_with_this_thread(args), stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + START_WITHIN
         while not _ping(self.port, self.password):
             if self.proc.poll() is not None:

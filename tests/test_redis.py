@@ -12,6 +12,8 @@ import multiprocessing
 import os
 import pickle
 import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -1199,6 +1201,45 @@ def test_server_killed_midway_then_connection_error(own_server: RedisServer) -> 
         tx.send(2)
     tx.close()  # no error: the lease would expire by itself
     rx.close()
+
+
+_SERVER_OF_A_KILLED_RUN = """
+import sys
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+from redis_server import RedisServer
+server = RedisServer(Path(sys.argv[2]), persist=False)
+print(server.proc.pid, flush=True)
+sys.stdin.read()
+"""
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie nobody reaped yet does not)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_the_tests_server_dies_with_a_killed_test_run(tmp_path: Path) -> None:
+    """A test run ended by pytest-timeout (os._exit) or SIGKILL leaves no redis-server behind
+    (tests/redis_server.py starts it with PR_SET_PDEATHSIG)."""
+    run = subprocess.Popen(
+        [sys.executable, "-c", _SERVER_OF_A_KILLED_RUN, os.path.dirname(__file__), str(tmp_path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert run.stdout is not None
+        server = int(run.stdout.readline())
+        assert _running(server)
+    finally:
+        run.kill()
+        run.wait(WAIT)
+    until(lambda: not _running(server))
 
 
 def test_server_restart_with_persistence(own_server: RedisServer) -> None:
