@@ -16,7 +16,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -2119,14 +2119,29 @@ def test_try_recv_waits_for_a_give_back(url: str, monkeypatch: pytest.MonkeyPatc
         return call(self, build, deadline, extra, size)
 
     monkeypatch.setattr(_link.Link, "call", slow_give)
+    _try_recv_during_a_give_back(url, lambda rx: None, armed, giving, go_on)
+
+
+def _try_recv_during_a_give_back(
+    url: str,
+    arm: Callable[[Any], None],
+    armed: threading.Event,
+    held: threading.Event,
+    go_on: threading.Event,
+) -> None:
+    """40 values sent, received until the handle holds fetched entries; then ``arm(rx)`` and
+    ``armed``: the lease thread's give-back (after IDLE) sets ``held`` and waits for ``go_on``
+    (set 0.1 s later) at the point under test. A try_recv meanwhile, then the rest: each value
+    once, in order."""
     tx, rx = mpsc.redis.channel(url)
     tx.send_many(range(40))
     got = [rx.recv_timeout(WAIT)]
     while not rx._buf:  # until it holds fetched entries (its fetches grow: 1, 2, 4, ...)
         got.append(rx.recv_timeout(WAIT))
+    arm(rx)
     armed.set()
-    assert giving.wait(WAIT)  # (after IDLE)
-    timer = threading.Timer(0.1, go_on.set)
+    assert held.wait(WAIT)
+    timer = threading.Timer(0.1, go_on.set)  # (a try_recv that waits for the give-back waits here)
     timer.start()
     got.append(rx.try_recv())
     got += [rx.recv_timeout(WAIT) for _ in range(40 - len(got))]
@@ -2159,22 +2174,10 @@ def test_try_recv_sees_a_give_back_from_the_instant_it_holds_the_lock(url: str) 
         def release(self) -> None:
             self.real.release()
 
-    tx, rx = mpsc.redis.channel(url)
-    tx.send_many(range(40))
-    got = [rx.recv_timeout(WAIT)]
-    while not rx._buf:  # until it holds fetched entries (its fetches grow: 1, 2, 4, ...)
-        got.append(rx.recv_timeout(WAIT))
-    rx._lock = PausingLock(rx._lock)
-    armed.set()
-    assert paused.wait(WAIT)  # (the lease thread, after IDLE, holds the lock)
-    timer = threading.Timer(0.1, go_on.set)  # (a try_recv that waits for the owner waits here)
-    timer.start()
-    got.append(rx.try_recv())
-    got += [rx.recv_timeout(WAIT) for _ in range(40 - len(got))]
-    assert got == list(range(40))
-    timer.join(WAIT)
-    tx.close()
-    rx.close()
+    def arm(rx: Any) -> None:
+        rx._lock = PausingLock(rx._lock)
+
+    _try_recv_during_a_give_back(url, arm, armed, paused, go_on)
 
 
 @pytest.mark.parametrize("capacity", [None, 4])
