@@ -2128,11 +2128,12 @@ def _try_recv_during_a_give_back(
     armed: threading.Event,
     held: threading.Event,
     go_on: threading.Event,
+    timed: bool = True,
 ) -> None:
     """40 values sent, received until the handle holds fetched entries; then ``arm(rx)`` and
     ``armed``: the lease thread's give-back (after IDLE) sets ``held`` and waits for ``go_on``
-    (set 0.1 s later) at the point under test. A try_recv meanwhile, then the rest: each value
-    once, in order."""
+    (set 0.1 s later, if ``timed``) at the point under test. A try_recv meanwhile, then the
+    rest: each value once, in order."""
     tx, rx = mpsc.redis.channel(url)
     tx.send_many(range(40))
     got = [rx.recv_timeout(WAIT)]
@@ -2141,11 +2142,12 @@ def _try_recv_during_a_give_back(
     arm(rx)
     armed.set()
     assert held.wait(WAIT)
-    timer = threading.Timer(0.1, go_on.set)  # (a try_recv that waits for the give-back waits here)
+    timer = threading.Timer(0.1 if timed else WAIT, go_on.set)  # (a try_recv that waits waits here)
     timer.start()
     got.append(rx.try_recv())
     got += [rx.recv_timeout(WAIT) for _ in range(40 - len(got))]
     assert got == list(range(40))
+    timer.cancel()
     timer.join(WAIT)
     tx.close()
     rx.close()
@@ -2178,6 +2180,41 @@ def test_try_recv_sees_a_give_back_from_the_instant_it_holds_the_lock(url: str) 
         rx._lock = PausingLock(rx._lock)
 
     _try_recv_during_a_give_back(url, arm, armed, paused, go_on)
+
+
+def test_try_recv_that_met_a_give_back_ending_tries_again(url: str) -> None:
+    """Review 4, finding 02 (3.13t): a try_recv's attempt failed while the lease thread held the
+    receive lock, the give-back ended, and the try_recv, finding no owner, said Empty with the
+    values there. Ordered here: the lease thread pauses holding the lock until the try_recv's
+    attempt failed, and the attempt returns once the lock was let go."""
+    armed, paused, go_on, released = (threading.Event() for _ in range(4))
+    me = threading.current_thread()
+
+    class OrderingLock:
+        def __init__(self, real: Any) -> None:
+            self.real = real
+
+        def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+            got: bool = self.real.acquire(blocking, timeout)
+            if not armed.is_set():
+                return got
+            if threading.current_thread() is not me and got and not paused.is_set():
+                paused.set()
+                go_on.wait(WAIT)  # (until the try_recv's attempt failed)
+            elif threading.current_thread() is me and not got and not go_on.is_set():
+                go_on.set()
+                released.wait(WAIT)  # (until the give-back ended)
+            return got
+
+        def release(self) -> None:
+            self.real.release()
+            if threading.current_thread() is not me:
+                released.set()
+
+    def arm(rx: Any) -> None:
+        rx._lock = OrderingLock(rx._lock)
+
+    _try_recv_during_a_give_back(url, arm, armed, paused, go_on, timed=False)
 
 
 @pytest.mark.parametrize("capacity", [None, 4])

@@ -985,7 +985,7 @@ class Receiver(_Handle[T]):
         recording the owner is one burst: ``map`` calls the C function with no check point
         before the store.)"""
         lock = self._lock
-        waited = False
+        waited = retried = False
         while True:
             if once:
                 wait = GRACE if patient and self._owner is _GIVING else 0.0
@@ -1007,6 +1007,11 @@ class Receiver(_Handle[T]):
                         return True
             if once and patient and owner is _GIVING and not waited:
                 waited = True  # the lease thread gives back this handle's entries: a moment
+                continue
+            if once and owner is None and not retried:
+                # Let go between the attempt and the look (a give-back ended: review 4, finding
+                # 02; or a receive that just took it has not marked it yet): once more.
+                retried = True
                 continue
             if once or expired(deadline):
                 return False
