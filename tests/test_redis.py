@@ -2217,6 +2217,30 @@ def test_try_recv_that_met_a_give_back_ending_tries_again(url: str) -> None:
     _try_recv_during_a_give_back(url, arm, armed, paused, go_on, timed=False)
 
 
+def test_a_re_read_stopped_by_size_leaves_nothing_pending_for_good(url: str) -> None:
+    """Review 4, finding 01: a re-read of a receiver's own pending entries stops after about
+    4 MB of payloads; its reply, one entry, said nothing of those behind it, and they stayed
+    pending under that receiver for good (no re-read, no give-back, no RecvError). Here rx2
+    takes back, at once, the large entries rx1 gave back (a claim copies several whatever
+    their size), and re-reads them one at a time."""
+    tx, rx1 = mpsc.redis.channel(url)
+    rx2, rx3 = rx1.clone(), rx1.clone()
+    big = 5 * 1024 * 1024
+    small = [("s", i) for i in range(10)]
+    large = [("L", i, b"x" * big) for i in range(4)]
+    tx.send_many(small)
+    for value in large:
+        tx.send(value)
+    got = [rx1.recv_timeout(WAIT)[:2] for _ in range(8)]  # (rx1's fetches grow to 16)
+    until(lambda: not rx1._holds())  # idle: its lease thread gave back the rest
+    tx.close()
+    for rx in (rx2, rx3):
+        got += [value[:2] for value in recv_all(rx)]
+    assert sorted(got) == sorted(value[:2] for value in small + large)
+    for rx in (rx1, rx2, rx3):
+        rx.close()
+
+
 @pytest.mark.parametrize("capacity", [None, 4])
 def test_a_receiver_that_fetched_only_new_entries_holds_nothing_back(url: str, capacity: int | None) -> None:
     """A fetch of new entries that came back full left nothing else pending under the receiver:

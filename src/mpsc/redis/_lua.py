@@ -365,7 +365,7 @@ local CAP = tonumber(v[5])
 # it), the announcement (rendezvous: ms this receiver will wait, announced in WAIT for senders to
 # hand it a value; 0 takes an announcement back), then the ids to acknowledge (and delete).
 # Reply: NOW, 'ok', ids (space-separated), payload lengths (comma-separated), the payloads end to
-# end[, 'more': cut at about 4 MB, more are pending under this consumer] | NOW, 'empty', last
+# end[, 'more': cut at about 4 MB, more may be pending under this consumer] | NOW, 'empty', last
 # stream id, last ctl id | 'disc' | 'lost'.
 RECV: Final = (
     _OOM_OK
@@ -395,6 +395,7 @@ end
 -- entries until count or about FETCH_BYTES of payloads: a backlog of large entries is not
 -- copied into the script (nor delivered to this consumer) all at once.
 local bytes = 0
+local cut = false  -- a re-read stopped for size: more of this consumer's pending entries may follow
 local function read(from)
   local n, last = 1, from
   while #ids < count and bytes < FETCH_BYTES do
@@ -429,6 +430,7 @@ local function read(from)
     if #es < k then return end
     n = n * 2
   end
+  if from ~= '>' and #ids < count then cut = true end
 end
 if ARGV[3] == '1' then read('0') end
 if #ids == 0 and DEAD then
@@ -488,6 +490,7 @@ if #ids > 1 then
 end
 if #ids > 0 then
   local i, l, p = fetched(#ids)
+  if cut then return {NOW, 'ok', i, l, p, 'more'} end
   return {NOW, 'ok', i, l, p}
 end
 -- Disconnected once the last sender went and no entry is left anywhere: none new, none
