@@ -2241,6 +2241,36 @@ def test_a_re_read_stopped_by_size_leaves_nothing_pending_for_good(url: str) -> 
         rx.close()
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # (fork in a process with threads)
+def test_a_child_forked_while_a_lease_lock_was_held_closes_its_inherited_handles(url: str) -> None:
+    """Review 4, finding 04: a thread of the parent held a lease's ``acks_lock`` (a receive
+    handing out) at the fork; the child's ``close()`` of the inherited handle waited on the
+    copy for good. (The holder here is the forking thread itself: the same copy.)"""
+    tx, rx = mpsc.redis.channel(url)
+    lease = rx._lease
+    with lease.acks_lock:
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover (the child)
+            signal.alarm(5)  # (a hang ends the child: exit by SIGALRM, not 0)
+            rx.close()
+            tx.close()
+            os._exit(0)
+    deadline = time.monotonic() + WAIT
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done or time.monotonic() > deadline:
+            break
+        time.sleep(0.01)  # (polling the child's exit; nothing to order)
+    if not done:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    assert done and os.waitstatus_to_exitcode(status) == 0, status
+    tx.send(1)  # the parent's handles work on
+    assert rx.recv_timeout(WAIT) == 1
+    tx.close()
+    rx.close()
+
+
 @pytest.mark.parametrize("capacity", [None, 4])
 def test_a_receiver_that_fetched_only_new_entries_holds_nothing_back(url: str, capacity: int | None) -> None:
     """A fetch of new entries that came back full left nothing else pending under the receiver:

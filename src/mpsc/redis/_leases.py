@@ -166,12 +166,18 @@ class Lease:
         final ones. An exception landing before ``done`` leaves the lease with the renewal
         thread, which finishes the release (``_Renewer.renew_all``): an interrupted ``close()``
         still ends the lease at once, and nothing it had acknowledged is delivered again."""
+        if self.pid != os.getpid():
+            # Inherited through fork: the parent's lease, and its lock may have been copied
+            # held by a parent thread (review 4, finding 04). Nothing here to end, lock or
+            # drop (this process's renewers never held it: ``_Renewers.forked``).
+            self.closed = self.done = True
+            return
         with self.acks_lock:
             self.closed = True
         if self.done:
             renewer.drop(self)
             return
-        if self.pid != os.getpid() or self.lost:
+        if self.lost:
             self.done = True
             renewer.drop(self)
             return
