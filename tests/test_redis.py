@@ -2271,6 +2271,67 @@ def test_a_child_forked_while_a_lease_lock_was_held_closes_its_inherited_handles
     rx.close()
 
 
+def test_a_fetch_whose_reply_never_came_may_run_late_and_withholds_nothing(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review 4, finding 05: a fetch interrupted after it was sent may run on the server after
+    the next fetch (another connection: nothing orders them). The next one found the channel
+    empty and cleared ``_orphans``; the late one then took a value into the receiver's pending
+    entries, where nothing ever looked again. Played here: the first fetch is built and not
+    sent (Ctrl-C), the next runs, a value is sent, then the first runs."""
+    from mpsc.redis import _handles, _link
+
+    tx, rx1 = mpsc.redis.channel(url)
+    rx2 = rx1.clone()
+    call = _link.Link.call
+    held: list[Any] = []
+
+    def interrupted(self: Any, build: Any, deadline: Any, extra: float = 0.0, size: int = 0) -> Any:
+        if not held:
+            command = build(time.monotonic() + 2.0, 0)
+            if isinstance(command, _link.Packed) and command.script is _handles._RECV:
+                held.append(command)
+                raise KeyboardInterrupt  # (sent, and its reply never read)
+        return call(self, build, deadline, extra, size)
+
+    monkeypatch.setattr(_link.Link, "call", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        rx1.try_recv()
+    with pytest.raises(mpsc.Empty):
+        rx1.try_recv()  # (the next fetch: nothing there)
+    tx.send(42)
+    reply = rx1._chan.link.call(lambda give_up, attempt: held[0], time.monotonic() + WAIT)
+    assert reply[1] == b"ok"  # the first fetch, late: 42 is pending under rx1 now
+    assert rx2.recv_timeout(WAIT) == 42  # (rx1 idles: it gives 42 back)
+    for handle in (tx, rx1, rx2):
+        handle.close()
+
+
+def test_a_fetch_that_reaches_the_server_late_does_nothing(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fetch does nothing once its ``late`` passed on the server's clock (so that one whose
+    reply never came is known not to run after it): forced late here, try_recv and
+    recv_timeout find nothing, and the value is still there for the next receive."""
+    from mpsc.redis import _link
+
+    tx, rx = mpsc.redis.channel(url)
+    tx.send(7)
+    call = _link.Link.call
+
+    def late(self: Any, build: Any, deadline: Any, extra: float = 0.0, size: int = 0) -> Any:
+        past = time.monotonic() - 1.0
+        return call(self, lambda give_up, attempt: build(past, attempt), deadline, extra, size)
+
+    monkeypatch.setattr(_link.Link, "call", late)
+    with pytest.raises(mpsc.Empty):
+        rx.try_recv()
+    with pytest.raises(mpsc.Timeout):
+        rx.recv_timeout(0.05)
+    monkeypatch.undo()
+    assert rx.recv_timeout(WAIT) == 7
+    tx.close()
+    rx.close()
+
+
 @pytest.mark.parametrize("capacity", [None, 4])
 def test_a_receiver_that_fetched_only_new_entries_holds_nothing_back(url: str, capacity: int | None) -> None:
     """A fetch of new entries that came back full left nothing else pending under the receiver:

@@ -873,6 +873,7 @@ class Receiver(_Handle[T]):
         "_batch",
         "_buf",
         "_ended",
+        "_fence",
         "_fetch_head",
         "_fetching",
         "_guard",
@@ -902,6 +903,10 @@ class Receiver(_Handle[T]):
         # A rendezvous receive announced itself in a fetch whose announcement no later fetch
         # took back (a receive cut short between the two: given back, see _give_back).
         self._announced = False
+        # Server time (ms) until which a fetch whose reply never came may still run (its
+        # ``late``): it may yet take entries into this consumer's pending ones, so no reply
+        # the server made before then may clear ``_orphans`` (review 4, finding 05).
+        self._fence = 0
         # Entries handed out lately: a re-read of this consumer's pending entries racing the
         # acknowledgement of one of them (by the lease thread) must not hand it out again.
         self._recent: deque[bytes] = deque(maxlen=64)
@@ -969,7 +974,10 @@ class Receiver(_Handle[T]):
                 self._orphans = True  # ('late': still pending under this handle; again)
                 return True
             else:
-                self._orphans = self._announced = False
+                self._announced = False
+                self._orphans = reply[0] <= self._fence  # (see _fence: again after IDLE)
+                if self._orphans:
+                    return True
             lease.watched = False
             return False
         finally:
@@ -1150,6 +1158,8 @@ class Receiver(_Handle[T]):
                 announce = int((wait_for + lease.ttl) * 1000)  # outlasts the wait and the next fetch
 
             reread = [read_orphans]  # (whether the attempt answered re-read pending entries)
+            lates: list[int] = []  # (each attempt's late)
+            fence = self._fence
 
             def build(
                 give_up: float,
@@ -1159,12 +1169,17 @@ class Receiver(_Handle[T]):
                 count: int = count,
                 announce: int = announce,
                 reread: list[bool] = reread,
+                lates: list[int] = lates,
             ) -> Packed:
                 # A retried attempt re-reads this consumer's pending entries: the lost reply
-                # may have carried some.
+                # may have carried some. Each attempt does nothing past its ``late``; until
+                # its reply is read, it raises the fence (see ``_fence``).
                 reread[0] = again or attempt > 0
                 again_flag = "1" if reread[0] else "0"
-                return Packed(_resp.command(head_args, head, count, again_flag, announce, *acks), _RECV)
+                late = the_link.server_ms(give_up - GRACE / 2)
+                lates.append(late)
+                self._fence = max(self._fence, late)
+                return Packed(_resp.command(head_args, head, count, again_flag, announce, late, *acks), _RECV)
 
             if announce:
                 self._announced = True  # (until a fetch that does not announce answers)
@@ -1177,12 +1192,20 @@ class Receiver(_Handle[T]):
                 if once:
                     raise EmptyAt((b"$", b"$")) from None
                 raise Timeout() from None
+            # The attempt answered ran (or never will): only earlier ones may still run.
+            self._fence = max([fence, *lates[:-1]])
             the_link.saw(reply[0])
             status = _status(reply)
             if status == b"lost":
                 self._open()  # closed meanwhile: ClosedHandleError
                 lease.lost = True
                 raise LeaseExpiredError()
+            if status == b"late":  # it did nothing (a slow server): as if it had not answered
+                if once:
+                    raise EmptyAt((b"$", b"$"))
+                if expired(deadline):
+                    raise Timeout()
+                continue
             lease.acked(acks)
             self._announced = bool(announce) and status == b"empty"
             if status == b"ok":
@@ -1196,14 +1219,16 @@ class Receiver(_Handle[T]):
                         fresh.append(entry)
                 # A burst: until it, ``_orphans`` says to re-read them. A reply cut by size
                 # left more pending under this consumer; so may a full one that re-read them
-                # (or, on a rendezvous channel, after senders handed it values): the next fetch
-                # re-reads first. A fetch of new entries only leaves none behind.
+                # (or, on a rendezvous channel, after senders handed it values), and a fetch
+                # whose reply never came and may still run (``_fence``): the next fetch re-reads
+                # first. A fetch of new entries only leaves none behind.
                 self._buf += fresh
-                self._orphans = len(reply) > 5 or (len(entries) >= count and reread[0])
+                full = len(entries) >= count and reread[0]
+                self._orphans = len(reply) > 5 or full or reply[0] <= self._fence
                 self._fetching = False
                 self._batch = min(BATCH, 2 * self._batch)
                 continue
-            self._orphans = False
+            self._orphans = reply[0] <= self._fence
             self._fetching = False
             if status == b"disc":
                 self._ended = True

@@ -363,10 +363,11 @@ local CAP = tonumber(v[5])
 # ARGV: receiver lease id, how many to take at most, '1' to re-read this consumer's own pending
 # entries first (after a call whose reply was lost; on a rendezvous channel, what a sender handed
 # it), the announcement (rendezvous: ms this receiver will wait, announced in WAIT for senders to
-# hand it a value; 0 takes an announcement back), then the ids to acknowledge (and delete).
+# hand it a value; 0 takes an announcement back), late (server ms after which the fetch does
+# nothing: 'late'; 0: none), then the ids to acknowledge (and delete).
 # Reply: NOW, 'ok', ids (space-separated), payload lengths (comma-separated), the payloads end to
 # end[, 'more': cut at about 4 MB, more may be pending under this consumer] | NOW, 'empty', last
-# stream id, last ctl id | 'disc' | 'lost'.
+# stream id, last ctl id | 'disc' | 'lost' | 'late'.
 RECV: Final = (
     _OOM_OK
     + _PRELUDE
@@ -375,7 +376,9 @@ if not load() then return {NOW, 'lost'} end
 local FETCH_BYTES = 4194304
 local me, count, announce = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[4])
 if not mine(RX, me) or RXG then return {NOW, 'lost'} end
-ack(5)
+local late = tonumber(ARGV[5])
+if late > 0 and NOW > late then return {NOW, 'late'} end
+ack(6)
 prune_tx()
 prune_rx()
 -- What is fetched: ids, payload lengths and payloads, replied as three strings (a reply of two
