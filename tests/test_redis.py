@@ -2332,6 +2332,35 @@ def test_a_fetch_that_reaches_the_server_late_does_nothing(url: str, monkeypatch
     rx.close()
 
 
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # (the stale task)
+def test_a_rendezvous_receive_whose_loop_closed_is_no_longer_announced(url: str) -> None:
+    """Review 4, finding 03: a rendezvous ``recv_async`` whose event loop was closed while it
+    waited stayed announced: senders handed it values nobody would receive. Its lease thread
+    takes the announcement back (taking over the receive, as the next receive would)."""
+    tx, rx1 = mpsc.redis.bounded(url, 0)
+    rx2 = rx1.clone()
+    loop = asyncio.new_event_loop()
+    task = loop.create_task(rx1.recv_async())  # (kept: a framework's task list would)
+    deadline = time.monotonic() + WAIT
+    while not rx1._announced and time.monotonic() < deadline:
+        loop.run_until_complete(asyncio.sleep(0.01))
+    assert rx1._announced
+    loop.close()
+    until(lambda: not rx1._announced)  # (after IDLE)
+    with pytest.raises(mpsc.Full):
+        tx.try_send("a")  # nobody waits
+    got: list[Any] = []
+    waiter = threading.Thread(target=lambda: got.append(rx2.recv_timeout(WAIT)))
+    waiter.start()
+    until(lambda: rx2._announced)
+    tx.send_timeout("b", WAIT)
+    waiter.join(WAIT)
+    assert got == ["b"]
+    assert not task.done()
+    for handle in (tx, rx1, rx2):
+        handle.close()
+
+
 @pytest.mark.parametrize("capacity", [None, 4])
 def test_a_receiver_that_fetched_only_new_entries_holds_nothing_back(url: str, capacity: int | None) -> None:
     """A fetch of new entries that came back full left nothing else pending under the receiver:

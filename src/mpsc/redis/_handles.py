@@ -940,7 +940,11 @@ class Receiver(_Handle[T]):
         # the free-threaded build it did, and said Empty at once rather than wait for it).
         with self._guard:
             if not lock.acquire(False):
-                return True  # a receive runs: it watches again if it leaves something
+                owner = self._owner
+                if owner is None or owner is _GIVING or not owner.stale():
+                    return True  # a receive runs: it watches again if it leaves something
+                # An async receive whose event loop is gone holds it (and maybe a rendezvous
+                # announcement): taken over, as ``_enter`` does (review 4, finding 03).
             self._owner = _GIVING
         try:
             lease = self._lease
@@ -1183,6 +1187,10 @@ class Receiver(_Handle[T]):
 
             if announce:
                 self._announced = True  # (until a fetch that does not announce answers)
+                if take.loop is not None and not lease.watched:
+                    # An async receive's loop may close while it waits: the lease thread then
+                    # takes the announcement back (``_give_back``).
+                    renewer.watch(lease)
             sent_at = time.monotonic()
             try:
                 reply = yield Step(build, sent_at + GRACE if once else script_deadline)
