@@ -154,7 +154,8 @@ draining, which frees the memory.
 Known limits: one Receiver handle serves one call at a time (others wait, each within its own
 bound: ``try_recv`` raises ``Empty`` at once, ``recv_timeout`` ``Timeout`` at its deadline,
 while another thread or task receives through the same handle; a receive whose event loop
-was closed mid-call is taken over by the next receive); a value's unpickling error consumes
+was closed mid-call is taken over by the next receive, and a rendezvous announcement it
+left is taken back by the lease thread); a value's unpickling error consumes
 the entry and raises (a handle's adoption failing does not: see above); an interrupt (Ctrl-C)
 landing inside a send's script call leaves that call's outcome unknown; Redis Cluster is
 untested (the keys share a hash tag). Found by the second review and not yet removed
