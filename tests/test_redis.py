@@ -2361,6 +2361,40 @@ def test_a_rendezvous_receive_whose_loop_closed_is_no_longer_announced(url: str)
         handle.close()
 
 
+@pytest.mark.parametrize("how", ["try_recv", "recv_timeout(0)", "select"])
+def test_a_fetch_answered_within_grace_after_a_pause_takes_the_value(
+    own_server: RedisServer, how: str
+) -> None:
+    """Review 5, finding 01: a fetch's ``late`` was its give-up less GRACE/2, so a server paused
+    0.35 s (less than GRACE) answered a try_recv 'late' and it said Empty with a value there.
+    The late is the give-up now: a fetch answered within GRACE takes the value (a select's
+    first look too: finding 02)."""
+    tx, rx = mpsc.redis.channel(own_server.url, lease=5.0)
+    tx.send("warm")
+    assert rx.recv_timeout(WAIT) == "warm"  # (the link knows the server's clock)
+    tx.send("v")
+    until(lambda: not rx._holds())
+    own_server.pause()
+    timer = threading.Timer(0.35, own_server.resume)
+    timer.start()
+    start = time.monotonic()
+    try:
+        if how == "try_recv":
+            got = rx.try_recv()
+        elif how == "recv_timeout(0)":
+            got = rx.recv_timeout(0)
+        else:
+            _, got = mpsc.select(rx, timeout=WAIT)
+    finally:
+        timer.join(WAIT)
+    assert got == "v"
+    # (select: its first look said Empty 'late' and it waited for values sent after it, for
+    # a lease and more: the value is there once the server answers, and so is the select)
+    assert time.monotonic() - start < 2.5, time.monotonic() - start
+    tx.close()
+    rx.close()
+
+
 @pytest.mark.parametrize("capacity", [None, 4])
 def test_a_receiver_that_fetched_only_new_entries_holds_nothing_back(url: str, capacity: int | None) -> None:
     """A fetch of new entries that came back full left nothing else pending under the receiver:

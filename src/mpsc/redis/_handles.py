@@ -1176,11 +1176,14 @@ class Receiver(_Handle[T]):
                 lates: list[int] = lates,
             ) -> Packed:
                 # A retried attempt re-reads this consumer's pending entries: the lost reply
-                # may have carried some. Each attempt does nothing past its ``late``; until
-                # its reply is read, it raises the fence (see ``_fence``).
+                # may have carried some. Each attempt does nothing past its ``late``, its
+                # give-up (no margin: a fetch that runs in time is answered in time, and one
+                # answered after the give-up is covered by the fence); until its reply is read,
+                # it raises the fence (see ``_fence``). (Review 5, finding 01: give-up less
+                # GRACE/2 made a server paused 0.35 s answer a try_recv 'late', and Empty.)
                 reread[0] = again or attempt > 0
                 again_flag = "1" if reread[0] else "0"
-                late = the_link.server_ms(give_up - GRACE / 2)
+                late = the_link.server_ms(give_up)
                 lates.append(late)
                 self._fence = max(self._fence, late)
                 return Packed(_resp.command(head_args, head, count, again_flag, announce, late, *acks), _RECV)
