@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar
 
 from .._errors import ClosedHandleError
 from .._interrupts import complete
+from ._gil import NO_GIL as _NO_GIL
 
 if TYPE_CHECKING:
     from ._ledger import Ledger
@@ -150,23 +151,50 @@ class Endpoint:
         ledger_fd = -1 if self.ledger is None else self.ledger.fd
         return [fd for fd in (self.sock.fileno(), self.credit_r, self.credit_w, ledger_fd) if fd >= 0]
 
-    def enter(self, use: Inside) -> None:
-        """Begin an operation: the fds stay open until the matching :meth:`leave`. ``use``
-        records that it is inside (set with no check point after the count)."""
-        with self.lock:
+    if _NO_GIL:
+
+        def enter(self, use: Inside) -> None:
+            """Begin an operation: the fds stay open until the matching :meth:`leave`. ``use``
+            records that it is inside (set with no check point after the count)."""
+            with self.lock:
+                if self.closed:
+                    raise ClosedHandleError(self.released_by or _CLOSED_MESSAGE)
+                self.busy += 1
+                use.inside = True
+
+        def leave(self, use: Inside) -> None:
+            """End the operation ``use`` began; once only (restartable)."""
+            with self.lock:
+                if use.inside:
+                    use.inside = False
+                    self.busy -= 1
+                if self.closed:
+                    self._settle_restarting()
+
+    else:
+        # Under the GIL another thread runs (and an interrupt lands) only at a check point, and
+        # there is none from reading ``closed`` to storing ``inside`` (nor from the decrement
+        # to reading ``closed`` in leave): the steps are as atomic as under the lock, which
+        # every closing path holds, and a small send or receive saves two lock round trips.
+        # (``busy`` is an int: its update allocates no tracked object, so starts no collection
+        # whose finalizers could let another thread in.)
+
+        def enter(self, use: Inside) -> None:
+            """Begin an operation: the fds stay open until the matching :meth:`leave`. ``use``
+            records that it is inside (set with no check point after the count)."""
             if self.closed:
                 raise ClosedHandleError(self.released_by or _CLOSED_MESSAGE)
             self.busy += 1
             use.inside = True
 
-    def leave(self, use: Inside) -> None:
-        """End the operation ``use`` began; once only (restartable)."""
-        with self.lock:
+        def leave(self, use: Inside) -> None:
+            """End the operation ``use`` began; once only (restartable)."""
             if use.inside:
                 use.inside = False
                 self.busy -= 1
             if self.closed:
-                self._settle_restarting()
+                with self.lock:
+                    self._settle_restarting()
 
     def using(self, fn: Callable[..., R], *args: Any) -> R:
         """``fn(*args)`` between :meth:`enter` and :meth:`leave`, for a call that changes nothing

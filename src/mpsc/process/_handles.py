@@ -349,7 +349,7 @@ class _Sending(Use):
                 # (a receiver never reads the payload of a withdrawn offer).
                 message.release_payload()
             offer.close()
-        if message is not None:
+        if message is not None and message.fds:
             message.close()
         endpoint.leave(self)
 
@@ -376,7 +376,8 @@ class _Receiving(_wire.Taking):
         endpoint = self.endpoint
         if self.held:
             self.ledger.release(self)
-        _rendezvous.take_hint_back(self, endpoint.credit_r)
+        if self.hinted:
+            _rendezvous.take_hint_back(self, endpoint.credit_r)
         endpoint.leave(self)
 
 

@@ -55,6 +55,7 @@ from array import array
 from typing import TYPE_CHECKING, Final, Protocol
 
 from ._endpoint import close_fds
+from ._gil import NO_GIL as _NO_GIL
 from ._waiting import pipe_bytes
 
 if TYPE_CHECKING:
@@ -76,7 +77,6 @@ _UNCLAIMED: Final = -1
 _NO_ROW: Final = -2  # untracked: no row free, or no /proc
 
 # Without a GIL, the row's counters are updated under the ledger's lock (see Ledger.hold).
-_NO_GIL: Final = not getattr(sys, "_is_gil_enabled", lambda: True)()
 
 _FLOCK: Final = struct.Struct("hhqqi4x")  # struct flock (l_pid unused by OFD locks)
 _SIOCINQ: Final = termios.FIONREAD

@@ -47,6 +47,8 @@ LARGE: Final = 2
 HINTED: Final = 4  # an offer of try_send, made after taking a waiting receiver's hint
 _HEADER: Final = struct.Struct("<B3x")
 _LENGTH: Final = struct.Struct("<Q")
+_PLAIN: Final = _HEADER.pack(0)
+_COPY_MAX: Final = 4096
 MAX_FDS: Final = 253  # SCM_MAX_FD: the most fds one datagram can carry
 RECV_SIZE: Final = _HEADER.size + INLINE_MAX
 ANC_SIZE: Final = socket.CMSG_SPACE(MAX_FDS * 4)
@@ -112,7 +114,7 @@ def encode(value: Any, message: Outgoing) -> None:
     # Set and restored by attribute stores, which are no check points: an interrupt cannot
     # leave this thread collecting (its next spawn would pickle handles as if into a message).
     local = _travel.local
-    previous = getattr(local, "outgoing", None)
+    previous = local.outgoing
     local.outgoing = fds
     try:
         body = pickle.dumps(value, protocol=5)
@@ -128,7 +130,7 @@ def encode(value: Any, message: Outgoing) -> None:
         local.outgoing = previous
     try:
         if len(body) <= INLINE_MAX:
-            data = _HEADER.pack(0) + body
+            data = _PLAIN + body
         else:
             # Made and recorded with no check point between (a C call inside a for step).
             for fd in map(os.memfd_create, ("mpsc-message",), (os.MFD_CLOEXEC,)):
@@ -136,10 +138,11 @@ def encode(value: Any, message: Outgoing) -> None:
             fds.insert(0, fd)
             _write_memfd(fd, body)
             data = _HEADER.pack(LARGE) + _LENGTH.pack(len(body))
-        if len(fds) > MAX_FDS - 2:
-            raise ValueError(f"a message can carry at most {MAX_FDS - 2} file descriptors of handles")
-        if len(fds) > (data[0] & LARGE and 1):  # handles' fds: see _endpoint.carrying
-            carrying(message)
+        if fds:
+            if len(fds) > MAX_FDS - 2:
+                raise ValueError(f"a message can carry at most {MAX_FDS - 2} file descriptors of handles")
+            if len(fds) > (data[0] & LARGE and 1):  # handles' fds: see _endpoint.carrying
+                carrying(message)
     except BaseException:
         close_fds(fds)
         raise
@@ -165,8 +168,8 @@ def send(
     many fds are in flight), ``BrokenPipeError`` or ``ConnectionResetError`` when every receiver
     is gone.
     """
-    fds = [*extra, *message.fds]
-    if fds:
+    if extra or message.fds:
+        fds = [*extra, *message.fds]
         ancillary = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds).tobytes())]
         data = bytes((message.data[0] | OFFER | flags,)) + message.data[1:] if extra else message.data
         try:
@@ -395,7 +398,9 @@ def _decode(taking: Taking, data: bytes, fds: list[int]) -> None:
     if not fds:  # the common case: a small value with no handles in it
         if data[0] & LARGE:
             _unreadable(taking, "a large message arrived without its memfd")
-        feed = taking.feed = iter((memoryview(data)[_HEADER.size :],))
+        # A small body is cheaper copied than viewed.
+        body = data[_HEADER.size :] if len(data) <= _COPY_MAX else memoryview(data)[_HEADER.size :]
+        feed = taking.feed = iter((body,))
         for taking.value in map(pickle.loads, feed):
             break
         return
@@ -420,7 +425,7 @@ def _unreadable(taking: Taking, why: str) -> NoReturn:
 def _loads(taking: Taking, body: Any, fds: list[int], first: int) -> None:
     handle_fds = fds[first:]
     local = _travel.local
-    previous = getattr(local, "incoming", None), getattr(local, "adopted", None)
+    previous = local.incoming, local.adopted
     if taking.adopted is None:
         taking.adopted = {}
     try:
