@@ -2038,3 +2038,25 @@ def test_elsewhere_than_linux_the_module_imports_and_making_a_channel_says_why_n
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
     )
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-3000:]
+
+
+def test_a_free_threaded_build_takes_the_locks_even_if_its_gil_was_on_at_import() -> None:
+    """A free-threaded interpreter turns its GIL on while a thread imports an extension module
+    not declared free-threading safe, and off again after it: an import of mpsc.process in that
+    window must not choose the lock-free (GIL-only) way of entering endpoints and counting
+    ledger rows (review process3, finding 01). Here the window is simulated: the GIL reads as
+    on while mpsc.process is imported."""
+    script = textwrap.dedent(
+        """
+        import sys, sysconfig
+        sys._is_gil_enabled = lambda: True
+        from mpsc.process import _endpoint, _gil, _ledger
+        free_threaded = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
+        assert _gil.NO_GIL == free_threaded, (_gil.NO_GIL, free_threaded)
+        print("ok", free_threaded)
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0 and done.stdout.startswith("ok"), done.stderr[-3000:]

@@ -1,14 +1,16 @@
-"""Whether this interpreter runs without a GIL, which decides how a few per-operation counters
-are kept consistent between threads (``_endpoint.Endpoint.enter``, ``_ledger.Ledger.hold``).
+"""Whether this interpreter is a free-threaded build, which decides how a few per-operation
+counters are kept consistent between threads (``_endpoint.Endpoint.enter``,
+``_ledger.Ledger.hold``).
 
 Under the GIL another thread runs, and an interrupt lands, only at a check point of the
 interpreter, so a few attribute updates with none between them are atomic without a lock.
-Free-threaded builds take the lock. Read once, at import: a free-threaded interpreter that
-turns its GIL on later (an extension asked for it) keeps taking the locks, which is safe either
-way.
+A free-threaded build takes the lock, whether its GIL is on or off at the moment: it turns the
+GIL on and off at run time (on, for good or while another thread imports an extension module
+that did not declare itself free-threading safe), so ``sys._is_gil_enabled()`` at import
+time says nothing of later (review process3, finding 01).
 """
 
-import sys
+import sysconfig
 from typing import Final
 
-NO_GIL: Final = not getattr(sys, "_is_gil_enabled", lambda: True)()
+NO_GIL: Final = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
