@@ -10,7 +10,17 @@ that did not declare itself free-threading safe), so ``sys._is_gil_enabled()`` a
 time says nothing of later (review process3, finding 01).
 """
 
-import sysconfig
+import sys
 from typing import Final
 
-NO_GIL: Final = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
+
+def _free_threaded() -> bool:
+    abiflags = getattr(sys, "abiflags", None)  # ("t" marks a free-threaded build's ABI)
+    if abiflags is not None:
+        return "t" in abiflags
+    import sysconfig  # (where there are no ABI flags: not where process channels can be made)
+
+    return bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
+
+
+NO_GIL: Final = _free_threaded()
