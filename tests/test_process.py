@@ -2060,3 +2060,38 @@ def test_a_free_threaded_build_takes_the_locks_even_if_its_gil_was_on_at_import(
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
     )
     assert done.returncode == 0 and done.stdout.startswith("ok"), done.stderr[-3000:]
+
+
+def test_a_wait_looks_without_sleeping_first_then_sleeps(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A blocked call first looks at its fds without sleeping for up to ``SPIN`` (a reply from a
+    process running on another CPU then costs no sleep and no wake-up), then sleeps in ``poll``
+    — and never looks past its deadline."""
+    from mpsc.process import _waiting
+
+    if not _waiting._SPINNING:
+        pytest.fail("this machine runs the tests on one CPU: the spin is off there")
+    timeouts: list[int] = []
+    real_poll = _waiting.poll
+
+    def counting(poller: Any, timeout_ms: int) -> list[tuple[int, int]]:
+        timeouts.append(timeout_ms)
+        return real_poll(poller, timeout_ms)
+
+    monkeypatch.setattr(_waiting, "poll", counting)
+    r, w = os.pipe()
+    try:
+        os.write(w, b"x")
+        assert _waiting.wait_ready([(r, _waiting.READABLE)], None) == [(r, select.POLLIN)]
+        assert timeouts == [0]  # found while looking: no sleep
+        os.read(r, 1)
+        timeouts.clear()
+        start = time.monotonic()
+        assert _waiting.wait_ready([(r, _waiting.READABLE)], start + 0.02) == []
+        assert time.monotonic() - start < 1.0
+        assert timeouts[0] == 0 and all(t == 0 for t in timeouts[:-1]) and timeouts[-1] > 0, timeouts
+        timeouts.clear()
+        assert _waiting.wait_ready([(r, _waiting.READABLE)], time.monotonic() - 1) == []
+        assert timeouts == [0, 0], timeouts  # a past deadline: one look, then a poll of 0 ms
+    finally:
+        os.close(r)
+        os.close(w)
