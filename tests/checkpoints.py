@@ -61,6 +61,11 @@ class Injected(KeyboardInterrupt):
     """What the injector raises (a KeyboardInterrupt, as Ctrl-C would)."""
 
 
+class InjectedError(Exception):
+    """What a signal handler may raise just as well: an ``Exception`` (an alarm's own timeout
+    error, say), which code that catches ``Exception`` mistakes for its own errors."""
+
+
 def _ops(code: CodeType) -> dict[int, str]:
     names = _opnames.get(code)
     if names is None:
@@ -173,9 +178,10 @@ class SignalInjector:
 
     SIGNAL = signal.SIGUSR2
 
-    def __init__(self, target: int, then: int) -> None:
+    def __init__(self, target: int, then: int, kind: Callable[[int], BaseException] = Injected) -> None:
         self.target = target
         self.then = then
+        self.kind = kind  # what it raises: Injected, or an Exception a handler might raise
         self.points = 0
         self.on = False
         self.fired = False
@@ -206,7 +212,7 @@ class SignalInjector:
                 assert frame is not None
                 self.fired = True
                 self.where += f" {frame.f_code.co_qualname}:{frame.f_lineno}"
-                self.raised.append(Injected(len(self.raised) + 1))
+                self.raised.append(self.kind(len(self.raised) + 1))
                 if len(self.raised) == 1:
                     self.target += self.then
                     self._pend()

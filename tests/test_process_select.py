@@ -525,3 +525,42 @@ def test_the_thread_keeps_one_pipe_for_its_selects() -> None:
     later(0.01, ttx.send, 1)
     assert mpsc.select(trx, prx, timeout=WAIT) == (0, 1)
     assert len(os.listdir("/proc/self/fd")) == before
+
+
+def test_a_select_watching_fds_looks_without_sleeping_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A select waiting on process channels first looks at their fds (and at its own wake-up
+    pipe) without sleeping for up to ``SPIN``, as a blocked call on one channel does: an fd
+    ready, or a thread channel's hand-off, within that time costs no sleep."""
+    import select as select_module
+
+    from mpsc import _waiters
+
+    if not _waiters.SPINNING:
+        pytest.fail("this machine runs the tests on one CPU: the spin is off there")
+    timeouts: list[int] = []
+    real_poll = _waiters.poll
+
+    def counting(poller: Any, timeout_ms: int) -> list[tuple[int, int]]:
+        timeouts.append(timeout_ms)
+        return real_poll(poller, timeout_ms)
+
+    monkeypatch.setattr(_waiters, "poll", counting)
+    waiter = _waiters.PollWaiter()
+    r, w = os.pipe()
+    try:
+        waiter.watch.append((r, select_module.POLLIN))
+        os.write(w, b"x")
+        assert waiter.sleep(None) is False  # an fd is ready: not woken by a claimer
+        assert timeouts == [0]
+        os.read(r, 1)
+        timeouts.clear()
+        for _ in waiter.unpark:  # what a claimer does
+            break
+        assert waiter.sleep(None) is True
+        assert timeouts == [0]
+        timeouts.clear()
+        assert waiter.sleep(time.monotonic() + 0.02) is False  # nothing: looks, then sleeps
+        assert len(timeouts) >= 2 and all(t == 0 for t in timeouts[:-1]) and timeouts[-1] > 0, timeouts
+    finally:
+        os.close(r)
+        os.close(w)

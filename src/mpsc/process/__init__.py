@@ -67,11 +67,14 @@ until they are gone (for good, in the latter case); a value whose own Python cod
 unpickles (its classes' ``__setstate__``/``__reduce__`` functions) is unpickled again when an
 interrupt lands in that code, and after three such interrupts in one receive the message counts
 as unreadable (the interrupt is raised; a value that fails to unpickle by itself raises its own
-error at once and its code runs once); ``try_send`` on a rendezvous channel is guided by hints
-of waiting receivers and may say ``Full`` in a race with one arriving or leaving; a call (or
-task) blocked on a handle that another thread (or task) closes notices within 0.1 s; Linux only
-(SOCK_SEQPACKET, memfd): elsewhere the module imports and making a channel raises
-``NotImplementedError`` saying so.
+error at once and its code runs once, so an interrupt that is an ``Exception`` — raised by a
+signal handler, say — landing in the value's own code is taken for the value's error: the
+message is consumed and that exception raised; in mpsc's own part of unpickling, a carried
+handle's adoption, any exception counts as an interrupt); ``try_send`` on a rendezvous channel
+is guided by hints of waiting receivers and may say ``Full`` in a race with one arriving or
+leaving; a call (or task) blocked on a handle that another thread (or task) closes notices
+within 0.1 s; Linux only (SOCK_SEQPACKET, memfd): elsewhere the module imports and making a
+channel raises ``NotImplementedError`` saying so.
 
 File descriptors: a bounded channel's side holds four (the socket, the credit pipe's two ends,
 the ledger's memfd) and a fifth once it is used (its own description of the ledger). A large

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import fcntl
 import math
-import os
 import select
 import sys
 import termios
@@ -20,20 +19,13 @@ from collections.abc import Collection
 from time import monotonic
 from typing import Final
 
-from .._waiters import poll
+from .._waiters import SPINNING, poll, spin
 
 SLICE: Final = 0.1
 _SLICE_MS: Final = int(SLICE * 1000)
 CONGESTED_WAIT: Final = 0.01
 """How long a send waits before trying again when nothing can tell it (``_wire.Congested``)."""
 _CONGESTED_MS: Final = int(CONGESTED_WAIT * 1000)
-
-SPIN: Final = 50e-6
-"""How long a wait first looks without sleeping. A process woken from ``poll`` on another CPU
-runs tens of microseconds after the write that woke it (longer where the CPU had gone idle, as
-in a virtual machine): a reply that comes within this time costs no sleep and no wake-up on
-either side. Waits longer than this cost it in CPU time once."""
-_SPINNING: Final = len(os.sched_getaffinity(0)) > 1 if hasattr(os, "sched_getaffinity") else True
 
 READABLE: Final = select.POLLIN
 WRITABLE: Final = select.POLLOUT
@@ -44,7 +36,7 @@ def wait_ready(fds: Collection[tuple[int, int]], deadline: float | None) -> list
     """Sleep until one of ``fds`` (pairs of fd and poll events) is ready, ``deadline`` (a
     ``time.monotonic()`` instant, None for none) passes, or ``SLICE`` seconds went by; with no
     fds (nothing tells when to try again: see ``_wire.Congested``), ``CONGESTED_WAIT`` seconds.
-    Where other CPUs can run the peer, it first looks without sleeping for ``SPIN`` seconds.
+    Where other CPUs can run the peer, it first looks without sleeping (``mpsc._waiters.spin``).
 
     Returns the ready (fd, events) pairs; hang-ups and errors count as ready.
     """
@@ -52,8 +44,8 @@ def wait_ready(fds: Collection[tuple[int, int]], deadline: float | None) -> list
     slice_ms = _SLICE_MS if fds else _CONGESTED_MS
     for fd, events in fds:
         poller.register(fd, events)
-    if fds and _SPINNING:
-        ready = _spin(poller, deadline)
+    if fds and SPINNING:
+        ready = spin(poller, deadline)
         if ready:
             return ready
     if deadline is None:
@@ -61,19 +53,6 @@ def wait_ready(fds: Collection[tuple[int, int]], deadline: float | None) -> list
     else:
         timeout = max(0, min(slice_ms, math.ceil((deadline - monotonic()) * 1000)))
     return poll(poller, timeout)
-
-
-def _spin(poller: select.poll, deadline: float | None) -> list[tuple[int, int]]:
-    """Look at ``poller``'s fds without sleeping for up to ``SPIN`` seconds (not past
-    ``deadline``); what is ready, or nothing. A function of its own: the loop's back edge is a
-    check point (see ``mpsc._ops.recorded``), and what lands there propagates from the call."""
-    end = monotonic() + SPIN
-    if deadline is not None and deadline < end:
-        end = deadline
-    while True:
-        ready = poll(poller, 0)
-        if ready or monotonic() >= end:
-            return ready
 
 
 def hung_up(fd: int) -> bool:

@@ -338,14 +338,15 @@ def _unpickling_failed(taking: Taking, exc: BaseException) -> bool:
     decoded again). An exception that came before ``pickle.loads`` started (its feed not
     consumed) or after the value was stored is an interrupt: decoding again is safe. One that
     came out of ``pickle.loads`` is the message's own error (consumed) if it is an
-    ``Exception``; a ``KeyboardInterrupt`` or other ``BaseException`` there landed while the
-    value's own Python code ran, and the message is decoded again (up to ``RETRIES`` times),
-    after which it counts as unreadable: whether that happened now (then what landed first is
-    what the caller should see)."""
+    ``Exception`` that did not come out of a carried handle's adoption (mpsc's own code, where
+    anything that comes out landed); a ``KeyboardInterrupt`` or other ``BaseException`` there
+    landed while the value's own Python code ran, and the message is decoded again (up to
+    ``RETRIES`` times), after which it counts as unreadable: whether that happened now (then
+    what landed first is what the caller should see)."""
     feed = taking.feed
     if taking.value is not NOTHING or feed is None or length_hint(feed):
         return False
-    if taking.failures >= RETRIES or isinstance(exc, Exception):
+    if taking.failures >= RETRIES or (isinstance(exc, Exception) and not _landed_in_adoption(exc)):
         taking.failures = UNREADABLE
         assert taking.fds is not None
         close_fds(taking.fds)
@@ -354,6 +355,23 @@ def _unpickling_failed(taking: Taking, exc: BaseException) -> bool:
         taking.interrupted = exc
     taking.failures += 1
     return False
+
+
+def _landed_in_adoption(exc: BaseException) -> bool:
+    """Whether ``exc`` came out of a carried handle's adoption (``_travel._from_message``, which
+    ``pickle.loads`` calls): mpsc's own code, so whatever came out of it landed there (a signal
+    handler may raise an ``Exception`` as well as a ``KeyboardInterrupt``) and is no error of
+    the value's. (An error of the adoption itself comes back on each try, and the message ends
+    unreadable after ``RETRIES``.)"""
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code is _ADOPTION:
+            return True
+        tb = tb.tb_next
+    return False
+
+
+_ADOPTION: Final = _travel._from_message.__code__
 
 
 def _fds_of(ancillary: Any) -> list[int]:
