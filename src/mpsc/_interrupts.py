@@ -36,6 +36,7 @@ from _thread import get_ident
 from collections.abc import Callable, Iterator
 from itertools import repeat, starmap
 from operator import attrgetter
+from types import CodeType
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -162,6 +163,20 @@ def finish(result: T, step: Callable[[Any], object], arg: object, exc: BaseExcep
     except BaseException as landed:
         exc = landed
     return finish(result, step, arg, exc)
+
+
+def came_through(exc: BaseException, code: CodeType) -> bool:
+    """Whether ``exc`` came out of a call of the function whose code is ``code`` (its
+    traceback passes through such a frame). Where mpsc's own code runs inside a call that also
+    runs the user's (a carried handle's adoption inside ``pickle.loads``), an exception that came
+    through mpsc's part landed there, whatever its class: a signal handler may raise an
+    ``Exception`` as well as a ``KeyboardInterrupt``, and it is no error of the user's value."""
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code is code:
+            return True
+        tb = tb.tb_next
+    return False
 
 
 def settle_and_raise_after(chan: Any, exc: BaseException) -> None:

@@ -36,6 +36,7 @@ from operator import length_hint
 from typing import Any, Final, NoReturn
 
 from .._errors import RecvError
+from .._interrupts import came_through
 from . import _travel
 from ._endpoint import carrying, close_fds
 
@@ -346,7 +347,7 @@ def _unpickling_failed(taking: Taking, exc: BaseException) -> bool:
     feed = taking.feed
     if taking.value is not NOTHING or feed is None or length_hint(feed):
         return False
-    if taking.failures >= RETRIES or (isinstance(exc, Exception) and not _landed_in_adoption(exc)):
+    if taking.failures >= RETRIES or (isinstance(exc, Exception) and not came_through(exc, _ADOPTION)):
         taking.failures = UNREADABLE
         assert taking.fds is not None
         close_fds(taking.fds)
@@ -357,21 +358,11 @@ def _unpickling_failed(taking: Taking, exc: BaseException) -> bool:
     return False
 
 
-def _landed_in_adoption(exc: BaseException) -> bool:
-    """Whether ``exc`` came out of a carried handle's adoption (``_travel._from_message``, which
-    ``pickle.loads`` calls): mpsc's own code, so whatever came out of it landed there (a signal
-    handler may raise an ``Exception`` as well as a ``KeyboardInterrupt``) and is no error of
-    the value's. (An error of the adoption itself comes back on each try, and the message ends
-    unreadable after ``RETRIES``.)"""
-    tb = exc.__traceback__
-    while tb is not None:
-        if tb.tb_frame.f_code is _ADOPTION:
-            return True
-        tb = tb.tb_next
-    return False
-
-
 _ADOPTION: Final = _travel._from_message.__code__
+"""A carried handle's adoption, which ``pickle.loads`` calls: mpsc's own code, so whatever came
+out of it landed there, and it is no error of the value's (``_interrupts.came_through``). An
+error of the adoption itself comes back on each try, and the message ends unreadable after
+``RETRIES``."""
 
 
 def _fds_of(ancillary: Any) -> list[int]:

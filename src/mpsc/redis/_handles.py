@@ -36,12 +36,13 @@ import time
 import weakref
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from operator import length_hint
 from types import TracebackType
 from typing import Any, ClassVar, Final, Generic, NoReturn, Self, TypeVar
 
 from .._deadlines import checked_deadline, deadline_after, expired
 from .._errors import ChannelError, ClosedHandleError, Empty, Full, RecvError, SendError, Timeout
-from .._interrupts import complete, finish
+from .._interrupts import came_through, complete, finish
 from . import _lua, _resp
 from ._errors import ConnectionError, LeaseExpiredError
 from ._keys import Keys
@@ -336,29 +337,45 @@ def _rebuild(
     return handle
 
 
+_ADOPTION: Final = _rebuild.__code__
+"""A carried handle's adoption, which ``pickle.loads`` calls: mpsc's code, where whatever comes
+out landed (``_interrupts.came_through``)."""
 _REBUILD: Final = _rebuild.__name__.encode()
 """In every pickle that holds a handle (the name of the function that unpickles it)."""
 
 _unpickling = threading.local()
 """While a receive unpickles a message (``_loads``): ``deadline``, the bound of the adopts of
-the handles inside it, and ``adopted``, the handles adopted so far with their travel ids."""
+the handles inside it, and ``adopted``, the handles adopted so far with their travel ids; after
+it, ``own``: the value's own unpickling error, if that is what it raised."""
 
 
 def _loads(payload: bytes, deadline: float | None) -> Any:
     """Unpickle a received message, adopting the handles inside it by ``deadline``. When an
     adopt fails (``ChannelError``, ``Expired``) the message is not taken, and the handles
     already adopted from it get their travel leases back (under the same ids, which the next
-    try adopts) before they close: their sides stay alive meanwhile."""
+    try adopts) before they close: their sides stay alive meanwhile.
+
+    An ``Exception`` that ``pickle.loads`` raised by itself, not through an adoption, is the
+    value's own error, and is left in ``_unpickling.own`` (the message is consumed: see
+    ``Receiver._hand_out``); anything else landed (a signal handler may raise an ``Exception``
+    too), before unpickling started, in an adoption, or after it ended."""
     adopted: list[tuple[_Handle[Any], str]] = []
-    _unpickling.deadline, _unpickling.adopted = deadline, adopted
+    _unpickling.deadline, _unpickling.adopted, _unpickling.own = deadline, adopted, None
+    feed = iter((payload,))  # (consumed once pickle.loads started)
     try:
-        return pickle.loads(payload)
+        for value in map(pickle.loads, feed):
+            return value
     except (ChannelError, Expired):
         _unpickling.deadline = _unpickling.adopted = None
         _give_back(adopted)
         raise
+    except Exception as exc:
+        if not length_hint(feed) and not came_through(exc, _ADOPTION):
+            _unpickling.own = exc
+        raise
     finally:
         _unpickling.deadline = _unpickling.adopted = None
+    raise AssertionError("unreachable: pickle.loads returns or raises")
 
 
 def _give_back(adopted: list[tuple[_Handle[Any], str]]) -> None:
@@ -1057,12 +1074,25 @@ class Receiver(_Handle[T]):
         not be adopted) with nothing taken; any other exception with the entry consumed."""
         lease = self._lease
         entry_id, payload = self._buf[0]
+        feed = iter((payload,))  # (consumed once ``loads`` started)
         try:
-            value: T = loads(payload)
+            value: T
+            for value in map(loads, feed):  # (stored with no check point after the call)
+                break
         except (Expired, ChannelError):
             self._open()
             raise
-        except Exception:
+        except Exception as exc:
+            # The value's own error (then the entry is consumed) only if it came out of
+            # pickle's own work: ``_loads`` tells for a message with handles inside; the hot
+            # path's ``pickle.loads`` is C, where nothing lands as it starts.
+            if loads is pickle.loads:
+                own = None if length_hint(feed) else exc
+            else:
+                own = getattr(_unpickling, "own", None)
+            _unpickling.own = None
+            if exc is not own:
+                raise  # it landed (nothing taken), as a KeyboardInterrupt would
             with lease.acks_lock:
                 if not lease.closed:
                     del self._buf[0]
