@@ -156,7 +156,10 @@ bound: ``try_recv`` raises ``Empty`` at once, ``recv_timeout`` ``Timeout`` at it
 while another thread or task receives through the same handle; a receive whose event loop
 was closed mid-call is taken over by the next receive, and a rendezvous announcement it
 left is taken back by the lease thread); a value's unpickling error consumes
-the entry and raises (a handle's adoption failing does not: see above); an interrupt (Ctrl-C)
+the entry and raises (a handle's adoption failing does not: see above), and so does an
+``Exception`` a signal handler raises while the value's own unpickling code runs (it cannot be
+told from the value's error; one landing anywhere else, mpsc's adoption included, is an
+interrupt and takes nothing); an interrupt (Ctrl-C)
 landing inside a send's script call leaves that call's outcome unknown; Redis Cluster is
 untested (the keys share a hash tag). Found by the second review and not yet removed
 (``findings/redis2``): a call that holds the GIL for a whole lease (a long C call) keeps the
