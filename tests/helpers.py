@@ -256,3 +256,25 @@ class Interrupter:
     def __exit__(self, *exc: object) -> None:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, self._old)
+
+
+def polls_counted(monkeypatch: Any, *modules: Any) -> list[int]:
+    """Make the ``poll`` of each of ``modules`` (``mpsc._waiters`` and the modules that imported
+    its ``poll``) record the timeout (ms) of each call in the list returned, and still poll.
+    Fails the test where waits never spin (one CPU)."""
+    import pytest
+
+    from mpsc import _waiters
+
+    if not _waiters.SPINNING:
+        pytest.fail("this machine runs the tests on one CPU: the spin is off there")
+    timeouts: list[int] = []
+    real_poll = _waiters.poll
+
+    def counting(poller: Any, timeout_ms: int) -> list[tuple[int, int]]:
+        timeouts.append(timeout_ms)
+        return real_poll(poller, timeout_ms)
+
+    for module in modules:
+        monkeypatch.setattr(module, "poll", counting)
+    return timeouts

@@ -2066,20 +2066,12 @@ def test_a_wait_looks_without_sleeping_first_then_sleeps(monkeypatch: pytest.Mon
     """A blocked call first looks at its fds without sleeping for up to ``SPIN`` (a reply from a
     process running on another CPU then costs no sleep and no wake-up), then sleeps in ``poll``
     — and never looks past its deadline."""
+    from helpers import polls_counted
+
     from mpsc import _waiters
     from mpsc.process import _waiting
 
-    if not _waiters.SPINNING:
-        pytest.fail("this machine runs the tests on one CPU: the spin is off there")
-    timeouts: list[int] = []
-    real_poll = _waiting.poll
-
-    def counting(poller: Any, timeout_ms: int) -> list[tuple[int, int]]:
-        timeouts.append(timeout_ms)
-        return real_poll(poller, timeout_ms)
-
-    monkeypatch.setattr(_waiting, "poll", counting)  # its sleep
-    monkeypatch.setattr(_waiters, "poll", counting)  # its looks
+    timeouts = polls_counted(monkeypatch, _waiting, _waiters)  # its sleep, its looks
     r, w = os.pipe()
     try:
         os.write(w, b"x")

@@ -533,18 +533,11 @@ def test_a_select_watching_fds_looks_without_sleeping_first(monkeypatch: pytest.
     ready, or a thread channel's hand-off, within that time costs no sleep."""
     import select as select_module
 
+    from helpers import polls_counted
+
     from mpsc import _waiters
 
-    if not _waiters.SPINNING:
-        pytest.fail("this machine runs the tests on one CPU: the spin is off there")
-    timeouts: list[int] = []
-    real_poll = _waiters.poll
-
-    def counting(poller: Any, timeout_ms: int) -> list[tuple[int, int]]:
-        timeouts.append(timeout_ms)
-        return real_poll(poller, timeout_ms)
-
-    monkeypatch.setattr(_waiters, "poll", counting)
+    timeouts = polls_counted(monkeypatch, _waiters)
     waiter = _waiters.PollWaiter()
     r, w = os.pipe()
     try:
