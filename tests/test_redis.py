@@ -28,7 +28,7 @@ from redis_server import RedisServer, free_port
 
 import mpsc
 import mpsc.redis
-from mpsc.redis._handles import _GIVING
+from mpsc.redis._handles import _GIVING, OWN_ERROR_NOTE
 
 FORKSERVER = multiprocessing.get_context("forkserver")
 
@@ -2836,3 +2836,60 @@ def test_a_fetch_is_bounded_by_size(url: str, server: RedisServer) -> None:
     with pytest.raises(mpsc.RecvError):
         rx.recv_timeout(5.0)
     rx.close()
+
+
+_REFUSALS: list[str] = []
+
+
+def _refuse_as_empty(what: str) -> Any:
+    _REFUSALS.append(what)
+    raise mpsc.Empty()
+
+
+class RaisesEmptyWhenUnpickled:
+    """A value whose own unpickling raises a ChannelError (as a reconstructor that itself
+    try_recv's from a channel might)."""
+
+    def __reduce__(self) -> tuple[Any, tuple[str]]:
+        return _refuse_as_empty, ("refused",)
+
+
+@pytest.mark.parametrize("carrying", [False, True])
+@pytest.mark.parametrize("capacity", [None, 4])
+def test_a_value_whose_own_unpickling_raises_a_channel_error_is_consumed_once(
+    url: str, capacity: int | None, carrying: bool
+) -> None:
+    """Review 9, finding 01: a value whose own unpickling raised a ChannelError (``Empty``) was
+    taken for a handle's failed adoption: never consumed, every receive raised it again and ran
+    the value's code again, and the messages behind it never came. It is the value's own error:
+    raised once (with the note that says so), the message consumed, the next one received."""
+    tx, rx = mpsc.redis.channel(url) if capacity is None else mpsc.redis.bounded(url, capacity)
+    other_tx, other_rx = mpsc.redis.channel(url)
+    _REFUSALS.clear()
+    tx.send((RaisesEmptyWhenUnpickled(), other_tx) if carrying else RaisesEmptyWhenUnpickled())
+    tx.send("next")
+    with pytest.raises(mpsc.Empty) as raised:
+        rx.recv_timeout(WAIT)
+    assert OWN_ERROR_NOTE in getattr(raised.value, "__notes__", ())
+    assert rx.recv_timeout(WAIT) == "next"
+    assert _REFUSALS == ["refused"]
+    for handle in (tx, rx, other_tx, other_rx):
+        handle.close()
+
+
+def test_a_bridge_goes_on_past_a_value_whose_unpickling_raises_a_channel_error(url: str) -> None:
+    """Review 9, finding 04: through ``bridge`` such a value ended the bridge (the bridged
+    receiver said RecvError with the Sender alive, and later messages never came)."""
+    tx, rx = mpsc.redis.channel(url)
+    bridged = mpsc.redis.bridge(rx)
+    tx.send(1)
+    tx.send(RaisesEmptyWhenUnpickled())
+    tx.send(2)
+    with pytest.warns(RuntimeWarning, match="failed to unpickle"):
+        got = [bridged.recv_timeout(WAIT) for _ in range(2)]
+    assert got == [1, 2]
+    assert not tx.is_disconnected()
+    tx.close()
+    with pytest.raises(mpsc.RecvError):
+        bridged.recv_timeout(WAIT)
+    bridged.close()

@@ -155,8 +155,9 @@ Known limits: one Receiver handle serves one call at a time (others wait, each w
 bound: ``try_recv`` raises ``Empty`` at once, ``recv_timeout`` ``Timeout`` at its deadline,
 while another thread or task receives through the same handle; a receive whose event loop
 was closed mid-call is taken over by the next receive, and a rendezvous announcement it
-left is taken back by the lease thread); a value's unpickling error consumes
-the entry and raises (a handle's adoption failing does not: see above), and so does an
+left is taken back by the lease thread); a value's unpickling error (of any class, a
+``ChannelError`` too) consumes the entry and raises, with a note saying so in its
+``__notes__`` (a handle's adoption failing does not: see above), and so does an
 ``Exception`` a signal handler raises while the value's own unpickling code runs (it cannot be
 told from the value's error; one landing anywhere else, mpsc's adoption included, is an
 interrupt and takes nothing); an interrupt (Ctrl-C)

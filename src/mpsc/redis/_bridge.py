@@ -29,11 +29,11 @@ import warnings
 from typing import Final, TypeVar
 
 from .._channels import bounded
-from .._errors import ChannelError, RecvError, SendError, Timeout
+from .._errors import ChannelError, SendError, Timeout
 from .._handles import Receiver as ThreadReceiver
 from .._handles import Sender as ThreadSender
 from ._errors import ConnectionError
-from ._handles import Receiver
+from ._handles import OWN_ERROR_NOTE, Receiver
 
 T = TypeVar("T")
 
@@ -75,15 +75,13 @@ def bridge(rx: Receiver[T]) -> ThreadReceiver[T]:
                     return
                 try:
                     value = mine.recv_timeout(POLL)
-                except Timeout:
-                    continue
-                except RecvError:
-                    return
-                except ConnectionError:
-                    continue
-                except ChannelError:
-                    return
-                except Exception as exc:  # the value's own unpickling error: consumed, reported
+                except Exception as exc:
+                    if OWN_ERROR_NOTE not in getattr(exc, "__notes__", ()):
+                        if isinstance(exc, (Timeout, ConnectionError)):
+                            continue
+                        if isinstance(exc, ChannelError):  # (RecvError, closed, lease lost)
+                            return
+                    # The value's own unpickling error (whatever its class): consumed, reported.
                     warnings.warn(
                         f"mpsc.redis.bridge dropped a message of {mine.name!r} "
                         f"that failed to unpickle: {exc!r}",

@@ -337,6 +337,12 @@ def _rebuild(
     return handle
 
 
+OWN_ERROR_NOTE: Final = (
+    "mpsc.redis: the received value's own unpickling code raised this; the message was consumed"
+)
+"""The note added to a value's own unpickling error as a receive raises it (``_bridge`` goes on
+past such a message; a program can tell it from the handle's own errors the same way)."""
+
 _ADOPTION: Final = _rebuild.__code__
 """A carried handle's adoption, which ``pickle.loads`` calls: mpsc's code, where whatever comes
 out landed (``_interrupts.came_through``)."""
@@ -365,13 +371,12 @@ def _loads(payload: bytes, deadline: float | None) -> Any:
     try:
         for value in map(pickle.loads, feed):
             return value
-    except (ChannelError, Expired):
-        _unpickling.deadline = _unpickling.adopted = None
-        _give_back(adopted)
-        raise
     except Exception as exc:
+        _unpickling.deadline = _unpickling.adopted = None
         if not length_hint(feed) and not came_through(exc, _ADOPTION):
-            _unpickling.own = exc
+            _unpickling.own = exc  # (a ChannelError too: the value's code may raise one)
+        elif isinstance(exc, (ChannelError, Expired)):
+            _give_back(adopted)  # an adopt failed
         raise
     finally:
         _unpickling.deadline = _unpickling.adopted = None
@@ -1071,7 +1076,8 @@ class Receiver(_Handle[T]):
         receiver, claimed by another if this process dies (review 2, finding 05).
 
         Raises what ``loads`` raises: ``Expired`` or a ``ChannelError`` (a handle inside could
-        not be adopted) with nothing taken; any other exception with the entry consumed."""
+        not be adopted) or an exception that landed, with nothing taken; the value's own error
+        (whatever its class) with the entry consumed and ``OWN_ERROR_NOTE`` added."""
         lease = self._lease
         entry_id, payload = self._buf[0]
         feed = iter((payload,))  # (consumed once ``loads`` started)
@@ -1079,9 +1085,6 @@ class Receiver(_Handle[T]):
             value: T
             for value in map(loads, feed):  # (stored with no check point after the call)
                 break
-        except (Expired, ChannelError):
-            self._open()
-            raise
         except Exception as exc:
             # The value's own error (then the entry is consumed) only if it came out of
             # pickle's own work: ``_loads`` tells for a message with handles inside; the hot
@@ -1091,14 +1094,17 @@ class Receiver(_Handle[T]):
             else:
                 own = getattr(_unpickling, "own", None)
             _unpickling.own = None
-            if exc is not own:
-                raise  # it landed (nothing taken), as a KeyboardInterrupt would
+            if exc is not own:  # an adopt failed (Expired, ChannelError), or it landed
+                if isinstance(exc, (Expired, ChannelError)):
+                    self._open()
+                raise  # nothing taken
             with lease.acks_lock:
                 if not lease.closed:
                     del self._buf[0]
                     lease.acks += (entry_id,)
                     self._recent += (entry_id,)
             self._open()
+            exc.add_note(OWN_ERROR_NOTE)
             raise  # (the entry is consumed, as documented)
         with lease.acks_lock:
             if not lease.closed:
