@@ -10,12 +10,14 @@ EXTRA = $(PY) -c 'import sys, tomllib; print(*tomllib.load(open("pyproject.toml"
 .PHONY: demo test suite lint bench asan packaging docs clean redis-server
 
 # venv + the package with its test and lint tools, rebuilt when the build files change. The
-# install compiles select's C try pass (src/mpsc/_accel.c) in place, on CPython.
-$(VENV)/.installed: pyproject.toml setup.py src/mpsc/_accel.c
+# install compiles the C extensions (src/mpsc/_accel.c, src/mpsc/process/_steps.c) in place, on
+# CPython.
+$(VENV)/.installed: pyproject.toml setup.py src/mpsc/_accel.c src/mpsc/process/_steps.c
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	@# A failed (optional) build must not leave an older build of the C pass in place.
-	rm -f src/mpsc/_accel$$($(PY) -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))')
+	rm -f src/mpsc/_accel$$($(PY) -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))') \
+		src/mpsc/process/_steps$$($(PY) -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))')
 	@if $(PY) -c 'import sys; sys.exit(0 if getattr(sys, "_is_gil_enabled", lambda: True)() else 1)'; then \
 		$(PY) -m pip install -q -e '.[test,lint]'; \
 	else \
@@ -52,22 +54,26 @@ redis-server:
 	} || { echo "could not install redis-server: install Debian's redis-server package" \
 		"(apt-get install redis-server) or put a redis-server on PATH, then run make again" >&2; exit 1; }
 
-# The C extension compiled with AddressSanitizer and UBSan into a scratch copy of the package,
+# The C extensions compiled with AddressSanitizer and UBSan into a scratch copy of the package,
 # and the tests that drive every entry point of it. CPython itself is not instrumented: the
 # sanitizers' runtimes are preloaded, and objects come from malloc so that ASan sees them.
 ASAN_DIR := build/asan
-ASAN_TESTS ?= tests/test_accel.py tests/test_implementations.py tests/test_select_model.py tests/test_queues.py tests/test_interrupts.py
+ASAN_TESTS ?= tests/test_accel.py tests/test_implementations.py tests/test_select_model.py tests/test_queues.py \
+	tests/test_interrupts.py tests/test_process_steps.py tests/test_process.py
 ASAN_ENV = LD_PRELOAD="$$(gcc -print-file-name=libasan.so) $$(gcc -print-file-name=libubsan.so)" \
 	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	PYTHONMALLOC=malloc PYTHONPATH=$(ASAN_DIR)
+ASAN_CC = gcc -shared -fPIC -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+	-fno-sanitize-recover=undefined -Wall -Werror \
+	-I"$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["include"])')"
+EXT_SUFFIX = $$($(PY) -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))')
 asan: $(VENV)/.installed
-	rm -rf $(ASAN_DIR) && mkdir -p $(ASAN_DIR)/mpsc
-	cp src/mpsc/*.py src/mpsc/*.pyi src/mpsc/py.typed $(ASAN_DIR)/mpsc/
-	gcc -shared -fPIC -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
-		-fno-sanitize-recover=undefined -Wall -Werror \
-		-I"$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["include"])')" src/mpsc/_accel.c \
-		-o $(ASAN_DIR)/mpsc/_accel$$($(PY) -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))')
+	rm -rf $(ASAN_DIR) && mkdir -p $(ASAN_DIR)
+	cp -r src/mpsc $(ASAN_DIR)/ && find $(ASAN_DIR) -name '*.so' -delete
+	$(ASAN_CC) src/mpsc/_accel.c -o $(ASAN_DIR)/mpsc/_accel$(EXT_SUFFIX)
+	$(ASAN_CC) src/mpsc/process/_steps.c -o $(ASAN_DIR)/mpsc/process/_steps$(EXT_SUFFIX)
 	$(ASAN_ENV) $(PY) -c 'import mpsc._accel as a; assert "/$(ASAN_DIR)/" in a.__file__, a.__file__'
+	$(ASAN_ENV) $(PY) -c 'import mpsc.process._implementation as i; assert "/$(ASAN_DIR)/" in i.COMPILED.__file__'
 	$(ASAN_ENV) $(PY) -m pytest -q -p no:cacheprovider $(ASAN_TESTS)
 
 # What users get: the sdist and the wheel (build), checked by twine; the sdist installed by pip
@@ -106,4 +112,4 @@ docs: $(VENV)/.docs-installed
 	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict --clean
 
 clean:
-	rm -rf site .venv .venv-* build dist src/*.egg-info src/mpsc/*.so .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf site .venv .venv-* build dist src/*.egg-info src/mpsc/*.so src/mpsc/process/*.so .pytest_cache .mypy_cache .ruff_cache .hypothesis

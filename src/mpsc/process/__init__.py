@@ -91,6 +91,7 @@ Modules, one idea each: ``_channels`` (constructors), ``_handles`` (Sender, Rece
 (the one place a call sleeps), ``_async`` (the one place a task awaits).
 """
 
+from . import _implementation  # noqa: F401  (installs the compiled or the pure send and receive)
 from ._channels import MAX_CAPACITY, bounded, channel, sync_channel, unbounded
 from ._endpoint import release_inherited
 from ._handles import Receiver, Sender, SyncSender

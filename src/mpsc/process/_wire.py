@@ -232,12 +232,7 @@ class Taking:
         a process killed between the two system calls does not cost its channel that slot for
         good (see ``_ledger``).
         """
-        self.raw = None
-        self.credited = self.credits < 0
-        self.fds = None
-        self.value = NOTHING
-        self.failures = 0
-        self.feed = self.interrupted = self.adopted = None
+        self.begin()
         ledger = self.ledger
         if ledger is not None:
             ledger.hold(self)
@@ -251,6 +246,15 @@ class Taking:
         except ConnectionResetError:  # (not seen on Linux, where the end is an empty read)
             self.raw = (b"", [], 0, None)
         return True
+
+    def begin(self) -> None:
+        """Forget the datagram taken before (none is taken yet)."""
+        self.raw = None
+        self.credited = self.credits < 0
+        self.fds = None
+        self.value = NOTHING
+        self.failures = 0
+        self.feed = self.interrupted = self.adopted = None
 
     @property
     def failed(self) -> bool:

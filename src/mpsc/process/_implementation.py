@@ -1,0 +1,139 @@
+"""The switch between the process channels' two implementations of send and receive.
+
+The pure-Python methods (``_handles``) are the reference. The compiled steps (``_steps.c``),
+where they were built and can be used (CPython with a GIL, Linux), do the common case of the
+same steps — an unbounded channel, a value with no handle inside — with fewer instructions
+around the system call, and hand every other case, untouched, to the pure methods. ``use``
+installs one or the other; at import the compiled one is used unless ``MPSC_PURE`` is set in the
+environment (as for the thread channels, see ``mpsc._implementation``).
+
+The compiled steps are reached without a call, as the thread channels' are: storing
+``Sender._sent``, and storing then loading the attributes of the private ``STEPS`` object (a
+call into C is a point where a signal handler's exception could drop a value just received,
+or make a send that happened look as if it had not).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from types import ModuleType
+from typing import Any, TypeVar
+
+from . import _handles, _travel, _wire
+from ._gil import NO_GIL
+from ._handles import Receiver, Sender
+
+T = TypeVar("T")
+
+NOTHING: Any = _wire.NOTHING
+
+_PURE: dict[tuple[type, str], Any] = {
+    (cls, name): cls.__dict__[name]
+    for cls, names in ((Sender, ("send", "try_send")), (Receiver, ("recv", "try_recv", "__next__")))
+    for name in names
+}
+pure_send = Sender.send
+pure_try_send = Sender.try_send
+pure_recv = Receiver.recv
+pure_try_recv = Receiver.try_recv
+pure_next = Receiver.__next__
+
+
+class _Unbuilt(Exception):
+    """Stands for ``_steps.Undecided`` where the module was not built (never raised)."""
+
+
+Undecided: type[Exception] = _Unbuilt
+
+STEPS: Any = None
+"""``_steps.Steps()`` while the compiled implementation is installed."""
+
+# Whatever a step leaves is done by the pure method, from the start, outside the ``except`` (an
+# error it raises must not carry ``Undecided`` as its context).
+
+
+def _compiled_send(pure: Callable[[Sender[Any], Any], None]) -> Callable[[Sender[Any], Any], None]:
+    """``send`` or ``try_send``: the C step, then ``pure`` for whatever the step leaves (a step
+    never waits, so it serves both)."""
+
+    def send(self: Sender[T], value: T) -> None:
+        try:
+            self._sent = value  # type: ignore[attr-defined]
+            return
+        except Undecided:
+            pass
+        pure(self, value)
+
+    return send
+
+
+def _compiled_recv(pure: Callable[[Receiver[Any]], Any]) -> Callable[[Receiver[Any]], Any]:
+    """``recv``, ``try_recv`` or ``__next__``: the C step, then ``pure`` if nothing was there."""
+
+    def recv(self: Receiver[T]) -> T:
+        STEPS.receiver = self
+        value = STEPS.taken
+        if value is NOTHING:
+            return pure(self)  # type: ignore[no-any-return]
+        return value  # type: ignore[no-any-return]
+
+    return recv
+
+
+COMPILED_METHODS: dict[tuple[type, str], Any] = {
+    (Sender, "send"): _compiled_send(pure_send),
+    (Sender, "try_send"): _compiled_send(pure_try_send),
+    (Receiver, "recv"): _compiled_recv(pure_recv),
+    (Receiver, "try_recv"): _compiled_recv(pure_try_recv),
+    (Receiver, "__next__"): _compiled_recv(pure_next),
+}
+for (_cls, _name), _method in COMPILED_METHODS.items():
+    _method.__doc__ = _PURE[_cls, _name].__doc__
+    _method.__name__ = _name
+    _method.__qualname__ = f"{_cls.__name__}.{_name}"
+
+
+def _load() -> ModuleType | None:
+    """The compiled module, set up; None where it cannot be used (not built, a free-threaded
+    build, a second interpreter) or where ``MPSC_PURE`` asks for the pure implementation."""
+    if os.environ.get("MPSC_PURE") or NO_GIL:
+        return None
+    try:
+        from . import _steps  # type: ignore[attr-defined]
+    except ImportError:  # not built: no compiler, or not CPython
+        return None
+    if not _steps.setup(Sender, Receiver, NOTHING, _travel.local, _handles._finish_taken, _wire.INLINE_MAX):
+        return None
+    return _steps  # type: ignore[no-any-return]
+
+
+COMPILED: ModuleType | None = _load()
+"""``mpsc.process._steps`` where it was built and can be used here, else None."""
+
+
+def use(compiled: bool) -> None:
+    """Install the compiled implementation (``compiled=True``; ``RuntimeError`` where it was
+    not built) or the pure one. Not to be called while other threads use process channels."""
+    global Undecided, STEPS
+    if compiled:
+        if COMPILED is None:
+            raise RuntimeError("mpsc.process's compiled steps (_steps) are not built or usable here")
+        Undecided = COMPILED.Undecided
+        STEPS = COMPILED.Steps()
+        COMPILED.install(Sender)
+        for (cls, name), method in COMPILED_METHODS.items():
+            setattr(cls, name, method)
+        return
+    for (cls, name), method in _PURE.items():
+        setattr(cls, name, method)
+    if "_sent" in Sender.__dict__:
+        del Sender._sent  # type: ignore[attr-defined]
+
+
+def in_use() -> str:
+    """Which implementation is installed: ``"compiled"`` or ``"pure"``."""
+    return "compiled" if "_sent" in Sender.__dict__ else "pure"
+
+
+use(COMPILED is not None)

@@ -1,0 +1,613 @@
+/* mpsc.process._steps: the common case of a process channel's send and receive, in C.
+ *
+ * The pure-Python methods (``_handles``) are the reference; this module does the common case of
+ * the same steps with fewer instructions around the system call, and hands every other case,
+ * untouched, to them. The common case is an unbounded channel and a value with no handle inside
+ * it: a send pickles the value and writes one datagram (a memfd for a large pickle, as
+ * ``_wire.encode`` makes it); a receive reads one datagram and, when it is a plain one (no fds,
+ * no flags), unpickles it. Anything else a receive reads (a large value, a value carrying
+ * handles, one whose unpickling was interrupted) is finished by the pure code
+ * (``_handles._finish_taken``), which settles it exactly as its own receive would.
+ *
+ * Reached as the thread channels' compiled steps are (see ``mpsc/_accel.c``), with no call in
+ * between, because a call into C is a point where a signal handler's exception could drop a
+ * received value, or make a send that happened look as if it had not:
+ *
+ *     self._sent = value        # Sender.send: sends, or raises Undecided (nothing happened)
+ *     STEPS.receiver = self     # Receiver.recv: the receiver, then
+ *     value = STEPS.taken       #   the value, or NOTHING (nothing happened)
+ *
+ * Only where a GIL is: the steps use an endpoint's fds without entering it (``Endpoint.enter``
+ * counts an operation so that no other thread closes its fds under it). Holding the GIL from
+ * the last look at ``closed`` to the end of the system call does that here: every path that
+ * closes an endpoint's fds sets ``closed`` first, in Python. A free-threaded build has no such
+ * guarantee and does not install these steps. (Pickling and unpickling run Python code, so
+ * ``closed`` is looked at after the pickling, and the receive's datagram is read before any.)
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#if PY_VERSION_HEX < 0x030C0000
+static PyObject *
+PyErr_GetRaisedException(void)
+{
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    if (type == NULL)
+        return NULL;
+    PyErr_NormalizeException(&type, &value, &tb);
+    if (tb != NULL)
+        PyException_SetTraceback(value, tb);
+    Py_DECREF(type);
+    Py_XDECREF(tb);
+    return value;
+}
+
+static void
+PyErr_SetRaisedException(PyObject *exc)
+{
+    PyErr_Restore(Py_NewRef((PyObject *)Py_TYPE(exc)), exc, PyException_GetTraceback(exc));
+}
+#endif
+
+#if defined(__linux__) && !defined(Py_GIL_DISABLED)
+#define STEPS_BUILT 1
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#else
+#define STEPS_BUILT 0
+#endif
+
+/* What ``setup`` is given. */
+static PyTypeObject *sender_type, *receiver_type;
+static PyObject *undecided, *nothing, *dumps, *loads, *protocol, *local, *finish_taken;
+static PyObject *str_ep, *str_closed, *str_capacity, *str_sock, *str_fileno, *str_outgoing;
+static Py_ssize_t inline_max;
+static int ready_to_use;
+
+#if STEPS_BUILT
+
+#define HEADER 4    /* _wire._HEADER: flags, then 3 bytes of padding */
+#define LARGE 2     /* _wire.LARGE */
+#define MAX_FDS 253 /* _wire.MAX_FDS */
+
+/* The fd of ``handle``'s endpoint if a step may use it now (open, unbounded), else -1; the
+ * endpoint in ``*where`` (a new reference) if ``where`` is given and the fd is. Sets no error:
+ * the pure code decides what any other state means. */
+static int
+usable_fd(PyObject *handle, PyObject **where)
+{
+    PyObject *endpoint = PyObject_GetAttr(handle, str_ep);
+    if (endpoint == NULL) {
+        PyErr_Clear();
+        return -1;
+    }
+    int fd = -1;
+    PyObject *closed = NULL, *capacity = NULL, *sock = NULL, *number = NULL;
+    if (endpoint == Py_None || (closed = PyObject_GetAttr(endpoint, str_closed)) == NULL
+        || closed != Py_False || (capacity = PyObject_GetAttr(endpoint, str_capacity)) == NULL
+        || capacity != Py_None || (sock = PyObject_GetAttr(endpoint, str_sock)) == NULL
+        || (number = PyObject_CallMethodNoArgs(sock, str_fileno)) == NULL)
+        goto done;
+    long value = PyLong_AsLong(number);
+    if (value >= 0 && value <= INT32_MAX)
+        fd = (int)value;
+done:
+    if (PyErr_Occurred())
+        PyErr_Clear();
+    Py_XDECREF(number);
+    Py_XDECREF(sock);
+    Py_XDECREF(capacity);
+    Py_XDECREF(closed);
+    if (fd >= 0 && where != NULL)
+        *where = endpoint;
+    else
+        Py_DECREF(endpoint);
+    return fd;
+}
+
+/* Close every fd in ``fds`` (a list of ints), emptying it. */
+static void
+close_listed(PyObject *fds)
+{
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(fds); i++) {
+        long fd = PyLong_AsLong(PyList_GET_ITEM(fds, i));
+        if (fd >= 0)
+            close((int)fd);
+    }
+    if (PyErr_Occurred())
+        PyErr_Clear();
+    PyList_SetSlice(fds, 0, PyList_GET_SIZE(fds), NULL);
+}
+
+/* The value pickled as ``_wire.encode`` pickles it (``_travel.local.outgoing`` collecting the
+ * fds of handles inside it). NULL with the error pickling raised; NULL with no error when the
+ * pure code must pickle it (it holds handles, or pickling raised an AttributeError, which the
+ * pure code reports as a PicklingError). */
+static PyObject *
+pickled(PyObject *value)
+{
+    PyObject *fds = PyList_New(0);
+    if (fds == NULL)
+        return NULL;
+    PyObject *previous = PyObject_GetAttr(local, str_outgoing);
+    if (previous == NULL || PyObject_SetAttr(local, str_outgoing, fds) < 0) {
+        Py_XDECREF(previous);
+        Py_DECREF(fds);
+        return NULL;
+    }
+    PyObject *args[2] = {value, protocol};
+    PyObject *body = PyObject_Vectorcall(dumps, args, 2, NULL);
+    PyObject *exc = PyErr_GetRaisedException();
+    int restored = PyObject_SetAttr(local, str_outgoing, previous);
+    Py_DECREF(previous);
+    if (restored < 0) { /* (a thread-local's store fails only without memory) */
+        Py_XDECREF(exc);
+        Py_XDECREF(body);
+        close_listed(fds);
+        Py_DECREF(fds);
+        return NULL;
+    }
+    int carrying = PyList_GET_SIZE(fds) > 0;
+    close_listed(fds);
+    Py_DECREF(fds);
+    if (exc != NULL) {
+        if (PyErr_GivenExceptionMatches(exc, PyExc_AttributeError)) {
+            Py_DECREF(exc);
+            return NULL;
+        }
+        PyErr_SetRaisedException(exc);
+        return NULL;
+    }
+    if (carrying) {
+        Py_DECREF(body);
+        return NULL;
+    }
+    return body;
+}
+
+/* Write all of ``data`` into ``fd`` (a memfd of our own: the GIL is let go meanwhile). */
+static int
+write_all(int fd, const char *data, Py_ssize_t size)
+{
+    while (size > 0) {
+        ssize_t n;
+        Py_BEGIN_ALLOW_THREADS
+        n = write(fd, data, (size_t)size);
+        Py_END_ALLOW_THREADS
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        data += n;
+        size -= n;
+    }
+    return 0;
+}
+
+/* One non-blocking attempt to send ``body`` as ``_wire.send`` sends it: whether it was sent. */
+static int
+send_body(PyObject *sender, PyObject *body)
+{
+    char *data = PyBytes_AS_STRING(body);
+    Py_ssize_t size = PyBytes_GET_SIZE(body);
+    unsigned char header[HEADER + 8] = {0};
+    struct iovec iov[2];
+    struct msghdr msg;
+    memset(&msg, 0, sizeof msg);
+    int memfd = -1;
+    union {
+        char space[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } control;
+    if (size > inline_max) {
+        memfd = memfd_create("mpsc-message", MFD_CLOEXEC);
+        if (memfd < 0)
+            return 0;
+        if (write_all(memfd, data, size) < 0) {
+            close(memfd);
+            return 0;
+        }
+        uint64_t length = (uint64_t)size; /* _wire._LENGTH: little-endian */
+        header[0] = LARGE;
+        for (int i = 0; i < 8; i++)
+            header[HEADER + i] = (unsigned char)(length >> (8 * i));
+        iov[0].iov_base = header;
+        iov[0].iov_len = HEADER + 8;
+        msg.msg_iovlen = 1;
+        memset(&control, 0, sizeof control);
+        msg.msg_control = control.space;
+        msg.msg_controllen = sizeof control.space;
+        struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
+        cmsg->cmsg_level = SOL_SOCKET;
+        cmsg->cmsg_type = SCM_RIGHTS;
+        cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(cmsg), &memfd, sizeof(int));
+    }
+    else {
+        iov[0].iov_base = header;
+        iov[0].iov_len = HEADER;
+        iov[1].iov_base = data;
+        iov[1].iov_len = (size_t)size;
+        msg.msg_iovlen = 2;
+    }
+    msg.msg_iov = iov;
+    /* The endpoint is looked at again: the pickling ran Python code, and the memfd's write let
+     * the GIL go. From here to the end of sendmsg nothing lets it go. */
+    int fd = usable_fd(sender, NULL);
+    ssize_t sent = fd < 0 ? -1 : sendmsg(fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (memfd >= 0)
+        close(memfd);
+    return sent >= 0;
+}
+
+/* ``sender._sent = value``: sends, or raises Undecided (nothing was sent), or raises what the
+ * value's pickling raised (nothing was sent). */
+static int
+sender_set_sent(PyObject *self, PyObject *value, void *closure)
+{
+    if (value == NULL) {
+        PyErr_SetString(PyExc_AttributeError, "_sent cannot be deleted");
+        return -1;
+    }
+    if (usable_fd(self, NULL) < 0) {
+        PyErr_SetNone(undecided);
+        return -1;
+    }
+    PyObject *body = pickled(value);
+    if (body == NULL) {
+        if (!PyErr_Occurred())
+            PyErr_SetNone(undecided);
+        return -1;
+    }
+    int sent = send_body(self, body);
+    Py_DECREF(body);
+    if (sent)
+        return 0;
+    /* A full buffer, a closed handle, no receiver left: the pure code sends again, and waits
+     * or raises as it does. */
+    PyErr_SetNone(undecided);
+    return -1;
+}
+
+/* ``STEPS.receiver = rx`` keeps the receiver for ``STEPS.taken``; with the GIL, nothing runs in
+ * this thread or another between the two (no check point), so one slot is enough. */
+static PyObject *kept_receiver;
+static char datagram[HEADER + 65536]; /* _wire.RECV_SIZE; used only while the GIL is held */
+
+/* Close the fds a datagram carried (what could not be handed on). */
+static void
+close_carried(struct msghdr *msg)
+{
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c != NULL; c = CMSG_NXTHDR(msg, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+            continue;
+        size_t length = c->cmsg_len - CMSG_LEN(0);
+        for (size_t i = 0; i + sizeof(int) <= length; i += sizeof(int)) {
+            int fd;
+            memcpy(&fd, CMSG_DATA(c) + i, sizeof fd);
+            close(fd);
+        }
+    }
+}
+
+/* The datagram in ``datagram`` as ``socket.recvmsg`` returns it: (data, ancillary, flags,
+ * address). The fds it carries are closed if this fails. */
+static PyObject *
+as_recvmsg(Py_ssize_t size, struct msghdr *msg)
+{
+    PyObject *ancillary = PyList_New(0);
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); ancillary != NULL && c != NULL;
+         c = CMSG_NXTHDR(msg, c)) {
+        PyObject *item = Py_BuildValue("(iiy#)", c->cmsg_level, c->cmsg_type,
+                                       (char *)CMSG_DATA(c), (Py_ssize_t)(c->cmsg_len - CMSG_LEN(0)));
+        if (item == NULL || PyList_Append(ancillary, item) < 0)
+            Py_CLEAR(ancillary);
+        Py_XDECREF(item);
+    }
+    PyObject *data = PyBytes_FromStringAndSize(datagram, size);
+    PyObject *raw = ancillary == NULL || data == NULL
+                        ? NULL
+                        : Py_BuildValue("(OOiO)", data, ancillary, msg->msg_flags, Py_None);
+    Py_XDECREF(ancillary);
+    Py_XDECREF(data);
+    if (raw == NULL)
+        close_carried(msg);
+    return raw;
+}
+
+/* The pure code finishes the receive of ``raw`` (``_handles._finish_taken``). It takes the
+ * datagram from a one-item list as its first step; an exception landing before that leaves it
+ * there, and it is called again with that exception, which it raises once the receive has
+ * returned (as its own receive does with one that lands after its datagram is taken). Steals
+ * ``raw`` and ``landed``. */
+#define TRIES 100 /* a bound, not a count anything reaches: only interrupts call again */
+static PyObject *
+finished(PyObject *endpoint, PyObject *raw, PyObject *landed)
+{
+    PyObject *holder = PyList_New(1);
+    if (holder == NULL) {
+        Py_DECREF(raw);
+        Py_XDECREF(landed);
+        return NULL;
+    }
+    PyList_SET_ITEM(holder, 0, raw);
+    PyObject *result = NULL;
+    for (int tries = 0; tries < TRIES; tries++) {
+        PyObject *args[3] = {endpoint, holder, landed == NULL ? Py_None : landed};
+        result = PyObject_Vectorcall(finish_taken, args, 3, NULL);
+        if (result != NULL || PyList_GET_SIZE(holder) == 0)
+            break;
+        PyObject *again = PyErr_GetRaisedException();
+        if (landed != NULL)
+            PyException_SetContext(again, landed); /* (steals landed) */
+        landed = again;
+    }
+    if (result == NULL && landed != NULL && PyList_GET_SIZE(holder) != 0) {
+        PyErr_SetRaisedException(landed); /* (never seen: the datagram's fds are closed by
+                                           * the finalizers of what holds them) */
+        landed = NULL;
+    }
+    Py_XDECREF(landed);
+    Py_DECREF(holder);
+    return result;
+}
+
+static PyObject *
+receive(PyObject *receiver)
+{
+    PyObject *endpoint = NULL;
+    int fd = usable_fd(receiver, &endpoint);
+    if (fd < 0)
+        return Py_NewRef(nothing);
+    union {
+        char space[CMSG_SPACE(MAX_FDS * sizeof(int))];
+        struct cmsghdr align;
+    } control;
+    struct iovec iov = {.iov_base = datagram, .iov_len = sizeof datagram};
+    struct msghdr msg;
+    memset(&msg, 0, sizeof msg);
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.space;
+    msg.msg_controllen = sizeof control.space;
+    ssize_t size = recvmsg(fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+    if (size <= 0) { /* nothing there, or the end (which stays: the pure code reads it again) */
+        Py_DECREF(endpoint);
+        return Py_NewRef(nothing);
+    }
+    PyObject *value;
+    if (msg.msg_controllen != 0 || (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || datagram[0] != 0
+        || size < HEADER) {
+        PyObject *raw = as_recvmsg(size, &msg);
+        value = raw == NULL ? NULL : finished(endpoint, raw, NULL);
+        Py_DECREF(endpoint);
+        return value;
+    }
+    PyObject *body = PyBytes_FromStringAndSize(datagram + HEADER, size - HEADER);
+    if (body == NULL) {
+        Py_DECREF(endpoint);
+        return NULL;
+    }
+    value = PyObject_CallOneArg(loads, body);
+    if (value != NULL || PyErr_ExceptionMatches(PyExc_Exception)) {
+        Py_DECREF(body);
+        Py_DECREF(endpoint);
+        return value; /* the value, or its own unpickling error (the message is consumed) */
+    }
+    /* A KeyboardInterrupt (or another BaseException) landed in the value's own Python code:
+     * the pure code unpickles it again, as it does its own (``_wire.settle``). The datagram is
+     * rebuilt from the body (the buffer may have served a receive made by that code). */
+    PyObject *landed = PyErr_GetRaisedException();
+    PyObject *data = PyBytes_FromStringAndSize(NULL, HEADER + PyBytes_GET_SIZE(body));
+    if (data != NULL) {
+        memset(PyBytes_AS_STRING(data), 0, HEADER);
+        memcpy(PyBytes_AS_STRING(data) + HEADER, PyBytes_AS_STRING(body), PyBytes_GET_SIZE(body));
+    }
+    Py_DECREF(body);
+    PyObject *raw = data == NULL ? NULL : Py_BuildValue("(N[]iO)", data, 0, Py_None);
+    if (raw == NULL) {
+        Py_DECREF(landed);
+        Py_DECREF(endpoint);
+        return NULL;
+    }
+    value = finished(endpoint, raw, landed);
+    Py_DECREF(endpoint);
+    return value;
+}
+
+#endif /* STEPS_BUILT */
+
+typedef struct {
+    PyObject_HEAD
+} Steps;
+
+static int
+steps_set_receiver(PyObject *self, PyObject *value, void *closure)
+{
+    if (value == NULL || !ready_to_use || !PyObject_TypeCheck(value, receiver_type)) {
+        PyErr_SetString(PyExc_TypeError, "STEPS.receiver takes an mpsc.process Receiver");
+        return -1;
+    }
+#if STEPS_BUILT
+    Py_XSETREF(kept_receiver, Py_NewRef(value));
+#endif
+    return 0;
+}
+
+static PyObject *
+steps_taken(PyObject *self, void *closure)
+{
+#if STEPS_BUILT
+    PyObject *receiver = kept_receiver;
+    kept_receiver = NULL;
+    if (receiver == NULL)
+        return Py_NewRef(nothing);
+    PyObject *value = receive(receiver);
+    Py_DECREF(receiver);
+    return value;
+#else
+    return Py_NewRef(nothing);
+#endif
+}
+
+static PyGetSetDef steps_getset[] = {
+    {"receiver", NULL, steps_set_receiver, "keep a Receiver for the next read of taken", NULL},
+    {"taken", steps_taken, NULL,
+     "receive from the Receiver kept if a datagram is there now, else NOTHING", NULL},
+    {NULL},
+};
+
+static PyTypeObject StepsType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "mpsc.process._steps.Steps",
+    .tp_doc = "Steps(): the process Receiver's step, reached through attributes (see _steps.c).",
+    .tp_basicsize = sizeof(Steps),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_new = PyType_GenericNew,
+    .tp_getset = steps_getset,
+};
+
+#if STEPS_BUILT
+static PyGetSetDef sent_def = {
+    "_sent", NULL, sender_set_sent,
+    "storing a value sends it if that needs no waiting, else raises Undecided (see _steps.c)",
+    NULL};
+#endif
+
+static int
+take(PyObject **where, PyObject *value)
+{
+    Py_XSETREF(*where, Py_NewRef(value));
+    return 0;
+}
+
+/* ``setup(Sender, Receiver, NOTHING, local, finish_taken, inline_max)``: True once the steps are
+ * ready (``install`` may be called), False where they are not built (a free-threaded build,
+ * not Linux) or in a second interpreter. */
+static PyObject *
+setup(PyObject *module, PyObject *args)
+{
+    PyObject *sender, *receiver, *nothing_, *local_, *finish;
+    Py_ssize_t max;
+    if (!PyArg_ParseTuple(args, "O!O!OOOn:setup", &PyType_Type, &sender, &PyType_Type, &receiver,
+                          &nothing_, &local_, &finish, &max))
+        return NULL;
+#if STEPS_BUILT
+    static PyInterpreterState *owner;
+    PyInterpreterState *here = PyInterpreterState_Get();
+    if (owner != NULL && owner != here)
+        Py_RETURN_FALSE;
+    if (max <= 0 || max > 65536) {
+        PyErr_SetString(PyExc_ValueError, "setup(): inline_max must fit the receive buffer");
+        return NULL;
+    }
+    PyObject *pickle = PyImport_ImportModule("pickle");
+    if (pickle == NULL)
+        return NULL;
+    PyObject *d = PyObject_GetAttrString(pickle, "dumps"), *l = PyObject_GetAttrString(pickle, "loads");
+    Py_DECREF(pickle);
+    if (d == NULL || l == NULL) {
+        Py_XDECREF(d);
+        Py_XDECREF(l);
+        return NULL;
+    }
+    Py_XSETREF(dumps, d);
+    Py_XSETREF(loads, l);
+    take((PyObject **)&sender_type, sender);
+    take((PyObject **)&receiver_type, receiver);
+    take(&nothing, nothing_);
+    take(&local, local_);
+    take(&finish_taken, finish);
+    inline_max = max;
+    owner = here;
+    ready_to_use = 1;
+    Py_RETURN_TRUE;
+#else
+    Py_RETURN_FALSE;
+#endif
+}
+
+/* ``install(Sender)``: ``Sender._sent``; the switch back to the pure methods removes it. */
+static PyObject *
+install(PyObject *module, PyObject *sender)
+{
+#if STEPS_BUILT
+    if (!ready_to_use || (PyTypeObject *)sender != sender_type) {
+        PyErr_SetString(PyExc_RuntimeError, "install() needs the Sender setup() was given");
+        return NULL;
+    }
+    PyObject *descr = PyDescr_NewGetSet(sender_type, &sent_def);
+    if (descr == NULL || PyObject_SetAttrString(sender, "_sent", descr) < 0) {
+        Py_XDECREF(descr);
+        return NULL;
+    }
+    Py_DECREF(descr);
+    Py_RETURN_NONE;
+#else
+    PyErr_SetString(PyExc_RuntimeError, "mpsc.process._steps is not built for this interpreter");
+    return NULL;
+#endif
+}
+
+static PyMethodDef methods[] = {
+    {"setup", setup, METH_VARARGS,
+     "setup(Sender, Receiver, NOTHING, local, finish_taken, inline_max) -> bool: whether the "
+     "steps can be used here."},
+    {"install", install, METH_O, "install(Sender): add Sender._sent."},
+    {NULL},
+};
+
+static struct PyModuleDef module_def = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "mpsc.process._steps",
+    .m_doc = "The common case of a process channel's send and receive (see _steps.c).",
+    .m_size = -1,
+    .m_methods = methods,
+};
+
+PyMODINIT_FUNC
+PyInit__steps(void)
+{
+    if (PyType_Ready(&StepsType) < 0)
+        return NULL;
+    PyObject *m = PyModule_Create(&module_def);
+    if (m == NULL)
+        return NULL;
+#ifdef Py_GIL_DISABLED
+    /* (Nothing here runs there: setup() says so. Importing it must not turn the GIL on.) */
+    if (PyUnstable_Module_SetGIL(m, Py_MOD_GIL_NOT_USED) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+#endif
+    undecided = PyErr_NewExceptionWithDoc(
+        "mpsc.process._steps.Undecided",
+        "Storing Sender._sent left the send to the pure code (nothing happened).", NULL, NULL);
+    if (undecided == NULL || PyModule_AddObjectRef(m, "Undecided", undecided) < 0
+        || PyModule_AddObjectRef(m, "Steps", (PyObject *)&StepsType) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+#define NAME(var, text)                                                                            \
+    if ((var = PyUnicode_InternFromString(text)) == NULL) {                                        \
+        Py_DECREF(m);                                                                              \
+        return NULL;                                                                               \
+    }
+    NAME(str_ep, "_ep");
+    NAME(str_closed, "closed");
+    NAME(str_capacity, "capacity");
+    NAME(str_sock, "sock");
+    NAME(str_fileno, "fileno");
+    NAME(str_outgoing, "outgoing");
+    if ((protocol = PyLong_FromLong(5)) == NULL) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}

@@ -1,0 +1,343 @@
+"""The process channels' compiled send and receive steps (``mpsc/process/_steps.c``) against the
+pure methods they stand in front of: every case a step does not finish itself reaches the pure
+code untouched, and what a step does finish behaves as the pure code would.
+
+Run under both implementations (``make suite`` runs the file again with ``MPSC_PURE=1``): the
+behaviour asserted is the contract, whichever code gives it."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import socket
+from typing import Any
+
+import pytest
+from checkpoints import Injected
+from helpers import check_point
+
+import mpsc
+import mpsc.process as mpp
+from mpsc.process import _implementation
+from mpsc.process._gil import NO_GIL
+
+WAIT = 10.0
+
+
+def _rebuild(value: Any) -> Any:
+    return value
+
+
+def test_the_compiled_steps_are_in_use_where_they_can_be() -> None:
+    built = any(name.startswith("_steps.") for name in os.listdir(os.path.dirname(_implementation.__file__)))
+    expected = "compiled" if built and not NO_GIL and not os.environ.get("MPSC_PURE") else "pure"
+    assert _implementation.in_use() == expected
+    if _implementation.COMPILED is None:
+        with pytest.raises(RuntimeError):
+            _implementation.use(True)
+
+
+def test_the_methods_keep_their_names_and_docs() -> None:
+    for (cls, name), method in _implementation.COMPILED_METHODS.items():
+        assert method.__doc__ == _implementation._PURE[cls, name].__doc__
+        assert method.__qualname__ == f"{cls.__name__}.{name}"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "small",
+        ("tuple", 1, 2.5, None),
+        b"",
+        b"x" * 65_000,  # the largest that still travels in the datagram, about
+        b"y" * 70_000,  # in a memfd
+        bytearray(3_000_000),
+        list(range(50_000)),
+    ],
+    ids=["str", "tuple", "empty bytes", "near the inline limit", "large", "3 MB", "list"],
+)
+@pytest.mark.parametrize("receive", ["recv", "try_recv", "iteration", "recv_timeout"])
+def test_every_kind_of_value_arrives_whole(value: Any, receive: str) -> None:
+    tx, rx = mpp.channel()
+    with tx, rx:
+        for _ in range(3):
+            tx.send(value)
+        tx.try_send(value)
+        got = []
+        for _ in range(4):
+            if receive == "recv":
+                got.append(rx.recv())
+            elif receive == "try_recv":
+                got.append(rx.try_recv())
+            elif receive == "iteration":
+                got.append(next(rx))
+            else:
+                got.append(rx.recv_timeout(WAIT))
+        assert got == [value] * 4
+        with pytest.raises(mpsc.Empty):
+            rx.try_recv()
+
+
+@pytest.mark.parametrize("capacity", [None, 0, 3])
+def test_a_handle_inside_a_value_travels_on_every_kind_of_channel(capacity: int | None) -> None:
+    tx, rx = mpp.channel() if capacity is None else mpp.sync_channel(capacity)
+    other_tx, other_rx = mpp.channel()
+    with tx, rx, other_tx, other_rx:
+        if capacity == 0:
+            import threading
+
+            got: list[Any] = []
+            thread = threading.Thread(target=lambda: got.append(rx.recv_timeout(WAIT)))
+            thread.start()
+            tx.send(("h", other_tx))
+            thread.join(WAIT)
+            (label, carried), *_ = got
+        else:
+            tx.send(("h", other_tx))
+            label, carried = rx.recv()
+        assert label == "h"
+        with carried:
+            carried.send("through the carried handle")
+        assert other_rx.recv_timeout(WAIT) == "through the carried handle"
+
+
+class _CountedFailure:
+    calls = 0
+
+    def __init__(self, error: type[BaseException]) -> None:
+        self.error = error
+
+    def __reduce__(self) -> Any:
+        _CountedFailure.calls += 1
+        raise self.error("cannot pickle this")
+
+
+def test_a_value_that_cannot_be_pickled_raises_once_and_leaves_the_channel_intact() -> None:
+    tx, rx = mpp.channel()
+    with tx, rx:
+        _CountedFailure.calls = 0
+        with pytest.raises(TypeError, match="cannot pickle this"):
+            tx.send(_CountedFailure(TypeError))
+        assert _CountedFailure.calls == 1  # pickled once: the error is the pickling's own
+        with pytest.raises(mpsc.Empty):
+            rx.try_recv()
+        tx.send("after")
+        assert rx.recv() == "after"
+
+
+def test_an_attribute_error_while_pickling_is_a_pickling_error() -> None:
+    tx, rx = mpp.channel()
+    with tx, rx:
+        with pytest.raises(pickle.PicklingError) as raised:
+            tx.send(_CountedFailure(AttributeError))
+        assert isinstance(raised.value.__cause__, AttributeError)
+        with pytest.raises(mpsc.Empty):
+            rx.try_recv()
+        tx.send("after")
+        assert rx.recv() == "after"
+
+
+def test_a_handle_closed_while_its_value_is_pickled_writes_into_no_other_fd() -> None:
+    """The value's pickling closes the very Sender sending it, and new sockets may take the
+    number its fd had: the send either happens (the pure send holds the fds open until it
+    leaves) or raises ClosedHandleError having sent nothing (the compiled step looks again after
+    pickling); it writes into no other fd."""
+    tx, rx = mpp.channel()
+    keep = tx.clone()
+    grabbed: list[tuple[socket.socket, socket.socket]] = []
+
+    class Closing:
+        def __reduce__(self) -> Any:
+            tx.close()
+            keep.close()  # the last Sender here: the endpoint's fds are closed now
+            grabbed.extend(socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET) for _ in range(4))
+            return (_rebuild, ("x",))
+
+    with rx:
+        try:
+            tx.send(Closing())
+            sent = True
+        except mpsc.ClosedHandleError:
+            sent = False
+        assert sent == (_implementation.in_use() == "pure")
+        if sent:
+            assert rx.recv_timeout(WAIT) == "x"
+        for pair in grabbed:
+            for end in pair:
+                end.setblocking(False)
+                with pytest.raises(BlockingIOError):
+                    end.recv(100)
+        for pair in grabbed:
+            for end in pair:
+                end.close()
+        with pytest.raises(mpsc.RecvError):
+            rx.recv_timeout(WAIT)
+
+
+def test_a_receiver_closed_by_the_value_it_unpickles_still_returns_the_value() -> None:
+    tx, rx = mpp.channel()
+
+    def closing(value: Any) -> Any:
+        rx.close()
+        return value
+
+    _Reconstructed.registry["closing"] = closing
+    with tx:
+        tx.send(_Reconstructed(closing, "the value"))
+        assert rx.recv() == "the value"
+        with pytest.raises(mpsc.ClosedHandleError):
+            rx.try_recv()
+
+
+class _Reconstructed:
+    """Unpickles by calling ``registry[name](value)``: a reconstructor a test chooses."""
+
+    registry: dict[str, Any] = {}
+
+    def __init__(self, fn: Any, value: Any) -> None:
+        self.name = fn.__name__
+        self.value = value
+
+    def __reduce__(self) -> Any:
+        return (_call_registered, (self.name, self.value))
+
+
+def _call_registered(name: str, value: Any) -> Any:
+    return _Reconstructed.registry[name](value)
+
+
+def test_a_value_whose_unpickling_receives_from_another_channel() -> None:
+    """The compiled receive reads into one buffer; a value whose unpickling receives (here from
+    another process channel) must not see its datagram overwritten."""
+    tx, rx = mpp.channel()
+    inner_tx, inner_rx = mpp.channel()
+
+    def nested(value: Any) -> Any:
+        return (value, inner_rx.recv())
+
+    _Reconstructed.registry["nested"] = nested
+    with tx, rx, inner_tx, inner_rx:
+        inner_tx.send("inner " + "i" * 100)
+        tx.send(_Reconstructed(nested, "outer " + "o" * 50))
+        assert rx.recv() == ("outer " + "o" * 50, "inner " + "i" * 100)
+
+
+def test_a_value_whose_own_unpickling_raises_is_consumed_once() -> None:
+    calls = []
+
+    def failing(value: Any) -> Any:
+        calls.append(value)
+        raise ValueError(f"bad {value}")
+
+    _Reconstructed.registry["failing"] = failing
+    tx, rx = mpp.channel()
+    with tx, rx:
+        tx.send(_Reconstructed(failing, 1))
+        tx.send("next")
+        with pytest.raises(ValueError, match="bad 1"):
+            rx.recv()
+        assert rx.recv() == "next"
+        assert calls == [1]
+
+
+def test_a_keyboard_interrupt_in_a_values_unpickling_is_raised_after_the_value_is_received() -> None:
+    """An interrupt landing in the value's own unpickling code (as a signal's would) cuts it
+    short; the message is unpickled again and returned, and the interrupt raised right after
+    (as the pure receive does: ``_wire.settle``)."""
+    calls = []
+
+    def interrupted_once(value: Any) -> Any:
+        calls.append(value)
+        if len(calls) == 1:
+            raise Injected(0)
+        return value
+
+    _Reconstructed.registry["interrupted_once"] = interrupted_once
+    tx, rx = mpp.channel()
+    with tx, rx:
+        tx.send(_Reconstructed(interrupted_once, "v"))
+        tx.send("next")
+        got = raised = None
+        try:
+            got = rx.recv()
+            check_point()  # where an exception deferred past recv's return lands, at the latest
+        except Injected as exc:
+            raised = exc
+        assert isinstance(raised, Injected)
+        assert got == "v"
+        assert calls == ["v", "v"]
+        assert rx.recv() == "next"
+
+
+def test_a_value_whose_unpickling_is_interrupted_every_time_is_dropped_after_a_few_tries() -> None:
+    calls = []
+
+    def always_interrupted(value: Any) -> Any:
+        calls.append(value)
+        raise Injected(len(calls))
+
+    _Reconstructed.registry["always_interrupted"] = always_interrupted
+    tx, rx = mpp.channel()
+    with tx, rx:
+        tx.send(_Reconstructed(always_interrupted, "v"))
+        tx.send("next")
+        with pytest.raises(Injected) as raised:
+            rx.recv()
+        assert raised.value.args == (1,)  # the first that landed
+        assert 2 <= len(calls) <= 10
+        assert rx.recv() == "next"
+
+
+def test_a_send_to_a_channel_whose_receivers_are_gone_raises_send_error_with_the_value() -> None:
+    tx, rx = mpp.channel()
+    rx.close()
+    with tx:
+        for value in ("small", b"z" * 100_000):
+            with pytest.raises(mpsc.SendError) as raised:
+                tx.send(value)
+            assert raised.value.value == value
+            with pytest.raises(mpsc.SendError):
+                tx.try_send(value)
+
+
+def test_a_full_kernel_buffer_makes_try_send_raise_full_and_send_wait() -> None:
+    import threading
+
+    tx, rx = mpp.channel()
+    with tx, rx:
+        sent = 0
+        while True:
+            try:
+                tx.try_send(sent)
+            except mpsc.Full as full:
+                assert full.value == sent
+                break
+            sent += 1
+        assert sent > 10
+        done = threading.Event()
+
+        def last() -> None:
+            tx.send("last")
+            done.set()
+
+        thread = threading.Thread(target=last)
+        thread.start()
+        assert not done.wait(0.05)
+        got = [rx.recv() for _ in range(sent)]
+        assert got == list(range(sent))
+        assert done.wait(WAIT)
+        thread.join(WAIT)
+        assert rx.recv_timeout(WAIT) == "last"
+
+
+def test_the_steps_leave_the_end_of_the_stream_to_the_pure_code() -> None:
+    tx, rx = mpp.channel()
+    tx.send(1)
+    tx.close()
+    with rx:
+        assert rx.recv() == 1
+        with pytest.raises(mpsc.RecvError):
+            rx.recv()
+        with pytest.raises(mpsc.RecvError):
+            rx.try_recv()
+        assert list(rx) == []
