@@ -105,6 +105,7 @@ class Endpoint:
         "closed",
         "credit_r",
         "credit_w",
+        "fd",
         "fds_closed",
         "handles",
         "ledger",
@@ -129,6 +130,7 @@ class Endpoint:
         self.capacity = capacity
         self.chan_id = chan_id
         self.sock = sock
+        self.fd = sock.fileno()  # (read by the compiled steps, while ``closed`` is False)
         self.credit_r = credit_r
         self.credit_w = credit_w
         self.ledger = ledger

@@ -21,6 +21,7 @@ from types import ModuleType
 from typing import Any, TypeVar
 
 from . import _handles, _travel, _wire
+from ._endpoint import Endpoint
 from ._gil import NO_GIL
 from ._handles import Receiver, Sender
 
@@ -103,7 +104,9 @@ def _load() -> ModuleType | None:
         from . import _steps  # type: ignore[attr-defined]
     except ImportError:  # not built: no compiler, or not CPython
         return None
-    if not _steps.setup(Sender, Receiver, NOTHING, _travel.local, _handles._finish_taken, _wire.INLINE_MAX):
+    if not _steps.setup(
+        Sender, Receiver, Endpoint, NOTHING, _travel.local, _handles._finish_taken, _wire.INLINE_MAX
+    ):
         return None
     return _steps  # type: ignore[no-any-return]
 

@@ -26,6 +26,10 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#if PY_VERSION_HEX < 0x030C0000
+#include <structmember.h>
+#define Py_T_OBJECT_EX T_OBJECT_EX
+#endif
 
 #if PY_VERSION_HEX < 0x030C0000
 static PyObject *
@@ -63,9 +67,10 @@ PyErr_SetRaisedException(PyObject *exc)
 #endif
 
 /* What ``setup`` is given. */
-static PyTypeObject *sender_type, *receiver_type;
+static PyTypeObject *sender_type, *receiver_type, *endpoint_type;
+static Py_ssize_t off_ep, off_closed, off_capacity, off_fd;
 static PyObject *undecided, *nothing, *dumps, *loads, *protocol, *local, *finish_taken;
-static PyObject *str_ep, *str_closed, *str_capacity, *str_sock, *str_fileno, *str_outgoing;
+static PyObject *str_outgoing;
 static Py_ssize_t inline_max;
 static int ready_to_use;
 
@@ -75,39 +80,30 @@ static int ready_to_use;
 #define LARGE 2     /* _wire.LARGE */
 #define MAX_FDS 253 /* _wire.MAX_FDS */
 
+#define SLOT(obj, offset) (*(PyObject **)((char *)(obj) + (offset)))
+
 /* The fd of ``handle``'s endpoint if a step may use it now (open, unbounded), else -1; the
- * endpoint in ``*where`` (a new reference) if ``where`` is given and the fd is. Sets no error:
- * the pure code decides what any other state means. */
+ * endpoint in ``*where`` (a new reference) if ``where`` is given and the fd is. Read from the
+ * slots (``_Handle._ep``, ``Endpoint.closed``, ``.capacity``, ``.fd``) whose offsets ``setup``
+ * found. Sets no error: the pure code decides what any other state means. */
 static int
 usable_fd(PyObject *handle, PyObject **where)
 {
-    PyObject *endpoint = PyObject_GetAttr(handle, str_ep);
-    if (endpoint == NULL) {
+    PyObject *endpoint = SLOT(handle, off_ep);
+    if (endpoint == NULL || !Py_IS_TYPE(endpoint, endpoint_type) || SLOT(endpoint, off_closed) != Py_False
+        || SLOT(endpoint, off_capacity) != Py_None)
+        return -1;
+    PyObject *number = SLOT(endpoint, off_fd);
+    if (number == NULL || !PyLong_CheckExact(number))
+        return -1;
+    long fd = PyLong_AsLong(number);
+    if (fd < 0 || fd > INT32_MAX) {
         PyErr_Clear();
         return -1;
     }
-    int fd = -1;
-    PyObject *closed = NULL, *capacity = NULL, *sock = NULL, *number = NULL;
-    if (endpoint == Py_None || (closed = PyObject_GetAttr(endpoint, str_closed)) == NULL
-        || closed != Py_False || (capacity = PyObject_GetAttr(endpoint, str_capacity)) == NULL
-        || capacity != Py_None || (sock = PyObject_GetAttr(endpoint, str_sock)) == NULL
-        || (number = PyObject_CallMethodNoArgs(sock, str_fileno)) == NULL)
-        goto done;
-    long value = PyLong_AsLong(number);
-    if (value >= 0 && value <= INT32_MAX)
-        fd = (int)value;
-done:
-    if (PyErr_Occurred())
-        PyErr_Clear();
-    Py_XDECREF(number);
-    Py_XDECREF(sock);
-    Py_XDECREF(capacity);
-    Py_XDECREF(closed);
-    if (fd >= 0 && where != NULL)
-        *where = endpoint;
-    else
-        Py_DECREF(endpoint);
-    return fd;
+    if (where != NULL)
+        *where = Py_NewRef(endpoint);
+    return (int)fd;
 }
 
 /* Close every fd in ``fds`` (a list of ints), emptying it. */
@@ -487,16 +483,33 @@ take(PyObject **where, PyObject *value)
     return 0;
 }
 
-/* ``setup(Sender, Receiver, NOTHING, local, finish_taken, inline_max)``: True once the steps are
- * ready (``install`` may be called), False where they are not built (a free-threaded build,
- * not Linux) or in a second interpreter. */
+/* The offset of the object slot ``name`` of ``cls`` (a member of its ``__slots__``). */
+static int
+slot_offset(PyObject *cls, const char *name, Py_ssize_t *offset)
+{
+    PyObject *descr = PyObject_GetAttrString(cls, name);
+    if (descr == NULL)
+        return -1;
+    int ok = Py_IS_TYPE(descr, &PyMemberDescr_Type)
+             && ((PyMemberDescrObject *)descr)->d_member->type == Py_T_OBJECT_EX;
+    if (ok)
+        *offset = ((PyMemberDescrObject *)descr)->d_member->offset;
+    else
+        PyErr_Format(PyExc_TypeError, "%R.%s is not an object slot", cls, name);
+    Py_DECREF(descr);
+    return ok ? 0 : -1;
+}
+
+/* ``setup(Sender, Receiver, Endpoint, NOTHING, local, finish_taken, inline_max)``: True once the
+ * steps are ready (``install`` may be called), False where they are not built (a free-threaded
+ * build, not Linux) or in a second interpreter. */
 static PyObject *
 setup(PyObject *module, PyObject *args)
 {
-    PyObject *sender, *receiver, *nothing_, *local_, *finish;
+    PyObject *sender, *receiver, *endpoint, *nothing_, *local_, *finish;
     Py_ssize_t max;
-    if (!PyArg_ParseTuple(args, "O!O!OOOn:setup", &PyType_Type, &sender, &PyType_Type, &receiver,
-                          &nothing_, &local_, &finish, &max))
+    if (!PyArg_ParseTuple(args, "O!O!O!OOOn:setup", &PyType_Type, &sender, &PyType_Type, &receiver,
+                          &PyType_Type, &endpoint, &nothing_, &local_, &finish, &max))
         return NULL;
 #if STEPS_BUILT
     static PyInterpreterState *owner;
@@ -505,6 +518,17 @@ setup(PyObject *module, PyObject *args)
         Py_RETURN_FALSE;
     if (max <= 0 || max > 65536) {
         PyErr_SetString(PyExc_ValueError, "setup(): inline_max must fit the receive buffer");
+        return NULL;
+    }
+    if (slot_offset(sender, "_ep", &off_ep) < 0 || slot_offset(endpoint, "closed", &off_closed) < 0
+        || slot_offset(endpoint, "capacity", &off_capacity) < 0
+        || slot_offset(endpoint, "fd", &off_fd) < 0)
+        return NULL;
+    Py_ssize_t off_receiver_ep;
+    if (slot_offset(receiver, "_ep", &off_receiver_ep) < 0)
+        return NULL;
+    if (off_receiver_ep != off_ep) {
+        PyErr_SetString(PyExc_TypeError, "setup(): Sender._ep and Receiver._ep differ");
         return NULL;
     }
     PyObject *pickle = PyImport_ImportModule("pickle");
@@ -521,6 +545,7 @@ setup(PyObject *module, PyObject *args)
     Py_XSETREF(loads, l);
     take((PyObject **)&sender_type, sender);
     take((PyObject **)&receiver_type, receiver);
+    take((PyObject **)&endpoint_type, endpoint);
     take(&nothing, nothing_);
     take(&local, local_);
     take(&finish_taken, finish);
@@ -557,7 +582,8 @@ install(PyObject *module, PyObject *sender)
 
 static PyMethodDef methods[] = {
     {"setup", setup, METH_VARARGS,
-     "setup(Sender, Receiver, NOTHING, local, finish_taken, inline_max) -> bool: whether the "
+     "setup(Sender, Receiver, Endpoint, NOTHING, local, finish_taken, inline_max) -> bool: "
+     "whether the "
      "steps can be used here."},
     {"install", install, METH_O, "install(Sender): add Sender._sent."},
     {NULL},
@@ -599,11 +625,6 @@ PyInit__steps(void)
         Py_DECREF(m);                                                                              \
         return NULL;                                                                               \
     }
-    NAME(str_ep, "_ep");
-    NAME(str_closed, "closed");
-    NAME(str_capacity, "capacity");
-    NAME(str_sock, "sock");
-    NAME(str_fileno, "fileno");
     NAME(str_outgoing, "outgoing");
     if ((protocol = PyLong_FromLong(5)) == NULL) {
         Py_DECREF(m);
