@@ -38,9 +38,9 @@ lint: $(VENV)/.installed
 	$(PY) -m ruff format --check src tests examples benchmarks docs/hooks.py setup.py
 	$(PY) -m mypy
 
-# Twice: with the compiled hot paths (src/mpsc/_accel.c) and with the pure-Python ones alone
-# (the second time without the process and Redis flavours' own tests, which that choice does
-# not reach: see tests/conftest.py).
+# Twice: with the compiled hot paths (src/mpsc/_accel.c, src/mpsc/process/_steps.c) and with the
+# pure-Python ones alone (the second time without the Redis flavour's own tests and the process
+# flavour's async ones, which that choice does not reach: see tests/conftest.py).
 suite: $(VENV)/.installed redis-server
 	$(PY) -m pytest $(PYTEST_ARGS)
 	MPSC_PURE=1 $(PY) -m pytest --implementation-only $(PYTEST_ARGS)

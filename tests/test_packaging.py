@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import sysconfig
 import tarfile
 import tomllib
 import venv
@@ -40,7 +41,12 @@ assert sum(rx) == sum(range(1000))
 a_tx, a_rx = mpsc.channel()
 a_tx.send("x")
 assert mpsc.select(a_rx, mpsc.never()) == (0, "x")
-print(_implementation.in_use(), mpsc.__file__)
+import mpsc.process
+from mpsc.process import _implementation as process_implementation
+p_tx, p_rx = mpsc.process.channel()
+p_tx.send(("x", 1))
+assert p_rx.recv() == ("x", 1)
+print(_implementation.in_use(), process_implementation.in_use(), mpsc.__file__)
 """
 
 
@@ -105,11 +111,18 @@ def test_the_sdist_installs_works_and_passes_the_suite(
     if compiler == "without a compiler":
         env["CC"] = "false"  # every compile fails, as where there is no compiler
     run(python, "-m", "pip", "install", "-q", "--no-cache-dir", dists["sdist"], env=env)
-    built = list((tmp_path / "venv").glob("lib/python*/site-packages/mpsc/_accel*.so"))
-    assert bool(built) is (compiler == "with a compiler")
+    for extension in ("mpsc/_accel", "mpsc/process/_steps"):
+        built = list((tmp_path / "venv").glob(f"lib/python*/site-packages/{extension}*.so"))
+        assert bool(built) is (compiler == "with a compiler"), extension
     env.pop("CC", None)
-    implementation, where = run(python, "-c", SMOKE, env=env, cwd=tmp_path).split()
+    implementation, process_implementation, where = run(python, "-c", SMOKE, env=env, cwd=tmp_path).split()
     assert implementation == ("pure" if compiler == "without a compiler" else "compiled")
+    expected = (
+        "compiled"
+        if compiler == "with a compiler" and not sysconfig.get_config_var("Py_GIL_DISABLED")
+        else "pure"
+    )
+    assert process_implementation == expected
     assert where.startswith(str(tmp_path / "venv")), where
 
     # The suite, from this checkout's tests/, against the installed package (cwd is not the
