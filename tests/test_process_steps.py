@@ -171,7 +171,8 @@ def test_an_attribute_error_while_pickling_is_a_pickling_error() -> None:
         assert rx.recv() == "after"
 
 
-def test_a_handle_closed_while_its_value_is_pickled_writes_into_no_other_fd() -> None:
+@pytest.mark.parametrize("how", ["the last handle closed", "release_inherited"])
+def test_a_handle_closed_while_its_value_is_pickled_writes_into_no_other_fd(how: str) -> None:
     """The value's pickling closes the very Sender sending it, and new sockets may take the
     number its fd had: the send either happens (the pure send holds the fds open until it
     leaves) or raises ClosedHandleError having sent nothing (the compiled step looks again after
@@ -182,8 +183,11 @@ def test_a_handle_closed_while_its_value_is_pickled_writes_into_no_other_fd() ->
 
     class Closing:
         def __reduce__(self) -> Any:
-            tx.close()
-            keep.close()  # the last Sender here: the endpoint's fds are closed now
+            if how == "release_inherited":
+                mpp.release_inherited(rx)  # the handles stay, their fds are closed now
+            else:
+                tx.close()
+                keep.close()  # the last Sender here: the endpoint's fds are closed now
             grabbed.extend(socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET) for _ in range(4))
             return (_rebuild, ("x",))
 
@@ -375,3 +379,86 @@ def test_the_steps_leave_the_end_of_the_stream_to_the_pure_code() -> None:
         with pytest.raises(mpsc.RecvError):
             rx.try_recv()
         assert list(rx) == []
+
+
+def test_threads_sending_and_receiving_while_others_close_their_handles_count_every_message() -> None:
+    """The compiled steps use an endpoint's fds without entering it (the GIL is held from the
+    last look at ``closed`` to the end of the system call). Threads send and receive through
+    handles that another thread closes under them (clones first; then every Sender at once, by
+    ``release_inherited``, which closes the fds), while new sockets take the freed fd numbers:
+    every send that returned is received exactly once, in order per sender, a send on a closed
+    handle raises ``ClosedHandleError`` having sent nothing, and nothing lands in a foreign fd."""
+    import threading
+
+    tx, rx = mpp.channel()
+    senders = 4
+    per_sender = 100_000
+    handles = [tx.clone() for _ in range(senders)]
+    sent: list[list[int]] = [[] for _ in range(senders)]
+    received: list[list[tuple[int, int]]] = [[], []]  # by receiving thread
+    grabbed: list[socket.socket] = []
+    stop = threading.Event()
+    released = threading.Event()
+
+    def send(k: int) -> None:
+        handle = handles[k]
+        for i in range(per_sender):
+            try:
+                handle.send((k, i))
+            except mpsc.ClosedHandleError:
+                if released.is_set():
+                    return
+                handle = handles[k] = tx.clone()  # (a fresh clone: the closer took the old one)
+                continue
+            sent[k].append(i)
+
+    def receive(got: list[tuple[int, int]]) -> None:
+        mine = rx.clone()
+        while True:
+            try:
+                got.append(mine.recv_timeout(0.05) if len(got) % 7 == 0 else mine.try_recv())
+            except mpsc.Empty:
+                if stop.is_set():
+                    mine.close()
+                    return
+            except mpsc.RecvError:  # every Sender released, everything received
+                mine.close()
+                return
+
+    def close_under_them() -> None:
+        for _ in range(200):
+            for k in range(senders):
+                handles[k].close()
+        assert mpp.release_inherited(rx) == 1  # every Sender here: the fds are closed now
+        released.set()
+        for _ in range(50):
+            grabbed.extend(socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET))
+
+    threads = [threading.Thread(target=send, args=(k,)) for k in range(senders)]
+    receivers = [threading.Thread(target=receive, args=(got,)) for got in received]
+    closer = threading.Thread(target=close_under_them)
+    for thread in [*threads, *receivers, closer]:
+        thread.start()
+    for thread in [*threads, closer]:
+        thread.join(60)
+    stop.set()
+    for thread in [*threads, *receivers, closer]:
+        thread.join(60)
+        assert not thread.is_alive()
+    assert released.is_set()
+    for value in rx:  # every Sender was released: the stream ends
+        received[0].append(value)
+    everything = [item for got in received for item in got]
+    assert sorted(everything) == sorted((k, i) for k in range(senders) for i in sent[k])
+    for got in received:  # in order per sender, as each receiver took them
+        for k in range(senders):
+            mine = [i for s, i in got if s == k]
+            assert mine == sorted(mine)
+    assert 0 < sum(map(len, sent)) < senders * per_sender
+    for end in grabbed:
+        end.setblocking(False)
+        with pytest.raises(BlockingIOError):
+            end.recv(100)
+    for end in grabbed:
+        end.close()
+    rx.close()

@@ -474,32 +474,6 @@ def _returned(result: R, step: Callable[[Any], object], call: Any, exc: BaseExce
         return finish(result, step, call, again)
 
 
-def _landed_in_receive(call: _Receiving, exc: BaseException) -> Any:
-    """``exc`` landed in a receive: if a message was taken, settle it and return its value with
-    ``exc`` armed to be raised right after (``_interrupts.finish``); else leave the endpoint and
-    raise ``exc`` (or what settling raised: the message's own error). Restartable: the caller
-    calls again with what lands as this starts."""
-    if call.raw is not None and call.failures != _wire.UNREADABLE:  # taken (no call: not .failed)
-        try:
-            exc = complete(_wire.settle, call, exc)
-        except BaseException as landed:  # as complete() started
-            exc = complete(_wire.settle, call, landed)
-        if call.value is not NOTHING:
-            taken = call.value
-            try:
-                return finish(taken, _Receiving.end, call, exc)
-            except BaseException as landed:  # as finish() started
-                return finish(taken, _Receiving.end, call, landed)
-    try:
-        exc = complete(_Receiving.end, call, exc)
-    except BaseException as landed:  # as complete() started
-        exc = complete(_Receiving.end, call, landed)
-    try:
-        raise exc
-    finally:  # no cycle through this frame: the handle is freed once the error is
-        del exc, call
-
-
 def _finish_taken(endpoint: Endpoint, holder: list[Any], landed: BaseException | None) -> Any:
     """For the compiled receive (``_steps.c``), which took a datagram it does not settle itself
     (one carrying fds or flags, or one whose unpickling an interrupt cut short): settle it as
@@ -519,11 +493,26 @@ def _finish_taken(endpoint: Endpoint, holder: list[Any], landed: BaseException |
         _wire.settle(call)
         value = call.value
         call.end()  # (restartable, as settle is: an exception landing here finishes both)
-    except BaseException as exc:
+    except BaseException as exc:  # (as Receiver._recv's; not taken yet: the caller calls again)
+        if call.raw is not None and call.failures != _wire.UNREADABLE:
+            try:
+                exc = complete(_wire.settle, call, exc)
+            except BaseException as again:  # as complete() started
+                exc = complete(_wire.settle, call, again)
+            if call.value is not NOTHING:
+                taken = call.value
+                try:
+                    return finish(taken, _Receiving.end, call, exc)
+                except BaseException as again:  # as finish() started
+                    return finish(taken, _Receiving.end, call, again)
         try:
-            return _landed_in_receive(call, exc)
-        except BaseException as again:  # as it started
-            return _landed_in_receive(call, again)
+            exc = complete(_Receiving.end, call, exc)
+        except BaseException as again:  # as complete() started
+            exc = complete(_Receiving.end, call, again)
+        try:
+            raise exc
+        finally:  # no cycle through this frame
+            del exc, call
     return value
 
 
@@ -946,10 +935,25 @@ class Receiver(_Handle[T]):
                     _recover(endpoint)  # a slice with nothing: senders may be short of slots
                 self._still_open(endpoint)
         except BaseException as exc:
+            if call.raw is not None and call.failures != _wire.UNREADABLE:  # taken (no call: not .failed)
+                try:
+                    exc = complete(_wire.settle, call, exc)
+                except BaseException as landed:  # as complete() started
+                    exc = complete(_wire.settle, call, landed)
+                if call.value is not NOTHING:
+                    taken: T = call.value
+                    try:
+                        return finish(taken, _Receiving.end, call, exc)
+                    except BaseException as landed:  # as finish() started
+                        return finish(taken, _Receiving.end, call, landed)
             try:
-                return _landed_in_receive(call, exc)  # type: ignore[no-any-return]
-            except BaseException as landed:  # as it started
-                return _landed_in_receive(call, landed)  # type: ignore[no-any-return]
+                exc = complete(_Receiving.end, call, exc)
+            except BaseException as landed:  # as complete() started
+                exc = complete(_Receiving.end, call, landed)
+            try:
+                raise exc
+            finally:  # no cycle through this frame: the handle is freed once the error is
+                del exc, call
         value: T = call.value
         try:
             call.end()
