@@ -39,11 +39,11 @@ def pytest_ignore_collect(collection_path: Any, config: pytest.Config) -> bool |
     return None
 
 
-# The Redis flavour's own operations, and the process flavour's async ones, are the same code
-# whichever implementation runs (compiled or MPSC_PURE): ``make suite``'s second pass leaves them
-# out, but for their selects and the Redis bridge, which go through the thread channels' code.
-# (The process channels' send and receive have compiled steps of their own: their tests run twice.)
-_FLAVOUR_FILES = frozenset({"test_process_async.py", "test_redis.py", "test_bench_redis.py"})
+# The Redis flavour's own operations are the same code whichever implementation runs (compiled
+# or MPSC_PURE): ``make suite``'s second pass leaves them out, but for their selects and the
+# bridge, which go through the thread channels' code. (The process channels' send and receive
+# have compiled steps of their own: their tests run in both passes.)
+_FLAVOUR_FILES = frozenset({"test_redis.py", "test_bench_redis.py"})
 
 
 def _reaches_the_implementation(item: pytest.Item) -> bool:

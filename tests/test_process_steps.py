@@ -462,3 +462,40 @@ def test_threads_sending_and_receiving_while_others_close_their_handles_count_ev
     for end in grabbed:
         end.close()
     rx.close()
+
+
+@pytest.mark.parametrize("value", ["small", b"y" * 70_000], ids=["small", "large"])
+def test_the_async_methods_take_the_steps_and_keep_their_rules(value: Any) -> None:
+    import asyncio
+
+    tx, rx = mpp.channel()
+    with tx, rx:
+        tx.send(value)
+        # Without a running loop they raise, as the pure methods do, though a message is there.
+        with pytest.raises(RuntimeError, match="running asyncio or trio"):
+            _run_coroutine(rx.recv_async())
+        with pytest.raises(RuntimeError, match="running asyncio or trio"):
+            _run_coroutine(tx.send_async(value))
+
+        async def main() -> list[Any]:
+            await tx.send_async(value)
+            await tx.send_async(value)
+            got = [await rx.recv_async(), await rx.recv_async()]
+            async with asyncio.timeout(WAIT):
+                got.append(await rx.__anext__())
+            return got
+
+        assert asyncio.run(main()) == [value] * 3
+        with pytest.raises(mpsc.Empty):
+            rx.try_recv()
+
+
+def _run_coroutine(coroutine: Any) -> Any:
+    """Run ``coroutine`` to its end outside any event loop (it must not await anything)."""
+    try:
+        coroutine.send(None)
+    except StopIteration as done:
+        return done.value
+    finally:
+        coroutine.close()
+    raise AssertionError("the coroutine awaited")

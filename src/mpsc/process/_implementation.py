@@ -21,6 +21,7 @@ from types import ModuleType
 from typing import Any, TypeVar
 
 from . import _handles, _travel, _wire
+from ._async import TRIO, running_loop
 from ._endpoint import Endpoint
 from ._gil import NO_GIL
 from ._handles import Receiver, Sender
@@ -31,14 +32,20 @@ NOTHING: Any = _wire.NOTHING
 
 _PURE: dict[tuple[type, str], Any] = {
     (cls, name): cls.__dict__[name]
-    for cls, names in ((Sender, ("send", "try_send")), (Receiver, ("recv", "try_recv", "__next__")))
+    for cls, names in (
+        (Sender, ("send", "try_send", "send_async")),
+        (Receiver, ("recv", "try_recv", "__next__", "recv_async", "__anext__")),
+    )
     for name in names
 }
 pure_send = Sender.send
 pure_try_send = Sender.try_send
+pure_send_async = Sender.send_async
 pure_recv = Receiver.recv
 pure_try_recv = Receiver.try_recv
 pure_next = Receiver.__next__
+pure_recv_async = Receiver.recv_async
+pure_anext = Receiver.__anext__
 
 
 class _Unbuilt(Exception):
@@ -82,12 +89,45 @@ def _compiled_recv(pure: Callable[[Receiver[Any]], Any]) -> Callable[[Receiver[A
     return recv
 
 
+# The async methods take the same steps when they can complete at once: no await before them,
+# so a cancellation cannot land between the step and the return. ``running_loop`` first: without
+# a loop they raise as the pure ones do; in a trio task every async operation must be a
+# checkpoint, which the pure methods make, so they take it from the start.
+
+
+async def send_async(self: Sender[T], value: T) -> None:
+    if running_loop() is not TRIO:
+        try:
+            self._sent = value  # type: ignore[attr-defined]
+            return
+        except Undecided:
+            pass
+    await pure_send_async(self, value)
+
+
+def _compiled_recv_async(pure: Callable[[Receiver[Any]], Any]) -> Callable[[Receiver[Any]], Any]:
+    """``recv_async`` or ``__anext__``: the C step, then ``pure`` if nothing was there."""
+
+    async def recv_async(self: Receiver[T]) -> T:
+        if running_loop() is not TRIO:
+            STEPS.receiver = self
+            value = STEPS.taken
+            if value is not NOTHING:
+                return value  # type: ignore[no-any-return]
+        return await pure(self)  # type: ignore[no-any-return]
+
+    return recv_async
+
+
 COMPILED_METHODS: dict[tuple[type, str], Any] = {
     (Sender, "send"): _compiled_send(pure_send),
     (Sender, "try_send"): _compiled_send(pure_try_send),
+    (Sender, "send_async"): send_async,
     (Receiver, "recv"): _compiled_recv(pure_recv),
     (Receiver, "try_recv"): _compiled_recv(pure_try_recv),
     (Receiver, "__next__"): _compiled_recv(pure_next),
+    (Receiver, "recv_async"): _compiled_recv_async(pure_recv_async),
+    (Receiver, "__anext__"): _compiled_recv_async(pure_anext),
 }
 for (_cls, _name), _method in COMPILED_METHODS.items():
     _method.__doc__ = _PURE[_cls, _name].__doc__
