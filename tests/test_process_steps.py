@@ -21,7 +21,7 @@ from helpers import check_point
 
 import mpsc
 import mpsc.process as mpp
-from mpsc.process import _implementation
+from mpsc.process import _implementation, _ledger
 from mpsc.process._gil import NO_GIL
 
 WAIT = 10.0
@@ -91,8 +91,9 @@ def test_the_methods_keep_their_names_and_docs() -> None:
     ids=["str", "tuple", "empty bytes", "near the inline limit", "large", "3 MB", "list"],
 )
 @pytest.mark.parametrize("receive", ["recv", "try_recv", "iteration", "recv_timeout"])
-def test_every_kind_of_value_arrives_whole(value: Any, receive: str) -> None:
-    tx, rx = mpp.channel()
+@pytest.mark.parametrize("capacity", [None, 4])
+def test_every_kind_of_value_arrives_whole(value: Any, receive: str, capacity: int | None) -> None:
+    tx, rx = mpp.channel() if capacity is None else mpp.sync_channel(capacity)
     with tx, rx:
         for _ in range(3):
             tx.send(value)
@@ -499,3 +500,27 @@ def _run_coroutine(coroutine: Any) -> Any:
     finally:
         coroutine.close()
     raise AssertionError("the coroutine awaited")
+
+
+@pytest.mark.parametrize("capacity", [1, 3])
+def test_a_bounded_channel_holds_exactly_its_capacity_through_the_steps(capacity: int) -> None:
+    tx, rx = mpp.sync_channel(capacity)
+    with tx, rx:
+        for round_ in range(3):
+            for i in range(capacity):
+                tx.try_send((round_, i))
+            with pytest.raises(mpsc.Full):
+                tx.try_send("one too many")
+            assert len(rx) == capacity
+            assert rx.recv() == (round_, 0)
+            tx.try_send((round_, capacity))  # the slot it freed
+            with pytest.raises(mpsc.Full):
+                tx.try_send("one too many")
+            assert [rx.try_recv() for _ in range(capacity)] == [(round_, i) for i in range(1, capacity + 1)]
+            with pytest.raises(mpsc.Empty):
+                rx.try_recv()
+        # The ledger's rows count every credit given back: this process holds none now.
+        for endpoint in (tx._ep, rx._ep):
+            ledger = endpoint.ledger
+            assert ledger is not None and ledger.row >= 0
+            assert ledger.view[ledger.row] == ledger.view[ledger.row + _ledger.ROWS]

@@ -25,6 +25,7 @@ from ._async import TRIO, running_loop
 from ._endpoint import Endpoint
 from ._gil import NO_GIL
 from ._handles import Receiver, Sender
+from ._ledger import ROWS, Ledger
 
 T = TypeVar("T")
 
@@ -145,7 +146,15 @@ def _load() -> ModuleType | None:
     except ImportError:  # not built: no compiler, or not CPython
         return None
     if not _steps.setup(
-        Sender, Receiver, Endpoint, NOTHING, _travel.local, _handles._finish_taken, _wire.INLINE_MAX
+        Sender,
+        Receiver,
+        Endpoint,
+        Ledger,
+        ROWS,
+        NOTHING,
+        _travel.local,
+        _handles._finish_taken,
+        _wire.INLINE_MAX,
     ):
         return None
     return _steps  # type: ignore[no-any-return]

@@ -67,8 +67,10 @@ PyErr_SetRaisedException(PyObject *exc)
 #endif
 
 /* What ``setup`` is given. */
-static PyTypeObject *sender_type, *receiver_type, *endpoint_type;
-static Py_ssize_t off_ep, off_closed, off_capacity, off_fd;
+static PyTypeObject *sender_type, *receiver_type, *endpoint_type, *ledger_type;
+static Py_ssize_t off_ep, off_closed, off_capacity, off_fd, off_credit_r, off_credit_w, off_ledger,
+    off_row, off_view;
+static int ledger_rows;
 static PyObject *undecided, *nothing, *dumps, *loads, *protocol, *local, *finish_taken;
 static PyObject *str_outgoing;
 static Py_ssize_t inline_max;
@@ -82,28 +84,89 @@ static int ready_to_use;
 
 #define SLOT(obj, offset) (*(PyObject **)((char *)(obj) + (offset)))
 
-/* The fd of ``handle``'s endpoint if a step may use it now (open, unbounded), else -1; the
- * endpoint in ``*where`` (a new reference) if ``where`` is given and the fd is. Read from the
- * slots (``_Handle._ep``, ``Endpoint.closed``, ``.capacity``, ``.fd``) whose offsets ``setup``
- * found. Sets no error: the pure code decides what any other state means. */
+/* What a step uses of an endpoint: its socket, and on a bounded channel its credit pipe and
+ * this process's row of the ledger (``_ledger``: two counters only this process writes, ``takes``
+ * before a call may take a credit, ``gives`` once it is back or sent). */
+typedef struct {
+    int fd, credit_r, credit_w, bounded;
+    uint64_t *takes, *gives; /* (while ``row`` is held: no Python code runs meanwhile) */
+    Py_buffer row;
+} Use;
+
 static int
-usable_fd(PyObject *handle, PyObject **where)
+small_int(PyObject *number, long low)
 {
-    PyObject *endpoint = SLOT(handle, off_ep);
-    if (endpoint == NULL || !Py_IS_TYPE(endpoint, endpoint_type) || SLOT(endpoint, off_closed) != Py_False
-        || SLOT(endpoint, off_capacity) != Py_None)
-        return -1;
-    PyObject *number = SLOT(endpoint, off_fd);
     if (number == NULL || !PyLong_CheckExact(number))
         return -1;
-    long fd = PyLong_AsLong(number);
-    if (fd < 0 || fd > INT32_MAX) {
+    long value = PyLong_AsLong(number);
+    if (value < low || value > INT32_MAX) {
         PyErr_Clear();
         return -1;
     }
-    if (where != NULL)
-        *where = Py_NewRef(endpoint);
-    return (int)fd;
+    return (int)value;
+}
+
+/* Whether a step may use ``endpoint`` now (open; unbounded, or bounded with a claimed ledger
+ * row), filling ``use`` (release it with ``let_go``). Read from the slots whose offsets
+ * ``setup`` found. Sets no error: the pure code decides what any other state means (a closed
+ * handle, a rendezvous channel, a row not claimed yet). */
+static int
+usable(PyObject *endpoint, Use *use)
+{
+    if (endpoint == NULL || !Py_IS_TYPE(endpoint, endpoint_type) || SLOT(endpoint, off_closed) != Py_False
+        || (use->fd = small_int(SLOT(endpoint, off_fd), 0)) < 0)
+        return 0;
+    use->bounded = 0;
+    use->row.obj = NULL;
+    PyObject *capacity = SLOT(endpoint, off_capacity);
+    if (capacity == Py_None)
+        return 1;
+    PyObject *ledger = SLOT(endpoint, off_ledger);
+    if (small_int(capacity, 1) < 1 || ledger == NULL || !Py_IS_TYPE(ledger, ledger_type)
+        || (use->credit_r = small_int(SLOT(endpoint, off_credit_r), 0)) < 0
+        || (use->credit_w = small_int(SLOT(endpoint, off_credit_w), 0)) < 0)
+        return 0;
+    int row = small_int(SLOT(ledger, off_row), 0);
+    PyObject *view = SLOT(ledger, off_view);
+    if (row < 0 || row >= ledger_rows || view == NULL)
+        return 0;
+    if (PyObject_GetBuffer(view, &use->row, PyBUF_WRITABLE) < 0) {
+        PyErr_Clear();
+        return 0;
+    }
+    if (use->row.len < (Py_ssize_t)(2 * ledger_rows * sizeof(uint64_t))) {
+        PyBuffer_Release(&use->row);
+        return 0;
+    }
+    use->takes = (uint64_t *)use->row.buf + row;
+    use->gives = (uint64_t *)use->row.buf + ledger_rows + row;
+    use->bounded = 1;
+    return 1;
+}
+
+static void
+let_go(Use *use)
+{
+    if (use->bounded && use->row.obj != NULL)
+        PyBuffer_Release(&use->row);
+    use->bounded = 0;
+}
+
+/* One more in a counter of this process's row (only this process writes it; others read it). */
+static void
+count(uint64_t *counter)
+{
+    __atomic_store_n(counter, __atomic_load_n(counter, __ATOMIC_RELAXED) + 1, __ATOMIC_RELEASE);
+}
+
+/* A credit back in the pipe, as ``_wire.settle`` writes it (a full pipe, or no sender left to
+ * read it, is no error). */
+static void
+give_credit(int credit_w)
+{
+    static const char credit = 1;
+    while (write(credit_w, &credit, 1) < 0 && errno == EINTR)
+        ;
 }
 
 /* Close every fd in ``fds`` (a list of ints), emptying it. */
@@ -235,8 +298,21 @@ send_body(PyObject *sender, PyObject *body)
     msg.msg_iov = iov;
     /* The endpoint is looked at again: the pickling ran Python code, and the memfd's write let
      * the GIL go. From here to the end of sendmsg nothing lets it go. */
-    int fd = usable_fd(sender, NULL);
-    ssize_t sent = fd < 0 ? -1 : sendmsg(fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+    ssize_t sent = -1;
+    Use use;
+    if (usable(SLOT(sender, off_ep), &use)) {
+        char credit;
+        if (use.bounded)
+            count(use.takes); /* (before the credit may be taken: see _ledger) */
+        if (!use.bounded || read(use.credit_r, &credit, 1) == 1) {
+            sent = sendmsg(use.fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+            if (sent < 0 && use.bounded)
+                give_credit(use.credit_w);
+        }
+        if (use.bounded)
+            count(use.gives); /* (the credit is in the socket, back in the pipe, or was not taken) */
+        let_go(&use);
+    }
     if (memfd >= 0)
         close(memfd);
     return sent >= 0;
@@ -251,10 +327,12 @@ sender_set_sent(PyObject *self, PyObject *value, void *closure)
         PyErr_SetString(PyExc_AttributeError, "_sent cannot be deleted");
         return -1;
     }
-    if (usable_fd(self, NULL) < 0) {
+    Use use;
+    if (!usable(SLOT(self, off_ep), &use)) {
         PyErr_SetNone(undecided);
         return -1;
     }
+    let_go(&use);
     PyObject *body = pickled(value);
     if (body == NULL) {
         if (!PyErr_Occurred())
@@ -324,7 +402,7 @@ as_recvmsg(Py_ssize_t size, struct msghdr *msg)
  * ``raw`` and ``landed``. */
 #define TRIES 100 /* a bound, not a count anything reaches: only interrupts call again */
 static PyObject *
-finished(PyObject *endpoint, PyObject *raw, PyObject *landed)
+finished(PyObject *endpoint, PyObject *raw, PyObject *landed, int held)
 {
     PyObject *holder = PyList_New(1);
     if (holder == NULL) {
@@ -335,8 +413,8 @@ finished(PyObject *endpoint, PyObject *raw, PyObject *landed)
     PyList_SET_ITEM(holder, 0, raw);
     PyObject *result = NULL;
     for (int tries = 0; tries < TRIES; tries++) {
-        PyObject *args[3] = {endpoint, holder, landed == NULL ? Py_None : landed};
-        result = PyObject_Vectorcall(finish_taken, args, 3, NULL);
+        PyObject *args[4] = {endpoint, holder, landed == NULL ? Py_None : landed, held ? Py_True : Py_False};
+        result = PyObject_Vectorcall(finish_taken, args, 4, NULL);
         if (result != NULL || PyList_GET_SIZE(holder) == 0)
             break;
         PyObject *again = PyErr_GetRaisedException();
@@ -357,10 +435,11 @@ finished(PyObject *endpoint, PyObject *raw, PyObject *landed)
 static PyObject *
 receive(PyObject *receiver)
 {
-    PyObject *endpoint = NULL;
-    int fd = usable_fd(receiver, &endpoint);
-    if (fd < 0)
+    PyObject *endpoint = SLOT(receiver, off_ep);
+    Use use;
+    if (!usable(endpoint, &use))
         return Py_NewRef(nothing);
+    Py_INCREF(endpoint);
     union {
         char space[CMSG_SPACE(MAX_FDS * sizeof(int))];
         struct cmsghdr align;
@@ -372,19 +451,32 @@ receive(PyObject *receiver)
     msg.msg_iovlen = 1;
     msg.msg_control = control.space;
     msg.msg_controllen = sizeof control.space;
-    ssize_t size = recvmsg(fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+    if (use.bounded)
+        count(use.takes); /* (before the message's credit may be taken: see _ledger) */
+    ssize_t size = recvmsg(use.fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
     if (size <= 0) { /* nothing there, or the end (which stays: the pure code reads it again) */
+        if (use.bounded)
+            count(use.gives);
+        let_go(&use);
         Py_DECREF(endpoint);
         return Py_NewRef(nothing);
     }
     PyObject *value;
     if (msg.msg_controllen != 0 || (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || datagram[0] != 0
         || size < HEADER) {
+        /* The pure code gives the credit back and uncounts it (the call it makes holds it). */
+        int held = use.bounded;
+        let_go(&use);
         PyObject *raw = as_recvmsg(size, &msg);
-        value = raw == NULL ? NULL : finished(endpoint, raw, NULL);
+        value = raw == NULL ? NULL : finished(endpoint, raw, NULL, held);
         Py_DECREF(endpoint);
         return value;
     }
+    if (use.bounded) {
+        give_credit(use.credit_w);
+        count(use.gives);
+    }
+    let_go(&use); /* (before any Python code runs: the ledger may be closed by it) */
     PyObject *body = PyBytes_FromStringAndSize(datagram + HEADER, size - HEADER);
     if (body == NULL) {
         Py_DECREF(endpoint);
@@ -412,7 +504,7 @@ receive(PyObject *receiver)
         Py_DECREF(endpoint);
         return NULL;
     }
-    value = finished(endpoint, raw, landed);
+    value = finished(endpoint, raw, landed, 0);
     Py_DECREF(endpoint);
     return value;
 }
@@ -500,16 +592,18 @@ slot_offset(PyObject *cls, const char *name, Py_ssize_t *offset)
     return ok ? 0 : -1;
 }
 
-/* ``setup(Sender, Receiver, Endpoint, NOTHING, local, finish_taken, inline_max)``: True once the
- * steps are ready (``install`` may be called), False where they are not built (a free-threaded
+/* ``setup(Sender, Receiver, Endpoint, Ledger, ROWS, NOTHING, local, finish_taken, inline_max)``:
+ * True once the steps are ready (``install`` may be called), False where they are not built (a free-threaded
  * build, not Linux) or in a second interpreter. */
 static PyObject *
 setup(PyObject *module, PyObject *args)
 {
-    PyObject *sender, *receiver, *endpoint, *nothing_, *local_, *finish;
+    PyObject *sender, *receiver, *endpoint, *ledger, *nothing_, *local_, *finish;
     Py_ssize_t max;
-    if (!PyArg_ParseTuple(args, "O!O!O!OOOn:setup", &PyType_Type, &sender, &PyType_Type, &receiver,
-                          &PyType_Type, &endpoint, &nothing_, &local_, &finish, &max))
+    int rows;
+    if (!PyArg_ParseTuple(args, "O!O!O!O!iOOOn:setup", &PyType_Type, &sender, &PyType_Type,
+                          &receiver, &PyType_Type, &endpoint, &PyType_Type, &ledger, &rows,
+                          &nothing_, &local_, &finish, &max))
         return NULL;
 #if STEPS_BUILT
     static PyInterpreterState *owner;
@@ -522,8 +616,16 @@ setup(PyObject *module, PyObject *args)
     }
     if (slot_offset(sender, "_ep", &off_ep) < 0 || slot_offset(endpoint, "closed", &off_closed) < 0
         || slot_offset(endpoint, "capacity", &off_capacity) < 0
-        || slot_offset(endpoint, "fd", &off_fd) < 0)
+        || slot_offset(endpoint, "fd", &off_fd) < 0
+        || slot_offset(endpoint, "credit_r", &off_credit_r) < 0
+        || slot_offset(endpoint, "credit_w", &off_credit_w) < 0
+        || slot_offset(endpoint, "ledger", &off_ledger) < 0 || slot_offset(ledger, "row", &off_row) < 0
+        || slot_offset(ledger, "view", &off_view) < 0)
         return NULL;
+    if (rows <= 0) {
+        PyErr_SetString(PyExc_ValueError, "setup(): a ledger has rows");
+        return NULL;
+    }
     Py_ssize_t off_receiver_ep;
     if (slot_offset(receiver, "_ep", &off_receiver_ep) < 0)
         return NULL;
@@ -546,6 +648,8 @@ setup(PyObject *module, PyObject *args)
     take((PyObject **)&sender_type, sender);
     take((PyObject **)&receiver_type, receiver);
     take((PyObject **)&endpoint_type, endpoint);
+    take((PyObject **)&ledger_type, ledger);
+    ledger_rows = rows;
     take(&nothing, nothing_);
     take(&local, local_);
     take(&finish_taken, finish);
@@ -582,7 +686,8 @@ install(PyObject *module, PyObject *sender)
 
 static PyMethodDef methods[] = {
     {"setup", setup, METH_VARARGS,
-     "setup(Sender, Receiver, Endpoint, NOTHING, local, finish_taken, inline_max) -> bool: "
+     "setup(Sender, Receiver, Endpoint, Ledger, ROWS, NOTHING, local, finish_taken, inline_max) "
+     "-> bool: "
      "whether the "
      "steps can be used here."},
     {"install", install, METH_O, "install(Sender): add Sender._sent."},
