@@ -2,7 +2,7 @@
 
 The pure-Python methods (``_handles``) are the reference. The compiled steps (``_steps.c``),
 where they were built and can be used (CPython with a GIL, Linux), do the common case of the
-same steps — an unbounded channel, a value with no handle inside — with fewer instructions
+same steps — a buffered channel, a value with no handle inside — with fewer instructions
 around the system call, and hand every other case, untouched, to the pure methods. ``use``
 installs one or the other; at import the compiled one is used unless ``MPSC_PURE`` is set in the
 environment (as for the thread channels, see ``mpsc._implementation``).

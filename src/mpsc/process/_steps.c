@@ -2,10 +2,12 @@
  *
  * The pure-Python methods (``_handles``) are the reference; this module does the common case of
  * the same steps with fewer instructions around the system call, and hands every other case,
- * untouched, to them. The common case is an unbounded channel and a value with no handle inside
+ * untouched, to them. The common case is a buffered channel and a value with no handle inside
  * it: a send pickles the value and writes one datagram (a memfd for a large pickle, as
  * ``_wire.encode`` makes it); a receive reads one datagram and, when it is a plain one (no fds,
- * no flags), unpickles it. Anything else a receive reads (a large value, a value carrying
+ * no flags), unpickles it. On a bounded channel each also moves the message's credit, counted
+ * in this process's ledger row from before it may be taken until it is in the socket or back in
+ * the pipe, as ``_ledger`` requires of every call. Anything else a receive reads (a large value, a value carrying
  * handles, one whose unpickling was interrupted) is finished by the pure code
  * (``_handles._finish_taken``), which settles it exactly as its own receive would.
  *
