@@ -69,16 +69,17 @@ PyErr_SetRaisedException(PyObject *exc)
 #endif
 
 /* What ``setup`` is given. */
-static PyTypeObject *sender_type, *receiver_type, *endpoint_type, *ledger_type;
-static Py_ssize_t off_ep, off_closed, off_capacity, off_fd, off_credit_r, off_credit_w, off_ledger,
-    off_row, off_view;
-static int ledger_rows;
-static PyObject *undecided, *nothing, *dumps, *loads, *protocol, *local, *finish_taken;
-static PyObject *str_outgoing;
-static Py_ssize_t inline_max;
+static PyTypeObject *receiver_type;
+static PyObject *undecided, *nothing, *protocol, *str_outgoing;
 static int ready_to_use;
 
 #if STEPS_BUILT
+static PyTypeObject *sender_type, *endpoint_type, *ledger_type;
+static Py_ssize_t off_ep, off_closed, off_capacity, off_fd, off_credit_r, off_credit_w, off_ledger,
+    off_row, off_view;
+static int ledger_rows;
+static PyObject *dumps, *loads, *local, *finish_taken;
+static Py_ssize_t inline_max;
 
 #define HEADER 4    /* _wire._HEADER: flags, then 3 bytes of padding */
 #define LARGE 2     /* _wire.LARGE */
@@ -542,7 +543,8 @@ steps_taken(PyObject *self, void *closure)
     Py_DECREF(receiver);
     return value;
 #else
-    return Py_NewRef(nothing);
+    PyErr_SetString(PyExc_RuntimeError, "mpsc.process._steps is not built for this interpreter");
+    return NULL;
 #endif
 }
 
@@ -570,6 +572,7 @@ static PyGetSetDef sent_def = {
     NULL};
 #endif
 
+#if STEPS_BUILT
 static int
 take(PyObject **where, PyObject *value)
 {
@@ -593,6 +596,7 @@ slot_offset(PyObject *cls, const char *name, Py_ssize_t *offset)
     Py_DECREF(descr);
     return ok ? 0 : -1;
 }
+#endif
 
 /* ``setup(Sender, Receiver, Endpoint, Ledger, ROWS, NOTHING, local, finish_taken, inline_max)``:
  * True once the steps are ready (``install`` may be called), False where they are not built (a free-threaded
