@@ -70,7 +70,7 @@ PyErr_SetRaisedException(PyObject *exc)
 
 /* What ``setup`` is given. */
 static PyTypeObject *receiver_type;
-static PyObject *undecided, *nothing, *protocol, *str_outgoing;
+static PyObject *undecided, *protocol, *str_outgoing;
 static int ready_to_use;
 
 #if STEPS_BUILT
@@ -78,7 +78,7 @@ static PyTypeObject *sender_type, *endpoint_type, *ledger_type;
 static Py_ssize_t off_ep, off_closed, off_capacity, off_fd, off_credit_r, off_credit_w, off_ledger,
     off_row, off_view;
 static int ledger_rows;
-static PyObject *dumps, *loads, *local, *finish_taken;
+static PyObject *nothing, *dumps, *loads, *local, *finish_taken;
 static Py_ssize_t inline_max;
 
 #define HEADER 4    /* _wire._HEADER: flags, then 3 bytes of padding */
