@@ -474,20 +474,17 @@ def _returned(result: R, step: Callable[[Any], object], call: Any, exc: BaseExce
         return finish(result, step, call, again)
 
 
-def _finish_taken(endpoint: Endpoint, holder: list[Any], landed: BaseException | None, held: bool) -> Any:
+def _finish_taken(endpoint: Endpoint, holder: list[Any], landed: BaseException | None) -> Any:
     """For the compiled receive (``_steps.c``), which took a datagram it does not settle itself
     (one carrying fds or flags, or one whose unpickling an interrupt cut short): settle it as
     ``Receiver._recv`` settles its own, and return the value (NOTHING for an offer its sender
     withdrew: no message). The datagram is in ``holder`` (one item), taken out as the first step;
     an exception landing before that leaves it there, and the caller calls again with it as
-    ``landed``, which is then raised right after the value is returned. On a bounded channel,
-    ``held``: the caller counted the datagram's credit in the ledger and left it to this call to
-    give back and uncount (else it did both)."""
+    ``landed``, which is then raised right after the value is returned. (On a bounded channel
+    the caller gave the message's credit back and uncounted it.)"""
     call = _Receiving(endpoint)
     call.begin()
-    if call.credits >= 0 and not held:
-        call.credited = True
-    call.held = held
+    call.credited = True
     if landed is not None:  # (it landed in the value's own unpickling: one try is spent)
         call.interrupted, call.failures = landed, 1
     try:

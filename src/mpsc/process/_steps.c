@@ -424,7 +424,7 @@ close_raw_fds(PyObject *raw)
  * ``raw`` and ``landed``. */
 #define TRIES 100 /* a bound, not a count anything reaches: only interrupts call again */
 static PyObject *
-finished(PyObject *endpoint, PyObject *raw, PyObject *landed, int held)
+finished(PyObject *endpoint, PyObject *raw, PyObject *landed)
 {
     PyObject *holder = PyList_New(1);
     if (holder == NULL) {
@@ -435,8 +435,8 @@ finished(PyObject *endpoint, PyObject *raw, PyObject *landed, int held)
     PyList_SET_ITEM(holder, 0, raw);
     PyObject *result = NULL;
     for (int tries = 0; tries < TRIES; tries++) {
-        PyObject *args[4] = {endpoint, holder, landed == NULL ? Py_None : landed, held ? Py_True : Py_False};
-        result = PyObject_Vectorcall(finish_taken, args, 4, NULL);
+        PyObject *args[3] = {endpoint, holder, landed == NULL ? Py_None : landed};
+        result = PyObject_Vectorcall(finish_taken, args, 3, NULL);
         if (result != NULL || PyList_GET_SIZE(holder) == 0)
             break;
         PyObject *again = PyErr_GetRaisedException();
@@ -485,22 +485,19 @@ receive(PyObject *receiver)
         Py_DECREF(endpoint);
         return Py_NewRef(nothing);
     }
-    PyObject *value;
-    if (msg.msg_controllen != 0 || (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || datagram[0] != 0
-        || size < HEADER) {
-        /* The pure code gives the credit back and uncounts it (the call it makes holds it). */
-        int held = use.bounded;
-        let_go(&use);
-        PyObject *raw = as_recvmsg(size, &msg);
-        value = raw == NULL ? NULL : finished(endpoint, raw, NULL, held);
-        Py_DECREF(endpoint);
-        return value;
-    }
-    if (use.bounded) {
+    if (use.bounded) { /* the message's credit back first thing, as _wire.settle gives it */
         give_credit(use.credit_w);
         count(use.gives);
     }
-    let_go(&use); /* (before any Python code runs: the ledger may be closed by it) */
+    let_go(&use); /* (before anything allocates: a finalizer run by a collection could close it) */
+    PyObject *value;
+    if (msg.msg_controllen != 0 || (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || datagram[0] != 0
+        || size < HEADER) {
+        PyObject *raw = as_recvmsg(size, &msg);
+        value = raw == NULL ? NULL : finished(endpoint, raw, NULL);
+        Py_DECREF(endpoint);
+        return value;
+    }
     PyObject *body = PyBytes_FromStringAndSize(datagram + HEADER, size - HEADER);
     if (body == NULL) {
         Py_DECREF(endpoint);
@@ -528,7 +525,7 @@ receive(PyObject *receiver)
         Py_DECREF(endpoint);
         return NULL;
     }
-    value = finished(endpoint, raw, landed, 0);
+    value = finished(endpoint, raw, landed);
     Py_DECREF(endpoint);
     return value;
 }
