@@ -2877,6 +2877,31 @@ def test_a_value_whose_own_unpickling_raises_a_channel_error_is_consumed_once(
         handle.close()
 
 
+_SHARED_ERROR = ValueError("one instance, raised by every unpickling of the value below")
+
+
+def _raise_the_shared_error() -> None:
+    raise _SHARED_ERROR
+
+
+class RaisesOneSharedError:
+    def __reduce__(self) -> tuple[Any, tuple[()]]:
+        return _raise_the_shared_error, ()
+
+
+def test_an_error_raised_by_several_values_unpickling_carries_the_note_once(url: str) -> None:
+    tx, rx = mpsc.redis.channel(url)
+    _SHARED_ERROR.__notes__ = []
+    for _ in range(3):
+        tx.send(RaisesOneSharedError())
+    for _ in range(3):
+        with pytest.raises(ValueError, match="one instance"):
+            rx.recv_timeout(WAIT)
+    assert _SHARED_ERROR.__notes__ == [OWN_ERROR_NOTE]
+    tx.close()
+    rx.close()
+
+
 def test_a_bridge_goes_on_past_a_value_whose_unpickling_raises_a_channel_error(url: str) -> None:
     """Review 9, finding 04: through ``bridge`` such a value ended the bridge (the bridged
     receiver said RecvError with the Sender alive, and later messages never came)."""

@@ -1104,7 +1104,8 @@ class Receiver(_Handle[T]):
                     lease.acks += (entry_id,)
                     self._recent += (entry_id,)
             self._open()
-            exc.add_note(OWN_ERROR_NOTE)
+            if OWN_ERROR_NOTE not in getattr(exc, "__notes__", ()):  # (one instance raised again)
+                exc.add_note(OWN_ERROR_NOTE)
             raise  # (the entry is consumed, as documented)
         with lease.acks_lock:
             if not lease.closed:
