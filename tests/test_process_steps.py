@@ -524,3 +524,58 @@ def test_a_bounded_channel_holds_exactly_its_capacity_through_the_steps(capacity
             ledger = endpoint.ledger
             assert ledger is not None and ledger.row >= 0
             assert ledger.view[ledger.row] == ledger.view[ledger.row + _ledger.ROWS]
+
+
+@pytest.mark.parametrize("kind", ["large", "carrying a handle"])
+def test_a_collection_that_receives_inside_a_receive_changes_nothing_it_took(kind: str) -> None:
+    """Review 10, finding 01: the compiled receive reads into one buffer, and copied it only
+    after allocating other objects; on 3.11 an allocation can start a collection, whose
+    finalizers (here a ``gc.callbacks`` hook) can receive into the same buffer. A large or
+    handle-carrying message then came out with another channel's datagram: lost, or that one
+    delivered twice. Varying the allocations before each receive puts a collection at each of
+    the receive's own allocations in turn."""
+    import gc
+
+    count = 60
+    tx_a, rx_a = mpp.channel()
+    tx_b, rx_b = mpp.channel()
+    for i in range(count * 40):
+        tx_b.send(("b", i))
+    for i in range(count):
+        tx_a.send(("a", i, bytes([i]) * 70_000) if kind == "large" else ("a", i, tx_b))
+    taken_by_collections: list[Any] = []
+    armed = [False]
+
+    def hook(phase: str, info: Any) -> None:
+        if phase == "start" and armed[0]:
+            try:
+                taken_by_collections.append(rx_b.try_recv())
+            except mpsc.Empty:
+                pass
+
+    got = []
+    thresholds = gc.get_threshold()
+    gc.callbacks.append(hook)
+    gc.set_threshold(10, 1000, 1000)
+    try:
+        for i in range(count):
+            gc.collect()
+            keep = [[] for _ in range(i % 12)]
+            armed[0] = True
+            try:
+                got.append(rx_a.try_recv())
+            finally:
+                armed[0] = False
+            del keep
+    finally:
+        gc.callbacks.remove(hook)
+        gc.set_threshold(*thresholds)
+    assert taken_by_collections  # (the hook ran inside receives)
+    assert [value[:2] for value in got] == [("a", i) for i in range(count)]
+    for i, value in enumerate(got):
+        if kind == "large":
+            assert value[2] == bytes([i]) * 70_000
+        else:
+            value[2].close()
+    for handle in (tx_a, rx_a, tx_b, rx_b):
+        handle.close()

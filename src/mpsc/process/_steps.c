@@ -355,7 +355,9 @@ sender_set_sent(PyObject *self, PyObject *value, void *closure)
 /* ``STEPS.receiver = rx`` keeps the receiver for ``STEPS.taken``; with the GIL, nothing runs in
  * this thread or another between the two (no check point), so one slot is enough. */
 static PyObject *kept_receiver;
-static char datagram[HEADER + 65536]; /* _wire.RECV_SIZE; used only while the GIL is held */
+/* _wire.RECV_SIZE. Used only while the GIL is held, and copied out before any Python code can
+ * run (which could receive into it). */
+static char datagram[HEADER + 65536];
 
 /* Close the fds a datagram carried (what could not be handed on). */
 static void
@@ -373,11 +375,17 @@ close_carried(struct msghdr *msg)
     }
 }
 
-/* The datagram in ``datagram`` as ``socket.recvmsg`` returns it: (data, ancillary, flags,
- * address). The fds it carries are closed if this fails. */
+/* A datagram as ``socket.recvmsg`` returns it: (data, ancillary, flags, address), from ``data``
+ * (a copy of the buffer, made before anything else could run: see ``datagram``) and the
+ * control messages in ``msg``. Steals ``data``; the fds the datagram carries are closed if this
+ * fails. */
 static PyObject *
-as_recvmsg(Py_ssize_t size, struct msghdr *msg)
+as_recvmsg(PyObject *data, struct msghdr *msg)
 {
+    if (data == NULL) {
+        close_carried(msg);
+        return NULL;
+    }
     PyObject *ancillary = PyList_New(0);
     for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); ancillary != NULL && c != NULL;
          c = CMSG_NXTHDR(msg, c)) {
@@ -387,12 +395,11 @@ as_recvmsg(Py_ssize_t size, struct msghdr *msg)
             Py_CLEAR(ancillary);
         Py_XDECREF(item);
     }
-    PyObject *data = PyBytes_FromStringAndSize(datagram, size);
-    PyObject *raw = ancillary == NULL || data == NULL
+    PyObject *raw = ancillary == NULL
                         ? NULL
                         : Py_BuildValue("(OOiO)", data, ancillary, msg->msg_flags, Py_None);
     Py_XDECREF(ancillary);
-    Py_XDECREF(data);
+    Py_DECREF(data);
     if (raw == NULL)
         close_carried(msg);
     return raw;
@@ -490,10 +497,13 @@ receive(PyObject *receiver)
         count(use.gives);
     }
     let_go(&use); /* (before anything allocates: a finalizer run by a collection could close it) */
+    /* The buffer is copied by the first allocation, which runs no Python code (a bytes object
+     * is not tracked by the collector): any later one may start a collection whose finalizers
+     * receive into the buffer, or let the GIL go to a thread that does. */
     PyObject *value;
     if (msg.msg_controllen != 0 || (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || datagram[0] != 0
         || size < HEADER) {
-        PyObject *raw = as_recvmsg(size, &msg);
+        PyObject *raw = as_recvmsg(PyBytes_FromStringAndSize(datagram, size), &msg);
         value = raw == NULL ? NULL : finished(endpoint, raw, NULL);
         Py_DECREF(endpoint);
         return value;
