@@ -1,6 +1,6 @@
 /* mpsc._accel: the common cases of send, receive and select, in C.
  *
- * Two parts: the handles' own calls (``Sender._sent``, ``STEPS.polled``, the iteration slot;
+ * Two parts: the handles' own calls (``Sender._sent``, ``STEPS[rx]``, the iteration slot;
  * see "the handles' own calls" below), and the try pass of select. ``_implementation`` installs
  * both, or neither (``MPSC_PURE``); the pure-Python code is the reference for each.
  *
@@ -687,83 +687,40 @@ done:;
     return ended == UNDECIDED_MARK ? Py_NewRef(ended) : ended;
 }
 
-/* ``SelectPass``: the pass as attributes, so that Python code reaches it without a call. A call
+/* ``SelectPass``: the pass as a subscript, so that Python code reaches it without a call. A call
  * into C is a point where CPython runs signal handlers as it returns: a handler's exception
- * there would drop the ``(index, value)`` the pass just took. Attribute access is not such a
- * point, so ``select`` stores its input and loads the result:
+ * there would drop the ``(index, value)`` the pass just took. A subscript is not such a point:
  *
- *     PASS.operations = (operations, timeout)   # or PASS.records = (ops, timeout)
- *     found = PASS.result                        # (index, value), or None: the pure code decides
+ *     found = PASS[False, operations, timeout]   # or PASS[True, records, timeout] (a Select's)
+ *                                                # (index, value), or None: the pure code decides
  *
- * The input is kept per thread (one slot in all under the GIL: nothing runs between the store
- * and the load). */
-static PER_THREAD PyObject *pass_input; /* (operations or records, timeout) */
-static PER_THREAD int pass_records;     /* whether pass_input holds records */
-
+ * One subscript, nothing kept between two steps: a store then a load (as this was) let a
+ * tracer's Python code run between the two lines, and another thread's input take the place of
+ * this one's (review 10, finding 02). */
 typedef struct {
     PyObject_HEAD
 } SelectPass;
 
-static int
-set_input(PyObject *value, int records)
-{
-    if (value == NULL) {
-        PyErr_SetString(PyExc_AttributeError, "the pass's input cannot be deleted");
-        return -1;
-    }
-    PyObject *old = pass_input; /* always NULL: ``result`` takes it */
-    pass_input = Py_NewRef(value);
-    pass_records = records;
-    Py_XDECREF(old);
-    return 0;
-}
-
-static int
-pass_set_operations(PyObject *self, PyObject *value, void *closure)
-{
-    return set_input(value, 0);
-}
-
-static int
-pass_set_records(PyObject *self, PyObject *value, void *closure)
-{
-    return set_input(value, 1);
-}
-
 static PyObject *
-pass_result(PyObject *self, void *closure)
+pass_subscript(PyObject *self, PyObject *key)
 {
-    PyObject *input = pass_input;
-    pass_input = NULL;
-    if (input == NULL || !LOAD_INT(ready_to_use) || !PyTuple_CheckExact(input)
-        || PyTuple_GET_SIZE(input) != 2) {
-        Py_XDECREF(input);
+    if (!LOAD_INT(ready_to_use) || !PyTuple_CheckExact(key) || PyTuple_GET_SIZE(key) != 3)
         Py_RETURN_NONE;
-    }
-    PyObject *subject = PyTuple_GET_ITEM(input, 0), *timeout = PyTuple_GET_ITEM(input, 1);
-    PyObject *found = pass_records ? pass_over_records(subject, timeout)
-                                   : pass_over_operations(subject, timeout);
-    Py_DECREF(input);
-    return found;
+    PyObject *subject = PyTuple_GET_ITEM(key, 1), *timeout = PyTuple_GET_ITEM(key, 2);
+    return PyTuple_GET_ITEM(key, 0) == Py_True ? pass_over_records(subject, timeout)
+                                                : pass_over_operations(subject, timeout);
 }
 
-static PyGetSetDef pass_getset[] = {
-    {"operations", NULL, pass_set_operations, "(operations, timeout) of a select() call", NULL},
-    {"records", NULL, pass_set_records, "(Operation records, timeout) of a Select", NULL},
-    {"result", pass_result, NULL,
-     "run the pass on the input just stored: (index, result), or None when the pure code decides",
-     NULL},
-    {NULL},
-};
+static PyMappingMethods pass_mapping = {.mp_subscript = pass_subscript};
 
 static PyTypeObject SelectPassType = {
     PyVarObject_HEAD_INIT(NULL, 0)
     .tp_name = "mpsc._accel.SelectPass",
-    .tp_doc = "SelectPass(): select's try pass in C, reached through attributes (see _accel.c).",
+    .tp_doc = "SelectPass(): select's try pass in C, reached through a subscript (see _accel.c).",
     .tp_basicsize = sizeof(SelectPass),
     .tp_flags = Py_TPFLAGS_DEFAULT,
     .tp_new = PyType_GenericNew,
-    .tp_getset = pass_getset,
+    .tp_as_mapping = &pass_mapping,
 };
 
 /* ---- the handles' own calls ------------------------------------------------------------------
@@ -780,15 +737,14 @@ static PyTypeObject SelectPassType = {
  * C steps without a call, as ``select`` reaches its pass:
  *
  *     self._sent = value        # Sender.send: sends, or raises Undecided (nothing happened)
- *     STEPS.receiver = self     # Receiver.try_recv: the receiver (kept per thread), then
- *     value = STEPS.polled      #   the value, or NOTHING (nothing happened)
+ *     value = STEPS[self]       # Receiver.try_recv: the value, or NOTHING (nothing happened)
  *     for value in self: ...    # Receiver.recv, iteration: FOR_ITER runs no handler either
  *
  * (The receive that takes a value is reached through a private object, not an attribute of the
  * Receiver: reading an attribute must not receive, or a debugger or ``inspect.getmembers(rx)``
  * would take messages. Storing ``_sent`` has no such reader: the attribute cannot be read.)
  *
- * Storing and loading an attribute, and a for loop's step, are not points where handlers run.
+ * Storing an attribute, a subscript, and a for loop's step, are not points where handlers run.
  * ``tp_iternext`` hands what it leaves to the pure ``__next__``; an exception that must follow
  * the value it returns is raised after the loop has it (``_interrupts.finish``). */
 static PyObject *pure_next, *undecided;
@@ -839,58 +795,37 @@ plain_receive(PyObject *self)
     return outcome == DONE ? value : NULL;
 }
 
-/* ``STEPS``: ``STEPS.receiver = rx`` keeps the receiver for this thread, ``STEPS.polled`` takes
- * it back and receives from it (NOTHING when none was kept, or when the pure code must decide).
- * Nothing runs between the two in a thread (no check point), so one slot per thread is enough. */
-static PER_THREAD PyObject *kept_receiver;
-
+/* ``STEPS[rx]``: receive from ``rx`` if a lock-free receive can, else NOTHING (also when the
+ * pure code must decide). One subscript, no check point in it, and nothing kept between two
+ * steps: a store then a load (as this was) let a tracer's Python code run between the two
+ * lines, and another thread's receiver take the place of this one's (review 10, finding 02). */
 typedef struct {
     PyObject_HEAD
 } Steps;
 
-static int
-steps_set_receiver(PyObject *self, PyObject *value, void *closure)
-{
-    if (value == NULL || !PyObject_TypeCheck(value, receiver_type)) {
-        PyErr_SetString(PyExc_TypeError, "STEPS.receiver takes a Receiver");
-        return -1;
-    }
-    PyObject *old = kept_receiver;
-    kept_receiver = Py_NewRef(value);
-    Py_XDECREF(old);
-    return 0;
-}
-
 static PyObject *
-steps_polled(PyObject *self, void *closure)
+steps_subscript(PyObject *self, PyObject *receiver)
 {
-    PyObject *receiver = kept_receiver;
-    kept_receiver = NULL;
-    if (receiver == NULL)
-        return Py_NewRef(nothing);
+    if (!PyObject_TypeCheck(receiver, receiver_type)) {
+        PyErr_SetString(PyExc_TypeError, "STEPS[...] takes a Receiver");
+        return NULL;
+    }
     PyObject *value = plain_receive(receiver);
-    Py_DECREF(receiver);
     if (value == NULL && !PyErr_Occurred())
         return Py_NewRef(nothing);
     return value;
 }
 
-static PyGetSetDef steps_getset[] = {
-    {"receiver", NULL, steps_set_receiver, "keep a Receiver for the next read of polled", NULL},
-    {"polled", steps_polled, NULL,
-     "receive from the Receiver kept by this thread if a lock-free receive can, else NOTHING",
-     NULL},
-    {NULL},
-};
+static PyMappingMethods steps_mapping = {.mp_subscript = steps_subscript};
 
 static PyTypeObject StepsType = {
     PyVarObject_HEAD_INIT(NULL, 0)
     .tp_name = "mpsc._accel.Steps",
-    .tp_doc = "Steps(): the handles' receive step, reached through attributes (see _accel.c).",
+    .tp_doc = "Steps(): the handles' receive step, reached through a subscript (see _accel.c).",
     .tp_basicsize = sizeof(Steps),
     .tp_flags = Py_TPFLAGS_DEFAULT,
     .tp_new = PyType_GenericNew,
-    .tp_getset = steps_getset,
+    .tp_as_mapping = &steps_mapping,
 };
 
 /* ``Receiver.__next__``, and the iteration slot. */

@@ -19,12 +19,10 @@ def setup(
 def seed(n: int) -> None: ...
 
 class SelectPass:
-    """select's try pass, reached through attributes (see _accel.c)."""
+    """select's try pass, reached through a subscript (see _accel.c):
+    ``PASS[records, operations_or_records, timeout]``."""
 
-    operations: tuple[tuple[Any, ...], object]
-    records: tuple[tuple[Any, ...] | None, object]
-    @property
-    def result(self) -> tuple[int, Any] | None: ...
+    def __getitem__(self, key: tuple[bool, Any, object]) -> tuple[int, Any] | None: ...
 
 def install(sender: type, receiver: type, next: Callable[..., Any]) -> None: ...
 
@@ -32,8 +30,6 @@ class Undecided(Exception):
     """Storing ``Sender._sent`` left the send to the pure code (nothing happened)."""
 
 class Steps:
-    """The handles' receive step, reached through attributes (see _accel.c)."""
+    """The handles' receive step, reached through a subscript (see _accel.c): ``STEPS[rx]``."""
 
-    receiver: Any
-    @property
-    def polled(self) -> Any: ...
+    def __getitem__(self, receiver: Any) -> Any: ...

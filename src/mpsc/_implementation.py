@@ -11,8 +11,8 @@ compiler, another interpreter).
 With the compiled implementation, ``Receiver.__next__`` (the iteration slot) is C; ``send``,
 ``try_send``, ``recv``, ``try_recv`` and the async ``send_async``, ``recv_async`` and
 ``__anext__`` stay Python functions that reach the C steps without a call — storing
-``Sender._sent``, a for loop's step, storing and loading attributes of the private ``STEPS``
-object — because a call into C is a point where a signal handler's exception could drop
+``Sender._sent``, a for loop's step, a subscript of the private ``STEPS`` object — because
+a call into C is a point where a signal handler's exception could drop
 a value just taken, or make a send that happened look as if it had not; see ``_accel.c``.
 """
 
@@ -60,8 +60,8 @@ Undecided: type[Exception] = _Unbuilt
 STEPS: Any = None
 """``_accel.Steps()`` while the compiled implementation is installed."""
 
-# The compiled steps are reached without a call (see the top of _accel.c): a store, a load, a for
-# loop's step. Whatever they leave is done by the pure method, from the start, outside the
+# The compiled steps are reached without a call (see the top of _accel.c): a store, a subscript,
+# a for loop's step. Whatever they leave is done by the pure method, from the start, outside the
 # ``except`` (an error it raises must not carry ``Undecided`` as its context).
 
 
@@ -93,8 +93,7 @@ def recv(self: Receiver[T]) -> T:
 
 
 def try_recv(self: Receiver[T]) -> T:
-    STEPS.receiver = self
-    value = STEPS.polled
+    value = STEPS[self]
     if value is NOTHING:
         return pure_try_recv(self)
     return value  # type: ignore[no-any-return]
@@ -117,8 +116,7 @@ async def send_async(self: Sender[T], value: T) -> None:
 
 async def recv_async(self: Receiver[T]) -> T:
     if running_trio() is None:
-        STEPS.receiver = self
-        value = STEPS.polled
+        value = STEPS[self]
         if value is not NOTHING:
             return value  # type: ignore[no-any-return]
     return await pure_recv_async(self)
@@ -126,8 +124,7 @@ async def recv_async(self: Receiver[T]) -> T:
 
 async def async_next(self: Receiver[T]) -> T:
     if running_trio() is None:
-        STEPS.receiver = self
-        value = STEPS.polled
+        value = STEPS[self]
         if value is not NOTHING:
             return value  # type: ignore[no-any-return]
     return await pure_anext(self)

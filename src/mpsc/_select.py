@@ -124,8 +124,7 @@ def select(*operations: Operation, timeout: float | None = None, block: bool = T
     """
     fast = PASS
     if fast is not None:
-        fast.operations = (operations, timeout)
-        found = fast.result
+        found = fast[False, operations, timeout]
         if found is not None:
             return found
     return _select([_op(operation, index) for index, operation in enumerate(operations)], timeout, block)
@@ -315,8 +314,7 @@ class Select:
         """
         fast = PASS
         if fast is not None:
-            fast.records = (self._cached, timeout)
-            found = fast.result
+            found = fast[True, self._cached, timeout]
             if found is not None:
                 return found
         return _select(self._checked(), timeout, block)

@@ -8,9 +8,9 @@ installs one or the other; at import the compiled one is used unless ``MPSC_PURE
 environment (as for the thread channels, see ``mpsc._implementation``).
 
 The compiled steps are reached without a call, as the thread channels' are: storing
-``Sender._sent``, and storing then loading the attributes of the private ``STEPS`` object (a
-call into C is a point where a signal handler's exception could drop a value just received,
-or make a send that happened look as if it had not).
+``Sender._sent``, and a subscript of the private ``STEPS`` object (a call into C is a point
+where a signal handler's exception could drop a value just received, or make a send that
+happened look as if it had not).
 """
 
 from __future__ import annotations
@@ -81,8 +81,7 @@ def _compiled_recv(pure: Callable[[Receiver[Any]], Any]) -> Callable[[Receiver[A
     """``recv``, ``try_recv`` or ``__next__``: the C step, then ``pure`` if nothing was there."""
 
     def recv(self: Receiver[T]) -> T:
-        STEPS.receiver = self
-        value = STEPS.taken
+        value = STEPS[self]
         if value is NOTHING:
             return pure(self)  # type: ignore[no-any-return]
         return value  # type: ignore[no-any-return]
@@ -111,8 +110,7 @@ def _compiled_recv_async(pure: Callable[[Receiver[Any]], Any]) -> Callable[[Rece
 
     async def recv_async(self: Receiver[T]) -> T:
         if running_loop() is not TRIO:
-            STEPS.receiver = self
-            value = STEPS.taken
+            value = STEPS[self]
             if value is not NOTHING:
                 return value  # type: ignore[no-any-return]
         return await pure(self)  # type: ignore[no-any-return]

@@ -16,8 +16,7 @@
  * received value, or make a send that happened look as if it had not:
  *
  *     self._sent = value        # Sender.send: sends, or raises Undecided (nothing happened)
- *     STEPS.receiver = self     # Receiver.recv: the receiver, then
- *     value = STEPS.taken       #   the value, or NOTHING (nothing happened)
+ *     value = STEPS[self]       # Receiver.recv: the value, or NOTHING (nothing happened)
  *
  * Only where a GIL is: the steps use an endpoint's fds without entering it (``Endpoint.enter``
  * counts an operation so that no other thread closes its fds under it). Holding the GIL from
@@ -352,9 +351,6 @@ sender_set_sent(PyObject *self, PyObject *value, void *closure)
     return -1;
 }
 
-/* ``STEPS.receiver = rx`` keeps the receiver for ``STEPS.taken``; with the GIL, nothing runs in
- * this thread or another between the two (no check point), so one slot is enough. */
-static PyObject *kept_receiver;
 /* _wire.RECV_SIZE. Used only while the GIL is held, and copied out before any Python code can
  * run (which could receive into it). */
 static char datagram[HEADER + 65536];
@@ -542,55 +538,38 @@ receive(PyObject *receiver)
 
 #endif /* STEPS_BUILT */
 
+/* ``STEPS[rx]``: receive from ``rx`` if a datagram is there now, else NOTHING (also when the
+ * pure code must decide). One subscript, with no check point in it and nothing kept between two
+ * steps (a tracer's Python code can run between two lines: see ``mpsc/_accel.c``). */
 typedef struct {
     PyObject_HEAD
 } Steps;
 
-static int
-steps_set_receiver(PyObject *self, PyObject *value, void *closure)
+static PyObject *
+steps_subscript(PyObject *self, PyObject *receiver)
 {
-    if (value == NULL || !ready_to_use || !PyObject_TypeCheck(value, receiver_type)) {
-        PyErr_SetString(PyExc_TypeError, "STEPS.receiver takes an mpsc.process Receiver");
-        return -1;
+    if (!ready_to_use || !PyObject_TypeCheck(receiver, receiver_type)) {
+        PyErr_SetString(PyExc_TypeError, "STEPS[...] takes an mpsc.process Receiver");
+        return NULL;
     }
 #if STEPS_BUILT
-    Py_XSETREF(kept_receiver, Py_NewRef(value));
-#endif
-    return 0;
-}
-
-static PyObject *
-steps_taken(PyObject *self, void *closure)
-{
-#if STEPS_BUILT
-    PyObject *receiver = kept_receiver;
-    kept_receiver = NULL;
-    if (receiver == NULL)
-        return Py_NewRef(nothing);
-    PyObject *value = receive(receiver);
-    Py_DECREF(receiver);
-    return value;
+    return receive(receiver);
 #else
     PyErr_SetString(PyExc_RuntimeError, "mpsc.process._steps is not built for this interpreter");
     return NULL;
 #endif
 }
 
-static PyGetSetDef steps_getset[] = {
-    {"receiver", NULL, steps_set_receiver, "keep a Receiver for the next read of taken", NULL},
-    {"taken", steps_taken, NULL,
-     "receive from the Receiver kept if a datagram is there now, else NOTHING", NULL},
-    {NULL},
-};
+static PyMappingMethods steps_mapping = {.mp_subscript = steps_subscript};
 
 static PyTypeObject StepsType = {
     PyVarObject_HEAD_INIT(NULL, 0)
     .tp_name = "mpsc.process._steps.Steps",
-    .tp_doc = "Steps(): the process Receiver's step, reached through attributes (see _steps.c).",
+    .tp_doc = "Steps(): the process Receiver's step, reached through a subscript (see _steps.c).",
     .tp_basicsize = sizeof(Steps),
     .tp_flags = Py_TPFLAGS_DEFAULT,
     .tp_new = PyType_GenericNew,
-    .tp_getset = steps_getset,
+    .tp_as_mapping = &steps_mapping,
 };
 
 #if STEPS_BUILT
