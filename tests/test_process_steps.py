@@ -579,3 +579,71 @@ def test_a_collection_that_receives_inside_a_receive_changes_nothing_it_took(kin
             value[2].close()
     for handle in (tx_a, rx_a, tx_b, rx_b):
         handle.close()
+
+
+class _CountsItsPickling:
+    pickled = 0
+
+    def __init__(self, payload: Any = None) -> None:
+        self.payload = payload
+
+    def __reduce__(self) -> Any:
+        _CountsItsPickling.pickled += 1
+        return (_CountsItsPickling, (self.payload,))
+
+
+@pytest.mark.parametrize("case", ["plain", "large", "a handle inside", "a full buffer", "no receiver"])
+@pytest.mark.parametrize("call", ["send", "try_send", "send_async"])
+def test_a_value_is_pickled_once_whoever_sends_it(case: str, call: str) -> None:
+    """Review 10, finding 03: when the compiled step handed a send on to the pure code (a handle
+    inside the value, a full buffer, no receiver left), the value was pickled again, and its
+    reducers ran twice."""
+    import asyncio
+    import threading
+
+    tx, rx = mpp.channel()
+    other_tx, other_rx = mpp.channel()
+    payload: Any = {"large": b"z" * 100_000, "a handle inside": other_tx}.get(case)
+    fillers = 0
+    if case == "a full buffer":
+        while True:
+            try:
+                tx.try_send("filler")
+            except mpsc.Full:
+                break
+            fillers += 1
+    if case == "no receiver":
+        rx.close()
+    value = _CountsItsPickling(payload)
+    _CountsItsPickling.pickled = 0
+    drained = threading.Event()
+    if case == "a full buffer" and call != "try_send":  # the send waits until this reads
+
+        def drain() -> None:
+            assert not drained.wait(0.05)
+            assert [rx.recv_timeout(WAIT) for _ in range(fillers)] == ["filler"] * fillers
+            drained.set()
+
+        threading.Thread(target=drain).start()
+    raised: BaseException | None = None
+    try:
+        if call == "send_async":
+            asyncio.run(tx.send_async(value))
+        else:
+            getattr(tx, call)(value)
+    except (mpsc.SendError, mpsc.Full) as exc:
+        raised = exc
+    expected = {"no receiver": mpsc.SendError, "a full buffer": mpsc.Full if call == "try_send" else None}
+    assert type(raised) is (expected.get(case) or type(None)), raised
+    assert _CountsItsPickling.pickled == 1
+    if raised is None and case != "no receiver":
+        if case == "a full buffer":
+            assert drained.wait(WAIT)
+        got = rx.recv_timeout(WAIT)
+        assert isinstance(got, _CountsItsPickling)
+        if case == "a handle inside":
+            got.payload.send("through it")
+            assert other_rx.recv_timeout(WAIT) == "through it"
+            got.payload.close()
+    for handle in (tx, rx, other_tx, other_rx):
+        handle.close()

@@ -604,15 +604,16 @@ class Sender(_Handle[T]):
         """
         return self._send(value, checked_deadline(deadline), False)
 
-    def _send(self, value: T, deadline: float | None, once: bool) -> None:
+    def _send(self, value: T, deadline: float | None, once: bool, pickled: bytes | None = None) -> None:
         # Whatever exception lands (Ctrl-C, a signal handler's), the send either did not happen
         # (it propagates) or happened (it is raised right after this returns): see _interrupts.
+        # (``pickled``: the value's pickle, from a compiled step that handed the send on.)
         endpoint = self._open()
         call = _Sending(endpoint)
         try:
             endpoint.enter(call)
             message = call.message = _wire.Outgoing()
-            _wire.encode(value, message)
+            _wire.encode(value, message, pickled)
             if endpoint.capacity == 0:
                 self._offer(call, value, deadline, once)
             else:
@@ -738,6 +739,10 @@ class Sender(_Handle[T]):
             asyncio.CancelledError: The task was cancelled before the value was sent.
             RuntimeError: No asyncio or trio event loop is running.
         """
+        await self._send_async(value, None)
+
+    async def _send_async(self, value: T, pickled: bytes | None) -> None:
+        # (``pickled``: the value's pickle, from a compiled step that handed the send on.)
         loop = running_loop()
         if loop is TRIO:  # trio's rule: every async operation is a checkpoint (see _ops.running_trio)
             await sys.modules["trio"].lowlevel.checkpoint_if_cancelled()
@@ -746,7 +751,7 @@ class Sender(_Handle[T]):
         try:
             endpoint.enter(call)
             message = call.message = _wire.Outgoing()
-            _wire.encode(value, message)
+            _wire.encode(value, message, pickled)
             if endpoint.capacity == 0:
                 await self._offer_async(loop, call, value)
             else:

@@ -39,9 +39,6 @@ _PURE: dict[tuple[type, str], Any] = {
     )
     for name in names
 }
-pure_send = Sender.send
-pure_try_send = Sender.try_send
-pure_send_async = Sender.send_async
 pure_recv = Receiver.recv
 pure_try_recv = Receiver.try_recv
 pure_next = Receiver.__next__
@@ -62,17 +59,18 @@ STEPS: Any = None
 # error it raises must not carry ``Undecided`` as its context).
 
 
-def _compiled_send(pure: Callable[[Sender[Any], Any], None]) -> Callable[[Sender[Any], Any], None]:
-    """``send`` or ``try_send``: the C step, then ``pure`` for whatever the step leaves (a step
-    never waits, so it serves both)."""
+def _compiled_send(once: bool) -> Callable[[Sender[Any], Any], None]:
+    """``send`` (``once`` false) or ``try_send``: the C step, then the pure send for whatever the
+    step leaves (a step never waits, so it serves both), given the value's pickle if the step
+    made one (with no handle inside): a value is pickled once (its reducers run once)."""
 
     def send(self: Sender[T], value: T) -> None:
         try:
             self._sent = value  # type: ignore[attr-defined]
             return
-        except Undecided:
-            pass
-        pure(self, value)
+        except Undecided as undecided:
+            pickled = undecided.args[0] if undecided.args else None  # (bytes: no fd to lose)
+        self._send(value, None, once, pickled)
 
     return send
 
@@ -96,13 +94,14 @@ def _compiled_recv(pure: Callable[[Receiver[Any]], Any]) -> Callable[[Receiver[A
 
 
 async def send_async(self: Sender[T], value: T) -> None:
+    pickled = None
     if running_loop() is not TRIO:
         try:
             self._sent = value  # type: ignore[attr-defined]
             return
-        except Undecided:
-            pass
-    await pure_send_async(self, value)
+        except Undecided as undecided:
+            pickled = undecided.args[0] if undecided.args else None  # (bytes: no fd to lose)
+    await self._send_async(value, pickled)
 
 
 def _compiled_recv_async(pure: Callable[[Receiver[Any]], Any]) -> Callable[[Receiver[Any]], Any]:
@@ -119,8 +118,8 @@ def _compiled_recv_async(pure: Callable[[Receiver[Any]], Any]) -> Callable[[Rece
 
 
 COMPILED_METHODS: dict[tuple[type, str], Any] = {
-    (Sender, "send"): _compiled_send(pure_send),
-    (Sender, "try_send"): _compiled_send(pure_try_send),
+    (Sender, "send"): _compiled_send(False),
+    (Sender, "try_send"): _compiled_send(True),
     (Sender, "send_async"): send_async,
     (Receiver, "recv"): _compiled_recv(pure_recv),
     (Receiver, "try_recv"): _compiled_recv(pure_try_recv),

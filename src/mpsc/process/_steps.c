@@ -186,11 +186,11 @@ close_listed(PyObject *fds)
 }
 
 /* The value pickled as ``_wire.encode`` pickles it (``_travel.local.outgoing`` collecting the
- * fds of handles inside it). NULL with the error pickling raised; NULL with no error when the
- * pure code must pickle it (it holds handles, or pickling raised an AttributeError, which the
- * pure code reports as a PicklingError). */
+ * fds of handles inside it, in ``*carried``: a new list, for the caller to close). NULL with
+ * the error pickling raised; NULL with no error when the pure code must pickle it (pickling
+ * raised an AttributeError, which the pure code reports as a PicklingError). */
 static PyObject *
-pickled(PyObject *value)
+pickled(PyObject *value, PyObject **carried)
 {
     PyObject *fds = PyList_New(0);
     if (fds == NULL)
@@ -213,10 +213,9 @@ pickled(PyObject *value)
         Py_DECREF(fds);
         return NULL;
     }
-    int carrying = PyList_GET_SIZE(fds) > 0;
-    close_listed(fds);
-    Py_DECREF(fds);
     if (exc != NULL) {
+        close_listed(fds);
+        Py_DECREF(fds);
         if (PyErr_GivenExceptionMatches(exc, PyExc_AttributeError)) {
             Py_DECREF(exc);
             return NULL;
@@ -224,22 +223,23 @@ pickled(PyObject *value)
         PyErr_SetRaisedException(exc);
         return NULL;
     }
-    if (carrying) {
-        Py_DECREF(body);
-        return NULL;
-    }
+    *carried = fds;
     return body;
 }
 
-/* Write all of ``data`` into ``fd`` (a memfd of our own: the GIL is let go meanwhile). */
+/* Write all of ``data`` into ``fd`` (a memfd of our own: the GIL may be let go meanwhile). */
 static int
-write_all(int fd, const char *data, Py_ssize_t size)
+write_all(int fd, const char *data, Py_ssize_t size, int let_go_of_the_gil)
 {
     while (size > 0) {
         ssize_t n;
-        Py_BEGIN_ALLOW_THREADS
-        n = write(fd, data, (size_t)size);
-        Py_END_ALLOW_THREADS
+        if (let_go_of_the_gil) {
+            Py_BEGIN_ALLOW_THREADS
+            n = write(fd, data, (size_t)size);
+            Py_END_ALLOW_THREADS
+        }
+        else
+            n = write(fd, data, (size_t)size);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -251,26 +251,31 @@ write_all(int fd, const char *data, Py_ssize_t size)
     return 0;
 }
 
-/* One non-blocking attempt to send ``body`` as ``_wire.send`` sends it: whether it was sent. */
+/* One non-blocking attempt to send ``body`` as ``_wire.send`` sends it, with the fds of the
+ * handles inside it (``carried``, a list the caller closes afterwards): whether it was sent. */
 static int
-send_body(PyObject *sender, PyObject *body)
+send_body(PyObject *sender, PyObject *body, PyObject *carried)
 {
     char *data = PyBytes_AS_STRING(body);
-    Py_ssize_t size = PyBytes_GET_SIZE(body);
+    Py_ssize_t size = PyBytes_GET_SIZE(body), handles = PyList_GET_SIZE(carried);
+    if (handles > MAX_FDS - 2) /* (the pure send says so: ValueError) */
+        return 0;
     unsigned char header[HEADER + 8] = {0};
     struct iovec iov[2];
     struct msghdr msg;
     memset(&msg, 0, sizeof msg);
-    int memfd = -1;
+    int memfd = -1, fds[MAX_FDS], nfds = 0;
     union {
-        char space[CMSG_SPACE(sizeof(int))];
+        char space[CMSG_SPACE(MAX_FDS * sizeof(int))];
         struct cmsghdr align;
     } control;
     if (size > inline_max) {
         memfd = memfd_create("mpsc-message", MFD_CLOEXEC);
         if (memfd < 0)
             return 0;
-        if (write_all(memfd, data, size) < 0) {
+        /* (The GIL is let go for the copy unless handles' fds are in hand: a fork by another
+         * thread meanwhile would copy them into a child that never closes them.) */
+        if (write_all(memfd, data, size, handles == 0) < 0) {
             close(memfd);
             return 0;
         }
@@ -281,14 +286,7 @@ send_body(PyObject *sender, PyObject *body)
         iov[0].iov_base = header;
         iov[0].iov_len = HEADER + 8;
         msg.msg_iovlen = 1;
-        memset(&control, 0, sizeof control);
-        msg.msg_control = control.space;
-        msg.msg_controllen = sizeof control.space;
-        struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
-        cmsg->cmsg_level = SOL_SOCKET;
-        cmsg->cmsg_type = SCM_RIGHTS;
-        cmsg->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(cmsg), &memfd, sizeof(int));
+        fds[nfds++] = memfd;
     }
     else {
         iov[0].iov_base = header;
@@ -297,9 +295,29 @@ send_body(PyObject *sender, PyObject *body)
         iov[1].iov_len = (size_t)size;
         msg.msg_iovlen = 2;
     }
+    for (Py_ssize_t i = 0; i < handles; i++) {
+        long fd = PyLong_AsLong(PyList_GET_ITEM(carried, i));
+        if (fd < 0 || fd > INT32_MAX) {
+            PyErr_Clear();
+            if (memfd >= 0)
+                close(memfd);
+            return 0;
+        }
+        fds[nfds++] = (int)fd;
+    }
+    if (nfds > 0) {
+        memset(&control, 0, sizeof control);
+        msg.msg_control = control.space;
+        msg.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
+        struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
+        cmsg->cmsg_level = SOL_SOCKET;
+        cmsg->cmsg_type = SCM_RIGHTS;
+        cmsg->cmsg_len = CMSG_LEN(nfds * sizeof(int));
+        memcpy(CMSG_DATA(cmsg), fds, nfds * sizeof(int));
+    }
     msg.msg_iov = iov;
-    /* The endpoint is looked at again: the pickling ran Python code, and the memfd's write let
-     * the GIL go. From here to the end of sendmsg nothing lets it go. */
+    /* The endpoint is looked at again: the pickling ran Python code, and the memfd's write may
+     * have let the GIL go. From here to the end of sendmsg nothing lets it go. */
     ssize_t sent = -1;
     Use use;
     if (usable(SLOT(sender, off_ep), &use)) {
@@ -335,19 +353,29 @@ sender_set_sent(PyObject *self, PyObject *value, void *closure)
         return -1;
     }
     let_go(&use);
-    PyObject *body = pickled(value);
+    PyObject *carried = NULL;
+    PyObject *body = pickled(value, &carried);
     if (body == NULL) {
         if (!PyErr_Occurred())
             PyErr_SetNone(undecided);
         return -1;
     }
-    int sent = send_body(self, body);
-    Py_DECREF(body);
-    if (sent)
+    int sent = send_body(self, body, carried);
+    int handles = PyList_GET_SIZE(carried) > 0;
+    close_listed(carried); /* (sent: the kernel holds copies in flight; else not needed) */
+    Py_DECREF(carried);
+    if (sent) {
+        Py_DECREF(body);
         return 0;
-    /* A full buffer, a closed handle, no receiver left: the pure code sends again, and waits
-     * or raises as it does. */
-    PyErr_SetNone(undecided);
+    }
+    /* A full buffer, no free slot, a closed handle, no receiver left: the pure code sends the
+     * pickle again (or, one with handles inside, pickles it again: their fds are closed), and
+     * waits or raises as it does. */
+    if (handles)
+        PyErr_SetNone(undecided);
+    else
+        PyErr_SetObject(undecided, body);
+    Py_DECREF(body);
     return -1;
 }
 

@@ -103,32 +103,17 @@ class Outgoing:
             os.ftruncate(self.fds[0], 0)
 
 
-def encode(value: Any, message: Outgoing) -> None:
+def encode(value: Any, message: Outgoing, pickled: bytes | None = None) -> None:
     """Pickle ``value`` into ``message`` (made empty by the caller, who owns it and closes it).
     A value that cannot be pickled raises here, as pickle raises it: ``TypeError`` or
     ``pickle.PicklingError``, or, for what Python 3.11 reports as an ``AttributeError`` (a local
-    class or function), a ``PicklingError`` whose ``__cause__`` it is.
+    class or function), a ``PicklingError`` whose ``__cause__`` it is. ``pickled``: the value's
+    pickle, made already (by a compiled step that handed the send on), with no handle inside.
 
     Every fd made here (a handle's duplicates, a large value's memfd) is in ``message.fds``
     from the instant it exists, so an exception landing anywhere leaks none."""
     fds = message.fds
-    # Set and restored by attribute stores, which are no check points: an interrupt cannot
-    # leave this thread collecting (its next spawn would pickle handles as if into a message).
-    local = _travel.local
-    previous = local.outgoing
-    local.outgoing = fds
-    try:
-        body = pickle.dumps(value, protocol=5)
-    except AttributeError as exc:
-        close_fds(fds)
-        raise pickle.PicklingError(
-            f"cannot send a {type(value).__name__} on an mpsc.process channel: {exc}"
-        ) from exc
-    except BaseException:
-        close_fds(fds)
-        raise
-    finally:
-        local.outgoing = previous
+    body = _pickled(value, fds) if pickled is None else pickled
     try:
         if len(body) <= INLINE_MAX:
             data = _PLAIN + body
@@ -148,6 +133,26 @@ def encode(value: Any, message: Outgoing) -> None:
         close_fds(fds)
         raise
     message.data = data
+
+
+def _pickled(value: Any, fds: list[int]) -> bytes:
+    # Set and restored by attribute stores, which are no check points: an interrupt cannot
+    # leave this thread collecting (its next spawn would pickle handles as if into a message).
+    local = _travel.local
+    previous = local.outgoing
+    local.outgoing = fds
+    try:
+        return pickle.dumps(value, protocol=5)
+    except AttributeError as exc:
+        close_fds(fds)
+        raise pickle.PicklingError(
+            f"cannot send a {type(value).__name__} on an mpsc.process channel: {exc}"
+        ) from exc
+    except BaseException:
+        close_fds(fds)
+        raise
+    finally:
+        local.outgoing = previous
 
 
 def _write_memfd(fd: int, body: bytes) -> None:
