@@ -647,3 +647,55 @@ def test_a_value_is_pickled_once_whoever_sends_it(case: str, call: str) -> None:
             got.payload.close()
     for handle in (tx, rx, other_tx, other_rx):
         handle.close()
+
+
+def _stop_iteration(value: Any) -> Any:
+    return next(iter(()))  # raises StopIteration
+
+
+def _raise_recv_error(value: Any) -> Any:
+    raise mpsc.RecvError()
+
+
+@pytest.mark.parametrize("size", ["small", "large"])
+@pytest.mark.parametrize("how", ["recv", "try_recv", "iteration", "async iteration", "try_iter"])
+@pytest.mark.parametrize("error", ["StopIteration", "RecvError"])
+def test_a_values_own_stop_iteration_or_recv_error_does_not_end_the_stream(
+    size: str, how: str, error: str
+) -> None:
+    """Review 10, findings 04 and 05: a value whose unpickling raised ``StopIteration`` was
+    dropped without a word by the pure code (``map`` under a ``for`` took it for its end), and
+    ended ``for v in rx`` through the compiled step; one whose unpickling raised ``RecvError``
+    ended the pure ``for v in rx`` as if every sender were gone. The message's own error is
+    raised (a ``StopIteration`` as a ``RuntimeError``, as a generator's becomes), the message
+    consumed, and the stream goes on."""
+    import asyncio
+
+    _Reconstructed.registry["_stop_iteration"] = _stop_iteration
+    _Reconstructed.registry["_raise_recv_error"] = _raise_recv_error
+    tx, rx = mpp.channel()
+    padding = "p" * (70_000 if size == "large" else 10)
+    tx.send((padding, _Reconstructed(_stop_iteration if error == "StopIteration" else _raise_recv_error, 0)))
+    tx.send("next")
+    expected = RuntimeError if error == "StopIteration" else mpsc.RecvError
+
+    async def one_async_step() -> Any:
+        async for value in rx:
+            return value
+        return "ended"
+
+    def receive() -> Any:
+        if how == "iteration":
+            return next(iter(rx))
+        if how == "async iteration":
+            return asyncio.run(one_async_step())
+        if how == "try_iter":
+            return list(rx.try_iter())
+        return getattr(rx, how)()
+
+    with pytest.raises(expected):
+        receive()
+    assert rx.recv_timeout(WAIT) == "next"
+    tx.close()
+    assert list(rx) == []
+    rx.close()

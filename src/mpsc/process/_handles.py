@@ -978,8 +978,10 @@ class Receiver(_Handle[T]):
     def __next__(self) -> T:
         try:
             return self._recv(None, False)
-        except RecvError:
-            raise StopIteration from None
+        except RecvError as exc:
+            if _wire.own_error(exc):  # a message's own error: the stream goes on
+                raise
+        raise StopIteration from None
 
     async def recv_async(self) -> T:
         """``recv`` for asyncio: awaits the next message, with no thread: the task awaits the
@@ -1058,8 +1060,10 @@ class Receiver(_Handle[T]):
     async def __anext__(self) -> T:
         try:
             return await self.recv_async()
-        except RecvError:
-            raise StopAsyncIteration from None
+        except RecvError as exc:
+            if _wire.own_error(exc):  # a message's own error: the stream goes on
+                raise
+        raise StopAsyncIteration from None
 
     def try_iter(self) -> Iterator[T]:
         """Iterate over the messages there now, without waiting; it ends at the first gap.
@@ -1073,5 +1077,7 @@ class Receiver(_Handle[T]):
         while True:
             try:
                 yield self._recv(None, True)
-            except (Empty, RecvError):
+            except (Empty, RecvError) as exc:
+                if _wire.own_error(exc):  # a message's own error: not the end
+                    raise
                 return

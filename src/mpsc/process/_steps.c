@@ -538,6 +538,12 @@ receive(PyObject *receiver)
         return NULL;
     }
     value = PyObject_CallOneArg(loads, body);
+    if (value == NULL && PyErr_ExceptionMatches(PyExc_StopIteration)) {
+        /* (as _wire._stopped: it must not end the caller's iteration; the pure code cannot see
+         * the StopIteration itself, which its for loop swallows, so neither says more) */
+        PyErr_Clear();
+        PyErr_SetString(PyExc_RuntimeError, "unpickling the message raised StopIteration");
+    }
     if (value != NULL || PyErr_ExceptionMatches(PyExc_Exception)) {
         Py_DECREF(body);
         Py_DECREF(endpoint);

@@ -421,6 +421,8 @@ def _decode(taking: Taking, data: bytes, fds: list[int]) -> None:
         feed = taking.feed = iter((body,))
         for taking.value in map(pickle.loads, feed):
             break
+        else:  # (the for loop took it for the end of the feed)
+            raise _stopped()
         return
     if data[0] & LARGE:
         (length,) = _LENGTH.unpack_from(data, _HEADER.size)
@@ -431,6 +433,19 @@ def _decode(taking: Taking, data: bytes, fds: list[int]) -> None:
             mapping.close()
         return
     _loads(taking, memoryview(data)[_HEADER.size :], fds, 0)
+
+
+def _stopped() -> RuntimeError:
+    """The value's own error when its unpickling raised ``StopIteration`` (which must not end the
+    caller's iteration, as a generator's becomes a RuntimeError); ``_steps.c`` says the same."""
+    return RuntimeError("unpickling the message raised StopIteration")
+
+
+def own_error(exc: BaseException) -> bool:
+    """Whether ``exc``, raised by a receive, is the message's own unpickling error (it came out of
+    :func:`_decode`), not the end of the stream or an empty channel: an iteration must not end on
+    it (``RecvError`` or ``Empty`` raised by a value's reconstructor)."""
+    return came_through(exc, _decode.__code__)
 
 
 def _unreadable(taking: Taking, why: str) -> NoReturn:
@@ -451,6 +466,8 @@ def _loads(taking: Taking, body: Any, fds: list[int], first: int) -> None:
         feed = taking.feed = iter((body,))
         for taking.value in map(pickle.loads, feed):
             break
+        else:  # (the for loop took it for the end of the feed)
+            raise _stopped()
     finally:
         local.incoming, local.adopted = previous
         fds[first:] = handle_fds  # the fds handles adopted are -1 there now: not closed
