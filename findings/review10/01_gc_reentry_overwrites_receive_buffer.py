@@ -15,13 +15,17 @@ CPython 3.11 such an allocation can start a garbage collection, which runs Pytho
 the GIL go, e.g. a finalizer closing a file, while another thread receives), the static buffer
 holds *that* datagram when it is copied. The large message then arrives with another message's
 header: its value is lost and an UnpicklingError (or a wrong value) comes out instead.
+(Fix idea: copy ``datagram`` into the bytes object before any other allocation.)
 
 Part 1: a ``gc.callbacks`` hook (standing for any finalizer) try_recv's from a second channel, and
 ``gc.set_threshold(10)`` with a varying number of allocations before each receive makes
 one start at each of the receive's allocations in turn. Part 2: the hook only lets the GIL go
 (``time.sleep``, as a finalizer closing a file does) while another thread sends and receives
-small messages on a second channel. Exit 1 if any large value is lost, wrong,
-or an error comes out; 0 with MPSC_PURE=1 (the pure code has no shared buffer).
+small messages on a second channel. Part 3: as part 1 with small messages that carry a handle:
+``rxa.try_recv()`` returns a message of channel *b* (which the collection's receive also got:
+one message delivered twice, on two channels) and a's message is gone with its handle.
+Exit 1 if any value is lost, wrong, or an error comes out; 0 with MPSC_PURE=1 (the pure code
+has no shared buffer).
 """
 
 import gc
@@ -147,4 +151,46 @@ finally:
 print(f"part 2: large values: {N - len(bad2)} of {N} intact, {len(bad2)} lost or wrong; other thread received {other_count[0]}")
 for b in bad2[:5]:
     print("  ", b)
-sys.exit(1 if bad or bad2 else 0)
+
+# Part 3: as part 1, but the messages of a are small and carry a handle (fds, so also finished
+# by the pure code from the copied buffer): a receive on a returns a message of channel b, which
+# the collection's receive also got (one message delivered twice, on two channels), and a's
+# message is gone (its handle's fds closed with it).
+while True:
+    try:
+        rxb.try_recv()
+    except mpsc.Empty:
+        break
+for i in range(N * 40):
+    txb.send(("small", i))
+for i in range(N):
+    txa.send(("carrying", i, txb))
+got_b.clear()
+bad3 = []
+gc.callbacks.append(hook)
+gc.set_threshold(10, 1000, 1000)
+try:
+    for i in range(N):
+        keep = None
+        gc.collect()
+        keep = [[] for _ in range(i % 12)]
+        armed[0] = True
+        try:
+            v = rxa.try_recv()
+        except Exception as exc:  # noqa: BLE001
+            bad3.append((i, repr(exc)[:120]))
+            continue
+        finally:
+            armed[0] = False
+        if v[0] != "carrying" or v[1] != i:
+            bad3.append((i, repr(v)[:80], "also received by the collection's receive:", v in got_b))
+        else:
+            v[2].close()
+finally:
+    gc.set_threshold(700, 10, 10)
+    armed[0] = False
+    gc.callbacks.remove(hook)
+print(f"part 3: handle-carrying values: {N - len(bad3)} of {N} intact, {len(bad3)} lost or wrong")
+for b in bad3[:5]:
+    print("  ", b)
+sys.exit(1 if bad or bad2 or bad3 else 0)

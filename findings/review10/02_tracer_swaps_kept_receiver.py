@@ -13,7 +13,13 @@ receiver: ``rxa.try_recv()`` returns a message sent on channel b (consumed from 
 receiver never sees it). (The thread channels' ``_accel.c`` keeps the same kind of slot and
 fails the same way: run with the argument ``thread``. Pre-existing there; new here.)
 
-Exit 1 if any message comes out of the wrong channel; 0 under MPSC_PURE=1.
+Part 2: the slot also outlives an error raised between the two lines (a trace function's, as
+pdb's ``quit`` raises ``BdbQuit``): it keeps that Receiver alive, so once the program drops
+it, its channel stays connected (the sender's ``is_disconnected()`` stays False) until some
+later receive in the process reuses the slot.
+
+Exit 1 if any message comes out of the wrong channel, or the dropped receiver stays alive; 0
+under MPSC_PURE=1.
 """
 
 import os
@@ -77,4 +83,33 @@ print("received:", counts, "from the wrong channel:", {k: len(v) for k, v in wro
 for k, v in wrong.items():
     if v:
         print(f"  rx{k} got", v[:3])
-sys.exit(1 if wrong["a"] or wrong["b"] else 0)
+
+# Part 2: an error between the two lines leaves the receiver in the slot.
+import gc  # noqa: E402
+
+tx, rx = mpsc.process.channel()
+code = mpsc.process.Receiver.try_recv.__code__
+
+
+class Quit(Exception):
+    pass
+
+
+def quitting(frame, event, arg):
+    if event == "line" and frame.f_code is code and frame.f_lineno == code.co_firstlineno + 2:
+        if _implementation.in_use() == "compiled":  # (the line `value = STEPS.taken`)
+            raise Quit
+    return quitting
+
+
+sys.settrace(quitting)
+try:
+    rx.try_recv()
+except (Quit, mpsc.Empty):
+    pass
+sys.settrace(None)
+del rx
+gc.collect()
+kept = not tx.is_disconnected()
+print("part 2: the dropped receiver is still alive (channel still connected):", kept)
+sys.exit(1 if wrong["a"] or wrong["b"] or kept else 0)
