@@ -7,6 +7,7 @@ CAP = None if sys.argv[1] == "none" else int(sys.argv[1])
 N = int(sys.argv[2]) if len(sys.argv) > 2 else 3000
 random.seed(int(sys.argv[3]) if len(sys.argv) > 3 else 0)
 MODE = sys.argv[4] if len(sys.argv) > 4 else "local"  # local | childrecv | childsend
+PAD = b"p" * int(os.environ.get("PAD", "0"))
 
 def chan():
     return mp.channel() if CAP is None else mp.sync_channel(CAP)
@@ -24,7 +25,7 @@ async def main():
                 mp.release_inherited(rx)
                 out = os.fdopen(rep_w, "w")
                 for v in rx:
-                    out.write(f"{v}\n")
+                    out.write(f"{v[0] if isinstance(v, tuple) else v}\n")
                 out.close()
             finally:
                 os._exit(0)
@@ -45,15 +46,15 @@ async def main():
     async def producer():
         while nxt[0] < N:
             v = nxt[0]; nxt[0] = v + 1
-            await tx.send_async(v)
+            await tx.send_async((v, PAD) if PAD else v)
             sent.append(v)
     async def consumer():
         while True:
             v = await rx.recv_async()
-            got.append(v)
+            got.append(v[0] if isinstance(v, tuple) else v)
     async def iterer():
         async for v in rx:
-            got.append(v)
+            got.append(v[0] if isinstance(v, tuple) else v)
 
     kinds = []
     if MODE != "childsend": kinds += [producer, producer]
@@ -92,7 +93,7 @@ async def main():
         got = [int(x) for x in data.split()]
     else:
         while True:
-            try: got.append(rx.try_recv())
+            try: w = rx.try_recv(); got.append(w[0] if isinstance(w, tuple) else w)
             except (mpsc.Empty, mpsc.RecvError): break
     if child: os.waitpid(child, 0)
     lost = sorted(set(sent) - set(got)); extra = sorted(set(got) - set(sent))
