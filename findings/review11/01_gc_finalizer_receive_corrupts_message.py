@@ -14,7 +14,10 @@ a garbage collection (synchronous on 3.11), which runs finalizers (``__del__``, 
 ``gc.callbacks``). If one of those receives a message from another process channel, the compiled
 step overwrites ``datagram`` with that message: the large value's header is replaced, and the
 outer receive raises ``UnpicklingError`` -- the large message is consumed and lost.
-MPSC_PURE=1 (the reference) returns every value.
+Worse, for a small message carrying a handle (also built by ``as_recvmsg``) the overwritten
+buffer decodes cleanly as the *other* channel's message: ``rx1.recv()`` silently returns the
+value the finalizer just received from ``rx2`` (delivered twice), and rx1's own message is gone
+with no error. MPSC_PURE=1 (the reference) returns every value, once.
 
 Here: a cyclic object whose ``__del__`` does ``rx2.try_recv()`` becomes garbage right before
 ``rx1.recv()`` of a 200 KB value; GC threshold 1 makes the collection land at the first GC
@@ -72,7 +75,25 @@ try:
             bad += 1
             print("recv raised", type(e).__name__, str(e)[:100])
         del keep
+    # B: small messages carrying a handle: rx1 returns rx2's messages instead (silently).
+    ht, hr = mp.channel()
+    for i in range(N):
+        tx1.send(("outer", i, ht))
+    for i in range(N):
+        keep = [[] for _ in range(300)]
+        Finalizer()
+        try:
+            v = rx1.recv()
+            if not (isinstance(v, tuple) and v[:2] == ("outer", i)):
+                bad += 1
+                print("rx1.recv() returned", v[:2] if isinstance(v, tuple) else v,
+                      "instead of", ("outer", i))
+        except Exception as e:  # noqa: BLE001
+            bad += 1
+            print("recv raised", type(e).__name__, str(e)[:100])
+        del keep
 finally:
     gc.set_threshold(*old)
-print(f"implementation={impl.in_use()} large values={N} lost/corrupted={bad} finalizer receives={len(seen)}")
+print(f"implementation={impl.in_use()} messages={2 * N} lost/corrupted/duplicated={bad} "
+      f"finalizer receives={len(seen)}")
 sys.exit(1 if bad else 0)
