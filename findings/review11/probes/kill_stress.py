@@ -16,6 +16,20 @@ for r in range(ROUNDS):
         if pid == 0:
             try:
                 i = 0
+                if os.environ.get("ASYNC"):
+                    import asyncio
+                    async def go():
+                        j = 0
+                        while True:
+                            t = asyncio.ensure_future(tx.send_async((k, j)))
+                            await asyncio.sleep(0) if random.random() < 0.5 else None
+                            t.cancel()
+                            try:
+                                await t
+                            except asyncio.CancelledError:
+                                pass
+                            j += 1
+                    asyncio.run(go())
                 while True:
                     tx.send((k, i)); i += 1
             finally:
@@ -25,6 +39,21 @@ for r in range(ROUNDS):
         pid = os.fork()
         if pid == 0:
             try:
+                if os.environ.get("ASYNC"):
+                    import asyncio
+                    async def go():
+                        async for v in rx:
+                            os.write(rep_w, repr(v).encode().ljust(32))
+                            if random.random() < 0.3:
+                                t = asyncio.ensure_future(rx.recv_async())
+                                await asyncio.sleep(0)
+                                t.cancel()
+                                try:
+                                    v = await t
+                                    os.write(rep_w, repr(v).encode().ljust(32))
+                                except asyncio.CancelledError:
+                                    pass
+                    asyncio.run(go())
                 while True:
                     v = rx.recv()
                     os.write(rep_w, repr(v).encode().ljust(32))
