@@ -570,7 +570,9 @@ def test_a_collection_that_receives_inside_a_receive_changes_nothing_it_took(kin
     finally:
         gc.callbacks.remove(hook)
         gc.set_threshold(*thresholds)
-    assert taken_by_collections  # (the hook ran inside receives)
+    # (The hook ran inside receives. The free-threaded build's collector, which starts its
+    # collections by other rules, may not: it runs the pure code there, which has no buffer.)
+    assert taken_by_collections or NO_GIL
     assert [value[:2] for value in got] == [("a", i) for i in range(count)]
     for i, value in enumerate(got):
         if kind == "large":
