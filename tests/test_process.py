@@ -30,7 +30,7 @@ from helpers import Boom, Children, Interrupter, Worker, check_point, drained, w
 
 import mpsc
 import mpsc.process as mpp
-from mpsc.process import Receiver, Sender
+from mpsc.process import Receiver, Sender, _endpoint
 from mpsc.process._implementation import in_use as process_implementation
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "memfd_create"), reason="Linux only")
@@ -1723,7 +1723,38 @@ def test_two_interrupts_anywhere_in_a_send_neither_lose_nor_duplicate(capacity: 
     assert every_two_points(scene) > 50
 
 
-@pytest.mark.parametrize("value", ["small", "large", "handle"])
+_CARRIED = ("handle", "new handle", "new bounded handle")
+
+
+def _carrying_scene(value: str) -> tuple[Any, Sender[Any], Receiver[Any]]:
+    """A value to send (``value`` names its kind) and the channel whose Sender it may carry. A
+    "new" handle's own Sender is closed here once the value is sent, so that its receive makes
+    a new endpoint (with a bounded channel's credit pipes and ledger) instead of joining ours."""
+    other_tx, other_rx = mpp.sync_channel(2) if value == "new bounded handle" else mpp.channel()
+    sent: Any = ("h", other_tx) if value in _CARRIED else {"small": "v", "large": b"x" * 70_000}[value]
+    return sent, other_tx, other_rx
+
+
+def _assert_disconnects(other_rx: Receiver[Any], why: Any) -> None:
+    """Every Sender of ``other_rx``'s channel has been closed or dropped: it disconnects (no fd
+    of a Sender made and lost on the way is left open)."""
+    try:
+        other_rx.try_recv()
+    except mpsc.RecvError:
+        pass  # (the common case: nothing left to collect)
+    except mpsc.Empty:
+        gc.collect()  # handles freed by the collector only, in cycles through what landed
+    try:
+        other_rx.recv_timeout(1.0)
+    except mpsc.RecvError:  # every Sender of the carried channel is gone
+        pass
+    except mpsc.Timeout:
+        raise AssertionError((why, "the carried channel stays connected")) from None
+    else:
+        raise AssertionError((why, "received from the carried channel"))
+
+
+@pytest.mark.parametrize("value", ["small", "large", *_CARRIED])
 @pytest.mark.parametrize("capacity", [None, 2])
 def test_two_interrupts_anywhere_in_a_receive_lose_no_value(capacity: int | None, value: str) -> None:
     """Hostile review findings 12 and 07: two interrupts close together during a receive lost
@@ -1736,9 +1767,10 @@ def test_two_interrupts_anywhere_in_a_receive_lose_no_value(capacity: int | None
 
     def scene(n: int, m: int) -> int:
         tx, rx = mpp.channel() if capacity is None else mpp.sync_channel(capacity)
-        other_tx, other_rx = mpp.channel()
-        sent: Any = {"small": "v", "large": b"x" * 70_000, "handle": ("h", other_tx)}[value]
+        sent, other_tx, other_rx = _carrying_scene(value)
         tx.send(sent)
+        if value.startswith("new"):
+            other_tx.close()
         out: list[Any] = []
         injector = SignalInjector(n, m)
         _, exc = quietly(injector, lambda: out.append(rx.recv_timeout(WAIT)))
@@ -1746,7 +1778,7 @@ def test_two_interrupts_anywhere_in_a_receive_lose_no_value(capacity: int | None
         got = out + drained(rx)
         assert exc is None or isinstance(exc, Injected), (n, m, where, exc)
         assert len(got) == 1, (n, m, where, got)
-        if value == "handle":
+        if value in _CARRIED:
             assert got[0][0] == "h" and isinstance(got[0][1], Sender), (n, m, where)
             got[0][1].close()
         else:
@@ -1758,20 +1790,7 @@ def test_two_interrupts_anywhere_in_a_receive_lose_no_value(capacity: int | None
         # (what landed holds the frames it passed through, and their handles, until let go)
         out.clear()
         del got, sent, exc, injector
-        try:
-            other_rx.try_recv()
-        except mpsc.RecvError:
-            pass  # (the common case: nothing left to collect)
-        except mpsc.Empty:
-            gc.collect()  # handles freed by the collector only, in cycles through what landed
-        try:
-            other_rx.recv_timeout(1.0)
-        except mpsc.RecvError:  # every Sender of the carried channel is gone
-            pass
-        except mpsc.Timeout:
-            raise AssertionError((n, m, where, "the carried channel stays connected")) from None
-        else:
-            raise AssertionError((n, m, where, "received from the carried channel"))
+        _assert_disconnects(other_rx, (n, m, where))
         other_rx.close()
         return fired
 
@@ -1811,6 +1830,43 @@ def test_a_value_that_fails_to_unpickle_runs_its_code_once() -> None:
     other_tx.close()
     with pytest.raises(mpsc.RecvError):  # the carried Sender's fds were closed with its message
         other_rx.recv_timeout(WAIT)
+    for handle in (tx, rx, other_rx):
+        handle.close()
+
+
+@pytest.mark.parametrize("interrupted", [False, True])
+@pytest.mark.parametrize("call", ["recv_timeout", "try_recv"])
+def test_a_message_unreadable_after_its_handle_was_adopted_leaves_no_fd(
+    monkeypatch: pytest.MonkeyPatch, call: str, interrupted: bool
+) -> None:
+    """Review 10/06: a carried Sender adopted as a new endpoint (this process had closed its own),
+    then a value after it in the same message fails to unpickle: the message is consumed and the
+    adopted Sender, never returned, is closed with it. ``interrupted``: an interrupt lands first
+    inside the adoption (as the endpoint is registered); what it left half-made is closed too.
+    Either way the carried channel disconnects once the test lets go of what was raised."""
+    tx, rx = mpp.channel()
+    other_tx, other_rx = mpp.sync_channel(2)
+    tx.send(("h", other_tx, _Unpickles()))
+    other_tx.close()
+    real = _endpoint._register
+    left = [1 if interrupted else 0]
+
+    def register(endpoint: Any) -> None:
+        if left[0]:
+            left[0] -= 1
+            raise KeyboardInterrupt
+        real(endpoint)
+
+    monkeypatch.setattr(_endpoint, "_register", register)
+    receive = (lambda: rx.recv_timeout(WAIT)) if call == "recv_timeout" else rx.try_recv
+    with pytest.raises(KeyboardInterrupt if interrupted else ValueError) as raised:
+        receive()
+    assert left == [0]
+    del raised
+    monkeypatch.setattr(_endpoint, "_register", real)
+    with pytest.raises(mpsc.Empty):  # consumed
+        rx.try_recv()
+    _assert_disconnects(other_rx, call)
     for handle in (tx, rx, other_rx):
         handle.close()
 
@@ -2103,7 +2159,7 @@ def test_a_wait_looks_without_sleeping_first_then_sleeps(monkeypatch: pytest.Mon
 
 @pytest.mark.parametrize("call", ["recv_timeout", "try_recv"])
 @pytest.mark.parametrize("kind", ["Exception", "KeyboardInterrupt"])
-@pytest.mark.parametrize("value", ["small", "large", "handle"])
+@pytest.mark.parametrize("value", ["small", "large", *_CARRIED])
 def test_an_exception_a_signal_handler_raises_anywhere_in_a_receive_loses_no_value(
     value: str, kind: str, call: str
 ) -> None:
@@ -2120,9 +2176,10 @@ def test_an_exception_a_signal_handler_raises_anywhere_in_a_receive_loses_no_val
 
     def scene(n: int) -> bool:
         tx, rx = mpp.channel()
-        other_tx, other_rx = mpp.channel()
-        sent: Any = {"small": "v", "large": b"x" * 70_000, "handle": ("h", other_tx)}[value]
+        sent, other_tx, other_rx = _carrying_scene(value)
         tx.send(sent)
+        if value.startswith("new"):
+            other_tx.close()
         out: list[Any] = []
         injector = SignalInjector(n, 10**9, landing)
         receive = (lambda: rx.recv_timeout(WAIT)) if call == "recv_timeout" else rx.try_recv
@@ -2131,14 +2188,19 @@ def test_an_exception_a_signal_handler_raises_anywhere_in_a_receive_loses_no_val
         got = out + drained(rx)
         assert exc is None or isinstance(exc, landing), (n, where, exc)
         assert len(got) == 1, (n, where, got, exc)
-        if value == "handle":
+        if value in _CARRIED:
             assert got[0][0] == "h" and isinstance(got[0][1], Sender), (n, where)
             got[0][1].close()
         else:
             assert got == [sent], (n, where)
-        for handle in (other_tx, other_rx, tx, rx):
+        for handle in (other_tx, tx, rx):
             handle.close()
-        return injector.fired
+        fired = injector.fired
+        out.clear()
+        del got, sent, exc, injector
+        _assert_disconnects(other_rx, (n, where))
+        other_rx.close()
+        return fired
 
     points = every_point(scene)
     # (A small value's compiled receive has one check point: as the call starts.)

@@ -29,8 +29,8 @@ and forgets the parent threads' operations in progress (those threads do not exi
 
 from __future__ import annotations
 
+import _socket
 import os
-import socket
 import threading
 import weakref
 from collections.abc import Callable
@@ -64,13 +64,11 @@ def close_fds(fds: list[int]) -> None:
     is closed twice (a second close could hit an unrelated file that reused the number)."""
     if not fds:
         return
-    if -1 in fds:  # (handles that adopted theirs)
-        fds[:] = [fd for fd in fds if fd >= 0]
     for _ in map(os.close, map(list.pop, repeat(fds, len(fds)))):
         pass
 
 
-_sockets: set[socket.socket] = set()
+_sockets: set[_socket.socket] = set()
 
 
 class Inside(Protocol):
@@ -121,10 +119,11 @@ class Endpoint:
         side: str,
         capacity: int | None,
         chan_id: bytes,
-        sock: socket.socket,
+        sock: _socket.socket,
         credit_r: int = -1,
         credit_w: int = -1,
         ledger: Ledger | None = None,
+        owned: list[int] | None = None,
     ) -> None:
         self.side = side
         self.capacity = capacity
@@ -135,7 +134,9 @@ class Endpoint:
         self.credit_w = credit_w
         self.ledger = ledger
         ledger_fd = -1 if ledger is None else ledger.fd
-        self.pipes = [fd for fd in (credit_r, credit_w, ledger_fd) if fd >= 0]  # to close
+        # To close: ``owned``, when given, is the list that holds exactly these (see
+        # _travel._made: the list itself changes hands, with nothing between).
+        self.pipes = [fd for fd in (credit_r, credit_w, ledger_fd) if fd >= 0] if owned is None else owned
         # Held here too until closed: a handle in a reference cycle is finalized in the same
         # collection as its socket, in no set order, and the socket's own finalizer would warn
         # "unclosed socket" (and close it) before the handle's released it properly.

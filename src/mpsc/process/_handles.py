@@ -370,9 +370,12 @@ class _Receiving(_wire.Taking):
         self.hinted = False
 
     def end(self) -> None:
-        """Uncount the credit of the message taken (written back by now, or never to be),
+        """Close what the message taken left (fds of one that ended unreadable, a carried
+        handle's half-made adoption), uncount its credit (written back by now, or never to be),
         take back the hint this receive left (unless a try_send took it), leave the endpoint.
         Restartable."""
+        if self.raw is not None and (self.adopted or self.fds):
+            self.close()
         endpoint = self.endpoint
         if self.held:
             self.ledger.release(self)

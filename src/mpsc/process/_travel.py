@@ -27,6 +27,7 @@ the same side of the same channel joins that endpoint, and the fds it brought ar
 
 from __future__ import annotations
 
+import _socket
 import os
 import socket
 import threading
@@ -35,21 +36,23 @@ from multiprocessing import context, reduction
 from typing import Any
 
 from .._errors import ClosedHandleError
-from ._endpoint import RECEIVER, SENDER, Endpoint, close_fds
+from .._interrupts import complete
+from ._endpoint import RECEIVER, SENDER, Endpoint, _sockets, close_fds
 from ._ledger import Ledger
 
 
 class _Local(threading.local):
     """``outgoing``: the fds collected for the message being pickled by this thread (None
-    outside); ``incoming``: the fds of the message being unpickled (each adopted one replaced by
-    -1); ``adopted``: the handles made from them so far, by the index of their first fd.
+    outside); ``incoming``: the fds of the message being unpickled (the message's: a handle
+    adopted as a new endpoint holds duplicates); ``adopted``: the message's adoptions of its
+    handles so far (:class:`Adoption`), by the index of their first fd.
 
     Class defaults, not ``getattr(local, name, None)``: a missing attribute costs an exception
     inside getattr, a third of a small send's pickling time."""
 
     outgoing: list[int] | None = None
     incoming: list[int] | None = None
-    adopted: dict[int, Any] | None = None
+    adopted: dict[int, Adoption] | None = None
 
 
 local = _Local()
@@ -108,26 +111,28 @@ def _duplicate_into(outgoing: list[int], endpoint: Endpoint) -> None:
 
 
 def _from_message(cls: Any, side: str, capacity: int | None, chan_id: bytes, start: int, count: int) -> Any:
-    # A message unpickled again after an interrupt (see _wire.settle) gets the handles the cut
-    # short attempt adopted: its fds are theirs now.
-    adopted = local.adopted
-    if adopted is not None:
-        handle = adopted.get(start)
-        if handle is not None:
-            return handle
-    incoming = local.incoming
-    if incoming is None or start + count > len(incoming) or -1 in incoming[start : start + count]:
+    adopted, incoming = local.adopted, local.incoming
+    if adopted is None or incoming is None or start + count > len(incoming):
         raise RuntimeError("mpsc.process: a handle's file descriptors are missing from its message")
-    handle = joining(cls, side, chan_id)
-    if handle is None:
-        # A new endpoint takes the fds over: the message no longer closes them.
-        fds = incoming[start : start + count]
-        incoming[start : start + count] = [-1] * count
-        handle = adopt(cls, side, capacity, chan_id, fds)
+    # Recorded in the message before anything is made: a message unpickled again after an
+    # interrupt (see _wire.settle) gets the handle the cut short attempt made, or closes what it
+    # left half-made and makes it again; the receive's end closes what is left (Taking.close).
+    adoption = adopted.get(start)
+    if adoption is None:
+        adoption = Adoption()
+        adopted[start] = adoption
+    elif adoption.handle is not None:
+        return adoption.handle
+    else:
+        adoption.close()
+    for adoption.handle in map(joining, (cls,), (side,), (chan_id,)):
+        break
+    if adoption.handle is None:
+        # A new endpoint of duplicates: the message keeps its own fds (and closes them with
+        # it), so that it stays whole for the next unpickling, and no fd has two owners.
+        adoption.make(cls, side, capacity, chan_id, incoming[start : start + count], True)
     # (else the message's fds are closed with it: this process holds that side already)
-    if adopted is not None:
-        adopted[start] = handle
-    return handle
+    return adoption.handle
 
 
 def _from_spawn(cls: Any, side: str, capacity: int | None, chan_id: bytes, dupfds: list[Any]) -> Any:
@@ -158,24 +163,73 @@ def adopt(cls: Any, side: str, capacity: int | None, chan_id: bytes, fds: list[i
         mine = set(handle._ep.fds())
         close_fds([fd for fd in fds if fd not in mine])
         return handle
-    # The fds each side holds, after the data socket: see _handles (credits), _ledger (who
-    # holds them) and _rendezvous (hints). A name of -1 is a pipe end this side does not hold.
-    names: tuple[str, ...] = () if capacity is None else ("credit_r", "credit_w")
-    count = 1 + len(names) + (1 if capacity else 0)
-    if len(fds) != count or side not in (SENDER, RECEIVER):
-        close_fds(fds)
-        raise RuntimeError(f"mpsc.process: a {side} arrived with {len(fds)} file descriptors")
-    pipes = dict(zip(names, fds[1 : 1 + len(names)], strict=True))
-    ledger = None
-    if capacity:
-        try:
-            ledger = Ledger(fds[-1])
-        except BaseException:
-            close_fds(fds)
-            raise
-    endpoint = Endpoint(side, capacity, chan_id, socket.socket(fileno=fds[0]), ledger=ledger, **pipes)
-    joined(endpoint)
-    return endpoint.new_handle(cls)
+    adoption = Adoption()
+    try:
+        adoption.make(cls, side, capacity, chan_id, fds, False)
+    except BaseException as exc:
+        raise complete(Adoption.close, adoption, exc) from None
+    return adoption.handle
+
+
+class Adoption:
+    """A carried handle's making into a handle of a new endpoint, step by step, so that what an
+    exception leaves half-made can be closed (restartably) and made again.
+
+    No fd ever has two owners: the fds are in one list (``mine``) from which the data socket's is
+    popped into its socket object in one step of C code, and that list itself becomes the
+    endpoint's list of fds to close. ``handle`` is stored last: from then on the endpoint is
+    whole, and closed with its handles."""
+
+    __slots__ = ("endpoint", "handle", "mine", "sock")
+
+    def __init__(self) -> None:
+        self.handle: Any = None
+        self.endpoint: Endpoint | None = None
+        self.sock: Any = None
+        self.mine: list[int] = []
+
+    def make(
+        self, cls: Any, side: str, capacity: int | None, chan_id: bytes, fds: list[int], duplicate: bool
+    ) -> None:
+        """Make ``handle`` holding ``fds`` (their duplicates, with ``duplicate``; else ``fds``
+        themselves, which :meth:`close` closes if it cannot finish)."""
+        # The fds each side holds, after the data socket: see _handles (credits), _ledger (who
+        # holds them) and _rendezvous (hints). A name of -1 is a pipe end this side does not hold.
+        names: tuple[str, ...] = () if capacity is None else ("credit_r", "credit_w")
+        mine = self.mine
+        mine += map(os.dup, fds) if duplicate else fds  # (each fd in the list as it is made)
+        if len(mine) != 1 + len(names) + (1 if capacity else 0) or side not in (SENDER, RECEIVER):
+            raise RuntimeError(f"mpsc.process: a {side} arrived with {len(fds)} file descriptors")
+        for self.sock in map(_socket.socket, _UNIX, _SEQPACKET, _PROTO, map(list.pop, (mine,), (0,))):
+            break
+        pipes = dict(zip(names, mine[: len(names)], strict=True))
+        ledger = Ledger(mine[-1]) if capacity else None
+        sock = self.sock
+        endpoint = self.endpoint = Endpoint(side, capacity, chan_id, sock, ledger=ledger, owned=mine, **pipes)
+        for self.handle in map(endpoint.new_handle, (cls,)):
+            break
+        joined(endpoint)
+
+    def close(self) -> None:
+        """Close what was made, unless it was made whole (restartable: each close is idempotent,
+        and the half-made endpoint is closed first, so that no handle joins it)."""
+        if self.handle is not None:
+            return
+        if self.endpoint is not None:
+            self.endpoint.force_close("mpsc.process: this handle was never made whole")
+        if self.sock is not None:
+            self.sock.close()
+            _sockets.discard(self.sock)
+        close_fds(self.mine)
+
+
+def abandon(adopted: dict[int, Adoption]) -> None:
+    """Close what the adoptions of a message that ends here left half-made (restartable)."""
+    for adoption in adopted.values():
+        adoption.close()
+
+
+_UNIX, _SEQPACKET, _PROTO = (socket.AF_UNIX,), (socket.SOCK_SEQPACKET,), (0,)
 
 
 def joined(endpoint: Endpoint) -> None:

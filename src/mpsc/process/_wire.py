@@ -25,6 +25,7 @@ exception lands in it; fds are closed by :func:`close_fds`, each exactly once.
 
 from __future__ import annotations
 
+import _socket
 import array
 import errno
 import mmap
@@ -164,7 +165,7 @@ def _write_memfd(fd: int, body: bytes) -> None:
 
 
 def send(
-    sock: socket.socket, message: Outgoing, into: Any, extra: tuple[int, ...] = (), flags: int = 0
+    sock: _socket.socket, message: Outgoing, into: Any, extra: tuple[int, ...] = (), flags: int = 0
 ) -> None:
     """One non-blocking attempt to send ``message`` (with ``extra`` fds first: an offer's, which
     sets OFFER and ``flags`` in its header). Once the datagram is in the socket, ``into.out`` is
@@ -210,7 +211,7 @@ class Taking:
         "raw",
         "value",
     )
-    adopted: dict[int, Any] | None  # the handles unpickled from it, by their first fd's index
+    adopted: dict[int, Any] | None  # its handles' adoptions (_travel.Adoption), by their first fd's index
     claimed: bytes | None
     credited: Any
     failures: int  # how often an interrupt landed in the value's own unpickling code; or UNREADABLE
@@ -228,7 +229,7 @@ class Taking:
         self.ledger = None
         self.held = False
 
-    def take(self, sock: socket.socket) -> bool:
+    def take(self, sock: _socket.socket) -> bool:
         """Take a datagram from ``sock`` if one is there (into ``raw``); whether one was.
 
         With ``credits`` (a credit pipe's write end; -1 for none), :func:`settle` gives a credit
@@ -267,13 +268,16 @@ class Taking:
         return self.failures == UNREADABLE
 
     def close(self) -> None:
-        """Close the fds nobody took (restartable); in a forked child (see
-        ``_endpoint.carrying``), also those of a datagram the parent's thread had just taken."""
+        """Close the fds nobody took, and what a carried handle's adoption left half-made
+        (restartable); in a forked child (see ``_endpoint.carrying``), also the fds of a
+        datagram the parent's thread had just taken."""
         if self.fds is None and self.raw is not None:
             self.offer, self.fds = _NO_FDS, _fds_of(self.raw[1])
         if self.fds is not None:
             close_fds(self.offer)
             close_fds(self.fds)
+        if self.adopted:
+            _travel.abandon(self.adopted)
 
 
 _NO_FDS: Final[list[int]] = []  # (never added to: close_fds leaves an empty list alone)
@@ -470,4 +474,3 @@ def _loads(taking: Taking, body: Any, fds: list[int], first: int) -> None:
             raise _stopped()
     finally:
         local.incoming, local.adopted = previous
-        fds[first:] = handle_fds  # the fds handles adopted are -1 there now: not closed
