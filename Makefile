@@ -12,7 +12,7 @@ EXTRA = $(PY) -c 'import sys, tomllib; print(*tomllib.load(open("pyproject.toml"
 # venv + the package with its test and lint tools, rebuilt when the build files change. The
 # install compiles the C extensions (src/mpsc/_accel.c, src/mpsc/process/_steps.c) in place, on
 # CPython.
-$(VENV)/.installed: pyproject.toml setup.py src/mpsc/_accel.c src/mpsc/process/_steps.c
+$(VENV)/.installed: pyproject.toml setup.py src/mpsc/_accel.c src/mpsc/process/_steps.c src/mpsc/_compat.h
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	@# A failed (optional) build must not leave an older build of the C pass in place.

@@ -12,7 +12,8 @@ from setuptools import Extension, setup
 
 setup(
     ext_modules=[
-        Extension(name, [source], optional=True, extra_compile_args=["-O2"])
+        # (depends: the header both include is rebuilt on, and goes into the sdist)
+        Extension(name, [source], depends=["src/mpsc/_compat.h"], optional=True, extra_compile_args=["-O2"])
         for name, source in (
             ("mpsc._accel", "src/mpsc/_accel.c"),
             ("mpsc.process._steps", "src/mpsc/process/_steps.c"),

@@ -31,10 +31,7 @@
 #include <Python.h>
 #include <stddef.h>
 #include <stdint.h>
-#if PY_VERSION_HEX < 0x030C0000
-#include <structmember.h>
-#define Py_T_OBJECT_EX T_OBJECT_EX
-#endif
+#include "_compat.h"
 
 
 /* What ``setup`` is given: the classes and the layout of the slots the pass reads. */
@@ -259,30 +256,14 @@ failed(const Op *op)
 {
     if (op->plain || !PyErr_ExceptionMatches(channel_error))
         return FAILED;
-#if PY_VERSION_HEX >= 0x030C0000
     PyObject *error = PyErr_GetRaisedException();
-#else
-    PyObject *type, *error, *traceback;
-    PyErr_Fetch(&type, &error, &traceback);
-    PyErr_NormalizeException(&type, &error, &traceback);
-#endif
     PyObject *index = index_of(op);
     int set = index ? PyObject_SetAttr(error, str_index, index) : -1;
     Py_XDECREF(index);
-#if PY_VERSION_HEX >= 0x030C0000
     if (set < 0)
         Py_DECREF(error); /* the error of setting it is raised instead */
     else
         PyErr_SetRaisedException(error);
-#else
-    if (set < 0) {
-        Py_XDECREF(type);
-        Py_DECREF(error);
-        Py_XDECREF(traceback);
-    }
-    else
-        PyErr_Restore(type, error, traceback);
-#endif
     return FAILED;
 }
 
@@ -319,24 +300,6 @@ static int perform_by_flavour(const Op *op, PyObject **result);
  * settling and arms the exception to be raised once control is back in Python code. (Rare: the
  * pass leaves a channel with a parked peer to the pure code, see perform_inline; only a peer that
  * parks between that look and the operation gets here.) */
-/* The exception being raised, normalized, with its traceback (the 3.11 API keeps them apart). */
-static PyObject *
-take_raised(void)
-{
-#if PY_VERSION_HEX >= 0x030C0000
-    return PyErr_GetRaisedException();
-#else
-    PyObject *type, *exc, *traceback;
-    PyErr_Fetch(&type, &exc, &traceback);
-    PyErr_NormalizeException(&type, &exc, &traceback);
-    if (exc != NULL && traceback != NULL)
-        PyException_SetTraceback(exc, traceback);
-    Py_XDECREF(type);
-    Py_XDECREF(traceback);
-    return exc;
-#endif
-}
-
 static void
 settle_after_effect(PyObject *chan, PyObject *name)
 {
@@ -344,7 +307,7 @@ settle_after_effect(PyObject *chan, PyObject *name)
         return;
     /* Another exception may land as settle_and_raise_after starts: it takes the place of the
      * first, and the call is made again. */
-    PyObject *exc = take_raised();
+    PyObject *exc = PyErr_GetRaisedException();
     for (int attempt = 0; exc != NULL; attempt++) {
         PyObject *args[2] = {chan, exc};
         PyObject *r = PyObject_Vectorcall(settle_and_raise_after, args, 2, NULL);
@@ -357,7 +320,7 @@ settle_after_effect(PyObject *chan, PyObject *name)
             PyErr_WriteUnraisable(settle_and_raise_after);
             return;
         }
-        exc = take_raised();
+        exc = PyErr_GetRaisedException();
     }
 }
 
@@ -900,22 +863,6 @@ install(PyObject *module, PyObject *args)
 }
 
 /* ---- setup ----------------------------------------------------------------------------------- */
-
-static int
-slot_offset(PyObject *cls, const char *name, Py_ssize_t *offset)
-{
-    PyObject *descr = PyObject_GetAttrString(cls, name);
-    if (descr == NULL)
-        return -1;
-    int ok = Py_IS_TYPE(descr, &PyMemberDescr_Type)
-             && ((PyMemberDescrObject *)descr)->d_member->type == Py_T_OBJECT_EX;
-    if (ok)
-        *offset = ((PyMemberDescrObject *)descr)->d_member->offset;
-    else
-        PyErr_Format(PyExc_TypeError, "%R.%s is not an object slot", cls, name);
-    Py_DECREF(descr);
-    return ok ? 0 : -1;
-}
 
 static int
 take_type(PyObject *obj, PyTypeObject **where)

@@ -27,33 +27,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
-#if PY_VERSION_HEX < 0x030C0000
-#include <structmember.h>
-#define Py_T_OBJECT_EX T_OBJECT_EX
-#endif
-
-#if PY_VERSION_HEX < 0x030C0000
-static PyObject *
-PyErr_GetRaisedException(void)
-{
-    PyObject *type, *value, *tb;
-    PyErr_Fetch(&type, &value, &tb);
-    if (type == NULL)
-        return NULL;
-    PyErr_NormalizeException(&type, &value, &tb);
-    if (tb != NULL)
-        PyException_SetTraceback(value, tb);
-    Py_DECREF(type);
-    Py_XDECREF(tb);
-    return value;
-}
-
-static void
-PyErr_SetRaisedException(PyObject *exc)
-{
-    PyErr_Restore(Py_NewRef((PyObject *)Py_TYPE(exc)), exc, PyException_GetTraceback(exc));
-}
-#endif
+#include "../_compat.h"
 
 #if defined(__linux__) && !defined(Py_GIL_DISABLED)
 #define STEPS_BUILT 1
@@ -619,23 +593,6 @@ take(PyObject **where, PyObject *value)
 {
     Py_XSETREF(*where, Py_NewRef(value));
     return 0;
-}
-
-/* The offset of the object slot ``name`` of ``cls`` (a member of its ``__slots__``). */
-static int
-slot_offset(PyObject *cls, const char *name, Py_ssize_t *offset)
-{
-    PyObject *descr = PyObject_GetAttrString(cls, name);
-    if (descr == NULL)
-        return -1;
-    int ok = Py_IS_TYPE(descr, &PyMemberDescr_Type)
-             && ((PyMemberDescrObject *)descr)->d_member->type == Py_T_OBJECT_EX;
-    if (ok)
-        *offset = ((PyMemberDescrObject *)descr)->d_member->offset;
-    else
-        PyErr_Format(PyExc_TypeError, "%R.%s is not an object slot", cls, name);
-    Py_DECREF(descr);
-    return ok ? 0 : -1;
 }
 #endif
 
