@@ -196,7 +196,7 @@ class Adoption:
         # The fds each side holds, after the data socket: see _handles (credits), _ledger (who
         # holds them) and _rendezvous (hints). A name of -1 is a pipe end this side does not hold.
         names: tuple[str, ...] = () if capacity is None else ("credit_r", "credit_w")
-        mine = self.mine
+        mine = self.mine = []  # (a list of its own for each endpoint: see close)
         mine += map(os.dup, fds) if duplicate else fds  # (each fd in the list as it is made)
         if len(mine) != 1 + len(names) + (1 if capacity else 0) or side not in (SENDER, RECEIVER):
             raise RuntimeError(f"mpsc.process: a {side} arrived with {len(fds)} file descriptors")
