@@ -1,0 +1,377 @@
+/* A process-shared ring of messages, for mpsc.process (work in progress, branch ``ring``: not
+ * used by the channels yet).
+ *
+ * One memfd per channel holds a header and a buffer of records. Every process of the channel
+ * maps it. A robust, process-shared pthread mutex guards it: a process killed while holding it
+ * leaves it to the next locker with EOWNERDEAD, which marks it consistent and goes on. Nothing a
+ * killed holder did is half-visible: a writer publishes a record by advancing ``tail`` after
+ * writing it, a reader frees one by advancing ``head`` after copying it, both last, under the
+ * lock. (A reader killed after copying and before advancing leaves the record to the next one.)
+ *
+ * Records are 8-byte aligned: a ``uint32`` length, a ``uint32`` kind, the payload. A record that
+ * would not fit before the buffer's end leaves a WRAP record there (or nothing, if fewer than 8
+ * bytes are left) and starts at the beginning.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#if defined(__linux__)
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#define MAGIC 0x6d707363u /* "mpsc" */
+#define HEADER_SIZE 4096
+#define KIND_PLAIN 1u
+#define KIND_WRAP 2u
+
+typedef struct {
+    uint32_t magic;
+    uint32_t size; /* of the buffer: a power of two */
+    pthread_mutex_t lock;
+    uint64_t head, tail; /* byte positions, ever growing; the buffer's index is pos & (size - 1) */
+    uint64_t count;      /* records (not WRAP) between head and tail */
+    _Atomic uint64_t published; /* tail, for readers that look without the lock */
+    _Atomic uint64_t recovered; /* how often a locker found the last holder dead */
+} Header;
+
+typedef struct {
+    PyObject_HEAD
+    Header *header;
+    unsigned char *buffer;
+    size_t mapped;
+} Ring;
+
+static Py_ssize_t
+align8(Py_ssize_t n)
+{
+    return (n + 7) & ~(Py_ssize_t)7;
+}
+
+/* Lock the ring, letting the GIL go if the lock is taken (its holder may be stopped). */
+static int
+ring_lock(Ring *self)
+{
+    int err = pthread_mutex_trylock(&self->header->lock);
+    if (err == EBUSY) {
+        Py_BEGIN_ALLOW_THREADS
+        err = pthread_mutex_lock(&self->header->lock);
+        Py_END_ALLOW_THREADS
+    }
+    if (err == EOWNERDEAD) {
+        /* The holder died inside: nothing it did was published, so the ring is as it left it. */
+        atomic_fetch_add(&self->header->recovered, 1);
+        err = pthread_mutex_consistent(&self->header->lock);
+    }
+    if (err != 0) {
+        errno = err;
+        PyErr_SetFromErrno(PyExc_OSError);
+        return -1;
+    }
+    return 0;
+}
+
+static void
+ring_unlock(Ring *self)
+{
+    pthread_mutex_unlock(&self->header->lock);
+}
+
+static int
+ring_open(Ring *self)
+{
+    if (self->header == NULL) {
+        PyErr_SetString(PyExc_ValueError, "the ring is closed");
+        return -1;
+    }
+    return 0;
+}
+
+/* ``create(size)``: a new memfd holding an empty ring with a buffer of ``size`` bytes (a power
+ * of two, at least 4096). */
+static PyObject *
+create(PyObject *module, PyObject *arg)
+{
+    Py_ssize_t size = PyLong_AsSsize_t(arg);
+    if (size == -1 && PyErr_Occurred())
+        return NULL;
+    if (size < 4096 || size > ((Py_ssize_t)1 << 30) || (size & (size - 1)) != 0) {
+        PyErr_SetString(PyExc_ValueError, "create(): size must be a power of two in [4096, 2**30]");
+        return NULL;
+    }
+    int fd = memfd_create("mpsc-ring", MFD_CLOEXEC);
+    if (fd < 0)
+        return PyErr_SetFromErrno(PyExc_OSError);
+    size_t total = HEADER_SIZE + (size_t)size;
+    void *map = MAP_FAILED;
+    if (ftruncate(fd, (off_t)total) < 0
+        || (map = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)) == MAP_FAILED) {
+        PyErr_SetFromErrno(PyExc_OSError);
+        close(fd);
+        return NULL;
+    }
+    Header *header = map;
+    pthread_mutexattr_t attr;
+    pthread_mutexattr_init(&attr);
+    pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
+    pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST);
+    int err = pthread_mutex_init(&header->lock, &attr);
+    pthread_mutexattr_destroy(&attr);
+    header->size = (uint32_t)size;
+    header->magic = MAGIC;
+    munmap(map, total);
+    if (err != 0) {
+        close(fd);
+        errno = err;
+        return PyErr_SetFromErrno(PyExc_OSError);
+    }
+    return PyLong_FromLong(fd);
+}
+
+static int
+ring_init(Ring *self, PyObject *args, PyObject *kwargs)
+{
+    int fd;
+    if (!PyArg_ParseTuple(args, "i:Ring", &fd))
+        return -1;
+    if (self->header != NULL) {
+        PyErr_SetString(PyExc_ValueError, "Ring() is made once");
+        return -1;
+    }
+    Header probe;
+    if (pread(fd, &probe, sizeof probe, 0) != (ssize_t)sizeof probe || probe.magic != MAGIC) {
+        PyErr_SetString(PyExc_ValueError, "Ring(): not a ring's memfd");
+        return -1;
+    }
+    size_t total = HEADER_SIZE + (size_t)probe.size;
+    void *map = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (map == MAP_FAILED) {
+        PyErr_SetFromErrno(PyExc_OSError);
+        return -1;
+    }
+    self->header = map;
+    self->buffer = (unsigned char *)map + HEADER_SIZE;
+    self->mapped = total;
+    return 0;
+}
+
+static void
+ring_unmap(Ring *self)
+{
+    if (self->header != NULL) {
+        munmap(self->header, self->mapped);
+        self->header = NULL;
+        self->buffer = NULL;
+    }
+}
+
+static void
+ring_dealloc(Ring *self)
+{
+    ring_unmap(self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+/* Write a record of ``kind`` with ``length`` bytes from ``data`` at the tail, if it fits; the
+ * lock is held. 1 written, 0 no room. */
+static int
+write_record(Header *h, unsigned char *buffer, uint32_t kind, const char *data, Py_ssize_t length)
+{
+    uint64_t size = h->size;
+    uint64_t need = (uint64_t)align8(8 + length);
+    uint64_t at = h->tail & (size - 1);
+    uint64_t before_end = size - at;
+    uint64_t skip = need > before_end ? before_end : 0; /* a WRAP record fills the end */
+    if (need > size || h->tail - h->head + skip + need > size)
+        return 0;
+    if (skip) {
+        if (skip >= 8) {
+            uint32_t wrap[2] = {(uint32_t)(skip - 8), KIND_WRAP};
+            memcpy(buffer + at, wrap, 8);
+        }
+        at = 0;
+    }
+    uint32_t head[2] = {(uint32_t)length, kind};
+    memcpy(buffer + at, head, 8);
+    memcpy(buffer + at + 8, data, (size_t)length);
+    h->tail += skip + need; /* published last */
+    h->count += 1;
+    atomic_store_explicit(&h->published, h->tail, memory_order_release);
+    return 1;
+}
+
+/* ``push(body)``: append ``body`` (bytes) as one record; False if the ring has no room for it. */
+static PyObject *
+ring_push(Ring *self, PyObject *body)
+{
+    if (ring_open(self) < 0)
+        return NULL;
+    if (!PyBytes_Check(body)) {
+        PyErr_Format(PyExc_TypeError, "push() takes bytes, not %.100s", Py_TYPE(body)->tp_name);
+        return NULL;
+    }
+    if (ring_lock(self) < 0)
+        return NULL;
+    int written = write_record(self->header, self->buffer, KIND_PLAIN, PyBytes_AS_STRING(body),
+                               PyBytes_GET_SIZE(body));
+    ring_unlock(self);
+    return PyBool_FromLong(written);
+}
+
+/* ``pop()``: the oldest record's payload (bytes), or None if the ring is empty. */
+static PyObject *
+ring_pop(Ring *self, PyObject *unused)
+{
+    if (ring_open(self) < 0)
+        return NULL;
+    Header *h = self->header;
+    if (atomic_load_explicit(&h->published, memory_order_acquire) == h->head)
+        Py_RETURN_NONE; /* (a look without the lock: an empty ring costs no lock) */
+    if (ring_lock(self) < 0)
+        return NULL;
+    uint64_t size = h->size;
+    PyObject *result = NULL;
+    while (h->head != h->tail) {
+        uint64_t at = h->head & (size - 1);
+        if (size - at < 8) { /* too short for a record: skipped by the writer */
+            h->head += size - at;
+            continue;
+        }
+        uint32_t rec[2];
+        memcpy(rec, self->buffer + at, 8);
+        if (rec[1] == KIND_WRAP) {
+            h->head += 8 + (uint64_t)rec[0];
+            continue;
+        }
+        /* (A bytes object is not tracked by the collector: its allocation runs no Python.) */
+        result = PyBytes_FromStringAndSize((const char *)self->buffer + at + 8, rec[0]);
+        if (result != NULL) {
+            h->head += (uint64_t)align8(8 + rec[0]); /* freed last */
+            h->count -= 1;
+        }
+        ring_unlock(self);
+        return result;
+    }
+    ring_unlock(self);
+    Py_RETURN_NONE;
+}
+
+static Py_ssize_t
+ring_len(Ring *self)
+{
+    if (ring_open(self) < 0)
+        return -1;
+    if (ring_lock(self) < 0)
+        return -1;
+    Py_ssize_t n = (Py_ssize_t)self->header->count;
+    ring_unlock(self);
+    return n;
+}
+
+static PyObject *
+ring_close(Ring *self, PyObject *unused)
+{
+    ring_unmap(self);
+    Py_RETURN_NONE;
+}
+
+/* ``recovered``: how often a locker in any process found the last holder dead. */
+static PyObject *
+ring_recovered(Ring *self, void *closure)
+{
+    if (ring_open(self) < 0)
+        return NULL;
+    return PyLong_FromUnsignedLongLong(atomic_load(&self->header->recovered));
+}
+
+/* ``_die_holding_lock()``: for the tests: take the lock and end the process without letting it
+ * go (as a process killed inside would). */
+static PyObject *
+ring_die_holding_lock(Ring *self, PyObject *unused)
+{
+    if (ring_open(self) < 0 || ring_lock(self) < 0)
+        return NULL;
+    _exit(0);
+}
+
+/* ``_write_torn(body)``: for the tests: write ``body``'s record without publishing it and end the
+ * process holding the lock (a writer killed between the two). */
+static PyObject *
+ring_write_torn(Ring *self, PyObject *body)
+{
+    if (ring_open(self) < 0 || !PyBytes_Check(body) || ring_lock(self) < 0)
+        return NULL;
+    Header *h = self->header;
+    uint64_t at = h->tail & (h->size - 1);
+    Py_ssize_t n = PyBytes_GET_SIZE(body);
+    if (h->size - at >= (uint64_t)align8(8 + n)) {
+        uint32_t head[2] = {(uint32_t)n, KIND_PLAIN};
+        memcpy(self->buffer + at, head, 8);
+        memcpy(self->buffer + at + 8, PyBytes_AS_STRING(body), (size_t)n);
+    }
+    _exit(0);
+}
+
+static PyMethodDef ring_methods[] = {
+    {"push", (PyCFunction)ring_push, METH_O, "push(body): append a record; False if no room."},
+    {"pop", (PyCFunction)ring_pop, METH_NOARGS, "pop(): the oldest record, or None."},
+    {"close", (PyCFunction)ring_close, METH_NOARGS, "close(): unmap (idempotent)."},
+    {"_die_holding_lock", (PyCFunction)ring_die_holding_lock, METH_NOARGS, "for the tests"},
+    {"_write_torn", (PyCFunction)ring_write_torn, METH_O, "for the tests"},
+    {NULL},
+};
+
+static PyGetSetDef ring_getset[] = {
+    {"recovered", (getter)ring_recovered, NULL, "how often a dead holder's lock was recovered", NULL},
+    {NULL},
+};
+
+static PySequenceMethods ring_as_sequence = {
+    .sq_length = (lenfunc)ring_len,
+};
+
+static PyTypeObject RingType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "mpsc.process._ring.Ring",
+    .tp_doc = "Ring(fd): a process-shared ring of records in the memfd ``fd`` (see _ring.c).",
+    .tp_basicsize = sizeof(Ring),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)ring_init,
+    .tp_dealloc = (destructor)ring_dealloc,
+    .tp_methods = ring_methods,
+    .tp_getset = ring_getset,
+    .tp_as_sequence = &ring_as_sequence,
+};
+#endif /* __linux__ */
+
+static PyMethodDef module_methods[] = {
+#if defined(__linux__)
+    {"create", (PyCFunction)create, METH_O, "create(size): a memfd holding an empty ring."},
+#endif
+    {NULL},
+};
+
+static struct PyModuleDef module_def = {
+    PyModuleDef_HEAD_INIT, "mpsc.process._ring",
+    "A process-shared ring of messages (work in progress; see _ring.c).", -1, module_methods,
+};
+
+PyMODINIT_FUNC
+PyInit__ring(void)
+{
+    PyObject *module = PyModule_Create(&module_def);
+    if (module == NULL)
+        return NULL;
+#if defined(__linux__)
+    if (PyType_Ready(&RingType) < 0 || PyModule_AddObjectRef(module, "Ring", (PyObject *)&RingType) < 0) {
+        Py_DECREF(module);
+        return NULL;
+    }
+#endif
+    return module;
+}

@@ -1,0 +1,193 @@
+"""The process-shared ring (``mpsc.process._ring``, work in progress): records in order, no room
+reported, kill safety of its robust lock, conservation across processes."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import random
+import signal
+import time
+
+import pytest
+
+_ring = pytest.importorskip("mpsc.process._ring")
+
+WAIT = 10.0
+
+
+def ring(size: int = 4096) -> _ring.Ring:
+    fd = _ring.create(size)
+    try:
+        return _ring.Ring(fd)
+    finally:
+        os.close(fd)
+
+
+def test_records_come_out_in_order_and_wrap() -> None:
+    r = ring()
+    model: list[bytes] = []
+    rng = random.Random(1)
+    for _ in range(20_000):
+        if rng.random() < 0.55:
+            body = os.urandom(rng.randrange(0, 400))
+            if r.push(body):
+                model.append(body)
+            else:  # no room: only when the model's records would not leave room for it
+                assert sum((8 + len(b) + 7) // 8 * 8 for b in model) + (8 + len(body) + 7) // 8 * 8 > 4096 - 512
+        else:
+            got = r.pop()
+            assert got == (model.pop(0) if model else None)
+        assert len(r) == len(model)
+
+
+@pytest.mark.parametrize("size", [4095, 3, 2**31, -1])
+def test_bad_sizes_are_refused(size: int) -> None:
+    with pytest.raises(ValueError):
+        _ring.create(size)
+
+
+def test_a_record_larger_than_the_ring_is_refused_and_the_ring_goes_on() -> None:
+    r = ring()
+    assert r.push(b"x" * 5000) is False
+    assert r.push(b"y") and r.pop() == b"y"
+    with pytest.raises(TypeError):
+        r.push("text")  # type: ignore[arg-type]
+
+
+def test_not_a_ring_is_refused() -> None:
+    fd = os.memfd_create("x")
+    try:
+        os.ftruncate(fd, 8192)
+        with pytest.raises(ValueError):
+            _ring.Ring(fd)
+    finally:
+        os.close(fd)
+
+
+def _child(fn) -> int:  # type: ignore[no-untyped-def]
+    pid = os.fork()
+    if pid == 0:
+        try:
+            fn()
+        finally:
+            os._exit(1)
+    return pid
+
+
+def _reap(pid: int) -> int:
+    deadline = time.monotonic() + WAIT
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return status
+        time.sleep(0.001)
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    raise AssertionError("child did not end")
+
+
+def test_a_process_that_dies_holding_the_lock_leaves_the_ring_usable() -> None:
+    r = ring()
+    assert r.push(b"before")
+    _reap(_child(r._die_holding_lock))
+    assert r.push(b"after")  # the next locker recovers the lock
+    assert r.recovered == 1
+    assert [r.pop(), r.pop(), r.pop()] == [b"before", b"after", None]
+
+
+def test_a_writer_killed_before_publishing_leaves_nothing_torn() -> None:
+    r = ring()
+    assert r.push(b"one")
+    _reap(_child(lambda: r._write_torn(b"torn")))
+    assert len(r) == 1
+    assert r.push(b"two")
+    assert [r.pop(), r.pop(), r.pop()] == [b"one", b"two", None]
+
+
+def test_processes_killed_at_random_moments_leave_every_record_whole() -> None:
+    r = ring(1 << 16)
+    rng = random.Random(2)
+    for round_ in range(20):
+
+        def produce() -> None:
+            i = 0
+            while True:
+                body = pickle.dumps((round_, i, b"z" * (i % 97)))
+                if r.push(body):
+                    i += 1
+
+        pid = _child(produce)
+        time.sleep(rng.uniform(0.001, 0.01))
+        os.kill(pid, signal.SIGKILL)
+        _reap(pid)
+        expected = 0
+        while (body := r.pop()) is not None:
+            value = pickle.loads(body)
+            assert value == (round_, expected, b"z" * (expected % 97))
+            expected += 1
+        assert len(r) == 0
+
+
+def test_many_producers_and_consumers_across_processes_count_every_record() -> None:
+    r = ring(1 << 16)
+    producers, consumers, per = 3, 2, 20_000
+    out_r, out_w = os.pipe()
+
+    def produce(p: int) -> None:
+        for i in range(per):
+            body = pickle.dumps((p, i))
+            while not r.push(body):
+                time.sleep(0)
+        os._exit(0)
+
+    def consume() -> None:
+        got = []
+        deadline = time.monotonic() + WAIT
+        while time.monotonic() < deadline:
+            body = r.pop()
+            if body is None:
+                if os.read(stop_r, 1) if _readable(stop_r) else b"":
+                    break
+                continue
+            got.append(pickle.loads(body))
+        data = pickle.dumps(got)
+        os.write(out_w, len(data).to_bytes(8, "little") + data)
+        os._exit(0)
+
+    stop_r, stop_w = os.pipe()
+    os.set_blocking(stop_r, False)
+    consumer_pids = [_child(consume) for _ in range(consumers)]
+    producer_pids = [_child(lambda p=p: produce(p)) for p in range(producers)]  # type: ignore[misc]
+    for pid in producer_pids:
+        assert _reap(pid) == 0
+    os.write(stop_w, b"s" * consumers)  # each consumer ends once the ring is empty
+    results = []
+    for _ in consumer_pids:
+        size = int.from_bytes(_read_exactly(out_r, 8), "little")
+        results.append(pickle.loads(_read_exactly(out_r, size)))
+    for pid in consumer_pids:
+        assert _reap(pid) == 0
+    everything = sorted(v for got in results for v in got)
+    assert everything == sorted((p, i) for p in range(producers) for i in range(per))
+    for got in results:  # per producer, each consumer got its share in order
+        for p in range(producers):
+            mine = [i for q, i in got if q == p]
+            assert mine == sorted(mine)
+    for fd in (out_r, out_w, stop_r, stop_w):
+        os.close(fd)
+
+
+def _readable(fd: int) -> bool:
+    import select
+
+    return bool(select.select([fd], [], [], 0)[0])
+
+
+def _read_exactly(fd: int, n: int) -> bytes:
+    data = b""
+    while len(data) < n:
+        chunk = os.read(fd, n - len(data))
+        assert chunk
+        data += chunk
+    return data
