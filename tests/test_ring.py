@@ -191,3 +191,128 @@ def _read_exactly(fd: int, n: int) -> bytes:
         assert chunk
         data += chunk
     return data
+
+
+def _pair() -> tuple[int, int]:
+    import socket
+
+    a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    return a.detach(), b.detach()
+
+
+def test_marked_datagrams_keep_their_place_among_plain_records() -> None:
+    r = ring()
+    tx, rx = _pair()
+    expected = []
+    for i in range(200):
+        if i % 3 == 0:
+            assert r.send_marked(tx, b"big%d" % i, [])
+            expected.append((b"big%d" % i, [], 0))
+        else:
+            assert r.push(b"small%d" % i)
+            expected.append(b"small%d" % i)
+        if i % 7 == 0:
+            r.wake(tx)  # nobody sleeps: no WAKE sent
+        if i % 5 == 0:
+            r.sleep_begin()
+            assert r.wake(tx)  # a WAKE in the socket, which take drops
+            r.sleep_end()
+    got = []
+    while (item := r.take(rx)) is not None:
+        got.append(item)
+    assert got == expected
+    assert len(r) == 0
+    os.close(tx)
+    os.close(rx)
+
+
+def test_a_marked_datagram_carries_fds() -> None:
+    r = ring()
+    tx, rx = _pair()
+    pr, pw = os.pipe()
+    assert r.send_marked(tx, b"with fds", [pw])
+    os.close(pw)
+    data, fds, _ = r.take(rx)
+    assert data == b"with fds" and len(fds) == 1
+    os.write(fds[0], b"!")
+    assert os.read(pr, 1) == b"!"
+    for fd in (*fds, pr, tx, rx):
+        os.close(fd)
+
+
+def test_an_orphan_of_a_sender_killed_before_its_marker_is_delivered_in_order() -> None:
+    r = ring()
+    tx, rx = _pair()
+    assert r.push(b"first")
+    _reap(_child(lambda: r._die_after_send(tx, b"orphan")))
+    assert r.send_marked(tx, b"second", [])
+    assert r.push(b"third")
+    got = [r.take(rx) for _ in range(5)]
+    assert got == [b"first", (b"orphan", [], 0), (b"second", [], 0), b"third", None]
+    os.close(tx)
+    os.close(rx)
+
+
+def test_a_marker_whose_datagram_a_killed_receiver_took_is_dropped() -> None:
+    r = ring()
+    tx, rx = _pair()
+    assert r.send_marked(tx, b"taken by the dead", [])
+    assert r.push(b"next")
+    _reap(_child(lambda: r._die_after_receive(rx)))
+    assert [r.take(rx), r.take(rx)] == [b"next", None]
+    assert len(r) == 0
+    os.close(tx)
+    os.close(rx)
+
+
+def test_a_full_ring_refuses_a_marker_before_sending_anything() -> None:
+    r = ring()
+    tx, rx = _pair()
+    while r.push(b"x" * 200):
+        pass
+    while r.push(b""):
+        pass
+    assert r.send_marked(tx, b"no room", []) is False
+    import select
+
+    assert not select.select([rx], [], [], 0)[0]  # nothing went on the socket
+    os.close(tx)
+    os.close(rx)
+
+
+def test_marked_sends_from_killed_processes_lose_or_tear_nothing_sent() -> None:
+    r = ring(1 << 16)
+    tx, rx = _pair()
+    rng = random.Random(3)
+    for round_ in range(15):
+
+        started_r, started_w = os.pipe()
+
+        def produce() -> None:
+            i = 0
+            while True:
+                body = pickle.dumps((round_, i))
+                try:
+                    ok = r.send_marked(tx, body, []) if i % 2 else r.push(body)
+                except BlockingIOError:  # the socket's buffer is full: the ring may have room
+                    ok = False
+                if ok:
+                    i += 1
+                    if i == 1:
+                        os.write(started_w, b"s")
+
+        pid = _child(produce)
+        assert os.read(started_r, 1) == b"s"
+        os.close(started_r)
+        os.close(started_w)
+        time.sleep(rng.uniform(0.0005, 0.005))
+        os.kill(pid, signal.SIGKILL)
+        _reap(pid)
+        expected = 0
+        while (item := r.take(rx)) is not None:
+            body = item if isinstance(item, bytes) else item[0]
+            assert pickle.loads(body) == (round_, expected)
+            expected += 1
+        assert expected > 0
+    os.close(tx)
+    os.close(rx)

@@ -22,12 +22,16 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #define MAGIC 0x6d707363u /* "mpsc" */
 #define HEADER_SIZE 4096
 #define KIND_PLAIN 1u
 #define KIND_WRAP 2u
+#define KIND_MARKER 3u /* a datagram on the socket, sent under the lock: its payload is its seq */
+#define WAKE_BYTE 0x57 /* a one-byte datagram: "look at the ring" */
+#define MAX_FDS 253
 
 typedef struct {
     uint32_t magic;
@@ -37,6 +41,8 @@ typedef struct {
     uint64_t count;      /* records (not WRAP) between head and tail */
     _Atomic uint64_t published; /* tail, for readers that look without the lock */
     _Atomic uint64_t recovered; /* how often a locker found the last holder dead */
+    uint64_t seq;                /* the last marker's number */
+    _Atomic uint64_t sleepers;   /* receivers waiting on the socket (see sleep_begin) */
 } Header;
 
 typedef struct {
@@ -260,6 +266,281 @@ ring_pop(Ring *self, PyObject *unused)
     Py_RETURN_NONE;
 }
 
+/* ``send_marked(fd, data, fds)``: send ``data`` (bytes) with ``fds`` (SCM_RIGHTS) as one
+ * datagram on the socket ``fd``, and publish a MARKER record for it, both under the lock, so
+ * that the order of markers in the ring is the order of their datagrams in the socket. False if
+ * the ring has no room for the marker; BlockingIOError if the socket's buffer is full. A sender
+ * killed between the two leaves a datagram with no marker (an orphan), which ``take`` delivers.
+ */
+static PyObject *
+ring_send_marked(Ring *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    int fd;
+    if (nargs != 3 || (fd = PyLong_AsLong(args[0])) < 0 || !PyBytes_Check(args[1])
+        || !PyList_Check(args[2]) || PyList_GET_SIZE(args[2]) > MAX_FDS) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_TypeError, "send_marked(fd, data: bytes, fds: list of ints)");
+        return NULL;
+    }
+    if (ring_open(self) < 0)
+        return NULL;
+    int fds[MAX_FDS];
+    Py_ssize_t nfds = PyList_GET_SIZE(args[2]);
+    for (Py_ssize_t i = 0; i < nfds; i++) {
+        long v = PyLong_AsLong(PyList_GET_ITEM(args[2], i));
+        if (v == -1 && PyErr_Occurred())
+            return NULL;
+        fds[i] = (int)v;
+    }
+    if (ring_lock(self) < 0)
+        return NULL;
+    Header *h = self->header;
+    uint64_t seq = h->seq + 1;
+    /* The record first, unpublished (write_record publishes: so check room, send, then write). */
+    uint64_t size = h->size, at = h->tail & (size - 1);
+    uint64_t skip = 16 > size - at ? size - at : 0;
+    if (h->tail - h->head + skip + 16 > size) {
+        ring_unlock(self);
+        Py_RETURN_FALSE;
+    }
+    struct iovec iov[2] = {{&seq, 8}, {PyBytes_AS_STRING(args[1]), (size_t)PyBytes_GET_SIZE(args[1])}};
+    union {
+        char buf[CMSG_SPACE(MAX_FDS * sizeof(int))];
+        struct cmsghdr align;
+    } control;
+    struct msghdr msg = {.msg_iov = iov, .msg_iovlen = 2};
+    if (nfds > 0) {
+        msg.msg_control = control.buf;
+        msg.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
+        struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
+        cmsg->cmsg_level = SOL_SOCKET;
+        cmsg->cmsg_type = SCM_RIGHTS;
+        cmsg->cmsg_len = CMSG_LEN(nfds * sizeof(int));
+        memcpy(CMSG_DATA(cmsg), fds, nfds * sizeof(int));
+    }
+    if (sendmsg(fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
+        int err = errno;
+        ring_unlock(self);
+        errno = err;
+        return PyErr_SetFromErrno(PyExc_OSError);
+    }
+    h->seq = seq;
+    write_record(h, self->buffer, KIND_MARKER, (const char *)&seq, 8); /* (room checked above) */
+    ring_unlock(self);
+    Py_RETURN_TRUE;
+}
+
+/* Look at the socket's first datagram, dropping WAKEs: its length (-1 none, or error set) and,
+ * for a data datagram, its seq. */
+static Py_ssize_t
+peek_datagram(int fd, uint64_t *seq)
+{
+    for (;;) {
+        unsigned char head[8];
+        ssize_t n = recv(fd, head, sizeof head, MSG_PEEK | MSG_TRUNC | MSG_DONTWAIT);
+        if (n < 0) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                return -1;
+            if (errno == EINTR)
+                continue;
+            PyErr_SetFromErrno(PyExc_OSError);
+            return -2;
+        }
+        if (n == 0)
+            return -1; /* the end of the stream (every sender gone) */
+        if (n == 1) {  /* a WAKE: dropped */
+            (void)recv(fd, head, 1, MSG_DONTWAIT);
+            continue;
+        }
+        if (n < 8)
+            return -1; /* (never sent) */
+        memcpy(seq, head, 8);
+        return n;
+    }
+}
+
+/* Receive the datagram peek_datagram saw (``length`` bytes) as ``(data, fds, flags)``. */
+static PyObject *
+receive_datagram(int fd, Py_ssize_t length)
+{
+    PyObject *data = PyBytes_FromStringAndSize(NULL, length - 8);
+    if (data == NULL)
+        return NULL;
+    uint64_t seq;
+    struct iovec iov[2] = {{&seq, 8}, {PyBytes_AS_STRING(data), (size_t)(length - 8)}};
+    union {
+        char buf[CMSG_SPACE(MAX_FDS * sizeof(int))];
+        struct cmsghdr align;
+    } control;
+    struct msghdr msg = {.msg_iov = iov, .msg_iovlen = 2, .msg_control = control.buf,
+                         .msg_controllen = sizeof control.buf};
+    ssize_t n;
+    do
+        n = recvmsg(fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+    while (n < 0 && errno == EINTR);
+    if (n < 0) {
+        Py_DECREF(data);
+        return PyErr_SetFromErrno(PyExc_OSError);
+    }
+    PyObject *fds = PyList_New(0);
+    if (fds == NULL) {
+        Py_DECREF(data);
+        return NULL; /* (the fds received leak: out of memory) */
+    }
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+            continue;
+        size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        int *got = (int *)CMSG_DATA(c);
+        for (size_t i = 0; i < count; i++) {
+            PyObject *v = PyLong_FromLong(got[i]);
+            if (v == NULL || PyList_Append(fds, v) < 0) {
+                Py_XDECREF(v);
+                for (size_t j = i; j < count; j++)
+                    close(got[j]);
+                Py_DECREF(fds);
+                Py_DECREF(data);
+                return NULL;
+            }
+            Py_DECREF(v);
+        }
+    }
+    PyObject *result = Py_BuildValue("(NNi)", data, fds, msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC));
+    return result;
+}
+
+/* ``take(fd)``: the next message: a plain record's payload (bytes), or a marked datagram taken
+ * from the socket ``fd`` as ``(data, fds, flags)``; None if there is none. Under the lock, a
+ * MARKER at the ring's head is matched with the socket's first data datagram by number: the
+ * same, it is taken; a lower one is an orphan (its sender was killed before it published its
+ * marker): it is taken and the marker stays; a higher one, or none, means the marker's
+ * datagram was never sent or was taken by a receiver killed before it freed the marker: the
+ * marker is dropped. With the ring empty, a data datagram in the socket is an orphan. */
+static PyObject *
+ring_take(Ring *self, PyObject *arg)
+{
+    int fd = PyLong_AsLong(arg);
+    if (fd == -1 && PyErr_Occurred())
+        return NULL;
+    if (ring_open(self) < 0 || ring_lock(self) < 0)
+        return NULL;
+    Header *h = self->header;
+    uint64_t size = h->size;
+    PyObject *result = NULL;
+    for (;;) {
+        uint64_t at = h->head & (size - 1);
+        if (h->head != h->tail && size - at >= 8) {
+            uint32_t rec[2];
+            memcpy(rec, self->buffer + at, 8);
+            if (rec[1] == KIND_WRAP) {
+                h->head += 8 + (uint64_t)rec[0];
+                continue;
+            }
+            if (rec[1] == KIND_PLAIN) {
+                result = PyBytes_FromStringAndSize((const char *)self->buffer + at + 8, rec[0]);
+                if (result != NULL) {
+                    h->head += (uint64_t)align8(8 + rec[0]);
+                    h->count -= 1;
+                }
+                break;
+            }
+            uint64_t marker, seq = 0;
+            memcpy(&marker, self->buffer + at + 8, 8);
+            Py_ssize_t length = peek_datagram(fd, &seq);
+            if (length == -2)
+                break;
+            if (length >= 8 && seq <= marker) {
+                result = receive_datagram(fd, length);
+                if (result != NULL && seq == marker) {
+                    h->head += 16;
+                    h->count -= 1;
+                }
+                break;
+            }
+            h->head += 16; /* its datagram is gone: no message */
+            h->count -= 1;
+            continue;
+        }
+        if (h->head != h->tail) { /* too short for a record: skipped by the writer */
+            h->head += size - at;
+            continue;
+        }
+        uint64_t seq;
+        Py_ssize_t length = peek_datagram(fd, &seq);
+        if (length >= 8)
+            result = receive_datagram(fd, length); /* an orphan */
+        else if (length == -1)
+            result = Py_NewRef(Py_None);
+        break;
+    }
+    ring_unlock(self);
+    return result;
+}
+
+/* ``wake(fd)``: if a receiver waits (``sleepers``), send it a WAKE on the socket ``fd``. */
+static PyObject *
+ring_wake(Ring *self, PyObject *arg)
+{
+    int fd = PyLong_AsLong(arg);
+    if (fd == -1 && PyErr_Occurred())
+        return NULL;
+    if (ring_open(self) < 0)
+        return NULL;
+    if (atomic_load(&self->header->sleepers) > 0) {
+        char wake = WAKE_BYTE;
+        (void)send(fd, &wake, 1, MSG_DONTWAIT | MSG_NOSIGNAL); /* (a full socket is readable anyway) */
+        Py_RETURN_TRUE;
+    }
+    Py_RETURN_FALSE;
+}
+
+/* ``sleep_begin()``: this receiver is about to wait on the socket: senders WAKE it from now on.
+ * It must look at the ring again before it waits (what was published before it counted itself
+ * came with no WAKE). ``sleep_end()`` undoes it. */
+static PyObject *
+ring_sleep_begin(Ring *self, PyObject *unused)
+{
+    if (ring_open(self) < 0)
+        return NULL;
+    atomic_fetch_add(&self->header->sleepers, 1);
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+ring_sleep_end(Ring *self, PyObject *unused)
+{
+    if (ring_open(self) < 0)
+        return NULL;
+    atomic_fetch_sub(&self->header->sleepers, 1);
+    Py_RETURN_NONE;
+}
+
+/* ``_die_after_send(fd, data)``: for the tests: a marked send killed after its datagram went
+ * and before its marker was published. */
+static PyObject *
+ring_die_after_send(Ring *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (ring_open(self) < 0 || ring_lock(self) < 0)
+        return NULL;
+    uint64_t seq = ++self->header->seq;
+    struct iovec iov[2] = {{&seq, 8}, {PyBytes_AS_STRING(args[1]), (size_t)PyBytes_GET_SIZE(args[1])}};
+    struct msghdr msg = {.msg_iov = iov, .msg_iovlen = 2};
+    (void)sendmsg((int)PyLong_AsLong(args[0]), &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+    _exit(0);
+}
+
+/* ``_die_after_receive(fd)``: for the tests: a take killed after it received a marker's
+ * datagram and before it freed the marker. */
+static PyObject *
+ring_die_after_receive(Ring *self, PyObject *arg)
+{
+    if (ring_open(self) < 0 || ring_lock(self) < 0)
+        return NULL;
+    char buffer[70000];
+    (void)recv((int)PyLong_AsLong(arg), buffer, sizeof buffer, MSG_DONTWAIT);
+    _exit(0);
+}
+
 static Py_ssize_t
 ring_len(Ring *self)
 {
@@ -320,7 +601,15 @@ static PyMethodDef ring_methods[] = {
     {"push", (PyCFunction)ring_push, METH_O, "push(body): append a record; False if no room."},
     {"pop", (PyCFunction)ring_pop, METH_NOARGS, "pop(): the oldest record, or None."},
     {"close", (PyCFunction)ring_close, METH_NOARGS, "close(): unmap (idempotent)."},
+    {"send_marked", (PyCFunction)(void (*)(void))ring_send_marked, METH_FASTCALL,
+     "send_marked(fd, data, fds): send a datagram and publish its marker."},
+    {"take", (PyCFunction)ring_take, METH_O, "take(fd): the next message, or None."},
+    {"wake", (PyCFunction)ring_wake, METH_O, "wake(fd): WAKE a waiting receiver, if any."},
+    {"sleep_begin", (PyCFunction)ring_sleep_begin, METH_NOARGS, "count this receiver as waiting"},
+    {"sleep_end", (PyCFunction)ring_sleep_end, METH_NOARGS, "uncount it"},
     {"_die_holding_lock", (PyCFunction)ring_die_holding_lock, METH_NOARGS, "for the tests"},
+    {"_die_after_send", (PyCFunction)(void (*)(void))ring_die_after_send, METH_FASTCALL, "for the tests"},
+    {"_die_after_receive", (PyCFunction)ring_die_after_receive, METH_O, "for the tests"},
     {"_write_torn", (PyCFunction)ring_write_torn, METH_O, "for the tests"},
     {NULL},
 };
