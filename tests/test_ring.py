@@ -129,10 +129,11 @@ def test_processes_killed_at_random_moments_leave_every_record_whole() -> None:
         assert len(r) == 0
 
 
-def test_many_producers_and_consumers_across_processes_count_every_record() -> None:
+def test_many_producers_and_consumers_across_processes_count_every_record(tmp_path) -> None:  # type: ignore[no-untyped-def]
     r = ring(1 << 16)
     producers, consumers, per = 3, 2, 20_000
-    out_r, out_w = os.pipe()
+    stop_r, stop_w = os.pipe()
+    os.set_blocking(stop_r, False)
 
     def produce(p: int) -> None:
         for i in range(per):
@@ -141,56 +142,41 @@ def test_many_producers_and_consumers_across_processes_count_every_record() -> N
                 time.sleep(0)
         os._exit(0)
 
-    def consume() -> None:
+    def consume(c: int) -> None:
         got = []
         deadline = time.monotonic() + WAIT
         while time.monotonic() < deadline:
             body = r.pop()
             if body is None:
-                if os.read(stop_r, 1) if _readable(stop_r) else b"":
+                if _readable(stop_r) and os.read(stop_r, 1):
                     break
                 continue
             got.append(pickle.loads(body))
-        data = pickle.dumps(got)
-        os.write(out_w, len(data).to_bytes(8, "little") + data)
+        (tmp_path / f"c{c}").write_bytes(pickle.dumps(got))
         os._exit(0)
 
-    stop_r, stop_w = os.pipe()
-    os.set_blocking(stop_r, False)
-    consumer_pids = [_child(consume) for _ in range(consumers)]
+    consumer_pids = [_child(lambda c=c: consume(c)) for c in range(consumers)]  # type: ignore[misc]
     producer_pids = [_child(lambda p=p: produce(p)) for p in range(producers)]  # type: ignore[misc]
     for pid in producer_pids:
         assert _reap(pid) == 0
     os.write(stop_w, b"s" * consumers)  # each consumer ends once the ring is empty
-    results = []
-    for _ in consumer_pids:
-        size = int.from_bytes(_read_exactly(out_r, 8), "little")
-        results.append(pickle.loads(_read_exactly(out_r, size)))
     for pid in consumer_pids:
         assert _reap(pid) == 0
+    results = [pickle.loads((tmp_path / f"c{c}").read_bytes()) for c in range(consumers)]
     everything = sorted(v for got in results for v in got)
     assert everything == sorted((p, i) for p in range(producers) for i in range(per))
     for got in results:  # per producer, each consumer got its share in order
         for p in range(producers):
             mine = [i for q, i in got if q == p]
             assert mine == sorted(mine)
-    for fd in (out_r, out_w, stop_r, stop_w):
-        os.close(fd)
+    os.close(stop_r)
+    os.close(stop_w)
 
 
 def _readable(fd: int) -> bool:
     import select
 
     return bool(select.select([fd], [], [], 0)[0])
-
-
-def _read_exactly(fd: int, n: int) -> bytes:
-    data = b""
-    while len(data) < n:
-        chunk = os.read(fd, n - len(data))
-        assert chunk
-        data += chunk
-    return data
 
 
 def _pair() -> tuple[int, int]:
@@ -207,10 +193,10 @@ def test_marked_datagrams_keep_their_place_among_plain_records() -> None:
     for i in range(200):
         if i % 3 == 0:
             assert r.send_marked(tx, b"big%d" % i, [])
-            expected.append((b"big%d" % i, [], 0))
+            expected.append((b"big%d" % i, [], 0, None))
         else:
             assert r.push(b"small%d" % i)
-            expected.append(b"small%d" % i)
+            expected.append((b"small%d" % i, [], 0, None))
         if i % 7 == 0:
             r.wake(tx)  # nobody sleeps: no WAKE sent
         if i % 5 == 0:
@@ -232,7 +218,13 @@ def test_a_marked_datagram_carries_fds() -> None:
     pr, pw = os.pipe()
     assert r.send_marked(tx, b"with fds", [pw])
     os.close(pw)
-    data, fds, _ = r.take(rx)
+    import array
+    import socket
+
+    data, ancillary, _, _ = r.take(rx)
+    [(level, kind, raw)] = ancillary
+    assert (level, kind) == (socket.SOL_SOCKET, socket.SCM_RIGHTS)
+    fds = list(array.array("i", raw))
     assert data == b"with fds" and len(fds) == 1
     os.write(fds[0], b"!")
     assert os.read(pr, 1) == b"!"
@@ -248,7 +240,7 @@ def test_an_orphan_of_a_sender_killed_before_its_marker_is_delivered_in_order() 
     assert r.send_marked(tx, b"second", [])
     assert r.push(b"third")
     got = [r.take(rx) for _ in range(5)]
-    assert got == [b"first", (b"orphan", [], 0), (b"second", [], 0), b"third", None]
+    assert [g and g[0] for g in got] == [b"first", b"orphan", b"second", b"third", None]
     os.close(tx)
     os.close(rx)
 
@@ -259,7 +251,8 @@ def test_a_marker_whose_datagram_a_killed_receiver_took_is_dropped() -> None:
     assert r.send_marked(tx, b"taken by the dead", [])
     assert r.push(b"next")
     _reap(_child(lambda: r._die_after_receive(rx)))
-    assert [r.take(rx), r.take(rx)] == [b"next", None]
+    assert r.take(rx) == (b"next", [], 0, None)
+    assert r.take(rx) is None
     assert len(r) == 0
     os.close(tx)
     os.close(rx)
@@ -310,9 +303,19 @@ def test_marked_sends_from_killed_processes_lose_or_tear_nothing_sent() -> None:
         _reap(pid)
         expected = 0
         while (item := r.take(rx)) is not None:
-            body = item if isinstance(item, bytes) else item[0]
-            assert pickle.loads(body) == (round_, expected)
+            assert pickle.loads(item[0]) == (round_, expected)
             expected += 1
         assert expected > 0
     os.close(tx)
+    os.close(rx)
+
+
+def test_the_end_of_the_stream_comes_after_every_record() -> None:
+    r = ring()
+    tx, rx = _pair()
+    assert r.push(b"a") and r.send_marked(tx, b"b", [])
+    r.bump_epoch()
+    assert r.epoch == 1
+    os.close(tx)  # every sender gone
+    assert [r.take(rx)[0] for _ in range(3)] == [b"a", b"b", b""]
     os.close(rx)

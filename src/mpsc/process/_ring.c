@@ -43,6 +43,7 @@ typedef struct {
     _Atomic uint64_t recovered; /* how often a locker found the last holder dead */
     uint64_t seq;                /* the last marker's number */
     _Atomic uint64_t sleepers;   /* receivers waiting on the socket (see sleep_begin) */
+    _Atomic uint64_t epoch;      /* bumped by each receiver's close (see bump_epoch) */
 } Header;
 
 typedef struct {
@@ -330,8 +331,8 @@ ring_send_marked(Ring *self, PyObject *const *args, Py_ssize_t nargs)
     Py_RETURN_TRUE;
 }
 
-/* Look at the socket's first datagram, dropping WAKEs: its length (-1 none, or error set) and,
- * for a data datagram, its seq. */
+/* Look at the socket's first datagram, dropping WAKEs: its length (0 at the end of the stream,
+ * -1 if none is there now, -2 with an error set) and, for a data datagram, its seq. */
 static Py_ssize_t
 peek_datagram(int fd, uint64_t *seq)
 {
@@ -347,7 +348,7 @@ peek_datagram(int fd, uint64_t *seq)
             return -2;
         }
         if (n == 0)
-            return -1; /* the end of the stream (every sender gone) */
+            return 0; /* the end of the stream (every sender gone) */
         if (n == 1) {  /* a WAKE: dropped */
             (void)recv(fd, head, 1, MSG_DONTWAIT);
             continue;
@@ -405,12 +406,32 @@ receive_datagram(int fd, Py_ssize_t length)
             Py_DECREF(v);
         }
     }
-    PyObject *result = Py_BuildValue("(NNi)", data, fds, msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC));
-    return result;
+    /* Shaped as socket.recvmsg's result, for _wire.settle: the fds as one SCM_RIGHTS item. */
+    PyObject *ancillary = PyList_New(0);
+    if (ancillary != NULL && PyList_GET_SIZE(fds) > 0) {
+        PyObject *raw = PyBytes_FromStringAndSize(NULL, PyList_GET_SIZE(fds) * (Py_ssize_t)sizeof(int));
+        PyObject *item = NULL;
+        if (raw != NULL) {
+            int *out = (int *)PyBytes_AS_STRING(raw);
+            for (Py_ssize_t i = 0; i < PyList_GET_SIZE(fds); i++)
+                out[i] = (int)PyLong_AsLong(PyList_GET_ITEM(fds, i));
+            item = Py_BuildValue("(iiN)", SOL_SOCKET, SCM_RIGHTS, raw);
+        }
+        if (item == NULL || PyList_Append(ancillary, item) < 0)
+            Py_CLEAR(ancillary);
+        Py_XDECREF(item);
+    }
+    Py_DECREF(fds);
+    if (ancillary == NULL) {
+        Py_DECREF(data);
+        return NULL;
+    }
+    return Py_BuildValue("(NNiO)", data, ancillary, msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC), Py_None);
 }
 
-/* ``take(fd)``: the next message: a plain record's payload (bytes), or a marked datagram taken
- * from the socket ``fd`` as ``(data, fds, flags)``; None if there is none. Under the lock, a
+/* ``take(fd)``: the next message, shaped as ``socket.recvmsg``'s result ``(data, ancillary,
+ * flags, None)``: a plain record's payload, or a marked datagram taken from the socket ``fd``
+ * (its fds as one SCM_RIGHTS item); ``b""`` at the end of the stream; None if there is none. Under the lock, a
  * MARKER at the ring's head is matched with the socket's first data datagram by number: the
  * same, it is taken; a lower one is an orphan (its sender was killed before it published its
  * marker): it is taken and the marker stays; a higher one, or none, means the marker's
@@ -437,11 +458,19 @@ ring_take(Ring *self, PyObject *arg)
                 continue;
             }
             if (rec[1] == KIND_PLAIN) {
-                result = PyBytes_FromStringAndSize((const char *)self->buffer + at + 8, rec[0]);
-                if (result != NULL) {
-                    h->head += (uint64_t)align8(8 + rec[0]);
-                    h->count -= 1;
+                PyObject *data = PyBytes_FromStringAndSize((const char *)self->buffer + at + 8, rec[0]);
+                if (data == NULL)
+                    break;
+                PyObject *ancillary = PyList_New(0);
+                if (ancillary == NULL) {
+                    Py_DECREF(data);
+                    break;
                 }
+                result = Py_BuildValue("(NNiO)", data, ancillary, 0, Py_None); /* (N: taken even on failure) */
+                if (result == NULL)
+                    break;
+                h->head += (uint64_t)align8(8 + rec[0]); /* freed last */
+                h->count -= 1;
                 break;
             }
             uint64_t marker, seq = 0;
@@ -469,6 +498,8 @@ ring_take(Ring *self, PyObject *arg)
         Py_ssize_t length = peek_datagram(fd, &seq);
         if (length >= 8)
             result = receive_datagram(fd, length); /* an orphan */
+        else if (length == 0)
+            result = Py_BuildValue("(yNiO)", "", PyList_New(0), 0, Py_None); /* end of stream */
         else if (length == -1)
             result = Py_NewRef(Py_None);
         break;
@@ -513,6 +544,25 @@ ring_sleep_end(Ring *self, PyObject *unused)
         return NULL;
     atomic_fetch_sub(&self->header->sleepers, 1);
     Py_RETURN_NONE;
+}
+
+/* ``bump_epoch()``: a receiver closed its fds: senders look at the kernel before their next
+ * push (their pushes make no system call that would tell them every receiver is gone). */
+static PyObject *
+ring_bump_epoch(Ring *self, PyObject *unused)
+{
+    if (ring_open(self) < 0)
+        return NULL;
+    atomic_fetch_add(&self->header->epoch, 1);
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+ring_epoch(Ring *self, void *closure)
+{
+    if (ring_open(self) < 0)
+        return NULL;
+    return PyLong_FromUnsignedLongLong(atomic_load(&self->header->epoch));
 }
 
 /* ``_die_after_send(fd, data)``: for the tests: a marked send killed after its datagram went
@@ -607,6 +657,7 @@ static PyMethodDef ring_methods[] = {
     {"wake", (PyCFunction)ring_wake, METH_O, "wake(fd): WAKE a waiting receiver, if any."},
     {"sleep_begin", (PyCFunction)ring_sleep_begin, METH_NOARGS, "count this receiver as waiting"},
     {"sleep_end", (PyCFunction)ring_sleep_end, METH_NOARGS, "uncount it"},
+    {"bump_epoch", (PyCFunction)ring_bump_epoch, METH_NOARGS, "a receiver closed: senders look"},
     {"_die_holding_lock", (PyCFunction)ring_die_holding_lock, METH_NOARGS, "for the tests"},
     {"_die_after_send", (PyCFunction)(void (*)(void))ring_die_after_send, METH_FASTCALL, "for the tests"},
     {"_die_after_receive", (PyCFunction)ring_die_after_receive, METH_O, "for the tests"},
@@ -616,6 +667,7 @@ static PyMethodDef ring_methods[] = {
 
 static PyGetSetDef ring_getset[] = {
     {"recovered", (getter)ring_recovered, NULL, "how often a dead holder's lock was recovered", NULL},
+    {"epoch", (getter)ring_epoch, NULL, "how many receivers' closes (see bump_epoch)", NULL},
     {NULL},
 };
 
