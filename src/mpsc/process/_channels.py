@@ -19,6 +19,7 @@ from .._channels import checked_capacity
 from . import _ledger
 from ._endpoint import RECEIVER, SENDER, Endpoint
 from ._handles import Receiver, Sender
+from ._rings import RING, RING_SIZE
 from ._travel import joined
 
 T = TypeVar("T")
@@ -114,6 +115,12 @@ def _make(capacity: int | None) -> tuple[Sender[T], Receiver[T]]:
             fds += (rx_hint_r, rx_hint_w)
             tx_ep = Endpoint(SENDER, capacity, chan_id, tx_sock, credit_r=hint_r, credit_w=hint_w)
             rx_ep = Endpoint(RECEIVER, capacity, chan_id, rx_sock, credit_r=rx_hint_r, credit_w=rx_hint_w)
+        elif RING is not None:  # the shared-memory ring (see _rings)
+            fds.append(RING.create(RING_SIZE))
+            fds.append(os.dup(fds[-1]))
+            tx_ring, rx_ring = RING.Ring(fds[-2]), RING.Ring(fds[-1])
+            tx_ep = Endpoint(SENDER, capacity, chan_id, tx_sock, ring=tx_ring, ring_fd=fds[-2])
+            rx_ep = Endpoint(RECEIVER, capacity, chan_id, rx_sock, ring=rx_ring, ring_fd=fds[-1])
         else:
             tx_ep = Endpoint(SENDER, capacity, chan_id, tx_sock)
             rx_ep = Endpoint(RECEIVER, capacity, chan_id, rx_sock)

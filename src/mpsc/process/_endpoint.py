@@ -110,6 +110,10 @@ class Endpoint:
         "lock",
         "pipes",
         "released_by",
+        "ring",
+        "ring_epoch",
+        "ring_fd",
+        "ring_looked",
         "side",
         "sock",
     )
@@ -124,6 +128,8 @@ class Endpoint:
         credit_w: int = -1,
         ledger: Ledger | None = None,
         owned: list[int] | None = None,
+        ring: Any = None,
+        ring_fd: int = -1,
     ) -> None:
         self.side = side
         self.capacity = capacity
@@ -134,9 +140,15 @@ class Endpoint:
         self.credit_w = credit_w
         self.ledger = ledger
         ledger_fd = -1 if ledger is None else ledger.fd
+        # An unbounded channel's shared-memory ring (``_rings``), its memfd one more fd.
+        self.ring = ring
+        self.ring_fd = ring_fd
+        self.ring_epoch = -1  # (a Sender's last look at whether every receiver is gone)
+        self.ring_looked = 0.0
         # To close: ``owned``, when given, is the list that holds exactly these (see
         # _travel._made: the list itself changes hands, with nothing between).
-        self.pipes = [fd for fd in (credit_r, credit_w, ledger_fd) if fd >= 0] if owned is None else owned
+        pipes = [fd for fd in (credit_r, credit_w, ledger_fd, ring_fd) if fd >= 0]
+        self.pipes = pipes if owned is None else owned
         # Held here too until closed: a handle in a reference cycle is finalized in the same
         # collection as its socket, in no set order, and the socket's own finalizer would warn
         # "unclosed socket" (and close it) before the handle's released it properly.
@@ -152,7 +164,8 @@ class Endpoint:
     def fds(self) -> list[int]:
         """The fds this side holds, in a fixed order (the data socket first)."""
         ledger_fd = -1 if self.ledger is None else self.ledger.fd
-        return [fd for fd in (self.sock.fileno(), self.credit_r, self.credit_w, ledger_fd) if fd >= 0]
+        fds = (self.sock.fileno(), self.credit_r, self.credit_w, ledger_fd, self.ring_fd)
+        return [fd for fd in fds if fd >= 0]
 
     if _NO_GIL:
 
@@ -269,6 +282,10 @@ class Endpoint:
         if self.closed and self.busy <= 0 and not self.fds_closed:
             self.sock.close()
             _sockets.discard(self.sock)
+            if self.ring is not None:
+                if self.side == RECEIVER:  # senders that only push look at the kernel now
+                    self.ring.bump_epoch()
+                self.ring.close()
             close_fds(self.pipes)
             if self.ledger is not None:
                 self.ledger.close()

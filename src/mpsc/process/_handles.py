@@ -67,6 +67,7 @@ and ``len()`` give them back once the channel is empty). Capacity 0 is a rendezv
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -81,6 +82,7 @@ from .._ownership import Scoped
 from . import _rendezvous, _travel, _wire
 from ._async import TRIO, cancelling, is_cancellation, ready, redeliver, refuse_in_event_loop, running_loop
 from ._endpoint import RECEIVER, SENDER, Endpoint, Use, endpoint_reaper
+from ._rings import LOOK_EVERY
 from ._waiting import READABLE, WRITABLE, hung_up, pipe_bytes, wait_ready
 
 T = TypeVar("T")
@@ -351,6 +353,8 @@ class _Sending(Use):
             offer.close()
         if message is not None and message.fds:
             message.close()
+        if self.out and endpoint.ring is not None:
+            endpoint.ring.wake(endpoint.fd)  # (twice if this is run again: a spare wake-up)
         endpoint.leave(self)
 
 
@@ -358,7 +362,7 @@ class _Receiving(_wire.Taking):
     """One receive: its datagram's progress (``_wire.Taking``), its use of the endpoint, and
     its hint on a rendezvous channel."""
 
-    __slots__ = ("endpoint", "hinted", "inside")
+    __slots__ = ("endpoint", "hinted", "inside", "sleeping")
 
     def __init__(self, endpoint: Endpoint) -> None:
         self.credits = endpoint.credit_w if endpoint.capacity else -1
@@ -368,6 +372,22 @@ class _Receiving(_wire.Taking):
         self.inside = False
         self.endpoint = endpoint
         self.hinted = False
+        self.sleeping = False  # counted in its ring's sleepers (see announce)
+
+    def announce(self) -> None:
+        """About to wait on a ring channel's socket: count this receive among the ring's
+        sleepers, so that senders wake it (it must look at the ring again before it waits)."""
+        ring = self.endpoint.ring
+        if ring is not None and not self.sleeping:
+            for self.sleeping in map(type(ring).sleep_begin, (ring,)):
+                break
+
+    def woken(self) -> None:
+        """Uncount it (restartable: the count and the record change with no check point)."""
+        if self.sleeping:
+            ring = self.endpoint.ring
+            for self.sleeping in map(type(ring).sleep_end, (ring,)):
+                break
 
     def end(self) -> None:
         """Close what the message taken left (fds of one that ended unreadable, a carried
@@ -376,6 +396,7 @@ class _Receiving(_wire.Taking):
         Restartable."""
         if self.raw is not None and (self.adopted or self.fds):
             self.close()
+        self.woken()
         endpoint = self.endpoint
         if self.held:
             self.ledger.release(self)
@@ -401,7 +422,8 @@ def _try_take(call: _Receiving) -> bool:
     ``RecvError`` at end of stream, and whatever unpickling the message raised."""
     endpoint = call.endpoint
     sock = endpoint.sock
-    while call.take(sock):
+    ring = endpoint.ring
+    while call.take(sock) if ring is None else call.take_from(ring, endpoint.fd):
         _wire.settle(call)
         if call.value is not NOTHING:
             if call.raw[0][0] & _wire.HINTED:
@@ -428,6 +450,9 @@ def _try_put(call: _Sending, value: Any) -> list[tuple[int, int]] | None:
     stays in ``call.credit`` for the next attempt (``_Sending.end`` gives it back)."""
     endpoint = call.endpoint
     sock = endpoint.sock
+    ring = endpoint.ring
+    if ring is not None:
+        return _try_push(call, value, ring)
     if not call.credit:
         ledger = endpoint.ledger
         assert ledger is not None
@@ -457,6 +482,41 @@ def _try_put(call: _Sending, value: Any) -> list[tuple[int, int]] | None:
     except _GONE:
         raise SendError(value) from None
     return None
+
+
+def _try_push(call: _Sending, value: Any, ring: Any) -> list[tuple[int, int]] | None:
+    """``_try_put`` on a channel with a ring (``_rings``): a message with no fd is pushed as a
+    record, any other sent as a marked datagram (in step with the ring); ``_Sending.end`` wakes
+    a receiver that waits. The system calls that would tell a datagram's sender that every
+    receiver is gone are not made: it asks the kernel when a receiver closed, and at least every
+    ``LOOK_EVERY`` seconds."""
+    endpoint = call.endpoint
+    epoch = ring.epoch
+    now = monotonic()
+    if epoch != endpoint.ring_epoch or now - endpoint.ring_looked >= LOOK_EVERY:
+        if hung_up(endpoint.fd):
+            raise SendError(value)
+        endpoint.ring_epoch, endpoint.ring_looked = epoch, now
+    message = call.message
+    assert message is not None
+    if not message.fds:
+        for call.out in map(ring.push, (message.data,)):
+            break
+    else:
+        try:
+            for call.out in map(ring.send_marked, (endpoint.fd,), (message.data,), (message.fds,)):
+                break
+        except BlockingIOError as exc:  # the kernel's buffer is full
+            return _writable(endpoint.sock, exc)
+        except _GONE:
+            raise SendError(value) from None
+        except OSError as exc:
+            if exc.errno == errno.ETOOMANYREFS:
+                return []
+            raise
+    if call.out:
+        return None
+    return []  # the ring is full: a short sleep (nothing tells when a receiver made room)
 
 
 def _returned(result: R, step: Callable[[Any], object], call: Any, exc: BaseException, loop: Any) -> R:
@@ -941,8 +1001,12 @@ class Receiver(_Handle[T]):
                 refuse_in_event_loop("recv_async")
                 if endpoint.capacity == 0 and not call.hinted:
                     call.hinted = _rendezvous.hint(endpoint.credit_w)
+                if endpoint.ring is not None and not call.sleeping:
+                    call.announce()
+                    continue  # (what was pushed before it counted came with no wake-up)
                 if not wait_ready([(sock.fileno(), READABLE)], deadline):
                     _recover(endpoint)  # a slice with nothing: senders may be short of slots
+                call.woken()
                 self._still_open(endpoint)
         except BaseException as exc:
             if call.raw is not None and call.failures != _wire.UNREADABLE:  # taken (no call: not .failed)
@@ -1021,8 +1085,12 @@ class Receiver(_Handle[T]):
                 # await in between): a cancellation there only takes back the hint, if any.
                 if endpoint.capacity == 0 and not call.hinted:
                     call.hinted = _rendezvous.hint(endpoint.credit_w)
+                if endpoint.ring is not None and not call.sleeping:
+                    call.announce()
+                    continue  # (what was pushed before it counted came with no wake-up)
                 if not await ready(loop, readable):
                     _recover(endpoint)  # a slice with nothing: senders may be short of slots
+                call.woken()
                 self._still_open(endpoint)
         except BaseException as exc:
             if call.raw is not None and call.failures != _wire.UNREADABLE:  # taken (no call: not .failed)

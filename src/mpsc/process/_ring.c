@@ -25,78 +25,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define MAGIC 0x6d707363u /* "mpsc" */
-#define HEADER_SIZE 4096
-#define KIND_PLAIN 1u
-#define KIND_WRAP 2u
-#define KIND_MARKER 3u /* a datagram on the socket, sent under the lock: its payload is its seq */
-#define WAKE_BYTE 0x57 /* a one-byte datagram: "look at the ring" */
-#define MAX_FDS 253
-
-typedef struct {
-    uint32_t magic;
-    uint32_t size; /* of the buffer: a power of two */
-    pthread_mutex_t lock;
-    uint64_t head, tail; /* byte positions, ever growing; the buffer's index is pos & (size - 1) */
-    uint64_t count;      /* records (not WRAP) between head and tail */
-    _Atomic uint64_t published; /* tail, for readers that look without the lock */
-    _Atomic uint64_t recovered; /* how often a locker found the last holder dead */
-    uint64_t seq;                /* the last marker's number */
-    _Atomic uint64_t sleepers;   /* receivers waiting on the socket (see sleep_begin) */
-    _Atomic uint64_t epoch;      /* bumped by each receiver's close (see bump_epoch) */
-} Header;
-
-typedef struct {
-    PyObject_HEAD
-    Header *header;
-    unsigned char *buffer;
-    size_t mapped;
-} Ring;
-
-static Py_ssize_t
-align8(Py_ssize_t n)
-{
-    return (n + 7) & ~(Py_ssize_t)7;
-}
-
-/* Lock the ring, letting the GIL go if the lock is taken (its holder may be stopped). */
-static int
-ring_lock(Ring *self)
-{
-    int err = pthread_mutex_trylock(&self->header->lock);
-    if (err == EBUSY) {
-        Py_BEGIN_ALLOW_THREADS
-        err = pthread_mutex_lock(&self->header->lock);
-        Py_END_ALLOW_THREADS
-    }
-    if (err == EOWNERDEAD) {
-        /* The holder died inside: nothing it did was published, so the ring is as it left it. */
-        atomic_fetch_add(&self->header->recovered, 1);
-        err = pthread_mutex_consistent(&self->header->lock);
-    }
-    if (err != 0) {
-        errno = err;
-        PyErr_SetFromErrno(PyExc_OSError);
-        return -1;
-    }
-    return 0;
-}
-
-static void
-ring_unlock(Ring *self)
-{
-    pthread_mutex_unlock(&self->header->lock);
-}
-
-static int
-ring_open(Ring *self)
-{
-    if (self->header == NULL) {
-        PyErr_SetString(PyExc_ValueError, "the ring is closed");
-        return -1;
-    }
-    return 0;
-}
+#include "_ring.h"
 
 /* ``create(size)``: a new memfd holding an empty ring with a buffer of ``size`` bytes (a power
  * of two, at least 4096). */
@@ -181,34 +110,6 @@ ring_dealloc(Ring *self)
 {
     ring_unmap(self);
     Py_TYPE(self)->tp_free((PyObject *)self);
-}
-
-/* Write a record of ``kind`` with ``length`` bytes from ``data`` at the tail, if it fits; the
- * lock is held. 1 written, 0 no room. */
-static int
-write_record(Header *h, unsigned char *buffer, uint32_t kind, const char *data, Py_ssize_t length)
-{
-    uint64_t size = h->size;
-    uint64_t need = (uint64_t)align8(8 + length);
-    uint64_t at = h->tail & (size - 1);
-    uint64_t before_end = size - at;
-    uint64_t skip = need > before_end ? before_end : 0; /* a WRAP record fills the end */
-    if (need > size || h->tail - h->head + skip + need > size)
-        return 0;
-    if (skip) {
-        if (skip >= 8) {
-            uint32_t wrap[2] = {(uint32_t)(skip - 8), KIND_WRAP};
-            memcpy(buffer + at, wrap, 8);
-        }
-        at = 0;
-    }
-    uint32_t head[2] = {(uint32_t)length, kind};
-    memcpy(buffer + at, head, 8);
-    memcpy(buffer + at + 8, data, (size_t)length);
-    h->tail += skip + need; /* published last */
-    h->count += 1;
-    atomic_store_explicit(&h->published, h->tail, memory_order_release);
-    return 1;
 }
 
 /* ``push(body)``: append ``body`` (bytes) as one record; False if the ring has no room for it. */
@@ -534,7 +435,7 @@ ring_sleep_begin(Ring *self, PyObject *unused)
     if (ring_open(self) < 0)
         return NULL;
     atomic_fetch_add(&self->header->sleepers, 1);
-    Py_RETURN_NONE;
+    Py_RETURN_TRUE; /* (stored by the caller as its record that it counts) */
 }
 
 static PyObject *
@@ -543,7 +444,7 @@ ring_sleep_end(Ring *self, PyObject *unused)
     if (ring_open(self) < 0)
         return NULL;
     atomic_fetch_sub(&self->header->sleepers, 1);
-    Py_RETURN_NONE;
+    Py_RETURN_FALSE;
 }
 
 /* ``bump_epoch()``: a receiver closed its fds: senders look at the kernel before their next
@@ -551,8 +452,8 @@ ring_sleep_end(Ring *self, PyObject *unused)
 static PyObject *
 ring_bump_epoch(Ring *self, PyObject *unused)
 {
-    if (ring_open(self) < 0)
-        return NULL;
+    if (self->header == NULL) /* (closed: a restarted close comes here again) */
+        Py_RETURN_NONE;
     atomic_fetch_add(&self->header->epoch, 1);
     Py_RETURN_NONE;
 }

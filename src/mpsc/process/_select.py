@@ -28,6 +28,7 @@ within a poll (no wake-up is lost), and a handle closed by another thread is not
 
 from __future__ import annotations
 
+import os
 from threading import Lock
 from typing import TYPE_CHECKING, Any
 
@@ -46,12 +47,13 @@ if TYPE_CHECKING:
 class _Round(Use):
     """One waiter's round of waiting on a Source: inside the endpoint, and its hint if any."""
 
-    __slots__ = ("endpoint", "hinted")
+    __slots__ = ("endpoint", "hinted", "sleeping")
 
     def __init__(self, endpoint: Endpoint) -> None:
         super().__init__()
         self.endpoint = endpoint  # (the handle may be closed by another thread meanwhile)
         self.hinted = False
+        self.sleeping = False  # counted among its ring's sleepers
 
 
 class Source:
@@ -123,6 +125,14 @@ class Source:
             watch.append((sock, READABLE))
             if endpoint.capacity == 0 and not round_.hinted:
                 round_.hinted = _rendezvous.hint(endpoint.credit_w)
+            ring = endpoint.ring
+            if ring is not None:
+                # Counted among the sleepers, senders wake it; what they pushed before (after
+                # the select's look) came with no wake-up: then the wait must not sleep.
+                for round_.sleeping in map(type(ring).sleep_begin, (ring,)):
+                    break
+                if len(ring):
+                    watch.append((_ready_now(), READABLE))
             return
         if endpoint.capacity is None:
             watch.append((sock, WRITABLE))  # the kernel's buffer was full
@@ -143,11 +153,29 @@ class Source:
             return
         endpoint = round_.endpoint
         _rendezvous.take_hint_back(round_, endpoint.credit_r)
+        if round_.sleeping:
+            ring = endpoint.ring
+            for round_.sleeping in map(type(ring).sleep_end, (ring,)):
+                break
         endpoint.leave(round_)
         del self._rounds[entry]
 
     def describe(self) -> str:
         return repr(self.handle)
+
+
+_READY: list[int] = []
+
+
+def _ready_now() -> int:
+    """An fd that is always readable (a pipe holding a byte nobody reads): watched, it makes a
+    wait end at once."""
+    if not _READY:
+        read_end, write_end = os.pipe2(os.O_CLOEXEC)
+        os.write(write_end, b"r")
+        _READY.append(read_end)  # (the write end stays open: no hang-up)
+        _READY.append(write_end)
+    return _READY[0]
 
 
 __all__ = ["Source"]

@@ -49,7 +49,7 @@ static int ready_to_use;
 #if STEPS_BUILT
 static PyTypeObject *sender_type, *endpoint_type, *ledger_type;
 static Py_ssize_t off_ep, off_closed, off_capacity, off_fd, off_credit_r, off_credit_w, off_ledger,
-    off_row, off_view;
+    off_row, off_view, off_ring;
 static int ledger_rows;
 static PyObject *nothing, *dumps, *loads, *local, *finish_taken;
 static Py_ssize_t inline_max;
@@ -96,7 +96,7 @@ usable(PyObject *endpoint, Use *use)
     use->row.obj = NULL;
     PyObject *capacity = SLOT(endpoint, off_capacity);
     if (capacity == Py_None)
-        return 1;
+        return SLOT(endpoint, off_ring) == Py_None; /* (a ring channel: the pure code, for now) */
     PyObject *ledger = SLOT(endpoint, off_ledger);
     if (small_int(capacity, 1) < 1 || ledger == NULL || !Py_IS_TYPE(ledger, ledger_type)
         || (use->credit_r = small_int(SLOT(endpoint, off_credit_r), 0)) < 0
@@ -620,6 +620,7 @@ setup(PyObject *module, PyObject *args)
     }
     if (slot_offset(sender, "_ep", &off_ep) < 0 || slot_offset(endpoint, "closed", &off_closed) < 0
         || slot_offset(endpoint, "capacity", &off_capacity) < 0
+        || slot_offset(endpoint, "ring", &off_ring) < 0
         || slot_offset(endpoint, "fd", &off_fd) < 0
         || slot_offset(endpoint, "credit_r", &off_credit_r) < 0
         || slot_offset(endpoint, "credit_w", &off_credit_w) < 0

@@ -39,6 +39,7 @@ from .._errors import ClosedHandleError
 from .._interrupts import complete
 from ._endpoint import RECEIVER, SENDER, Endpoint, _sockets, close_fds
 from ._ledger import Ledger
+from ._rings import MISSING, RING
 
 
 class _Local(threading.local):
@@ -198,14 +199,21 @@ class Adoption:
         names: tuple[str, ...] = () if capacity is None else ("credit_r", "credit_w")
         mine = self.mine = []  # (a list of its own for each endpoint: see close)
         mine += map(os.dup, fds) if duplicate else fds  # (each fd in the list as it is made)
-        if len(mine) != 1 + len(names) + (1 if capacity else 0) or side not in (SENDER, RECEIVER):
+        ringed = capacity is None and len(mine) == 2  # an unbounded channel's ring (_rings)
+        if len(mine) != 1 + len(names) + (1 if capacity or ringed else 0) or side not in (SENDER, RECEIVER):
             raise RuntimeError(f"mpsc.process: a {side} arrived with {len(fds)} file descriptors")
+        if ringed and RING is None:
+            raise RuntimeError(MISSING)
         for self.sock in map(_socket.socket, _UNIX, _SEQPACKET, _PROTO, map(list.pop, (mine,), (0,))):
             break
         pipes = dict(zip(names, mine[: len(names)], strict=True))
         ledger = Ledger(mine[-1]) if capacity else None
+        ring = RING.Ring(mine[-1]) if ringed and RING is not None else None
         sock = self.sock
-        endpoint = self.endpoint = Endpoint(side, capacity, chan_id, sock, ledger=ledger, owned=mine, **pipes)
+        ring_fd = mine[-1] if ringed else -1
+        endpoint = self.endpoint = Endpoint(
+            side, capacity, chan_id, sock, ledger=ledger, owned=mine, ring=ring, ring_fd=ring_fd, **pipes
+        )
         for self.handle in map(endpoint.new_handle, (cls,)):
             break
         joined(endpoint)

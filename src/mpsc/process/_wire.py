@@ -253,6 +253,15 @@ class Taking:
             self.raw = (b"", [], 0, None)
         return True
 
+    def take_from(self, ring: Any, fd: int) -> bool:
+        """:meth:`take` on a channel with a ring (``_rings``): the next record, or marked
+        datagram from the socket ``fd``, if one is there (into ``raw``, shaped as ``recvmsg``'s
+        result); whether one was."""
+        self.begin()
+        for self.raw in map(ring.take, (fd,)):
+            break
+        return self.raw is not None
+
     def begin(self) -> None:
         """Forget the datagram taken before (none is taken yet)."""
         self.raw = None

@@ -1,0 +1,37 @@
+"""Whether this process has the shared-memory ring (``_ring.c``) for unbounded process channels.
+
+An unbounded channel made where the ring is (the extension built, ``MPSC_PURE`` not set) carries
+its small messages through a ring of records in a memfd that every process of the channel maps,
+under a robust process-shared lock, instead of one datagram each; the socket carries the rest
+(large values, handles), in step with the ring (see ``_ring.c``), and the wake-ups. Such a
+channel's handles cannot be used in a process without the ring: they are refused, clearly, as
+they arrive (work in progress: branch ``ring``, see RING-PLAN.md).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from types import ModuleType
+from typing import Final
+
+RING: ModuleType | None
+if os.environ.get("MPSC_PURE"):
+    RING = None
+else:
+    try:
+        RING = importlib.import_module("mpsc.process._ring")
+    except ImportError:
+        RING = None
+
+RING_SIZE: Final = 1 << 18
+"""Bytes of records a channel's ring holds (a small message takes 48)."""
+
+LOOK_EVERY: Final = 0.001
+"""How often (seconds) a sender that only pushes asks the kernel whether every receiver is gone
+(a receiver's close tells it at once; a killed receiver only this way)."""
+
+MISSING: Final = (
+    "mpsc.process: this handle's channel was made with the shared-memory ring, which this process "
+    "does not have (MPSC_PURE is set, or the extension mpsc.process._ring was not built)"
+)
