@@ -50,7 +50,8 @@ def scene(targets):
     parts = KIND.split(":")
     what, cap = parts[0], parts[1]
     held = "held" in parts
-    tx, rx = mpp.channel()
+    carrier = os.environ.get("CARRIER", "none")
+    tx, rx = mk(carrier)
     otx, orx = mk(cap)
     if what == "tx":
         sent = ("h", otx)
@@ -63,7 +64,21 @@ def scene(targets):
     elif what == "clones":
         c = otx.clone()
         sent = ("h", otx, c)
-    tx.send(sent)
+    sender = None
+    sres = []
+    if carrier == "0":
+        import threading
+        def _send(v=sent):
+            try:
+                tx.send_timeout(v, 3)
+                sres.append("sent")
+            except Exception as e:
+                sres.append(repr(e))
+        sender = threading.Thread(target=_send)
+        sender.start()
+        time.sleep(0.002)
+    else:
+        tx.send(sent)
     if what == "clones":
         c.close()
     keep = None
@@ -84,13 +99,17 @@ def scene(targets):
     got = list(out)
     while True:
         try:
-            got.append(rx.try_recv())
-        except mpsc.Empty:
+            got.append(rx.recv_timeout(0.3) if sender is not None and sender.is_alive() and not got else rx.try_recv())
+        except (mpsc.Empty, mpsc.Timeout):
             break
         except Exception as e:
             got.append(("ERR", repr(e)))
             break
     problems = []
+    if sender is not None:
+        sender.join(10)
+        if (sres == ["sent"]) != (len(got) == 1):
+            problems.append(("sender says", sres, "received", len(got)))
     if exc is not None and not isinstance(exc, landing):
         problems.append(("exc", repr(exc)))
     if len(got) != 1:
@@ -167,6 +186,8 @@ def main():
             time.sleep(0.05); gc.collect(); now = nfds()
         if now != base:
             pr.append(("fds", base, now))
+            if os.environ.get("DEBUGFD"):
+                pr.append(sorted((f, os.readlink(f"/proc/self/fd/{f}")) for f in os.listdir("/proc/self/fd") if os.path.exists(f"/proc/self/fd/{f}")))
         if pr:
             bad += 1
             if bad <= 8:
