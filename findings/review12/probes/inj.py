@@ -59,6 +59,11 @@ def scene(targets):
         sent = ("h", orx)
     elif what == "both":
         sent = ("h", otx, orx)
+    elif what == "big":  # a large value (memfd) carrying a Sender and a Receiver of one new channel
+        sent = ("h", otx, orx, b"x" * 70000)
+    elif what == "three":  # three new channels' handles in one message
+        extra = [mk(cap) for _ in range(2)]
+        sent = ("h", otx, extra[0][0], extra[1][1])
     elif what == "twice":
         sent = ("h", otx, otx)
     elif what == "clones":
@@ -83,12 +88,14 @@ def scene(targets):
         c.close()
     keep = None
     if not held:
-        if what in ("tx", "twice", "clones"):
+        if what in ("tx", "twice", "clones", "three"):
             otx.close()
         elif what == "rx":
             orx.close()
         else:
             otx.close(); orx.close()
+    if what == "three":
+        extra[0][0].close(); extra[1][1].close()
     del sent
     out = []
     inj = Multi(targets, landing) if targets else None
@@ -131,11 +138,11 @@ def scene(targets):
     gc.collect()
     # disconnect check
     if held:
-        if what in ("tx", "twice", "clones"):
+        if what in ("tx", "twice", "clones", "three"):
             otx.close()
         elif what == "rx":
             orx.close()
-    if what in ("tx", "twice", "clones") and not (held and False):
+    if what in ("tx", "twice", "clones", "three") and not (held and False):
         try:
             orx.recv_timeout(1.0)
             problems.append(("received from carried",))
@@ -151,6 +158,20 @@ def scene(targets):
             pass
         except mpsc.Timeout:
             problems.append(("carried rx side still open (timeout)",))
+    if what == "three":
+        try:
+            extra[0][1].recv_timeout(1.0); problems.append(("received from extra",))
+        except mpsc.RecvError:
+            pass
+        except mpsc.Timeout:
+            problems.append(("extra channel 1 stays connected",))
+        try:
+            extra[1][0].send_timeout(1, 0.2); problems.append(("extra rx still open",))
+        except mpsc.SendError:
+            pass
+        except mpsc.Timeout:
+            problems.append(("extra rx still open (timeout)",))
+        extra[0][1].close(); extra[1][0].close()
     for h in (tx, rx, otx, orx):
         h.close()
     return fired, where, problems
