@@ -57,8 +57,10 @@ def value(p, i, otx):
         return (p, i, k, bytes([i % 251]) * 70_000)
     if k == "h":
         return (p, i, k, otx)
-    if k == "n":  # a fresh channel per message, both sides carried: new endpoints each time
+    if k in "nN":  # a fresh channel per message, both sides carried: new endpoints each time
         ntx, nrx = (m.channel, lambda: m.sync_channel(2), lambda: m.sync_channel(0))[i % 3]()
+        if k == "N":  # ... in a large value (memfd)
+            return (p, i, k, ntx, nrx, bytes([i % 251]) * 70_000)
         return (p, i, k, ntx, nrx)
     return (p, i, k, Recon(p, i))
 
@@ -91,7 +93,7 @@ def producer(p, tx, otx, q):
             if sent:
                 break
             resent += 1
-        if len(v) == 5 and v[2] == "n":
+        if len(v) >= 5 and v[2] in "nN":
             v[3].close(); v[4].close()
     state["run"] = False
     signal.setitimer(signal.ITIMER_REAL, 0)
@@ -202,7 +204,7 @@ def main():
                 v[3].close()
             except Exception as e:
                 bad += 1
-        if k == "n":
+        if k in "nN":
             ntx, nrx = v[3], v[4]
             try:
                 if ntx._ep.capacity == 0:

@@ -58,8 +58,10 @@ def value(p, i, otx):
         return (p, i, k, bytes([i % 251]) * 70_000)
     if k == "h":
         return (p, i, k, otx)
-    if k == "n":  # a fresh channel per message, both sides carried: new endpoints each time
+    if k in "nN":  # a fresh channel per message, both sides carried: new endpoints each time
         ntx, nrx = (m.channel, lambda: m.sync_channel(2), lambda: m.sync_channel(0))[i % 3]()
+        if k == "N":  # ... in a large value (memfd)
+            return (p, i, k, ntx, nrx, bytes([i % 251]) * 70_000)
         return (p, i, k, ntx, nrx)
     return (p, i, k, Recon(p, i))
 
@@ -92,7 +94,7 @@ def producer(p, tx, otx, q):
             if sent:
                 break
             resent += 1
-        if len(v) == 5 and v[2] == "n":
+        if len(v) >= 5 and v[2] in "nN":
             v[3].close(); v[4].close()
     state["run"] = False
     signal.setitimer(signal.ITIMER_REAL, 0)
@@ -175,7 +177,7 @@ def main():
             c = e.__context__
             while c is not None and len(ctx) < 5:
                 ctx.append(type(c).__name__); c = c.__context__
-            events.append((len(got), state.get("raises", 0) - r0, last[0] is not None, names[-6:], ctx))
+            events.append((len(got), state.get("raises", 0) - r0, last[0] is not None, names[-9:], ctx))
         except mpsc.Empty:
             state["armed"] = False
         except (mpsc.RecvError, StopIteration):
@@ -210,7 +212,7 @@ def main():
                 v[3].close()
             except Exception as e:
                 bad += 1
-        if k == "n":
+        if k in "nN":
             ntx, nrx = v[3], v[4]
             try:
                 if ntx._ep.capacity == 0:
@@ -247,12 +249,18 @@ def main():
     if lost:
         print("  first got:", [(v[0], v[1]) for v in got[:6]])
         for ev in events:
-            if ev[0] <= 3 and ev[4] != ["Empty"] and not (ev[3] and ev[3][-1] == "handler" and "Empty" in ev[4]):
+            if ev[4] != ["Empty"] and (ev[1] >= 2 or "_decode" in ev[3] or "settle" in ev[3]):
                 print("  raising receive without value:", ev)
     del got, seen
     import gc; gc.collect(); time.sleep(0.2); gc.collect()
     fds1 = len(os.listdir("/proc/self/fd"))
     print("parent fds before receiving:", fds0, "after all closed:", fds1)
+    if fds1 > fds0:
+        from mpsc.process import _endpoint
+        for ep in list(_endpoint._endpoints):
+            if not ep.fds_closed:
+                print("  endpoint left open:", ep.side, ep.capacity, "handles", ep.handles, "busy", ep.busy, "closed", ep.closed)
+        print("  reaper queue:", _endpoint._reaper._queue.qsize(), "reaper thread:", _endpoint._reaper._thread)
     if fds1 > fds0 + 2:
         bad += 1
     return 1 if (lost or dup or fifo or bad) else 0
