@@ -259,7 +259,10 @@ def main():
         from mpsc.process import _endpoint
         for ep in list(_endpoint._endpoints):
             if not ep.fds_closed:
-                print("  endpoint left open:", ep.side, ep.capacity, "handles", ep.handles, "busy", ep.busy, "closed", ep.closed)
+                alive = [o for o in gc.get_objects() if isinstance(o, (m.Sender, m.Receiver)) and o._ep is ep]
+                print("  endpoint left open:", ep.side, ep.capacity, "handles", ep.handles, "busy", ep.busy, "closed", ep.closed,
+                      "| live handle objects on it:", len(alive),
+                      [type(r).__name__ for a in alive for r in gc.get_referrers(a)][:6])
         print("  reaper queue:", _endpoint._reaper._queue.qsize(), "reaper thread:", _endpoint._reaper._thread)
     if fds1 > fds0 + 2:
         bad += 1
