@@ -122,6 +122,8 @@ def _from_message(cls: Any, side: str, capacity: int | None, chan_id: bytes, sta
         adoption = Adoption()
         adopted[start] = adoption
     elif adoption.handle is not None:
+        if adoption.endpoint is not None:  # (an interrupt may have cut its registration short)
+            joined(adoption.endpoint)
         return adoption.handle
     else:
         adoption.close()
