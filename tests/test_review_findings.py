@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 FIXED = [
     "01_interrupt_in_joined_splits_clones_over_two_endpoints.py",
     "02_half_made_endpoint_closes_new_endpoints_fds_after_fork.py",
+    "03_two_threads_adopt_same_side_two_endpoints.py",
     "05_interrupt_before_finish_taken_pops_costs_a_retry.py",
     "06_fork_while_half_made_adoption_is_closed_deadlocks_child.py",
     "07_interrupt_after_ledger_reopen_leaks_fd.py",
