@@ -576,3 +576,43 @@ def test_no_loop_back_edge_escapes_the_handler_around_it() -> None:
     ``try`` around the loop — a value already handed over was lost that way (``_ops.recorded``),
     and a ``with lock:`` would stay locked. mpsc writes such loops ``while True: ... break``."""
     assert _unprotected_back_edges() == []
+
+
+def test_an_exception_deferred_as_a_thread_it_started_is_not_running_yet_reaches_the_caller() -> None:
+    """Review 12/10: on CPython 3.11 a thread started a moment ago carries its creator's ident
+    until it runs, and the deferred exception (armed by ident) went to it: the new thread died
+    before its target ran, and the caller never saw its interrupt. mpsc met it when a handle's
+    finalizer was interrupted while starting the reaper thread. Here the interrupt lands inside
+    ``Thread.start`` (as it waits for the thread to run), and the call finishes as mpsc's do."""
+    from mpsc._interrupts import finish, nothing
+
+    lost = 0
+    for _ in range(200):
+        ran = threading.Event()
+        thread = threading.Thread(target=ran.set, daemon=True)
+
+        def interrupted(*args: object) -> bool:
+            raise KeyboardInterrupt("meant for the caller")
+
+        thread._started.wait = interrupted  # type: ignore[attr-defined,method-assign]
+
+        def call(thread: threading.Thread = thread) -> str:
+            try:
+                thread.start()
+            except KeyboardInterrupt as exc:
+                return finish("done", nothing, None, exc)
+            return "not interrupted"
+
+        caught: BaseException | None = None
+        out = None
+        try:
+            out = call()
+            checkpoint()
+        except KeyboardInterrupt as exc:
+            caught = exc
+        assert out == "done"
+        if caught is None:
+            lost += 1
+        assert ran.wait(WAIT), "the new thread died before its target ran"
+        thread.join(WAIT)
+    assert lost == 0

@@ -31,11 +31,13 @@ was) or happened and returns its result (the exception is raised right after).
 
 from __future__ import annotations
 
+import sys
 import threading
 from _thread import get_ident
 from collections.abc import Callable, Iterator
 from itertools import repeat, starmap
 from operator import attrgetter
+from time import monotonic, sleep
 from types import CodeType
 from typing import Any, TypeVar
 
@@ -77,8 +79,26 @@ def _raised_as(exc: BaseException) -> type[BaseException]:
 
 def defer(exc: BaseException) -> None:
     """Get ``exc`` ready to be raised by the next step of ``DEFER``."""
+    if _UNSTARTED:
+        _wait_started()
     _deferred.cls = _raised_as(exc)
     _deferred.exc = exc
+
+
+_UNSTARTED: dict[Any, Any] | None = getattr(threading, "_limbo", None) if sys.version_info < (3, 12) else None
+"""On CPython 3.11, the threads started and not yet running: each still carries the ident of the
+thread that started it, and ``PyThreadState_SetAsyncExc`` would arm the newest of the two —
+the new thread, which would die of the exception meant for its creator (review 12/10)."""
+
+
+def _wait_started(limit: float = 0.05) -> None:
+    """Wait (at most ``limit`` seconds) until every thread started is running: then no thread
+    state but this thread's carries its ident."""
+    deadline = monotonic() + limit
+    while True:  # (not ``while <condition>``: see ``mpsc._ops.recorded``)
+        if not _UNSTARTED or monotonic() > deadline:
+            break
+        sleep(0.0001)
 
 
 def _raise_now(_: object, __: object) -> None:

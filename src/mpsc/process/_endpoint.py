@@ -185,7 +185,10 @@ class Endpoint:
                     use.inside = False
                     self.busy -= 1
                 if self.closed:
-                    self._settle_restarting()
+                    try:
+                        self._settle_locked()
+                    except BaseException as exc:  # (its start is inside this try too)
+                        raise complete(Endpoint._settle_locked, self, exc) from None
 
     else:
         # Under the GIL another thread runs (and an interrupt lands) only at a check point, and
@@ -210,7 +213,10 @@ class Endpoint:
                 self.busy -= 1
             if self.closed:
                 with self.lock:
-                    self._settle_restarting()
+                    try:
+                        self._settle_locked()
+                    except BaseException as exc:  # (its start is inside this try too)
+                        raise complete(Endpoint._settle_locked, self, exc) from None
 
     def using(self, fn: Callable[..., R], *args: Any) -> R:
         """``fn(*args)`` between :meth:`enter` and :meth:`leave`, for a call that changes nothing
@@ -252,28 +258,35 @@ class Endpoint:
             if handle._ep is self:
                 handle._ep = None
                 self.handles -= 1
-                self._settle_restarting()
+                try:
+                    self._settle_locked()
+                except BaseException as exc:  # (its start is inside this try too)
+                    raise complete(Endpoint._settle_locked, self, exc) from None
 
     def drop_collected(self, handle: Any) -> None:
-        """:meth:`drop` for a finalizer: never waits for the lock (see the module doc)."""
-        if self.lock.acquire(False):
-            try:
-                if handle._ep is self:
-                    handle._ep = None
-                    self.handles -= 1
-                    self._settle_restarting()
-            finally:
+        """:meth:`drop` for a finalizer: never waits for the lock (see the module doc). The lock
+        taken is recorded with no check point after the acquire, and let go whatever lands."""
+        acquired = False
+        try:
+            for acquired in map(self.lock.acquire, (False,)):
+                break
+            if acquired and handle._ep is self:
+                handle._ep = None
+                self.handles -= 1
+                self._settle_locked()
+        except BaseException as exc:
+            if acquired:  # (only in _settle_locked, or as it started)
+                raise complete(Endpoint._settle_locked, self, exc) from None
+            raise
+        finally:
+            if acquired:
                 self.lock.release()
-        else:
+        if not acquired:
             _reaper.drop_later(self, handle)
 
-    def _settle_restarting(self) -> None:
-        try:
-            self._settle_locked()
-        except BaseException as exc:  # an interrupt: finish closing, then raise it
-            raise complete(Endpoint._settle_locked, self, exc) from None
-
     def _settle_locked(self) -> None:
+        # Called inside a try whose except finishes it (``complete``): an exception landing as
+        # it starts, or anywhere in it, leaves no side half-closed.
         # Closed for new operations once no handle is left (or release_inherited closed it);
         # the fds themselves once, besides, nobody is inside. Restartable: each fd is closed
         # once (a socket's close is idempotent), and only then is it marked done.
@@ -299,7 +312,10 @@ class Endpoint:
                 return
             self.closed = True
             self.released_by = why
-            self._settle_restarting()
+            try:
+                self._settle_locked()
+            except BaseException as exc:  # (its start is inside this try too)
+                raise complete(Endpoint._settle_locked, self, exc) from None
 
     def describe(self) -> str:
         """The channel's kind and identity, for reprs."""
@@ -410,13 +426,16 @@ def carrying(record: Closing) -> None:
 
 def _after_fork_in_child() -> None:
     global _reaper, _endpoints_lock
+    # The locks first: closing a record may close a half-made endpoint (``_travel.Adoption``),
+    # whose lock a parent thread may have held at the fork.
+    for endpoint in list(_endpoints):
+        endpoint.lock = threading.Lock()
     for record in list(_carrying):
         record.close()
     _carrying.clear()
     _endpoints_lock = threading.Lock()
     old, _reaper = _reaper, _Reaper()
     for endpoint in list(_endpoints):
-        endpoint.lock = threading.Lock()
         # Operations in progress were the parent's threads', which the child does not have (a
         # fork from inside an operation, in a signal handler, is not supported).
         endpoint.busy = 0

@@ -263,16 +263,16 @@ class _Handle(Scoped, Generic[T]):
             if _finalizing():
                 return
             endpoint = self._ep
+            if endpoint is not None:
+                endpoint.drop_collected(self)
         except AttributeError:  # never given an endpoint
             return
-        if endpoint is None:
-            return
-        try:
-            endpoint.drop_collected(self)
         except BaseException as exc:
-            # An interrupt in the finalizer: the reaper finishes the release (if it was not
-            # done), and the exception is raised after the finalizer, not reported and dropped.
-            if self._ep is endpoint:
+            # An interrupt in the finalizer (wherever it landed, from the check point after
+            # _finalizing() on): the reaper finishes the release (if it was not done), and the
+            # exception is raised after the finalizer, not reported and dropped.
+            endpoint = getattr(self, "_ep", None)
+            if endpoint is not None:
                 endpoint_reaper(endpoint, self)
             finish(None, nothing, None, exc)
 
@@ -537,18 +537,20 @@ def _returned(result: R, step: Callable[[Any], object], call: Any, exc: BaseExce
         return finish(result, step, call, again)
 
 
-def _finish_taken(endpoint: Endpoint, holder: list[Any], landed: BaseException | None) -> Any:
+def _finish_taken(endpoint: Endpoint, holder: list[Any], landed: BaseException | None, spent: bool) -> Any:
     """For the compiled receive (``_steps.c``), which took a datagram it does not settle itself
     (one carrying fds or flags, or one whose unpickling an interrupt cut short): settle it as
     ``Receiver._recv`` settles its own, and return the value (NOTHING for an offer its sender
     withdrew: no message). The datagram is in ``holder`` (one item), taken out as the first step;
     an exception landing before that leaves it there, and the caller calls again with it as
-    ``landed``, which is then raised right after the value is returned. (On a bounded channel
-    the caller gave the message's credit back and uncounted it.)"""
+    ``landed``, which is then raised right after the value is returned. ``spent``: ``landed``
+    came out of the value's own unpickling (one of its tries is spent), not from before the
+    datagram was taken here. (On a bounded channel the caller gave the message's credit back
+    and uncounted it.)"""
     call = _Receiving(endpoint)
     call.begin()
     call.credited = True
-    if landed is not None:  # (it landed in the value's own unpickling: one try is spent)
+    if spent:  # (``landed`` landed in the value's own unpickling: one try is spent)
         call.interrupted, call.failures = landed, 1
     try:
         for call.raw in map(list.pop, (holder,)):

@@ -232,14 +232,15 @@ class Ledger:
 
     def _mine(self) -> int:
         """This process's own open file description of the memfd (-1 if it cannot have one)."""
-        if self.mine:
-            return self.mine[0]
+        mine = self.mine
+        if mine:
+            return mine[0]
         try:
-            fd = os.open(f"/proc/self/fd/{self.fd}", os.O_RDWR | os.O_CLOEXEC)
+            # (into the list in the same step of C code: an interrupt cannot leak it)
+            mine += map(os.open, (f"/proc/self/fd/{self.fd}",), (os.O_RDWR | os.O_CLOEXEC,))
         except OSError:
             return -1
-        self.mine.append(fd)
-        return fd
+        return mine[0]
 
     def recover(self, endpoint: Endpoint) -> int:
         """Give back the slots that processes which died mid-operation held, if that is sure

@@ -431,6 +431,9 @@ close_raw_fds(PyObject *raw)
 static PyObject *
 finished(PyObject *endpoint, PyObject *raw, PyObject *landed)
 {
+    /* Whether ``landed`` came out of the value's own code (a try of its unpickling is spent),
+     * not before ``_finish_taken`` took the datagram (then it is only raised after). */
+    PyObject *spent = landed == NULL ? Py_False : Py_True;
     PyObject *holder = PyList_New(1);
     if (holder == NULL) {
         Py_DECREF(raw);
@@ -440,8 +443,8 @@ finished(PyObject *endpoint, PyObject *raw, PyObject *landed)
     PyList_SET_ITEM(holder, 0, raw);
     PyObject *result = NULL;
     for (int tries = 0; tries < TRIES; tries++) {
-        PyObject *args[3] = {endpoint, holder, landed == NULL ? Py_None : landed};
-        result = PyObject_Vectorcall(finish_taken, args, 3, NULL);
+        PyObject *args[4] = {endpoint, holder, landed == NULL ? Py_None : landed, spent};
+        result = PyObject_Vectorcall(finish_taken, args, 4, NULL);
         if (result != NULL || PyList_GET_SIZE(holder) == 0)
             break;
         PyObject *again = PyErr_GetRaisedException();

@@ -60,8 +60,12 @@ local = _Local()
 
 _joined: weakref.WeakValueDictionary[tuple[bytes, str], Endpoint] = weakref.WeakValueDictionary()
 _joined_lock = threading.Lock()
+_adopting = threading.RLock()
+"""Held from looking for this process's endpoint of a side to registering a new one (reentrant:
+a finalizer run by a collection inside an adoption may receive a handle too)."""
 if hasattr(os, "register_at_fork"):  # (a parent thread may hold it at the fork: never released)
     os.register_at_fork(after_in_child=_joined_lock._at_fork_reinit)  # type: ignore[attr-defined]
+    os.register_at_fork(after_in_child=_adopting._at_fork_reinit)  # type: ignore[attr-defined]
 
 _passed: weakref.WeakKeyDictionary[Any, dict[int, Any]] = weakref.WeakKeyDictionary()
 """The fds already handed to each Popen being launched."""
@@ -123,15 +127,18 @@ def _from_message(cls: Any, side: str, capacity: int | None, chan_id: bytes, sta
         adoption = Adoption()
         adopted[start] = adoption
     elif adoption.handle is not None:
+        if adoption.endpoint is not None:  # (an interrupt may have cut its registration short)
+            joined(adoption.endpoint)
         return adoption.handle
     else:
         adoption.close()
-    for adoption.handle in map(joining, (cls,), (side,), (chan_id,)):
-        break
-    if adoption.handle is None:
-        # A new endpoint of duplicates: the message keeps its own fds (and closes them with
-        # it), so that it stays whole for the next unpickling, and no fd has two owners.
-        adoption.make(cls, side, capacity, chan_id, incoming[start : start + count], True)
+    with _adopting:  # (two threads must not both find none and make one each)
+        for adoption.handle in map(joining, (cls,), (side,), (chan_id,)):
+            break
+        if adoption.handle is None:
+            # A new endpoint of duplicates: the message keeps its own fds (and closes them with
+            # it), so that it stays whole for the next unpickling, and no fd has two owners.
+            adoption.make(cls, side, capacity, chan_id, incoming[start : start + count], True)
     # (else the message's fds are closed with it: this process holds that side already)
     return adoption.handle
 
@@ -159,17 +166,18 @@ def joining(cls: Any, side: str, chan_id: bytes) -> Any:
 def adopt(cls: Any, side: str, capacity: int | None, chan_id: bytes, fds: list[int]) -> Any:
     """A new handle of class ``cls`` owning ``fds`` (or joining this process's endpoint of the
     same side, whose own fds may be the very same numbers: a handle given twice to a child)."""
-    handle = joining(cls, side, chan_id)
-    if handle is not None:
-        mine = set(handle._ep.fds())
-        close_fds([fd for fd in fds if fd not in mine])
-        return handle
-    adoption = Adoption()
-    try:
-        adoption.make(cls, side, capacity, chan_id, fds, False)
-    except BaseException as exc:
-        raise complete(Adoption.close, adoption, exc) from None
-    return adoption.handle
+    with _adopting:
+        handle = joining(cls, side, chan_id)
+        if handle is not None:
+            mine = set(handle._ep.fds())
+            close_fds([fd for fd in fds if fd not in mine])
+            return handle
+        adoption = Adoption()
+        try:
+            adoption.make(cls, side, capacity, chan_id, fds, False)
+        except BaseException as exc:
+            raise complete(Adoption.close, adoption, exc) from None
+        return adoption.handle
 
 
 class Adoption:

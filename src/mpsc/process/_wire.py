@@ -369,7 +369,7 @@ def _unpickling_failed(taking: Taking, exc: BaseException) -> bool:
     feed = taking.feed
     if taking.value is not NOTHING or feed is None or length_hint(feed):
         return False
-    if taking.failures >= RETRIES or (isinstance(exc, Exception) and not came_through(exc, _ADOPTION)):
+    if taking.failures >= RETRIES or (isinstance(exc, Exception) and _out_of_loads(taking, exc)):
         taking.failures = UNREADABLE
         assert taking.fds is not None
         close_fds(taking.fds)
@@ -378,6 +378,17 @@ def _unpickling_failed(taking: Taking, exc: BaseException) -> bool:
         taking.interrupted = exc
     taking.failures += 1
     return False
+
+
+def _out_of_loads(taking: Taking, exc: BaseException) -> bool:
+    """Whether ``exc`` came out of ``pickle.loads`` itself, not out of a carried handle's
+    adoption inside it, nor from a check point after it (the large path's ``mapping.close()``
+    in its ``finally``: one that lands there replaces the exception that came out). A message
+    with fds is unpickled in :func:`_loads`; one without, straight in :func:`_decode`, with no
+    check point after the call."""
+    if came_through(exc, _ADOPTION):
+        return False
+    return not taking.fds or came_through(exc, _LOADS)
 
 
 _ADOPTION: Final = _travel._from_message.__code__
@@ -483,3 +494,7 @@ def _loads(taking: Taking, body: Any, fds: list[int], first: int) -> None:
             raise _stopped()
     finally:
         local.incoming, local.adopted = previous
+
+
+_LOADS: Final = _loads.__code__
+"""Where a message with fds is unpickled (see :func:`_out_of_loads`)."""
