@@ -26,6 +26,7 @@ from ._endpoint import Endpoint
 from ._gil import NO_GIL
 from ._handles import Receiver, Sender
 from ._ledger import ROWS, Ledger
+from ._rings import RING
 
 T = TypeVar("T")
 
@@ -152,6 +153,7 @@ def _load() -> ModuleType | None:
         _travel.local,
         _handles._finish_taken,
         _wire.INLINE_MAX,
+        None if RING is None else RING.Ring,
     ):
         return None
     return _steps  # type: ignore[no-any-return]

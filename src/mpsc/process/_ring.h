@@ -68,6 +68,18 @@ ring_lock(Ring *self)
     return 0;
 }
 
+/* Lock the ring if nobody holds it: 1 locked, 0 not (busy, or an error: none is set). */
+static inline int
+ring_trylock(Ring *self)
+{
+    int err = pthread_mutex_trylock(&self->header->lock);
+    if (err == EOWNERDEAD) {
+        atomic_fetch_add(&self->header->recovered, 1);
+        err = pthread_mutex_consistent(&self->header->lock);
+    }
+    return err == 0;
+}
+
 static inline void
 ring_unlock(Ring *self)
 {

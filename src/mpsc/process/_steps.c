@@ -49,7 +49,8 @@ static int ready_to_use;
 #if STEPS_BUILT
 static PyTypeObject *sender_type, *endpoint_type, *ledger_type;
 static Py_ssize_t off_ep, off_closed, off_capacity, off_fd, off_credit_r, off_credit_w, off_ledger,
-    off_row, off_view, off_ring;
+    off_row, off_view, off_ring, off_ring_epoch, off_ring_looked;
+static PyTypeObject *ring_type; /* _ring.Ring, or NULL where it is not built */
 static int ledger_rows;
 static PyObject *nothing, *dumps, *loads, *local, *finish_taken;
 static Py_ssize_t inline_max;
@@ -57,6 +58,9 @@ static Py_ssize_t inline_max;
 #define HEADER 4    /* _wire._HEADER: flags, then 3 bytes of padding */
 #define LARGE 2     /* _wire.LARGE */
 #define MAX_FDS 253 /* _wire.MAX_FDS */
+#include <time.h>
+#include "_ring.h"
+#define LOOK_EVERY 0.001 /* _rings.LOOK_EVERY */
 
 #define SLOT(obj, offset) (*(PyObject **)((char *)(obj) + (offset)))
 
@@ -64,6 +68,7 @@ static Py_ssize_t inline_max;
  * this process's row of the ledger (``_ledger``: two counters only this process writes, ``takes``
  * before a call may take a credit, ``gives`` once it is back or sent). */
 typedef struct {
+    Ring *ring; /* an unbounded channel's ring (``_rings``), or NULL */
     int fd, credit_r, credit_w, bounded;
     uint64_t *takes, *gives; /* (while ``row`` is held: no Python code runs meanwhile) */
     Py_buffer row;
@@ -94,9 +99,17 @@ usable(PyObject *endpoint, Use *use)
         return 0;
     use->bounded = 0;
     use->row.obj = NULL;
+    use->ring = NULL;
     PyObject *capacity = SLOT(endpoint, off_capacity);
-    if (capacity == Py_None)
-        return SLOT(endpoint, off_ring) == Py_None; /* (a ring channel: the pure code, for now) */
+    if (capacity == Py_None) {
+        PyObject *ring = SLOT(endpoint, off_ring);
+        if (ring == Py_None)
+            return 1;
+        if (ring_type == NULL || !Py_IS_TYPE(ring, ring_type) || ((Ring *)ring)->header == NULL)
+            return 0;
+        use->ring = (Ring *)ring;
+        return 1;
+    }
     PyObject *ledger = SLOT(endpoint, off_ledger);
     if (small_int(capacity, 1) < 1 || ledger == NULL || !Py_IS_TYPE(ledger, ledger_type)
         || (use->credit_r = small_int(SLOT(endpoint, off_credit_r), 0)) < 0
@@ -227,6 +240,43 @@ write_all(int fd, const char *data, Py_ssize_t size, int let_go_of_the_gil)
 
 /* One non-blocking attempt to send ``body`` as ``_wire.send`` sends it, with the fds of the
  * handles inside it (``carried``, a list the caller closes afterwards): whether it was sent. */
+/* Whether a Sender on a ring channel looked at the kernel recently enough (``_rings``: when a
+ * receiver's close bumped the epoch, or ``LOOK_EVERY`` seconds went by, the pure send looks). */
+static int
+fresh(PyObject *endpoint, Ring *ring)
+{
+    PyObject *epoch = SLOT(endpoint, off_ring_epoch), *looked = SLOT(endpoint, off_ring_looked);
+    if (epoch == NULL || looked == NULL || !PyLong_CheckExact(epoch) || !PyFloat_CheckExact(looked))
+        return 0;
+    long long seen = PyLong_AsLongLong(epoch);
+    if (seen < 0) {
+        PyErr_Clear();
+        return 0;
+    }
+    if ((uint64_t)seen != atomic_load(&ring->header->epoch))
+        return 0;
+    struct timespec now; /* (time.monotonic's clock) */
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)now.tv_sec + (double)now.tv_nsec * 1e-9 - PyFloat_AS_DOUBLE(looked) < LOOK_EVERY;
+}
+
+/* Push a record (``head`` then ``data``) and wake a waiting receiver; 0 if the lock is busy (the
+ * pure send waits for it, letting the GIL go) or the ring full. */
+static int
+ring_push(Ring *ring, const void *head, Py_ssize_t head_length, const char *data, Py_ssize_t length,
+          int fd)
+{
+    if (!ring_trylock(ring))
+        return 0;
+    int written = write_record2(ring->header, ring->buffer, KIND_PLAIN, head, head_length, data, length);
+    ring_unlock(ring);
+    if (written && atomic_load(&ring->header->sleepers) > 0) {
+        char wake = WAKE_BYTE;
+        (void)send(fd, &wake, 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+    }
+    return written;
+}
+
 static int
 send_body(PyObject *sender, PyObject *body, PyObject *carried)
 {
@@ -295,16 +345,24 @@ send_body(PyObject *sender, PyObject *body, PyObject *carried)
     ssize_t sent = -1;
     Use use;
     if (usable(SLOT(sender, off_ep), &use)) {
-        char credit;
-        if (use.bounded)
-            count(use.takes); /* (before the credit may be taken: see _ledger) */
-        if (!use.bounded || read(use.credit_r, &credit, 1) == 1) {
-            sent = sendmsg(use.fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
-            if (sent < 0 && use.bounded)
-                give_credit(use.credit_w);
+        if (use.ring != NULL) {
+            /* (a value with fds goes as a marked datagram: the pure send) */
+            if (nfds == 0 && fresh(SLOT(sender, off_ep), use.ring)
+                && ring_push(use.ring, header, HEADER, data, size, use.fd))
+                sent = size;
         }
-        if (use.bounded)
-            count(use.gives); /* (the credit is in the socket, back in the pipe, or was not taken) */
+        else {
+            char credit;
+            if (use.bounded)
+                count(use.takes); /* (before the credit may be taken: see _ledger) */
+            if (!use.bounded || read(use.credit_r, &credit, 1) == 1) {
+                sent = sendmsg(use.fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+                if (sent < 0 && use.bounded)
+                    give_credit(use.credit_w);
+            }
+            if (use.bounded)
+                count(use.gives); /* (the credit is in the socket, back in the pipe, or was not taken) */
+        }
         let_go(&use);
     }
     if (memfd >= 0)
@@ -464,6 +522,88 @@ finished(PyObject *endpoint, PyObject *raw, PyObject *landed)
     return result;
 }
 
+/* The value of a plain message's ``body`` (its pickle), unpickled here; what an interrupt cuts
+ * short goes to the pure code (see ``finished``). Steals ``endpoint`` and ``body``. */
+static PyObject *
+unpickled(PyObject *endpoint, PyObject *body)
+{
+    PyObject *value;
+    value = PyObject_CallOneArg(loads, body);
+    if (value == NULL && PyErr_ExceptionMatches(PyExc_StopIteration)) {
+        /* (as _wire._stopped: it must not end the caller's iteration; the pure code cannot see
+         * the StopIteration itself, which its for loop swallows, so neither says more) */
+        PyErr_Clear();
+        PyErr_SetString(PyExc_RuntimeError, "unpickling the message raised StopIteration");
+    }
+    if (value != NULL || PyErr_ExceptionMatches(PyExc_Exception)) {
+        Py_DECREF(body);
+        Py_DECREF(endpoint);
+        return value; /* the value, or its own unpickling error (the message is consumed) */
+    }
+    /* A KeyboardInterrupt (or another BaseException) landed in the value's own Python code:
+     * the pure code unpickles it again, as it does its own (``_wire.settle``). The datagram is
+     * rebuilt from the body (the buffer may have served a receive made by that code). */
+    PyObject *landed = PyErr_GetRaisedException();
+    PyObject *data = PyBytes_FromStringAndSize(NULL, HEADER + PyBytes_GET_SIZE(body));
+    if (data != NULL) {
+        memset(PyBytes_AS_STRING(data), 0, HEADER);
+        memcpy(PyBytes_AS_STRING(data) + HEADER, PyBytes_AS_STRING(body), PyBytes_GET_SIZE(body));
+    }
+    Py_DECREF(body);
+    PyObject *raw = data == NULL ? NULL : Py_BuildValue("(N[]iO)", data, 0, Py_None);
+    if (raw == NULL) {
+        Py_DECREF(landed);
+        Py_DECREF(endpoint);
+        return NULL;
+    }
+    value = finished(endpoint, raw, landed);
+    Py_DECREF(endpoint);
+    return value;
+}
+
+/* The ring's receive step: a plain record at the ring's head, taken and unpickled here; NOTHING
+ * if the ring is empty, its lock busy, or its head a marker (the pure code takes those). */
+static PyObject *
+ring_receive(PyObject *endpoint, Use *use)
+{
+    Ring *ring = use->ring;
+    Header *h = ring->header;
+    PyObject *body = NULL;
+    if (atomic_load_explicit(&h->published, memory_order_acquire) != h->head && ring_trylock(ring)) {
+        uint64_t size = h->size;
+        while (h->head != h->tail) {
+            uint64_t at = h->head & (size - 1);
+            if (size - at < 8) {
+                h->head += size - at;
+                continue;
+            }
+            uint32_t rec[2];
+            memcpy(rec, ring->buffer + at, 8);
+            if (rec[1] == KIND_WRAP) {
+                h->head += 8 + (uint64_t)rec[0];
+                continue;
+            }
+            /* (a bytes object runs no Python as it is made: nothing else touches the ring) */
+            if (rec[1] == KIND_PLAIN && rec[0] >= HEADER && ring->buffer[at + 8] == 0) {
+                body = PyBytes_FromStringAndSize((const char *)ring->buffer + at + 8 + HEADER,
+                                                 rec[0] - HEADER);
+                if (body != NULL) {
+                    h->head += (uint64_t)align8(8 + rec[0]); /* freed last */
+                    h->count -= 1;
+                }
+            }
+            break;
+        }
+        ring_unlock(ring);
+    }
+    let_go(use);
+    if (body == NULL) {
+        Py_DECREF(endpoint);
+        return PyErr_Occurred() ? NULL : Py_NewRef(nothing);
+    }
+    return unpickled(endpoint, body);
+}
+
 static PyObject *
 receive(PyObject *receiver)
 {
@@ -472,6 +612,8 @@ receive(PyObject *receiver)
     if (!usable(endpoint, &use))
         return Py_NewRef(nothing);
     Py_INCREF(endpoint);
+    if (use.ring != NULL)
+        return ring_receive(endpoint, &use);
     union {
         char space[CMSG_SPACE(MAX_FDS * sizeof(int))];
         struct cmsghdr align;
@@ -514,37 +656,7 @@ receive(PyObject *receiver)
         Py_DECREF(endpoint);
         return NULL;
     }
-    value = PyObject_CallOneArg(loads, body);
-    if (value == NULL && PyErr_ExceptionMatches(PyExc_StopIteration)) {
-        /* (as _wire._stopped: it must not end the caller's iteration; the pure code cannot see
-         * the StopIteration itself, which its for loop swallows, so neither says more) */
-        PyErr_Clear();
-        PyErr_SetString(PyExc_RuntimeError, "unpickling the message raised StopIteration");
-    }
-    if (value != NULL || PyErr_ExceptionMatches(PyExc_Exception)) {
-        Py_DECREF(body);
-        Py_DECREF(endpoint);
-        return value; /* the value, or its own unpickling error (the message is consumed) */
-    }
-    /* A KeyboardInterrupt (or another BaseException) landed in the value's own Python code:
-     * the pure code unpickles it again, as it does its own (``_wire.settle``). The datagram is
-     * rebuilt from the body (the buffer may have served a receive made by that code). */
-    PyObject *landed = PyErr_GetRaisedException();
-    PyObject *data = PyBytes_FromStringAndSize(NULL, HEADER + PyBytes_GET_SIZE(body));
-    if (data != NULL) {
-        memset(PyBytes_AS_STRING(data), 0, HEADER);
-        memcpy(PyBytes_AS_STRING(data) + HEADER, PyBytes_AS_STRING(body), PyBytes_GET_SIZE(body));
-    }
-    Py_DECREF(body);
-    PyObject *raw = data == NULL ? NULL : Py_BuildValue("(N[]iO)", data, 0, Py_None);
-    if (raw == NULL) {
-        Py_DECREF(landed);
-        Py_DECREF(endpoint);
-        return NULL;
-    }
-    value = finished(endpoint, raw, landed);
-    Py_DECREF(endpoint);
-    return value;
+    return unpickled(endpoint, body);
 }
 
 #endif /* STEPS_BUILT */
@@ -605,12 +717,12 @@ take(PyObject **where, PyObject *value)
 static PyObject *
 setup(PyObject *module, PyObject *args)
 {
-    PyObject *sender, *receiver, *endpoint, *ledger, *nothing_, *local_, *finish;
+    PyObject *sender, *receiver, *endpoint, *ledger, *nothing_, *local_, *finish, *ring = Py_None;
     Py_ssize_t max;
     int rows;
-    if (!PyArg_ParseTuple(args, "O!O!O!O!iOOOn:setup", &PyType_Type, &sender, &PyType_Type,
+    if (!PyArg_ParseTuple(args, "O!O!O!O!iOOOn|O:setup", &PyType_Type, &sender, &PyType_Type,
                           &receiver, &PyType_Type, &endpoint, &PyType_Type, &ledger, &rows,
-                          &nothing_, &local_, &finish, &max))
+                          &nothing_, &local_, &finish, &max, &ring))
         return NULL;
 #if STEPS_BUILT
     static PyInterpreterState *owner;
@@ -624,6 +736,8 @@ setup(PyObject *module, PyObject *args)
     if (slot_offset(sender, "_ep", &off_ep) < 0 || slot_offset(endpoint, "closed", &off_closed) < 0
         || slot_offset(endpoint, "capacity", &off_capacity) < 0
         || slot_offset(endpoint, "ring", &off_ring) < 0
+        || slot_offset(endpoint, "ring_epoch", &off_ring_epoch) < 0
+        || slot_offset(endpoint, "ring_looked", &off_ring_looked) < 0
         || slot_offset(endpoint, "fd", &off_fd) < 0
         || slot_offset(endpoint, "credit_r", &off_credit_r) < 0
         || slot_offset(endpoint, "credit_w", &off_credit_w) < 0
@@ -657,6 +771,13 @@ setup(PyObject *module, PyObject *args)
     take((PyObject **)&receiver_type, receiver);
     take((PyObject **)&endpoint_type, endpoint);
     take((PyObject **)&ledger_type, ledger);
+    if (ring != Py_None) {
+        if (!PyType_Check(ring) || ((PyTypeObject *)ring)->tp_basicsize != (Py_ssize_t)sizeof(Ring)) {
+            PyErr_SetString(PyExc_TypeError, "setup(): ring must be mpsc.process._ring.Ring");
+            return NULL;
+        }
+        take((PyObject **)&ring_type, ring);
+    }
     ledger_rows = rows;
     take(&nothing, nothing_);
     take(&local, local_);
