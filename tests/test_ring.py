@@ -34,7 +34,8 @@ def test_records_come_out_in_order_and_wrap() -> None:
             if r.push(body):
                 model.append(body)
             else:  # no room: only when the model's records would not leave room for it
-                assert sum((8 + len(b) + 7) // 8 * 8 for b in model) + (8 + len(body) + 7) // 8 * 8 > 4096 - 512
+                used = sum((8 + len(b) + 7) // 8 * 8 for b in model)
+                assert used + (8 + len(body) + 7) // 8 * 8 > 4096 - 512
         else:
             got = r.pop()
             assert got == (model.pop(0) if model else None)
