@@ -279,7 +279,6 @@ def test_marked_sends_from_killed_processes_lose_or_tear_nothing_sent() -> None:
     tx, rx = _pair()
     rng = random.Random(3)
     for round_ in range(15):
-
         started_r, started_w = os.pipe()
 
         def produce() -> None:
