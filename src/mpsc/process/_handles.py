@@ -502,7 +502,7 @@ def _try_push(call: _Sending, value: Any, ring: Any) -> list[tuple[int, int]] | 
     if not message.fds:
         for call.out in map(ring.push, (message.data,)):
             break
-    else:
+    if not call.out:  # fds, or no room for plain records: a marked datagram
         try:
             for call.out in map(ring.send_marked, (endpoint.fd,), (message.data,), (message.fds,)):
                 break
@@ -516,7 +516,7 @@ def _try_push(call: _Sending, value: Any, ring: Any) -> list[tuple[int, int]] | 
             raise
     if call.out:
         return None
-    return []  # the ring is full: a short sleep (nothing tells when a receiver made room)
+    return []  # no room even for a marker: a short sleep (nothing tells when there is)
 
 
 def _returned(result: R, step: Callable[[Any], object], call: Any, exc: BaseException, loop: Any) -> R:

@@ -97,7 +97,12 @@ ring_open(Ring *self)
 }
 
 /* Write a record of ``kind`` holding ``first`` (``first_length`` bytes) then ``data``
- * (``length`` bytes) at the tail, if it fits; the lock is held. 1 written, 0 no room. */
+ * (``length`` bytes) at the tail, if it fits; the lock is held. 1 written, 0 no room.
+ *
+ * Plain records leave the last sixteenth of the buffer to markers: a sender that finds no room
+ * for a plain record sends its message as a marked datagram, and once the socket is full too it
+ * waits for the kernel to say the socket has room (as receivers take datagrams, they free
+ * markers as well) — so no sender ever waits for a wake-up from a receiver. */
 static inline int
 write_record2(Header *h, unsigned char *buffer, uint32_t kind, const void *first,
               Py_ssize_t first_length, const char *data, Py_ssize_t length)
@@ -108,7 +113,8 @@ write_record2(Header *h, unsigned char *buffer, uint32_t kind, const void *first
     uint64_t at = h->tail & (size - 1);
     uint64_t before_end = size - at;
     uint64_t skip = need > before_end ? before_end : 0; /* a WRAP record fills the end */
-    if (need > size || h->tail - h->head + skip + need > size)
+    uint64_t limit = kind == KIND_PLAIN ? size - size / 16 : size;
+    if (need > limit || h->tail - h->head + skip + need > limit)
         return 0;
     if (skip) {
         if (skip >= 8) {
