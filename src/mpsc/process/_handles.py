@@ -79,6 +79,7 @@ from .._errors import ClosedHandleError, Empty, Full, RecvError, SendError, Time
 from .._interrupts import complete, finish, nothing
 from .._ops import trio_yield
 from .._ownership import Scoped
+from .._waiters import SPIN, SPINNING
 from . import _rendezvous, _travel, _wire
 from ._async import TRIO, cancelling, is_cancellation, ready, redeliver, refuse_in_event_loop, running_loop
 from ._endpoint import RECEIVER, SENDER, Endpoint, Use, endpoint_reaper
@@ -482,6 +483,22 @@ def _try_put(call: _Sending, value: Any) -> list[tuple[int, int]] | None:
     except _GONE:
         raise SendError(value) from None
     return None
+
+
+def _ring_spin(ring: Any, deadline: float | None) -> bool:
+    """Look at ``ring`` without the lock for up to ``SPIN`` seconds before a receive announces
+    itself (then every push costs its sender a wake-up datagram): whether a record came. Not
+    where this process may run on one CPU only (the sender could not run meanwhile)."""
+    if not SPINNING:
+        return False
+    end = monotonic() + SPIN
+    if deadline is not None and deadline < end:
+        end = deadline
+    while True:
+        if ring.ready():
+            return True
+        if monotonic() >= end:
+            return False
 
 
 def _try_push(call: _Sending, value: Any, ring: Any) -> list[tuple[int, int]] | None:
@@ -1004,6 +1021,8 @@ class Receiver(_Handle[T]):
                 if endpoint.capacity == 0 and not call.hinted:
                     call.hinted = _rendezvous.hint(endpoint.credit_w)
                 if endpoint.ring is not None and not call.sleeping:
+                    if _ring_spin(endpoint.ring, deadline):
+                        continue  # (a record came without a wake-up: no sender paid for one)
                     call.announce()
                     continue  # (what was pushed before it counted came with no wake-up)
                 if not wait_ready([(sock.fileno(), READABLE)], deadline):

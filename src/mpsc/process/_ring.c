@@ -492,6 +492,16 @@ ring_die_after_receive(Ring *self, PyObject *arg)
     _exit(0);
 }
 
+/* ``ready()``: whether a record may be there, looked at without the lock (no system call). */
+static PyObject *
+ring_ready(Ring *self, PyObject *unused)
+{
+    if (ring_open(self) < 0)
+        return NULL;
+    Header *h = self->header;
+    return PyBool_FromLong(atomic_load_explicit(&h->published, memory_order_acquire) != h->head);
+}
+
 static Py_ssize_t
 ring_len(Ring *self)
 {
@@ -555,6 +565,7 @@ static PyMethodDef ring_methods[] = {
     {"send_marked", (PyCFunction)(void (*)(void))ring_send_marked, METH_FASTCALL,
      "send_marked(fd, data, fds): send a datagram and publish its marker."},
     {"take", (PyCFunction)ring_take, METH_O, "take(fd): the next message, or None."},
+    {"ready", (PyCFunction)ring_ready, METH_NOARGS, "ready(): whether a record may be there."},
     {"wake", (PyCFunction)ring_wake, METH_O, "wake(fd): WAKE a waiting receiver, if any."},
     {"sleep_begin", (PyCFunction)ring_sleep_begin, METH_NOARGS, "count this receiver as waiting"},
     {"sleep_end", (PyCFunction)ring_sleep_end, METH_NOARGS, "uncount it"},
