@@ -135,7 +135,7 @@ class Endpoint:
         self.ledger = ledger
         ledger_fd = -1 if ledger is None else ledger.fd
         # To close: ``owned``, when given, is the list that holds exactly these (see
-        # _travel._made: the list itself changes hands, with nothing between).
+        # _travel.Adoption: the list itself changes hands, with nothing between).
         self.pipes = [fd for fd in (credit_r, credit_w, ledger_fd) if fd >= 0] if owned is None else owned
         # Held here too until closed: a handle in a reference cycle is finalized in the same
         # collection as its socket, in no set order, and the socket's own finalizer would warn
