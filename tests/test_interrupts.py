@@ -44,24 +44,16 @@ from checkpoints import (
 from helpers import WAIT, Worker, live, make, wait_until
 
 import mpsc
-from mpsc import _waiters
 
 # An interrupt landing between making a coroutine and awaiting it leaves the coroutine unawaited.
 pytestmark = pytest.mark.filterwarnings("ignore:coroutine .* was never awaited:RuntimeWarning")
 
 CAPACITIES = [None, 1, 2, 0]
-_SLEEP = _waiters.ThreadWaiter.sleep.__code__
 
 
 def waiting(queue: Any) -> bool:
     """Whether an operation is parked in this wait queue (its waiter not yet claimed)."""
     return live(queue) > 0
-
-
-def parked(thread_id: int) -> bool:
-    """Whether the thread is parked in mpsc (its innermost frame is the park)."""
-    frame = sys._current_frames().get(thread_id)
-    return frame is not None and frame.f_code is _SLEEP
 
 
 class Scene:
@@ -85,10 +77,13 @@ class Scene:
         return worker
 
     def when_parked(self, fn: Callable[[], Any]) -> Worker:
-        """A peer that runs ``fn`` once the call has parked (or ended without parking)."""
+        """A peer that runs ``fn`` once the call waits in the channel's queue (or ended without
+        waiting). (Not by looking at the call's frame: ``sys._current_frames()`` from another
+        thread, while the call runs traced, corrupted frames on CPython 3.11 — a frame read as
+        a dict, a segfault.)"""
 
         def run() -> Any:
-            wait_until(lambda: parked(self.victim) or self.done.is_set())
+            wait_until(lambda: waiting(self.chan.recvq) or waiting(self.chan.sendq) or self.done.is_set())
             return fn()
 
         return self.peer(run)

@@ -146,7 +146,7 @@ class Endpoint:
         self.ring_epoch = -1  # (a Sender's last look at whether every receiver is gone)
         self.ring_looked = 0.0
         # To close: ``owned``, when given, is the list that holds exactly these (see
-        # _travel._made: the list itself changes hands, with nothing between).
+        # _travel.Adoption: the list itself changes hands, with nothing between).
         pipes = [fd for fd in (credit_r, credit_w, ledger_fd, ring_fd) if fd >= 0]
         self.pipes = pipes if owned is None else owned
         # Held here too until closed: a handle in a reference cycle is finalized in the same

@@ -169,8 +169,7 @@ def adopt(cls: Any, side: str, capacity: int | None, chan_id: bytes, fds: list[i
     with _adopting:
         handle = joining(cls, side, chan_id)
         if handle is not None:
-            mine = set(handle._ep.fds())
-            close_fds([fd for fd in fds if fd not in mine])
+            _close_others(fds, handle._ep)
             return handle
         adoption = Adoption()
         try:
@@ -178,6 +177,13 @@ def adopt(cls: Any, side: str, capacity: int | None, chan_id: bytes, fds: list[i
         except BaseException as exc:
             raise complete(Adoption.close, adoption, exc) from None
         return adoption.handle
+
+
+def _close_others(fds: list[int], endpoint: Endpoint) -> None:
+    """Close those of ``fds`` that are not ``endpoint``'s own (a handle given twice to a child
+    arrives with the same numbers). (A function of its own: no loop inside the caller's ``with``.)"""
+    mine = set(endpoint.fds())
+    close_fds([fd for fd in fds if fd not in mine])
 
 
 class Adoption:
