@@ -168,12 +168,9 @@ ring_pop(Ring *self, PyObject *unused)
     Py_RETURN_NONE;
 }
 
-/* ``send_marked(fd, data, fds)``: send ``data`` (bytes) with ``fds`` (SCM_RIGHTS) as one
- * datagram on the socket ``fd``, and publish a MARKER record for it, both under the lock, so
- * that the order of markers in the ring is the order of their datagrams in the socket. False if
- * the ring has no room for the marker; BlockingIOError if the socket's buffer is full. A sender
- * killed between the two leaves a datagram with no marker (an orphan), which ``take`` delivers.
- */
+/* ``send_marked(fd, data, fds)``: send ``data`` (bytes) with ``fds`` as a marked datagram
+ * (``send_marked_locked``). False if the ring has no room for the marker; BlockingIOError if the
+ * socket's buffer is full. */
 static PyObject *
 ring_send_marked(Ring *self, PyObject *const *args, Py_ssize_t nargs)
 {
@@ -196,40 +193,15 @@ ring_send_marked(Ring *self, PyObject *const *args, Py_ssize_t nargs)
     }
     if (ring_lock(self) < 0)
         return NULL;
-    Header *h = self->header;
-    uint64_t seq = h->seq + 1;
-    /* The record first, unpublished (write_record publishes: so check room, send, then write). */
-    uint64_t size = h->size, at = h->tail & (size - 1);
-    uint64_t skip = 16 > size - at ? size - at : 0;
-    if (h->tail - h->head + skip + 16 > size) {
-        ring_unlock(self);
-        Py_RETURN_FALSE;
-    }
-    struct iovec iov[2] = {{&seq, 8}, {PyBytes_AS_STRING(args[1]), (size_t)PyBytes_GET_SIZE(args[1])}};
-    union {
-        char buf[CMSG_SPACE(MAX_FDS * sizeof(int))];
-        struct cmsghdr align;
-    } control;
-    struct msghdr msg = {.msg_iov = iov, .msg_iovlen = 2};
-    if (nfds > 0) {
-        msg.msg_control = control.buf;
-        msg.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
-        struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
-        cmsg->cmsg_level = SOL_SOCKET;
-        cmsg->cmsg_type = SCM_RIGHTS;
-        cmsg->cmsg_len = CMSG_LEN(nfds * sizeof(int));
-        memcpy(CMSG_DATA(cmsg), fds, nfds * sizeof(int));
-    }
-    if (sendmsg(fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
-        int err = errno;
-        ring_unlock(self);
+    struct iovec data = {PyBytes_AS_STRING(args[1]), (size_t)PyBytes_GET_SIZE(args[1])};
+    int sent = send_marked_locked(self->header, self->buffer, fd, &data, 1, fds, (int)nfds);
+    int err = errno;
+    ring_unlock(self);
+    if (sent < 0) {
         errno = err;
         return PyErr_SetFromErrno(PyExc_OSError);
     }
-    h->seq = seq;
-    write_record(h, self->buffer, KIND_MARKER, (const char *)&seq, 8); /* (room checked above) */
-    ring_unlock(self);
-    Py_RETURN_TRUE;
+    return PyBool_FromLong(sent);
 }
 
 /* Look at the socket's first datagram, dropping WAKEs: its length (0 at the end of the stream,

@@ -8,6 +8,8 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 
 #define MAGIC 0x6d707363u /* "mpsc" */
 #define HEADER_SIZE 4096
@@ -137,6 +139,46 @@ static inline int
 write_record(Header *h, unsigned char *buffer, uint32_t kind, const char *data, Py_ssize_t length)
 {
     return write_record2(h, buffer, kind, "", 0, data, length);
+}
+
+/* Send one datagram on the socket ``fd`` — the next marker's number, then ``parts`` — with
+ * ``fds`` (SCM_RIGHTS), and publish its MARKER record; the lock is held, so the order of markers
+ * in the ring is the order of their datagrams in the socket. 1 sent; 0 no room for the marker
+ * (nothing sent); -1 the send failed, errno says why (nothing sent). A sender killed between
+ * the two leaves a datagram with no marker (an orphan), which ``take`` delivers. */
+static inline int
+send_marked_locked(Header *h, unsigned char *buffer, int fd, const struct iovec *parts, int nparts,
+                   const int *fds, int nfds)
+{
+    uint64_t seq = h->seq + 1;
+    /* Room first: the record is written (published) only once its datagram is sent. */
+    uint64_t size = h->size, at = h->tail & (size - 1);
+    uint64_t skip = 16 > size - at ? size - at : 0;
+    if (h->tail - h->head + skip + 16 > size || nparts > 2 || nfds > MAX_FDS)
+        return 0;
+    struct iovec iov[3] = {{&seq, 8}};
+    for (int i = 0; i < nparts; i++)
+        iov[i + 1] = parts[i];
+    union {
+        char buf[CMSG_SPACE(MAX_FDS * sizeof(int))];
+        struct cmsghdr align;
+    } control;
+    struct msghdr msg = {.msg_iov = iov, .msg_iovlen = (size_t)nparts + 1};
+    if (nfds > 0) {
+        memset(&control, 0, sizeof control);
+        msg.msg_control = control.buf;
+        msg.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
+        struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
+        cmsg->cmsg_level = SOL_SOCKET;
+        cmsg->cmsg_type = SCM_RIGHTS;
+        cmsg->cmsg_len = CMSG_LEN(nfds * sizeof(int));
+        memcpy(CMSG_DATA(cmsg), fds, nfds * sizeof(int));
+    }
+    if (sendmsg(fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+        return -1;
+    h->seq = seq;
+    write_record(h, buffer, KIND_MARKER, (const char *)&seq, 8); /* (room checked above) */
+    return 1;
 }
 
 #endif

@@ -34,6 +34,7 @@
 #include <errno.h>
 #include <stdint.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -240,24 +241,41 @@ write_all(int fd, const char *data, Py_ssize_t size, int let_go_of_the_gil)
 
 /* One non-blocking attempt to send ``body`` as ``_wire.send`` sends it, with the fds of the
  * handles inside it (``carried``, a list the caller closes afterwards): whether it was sent. */
-/* Whether a Sender on a ring channel looked at the kernel recently enough (``_rings``: when a
- * receiver's close bumped the epoch, or ``LOOK_EVERY`` seconds went by, the pure send looks). */
+/* Whether the receivers of a ring channel may be there: a push makes no system call that would
+ * say they are gone, so the kernel is asked when a receiver's close bumped the epoch, or
+ * ``LOOK_EVERY`` seconds went by (``_handles._try_push``, whose bookkeeping in the endpoint this
+ * shares). 0: gone, or the look failed (the pure send looks again and says so). */
 static int
-fresh(PyObject *endpoint, Ring *ring)
+fresh(PyObject *endpoint, Ring *ring, int fd)
 {
     PyObject *epoch = SLOT(endpoint, off_ring_epoch), *looked = SLOT(endpoint, off_ring_looked);
     if (epoch == NULL || looked == NULL || !PyLong_CheckExact(epoch) || !PyFloat_CheckExact(looked))
         return 0;
     long long seen = PyLong_AsLongLong(epoch);
-    if (seen < 0) {
+    if (seen == -1 && PyErr_Occurred()) {
         PyErr_Clear();
         return 0;
     }
-    if ((uint64_t)seen != atomic_load(&ring->header->epoch))
-        return 0;
+    uint64_t now_epoch = atomic_load(&ring->header->epoch);
     struct timespec now; /* (time.monotonic's clock) */
     clock_gettime(CLOCK_MONOTONIC, &now);
-    return (double)now.tv_sec + (double)now.tv_nsec * 1e-9 - PyFloat_AS_DOUBLE(looked) < LOOK_EVERY;
+    double at = (double)now.tv_sec + (double)now.tv_nsec * 1e-9;
+    if (seen >= 0 && (uint64_t)seen == now_epoch && at - PyFloat_AS_DOUBLE(looked) < LOOK_EVERY)
+        return 1;
+    struct pollfd look = {.fd = fd, .events = POLLIN};
+    if (poll(&look, 1, 0) < 0 || (look.revents & (POLLHUP | POLLERR | POLLNVAL)))
+        return 0;
+    /* (an int or a float runs no Python code as it is made or freed) */
+    PyObject *new_epoch = PyLong_FromUnsignedLongLong(now_epoch), *new_looked = PyFloat_FromDouble(at);
+    if (new_epoch == NULL || new_looked == NULL) {
+        Py_XDECREF(new_epoch);
+        Py_XDECREF(new_looked);
+        PyErr_Clear();
+        return 0;
+    }
+    Py_SETREF(SLOT(endpoint, off_ring_epoch), new_epoch);
+    Py_SETREF(SLOT(endpoint, off_ring_looked), new_looked);
+    return 1;
 }
 
 /* Push a record (``head`` then ``data``) and wake a waiting receiver; 0 if the lock is busy (the
@@ -346,10 +364,18 @@ send_body(PyObject *sender, PyObject *body, PyObject *carried)
     Use use;
     if (usable(SLOT(sender, off_ep), &use)) {
         if (use.ring != NULL) {
-            /* (a value with fds goes as a marked datagram: the pure send) */
-            if (nfds == 0 && fresh(SLOT(sender, off_ep), use.ring)
-                && ring_push(use.ring, header, HEADER, data, size, use.fd))
-                sent = size;
+            /* A plain record, or (fds, or no room for a plain record) a marked datagram, which
+             * needs no WAKE: it makes the socket readable itself. A busy lock, no room for a
+             * marker, a full socket: the pure send, which waits. */
+            if (fresh(SLOT(sender, off_ep), use.ring, use.fd)) {
+                if (nfds == 0 && ring_push(use.ring, header, HEADER, data, size, use.fd))
+                    sent = size;
+                else if (ring_trylock(use.ring)) {
+                    sent = send_marked_locked(use.ring->header, use.ring->buffer, use.fd, iov,
+                                              (int)msg.msg_iovlen, fds, nfds) > 0 ? size : -1;
+                    ring_unlock(use.ring);
+                }
+            }
         }
         else {
             char credit;
