@@ -222,3 +222,18 @@ def drain_with_default_sigpipe(rx: mpsc.process.Receiver[Any], results: mpsc.pro
 
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     consume(rx, results)
+
+
+def refuse_ring_handle(carrier: mpsc.process.Receiver[Any], results: mpsc.process.Sender[Any]) -> None:
+    """In a process started with ``MPSC_PURE=1``: receive a handle of a ring channel, and send
+    back what its arrival raised (or that it arrived)."""
+    from mpsc.process import _rings
+
+    with carrier, results:
+        try:
+            handle = carrier.recv_timeout(WAIT)
+        except Exception as exc:  # (what is looked at: the error's type and text)
+            results.send_timeout((_rings.RING is None, type(exc).__name__, str(exc)), WAIT)
+        else:
+            handle.close()
+            results.send_timeout((_rings.RING is None, "arrived", ""), WAIT)
