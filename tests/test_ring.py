@@ -216,6 +216,38 @@ def test_marked_datagrams_keep_their_place_among_plain_records() -> None:
     os.close(rx)
 
 
+def _datagrams(fd: int) -> int:
+    """How many datagrams wait in the socket ``fd`` (taken)."""
+    count = 0
+    while True:
+        try:
+            os.read(fd, 65536)
+        except BlockingIOError:
+            return count
+        count += 1
+
+
+def test_one_wake_per_wait_not_one_per_push() -> None:
+    """A sender WAKEs the waiting receivers once, not on every push while they sleep; after a
+    receiver begins a new wait, or takes the WAKE from the socket, the next push WAKEs again."""
+    r = ring()
+    tx, rx = _pair()
+    os.set_blocking(rx, False)
+    assert not r.wake(tx) and _datagrams(rx) == 0  # nobody waits
+    r.sleep_begin()
+    assert [r.wake(tx) for _ in range(10)] == [True] + [False] * 9
+    assert _datagrams(rx) == 1
+    r.sleep_begin()  # a second receiver begins to wait: it may have missed the first WAKE
+    assert [r.wake(tx) for _ in range(3)] == [True, False, False]
+    assert r.take(rx) is None  # the ring is empty: the WAKE is taken, the next push WAKEs
+    assert r.wake(tx) and _datagrams(rx) == 1
+    r.sleep_end()
+    r.sleep_end()
+    assert not r.wake(tx)
+    os.close(tx)
+    os.close(rx)
+
+
 def test_a_marked_datagram_carries_fds() -> None:
     r = ring()
     tx, rx = _pair()

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import Any, TypeVar
 
+from .._waiters import SPIN, SPINNING
 from . import _handles, _travel, _wire
 from ._async import TRIO, running_loop
 from ._endpoint import Endpoint
@@ -56,6 +57,10 @@ Undecided: type[Exception] = _Unbuilt
 STEPS: Any = None
 """``_steps.Steps()`` while the compiled implementation is installed."""
 
+WAITING_STEPS: Any = None
+"""``_steps.Steps(SPIN)``, for the receives that would wait: an empty ring is looked at for up
+to ``SPIN`` first (where other CPUs can run a sender; else ``STEPS``)."""
+
 # Whatever a step leaves is done by the pure method, from the start, outside the ``except`` (an
 # error it raises must not carry ``Undecided`` as its context).
 
@@ -76,8 +81,9 @@ def _compiled_send(once: bool) -> Callable[[Sender[Any], Any], None]:
     return send
 
 
-def _compiled_recv(pure: Callable[[Receiver[Any]], Any]) -> Callable[[Receiver[Any]], Any]:
-    """``recv``, ``try_recv`` or ``__next__``: the C step, then ``pure`` if nothing was there."""
+def _compiled_recv(pure: Callable[[Receiver[Any]], Any], waits: bool) -> Callable[[Receiver[Any]], Any]:
+    """``recv``, ``try_recv`` or ``__next__``: the C step, then ``pure`` if nothing was there.
+    (The waiting methods' steps are reached through a subscript too, so two are made.)"""
 
     def recv(self: Receiver[T]) -> T:
         value = STEPS[self]
@@ -85,7 +91,13 @@ def _compiled_recv(pure: Callable[[Receiver[Any]], Any]) -> Callable[[Receiver[A
             return pure(self)  # type: ignore[no-any-return]
         return value  # type: ignore[no-any-return]
 
-    return recv
+    def recv_waiting(self: Receiver[T]) -> T:
+        value = WAITING_STEPS[self]
+        if value is NOTHING:
+            return pure(self)  # type: ignore[no-any-return]
+        return value  # type: ignore[no-any-return]
+
+    return recv_waiting if waits else recv
 
 
 # The async methods take the same steps when they can complete at once: no await before them,
@@ -122,9 +134,9 @@ COMPILED_METHODS: dict[tuple[type, str], Any] = {
     (Sender, "send"): _compiled_send(False),
     (Sender, "try_send"): _compiled_send(True),
     (Sender, "send_async"): send_async,
-    (Receiver, "recv"): _compiled_recv(pure_recv),
-    (Receiver, "try_recv"): _compiled_recv(pure_try_recv),
-    (Receiver, "__next__"): _compiled_recv(pure_next),
+    (Receiver, "recv"): _compiled_recv(pure_recv, True),
+    (Receiver, "try_recv"): _compiled_recv(pure_try_recv, False),
+    (Receiver, "__next__"): _compiled_recv(pure_next, True),
     (Receiver, "recv_async"): _compiled_recv_async(pure_recv_async),
     (Receiver, "__anext__"): _compiled_recv_async(pure_anext),
 }
@@ -166,12 +178,13 @@ COMPILED: ModuleType | None = _load()
 def use(compiled: bool) -> None:
     """Install the compiled implementation (``compiled=True``; ``RuntimeError`` where it was
     not built) or the pure one. Not to be called while other threads use process channels."""
-    global Undecided, STEPS
+    global Undecided, STEPS, WAITING_STEPS
     if compiled:
         if COMPILED is None:
             raise RuntimeError("mpsc.process's compiled steps (_steps) are not built or usable here")
         Undecided = COMPILED.Undecided
         STEPS = COMPILED.Steps()
+        WAITING_STEPS = COMPILED.Steps(SPIN if SPINNING else 0.0)
         COMPILED.install(Sender)
         for (cls, name), method in COMPILED_METHODS.items():
             setattr(cls, name, method)

@@ -207,7 +207,7 @@ ring_send_marked(Ring *self, PyObject *const *args, Py_ssize_t nargs)
 /* Look at the socket's first datagram, dropping WAKEs: its length (0 at the end of the stream,
  * -1 if none is there now, -2 with an error set) and, for a data datagram, its seq. */
 static Py_ssize_t
-peek_datagram(int fd, uint64_t *seq)
+peek_datagram(Header *h, int fd, uint64_t *seq)
 {
     for (;;) {
         unsigned char head[8];
@@ -222,7 +222,12 @@ peek_datagram(int fd, uint64_t *seq)
         }
         if (n == 0)
             return 0; /* the end of the stream (every sender gone) */
-        if (n == 1) {  /* a WAKE: dropped */
+        if (n == 1) {
+            /* A WAKE: dropped, and the next publish may send one (see wake_sleepers). (Taken
+             * ahead of a marked datagram, it may have been a waiting receiver's, which then
+             * sleeps on until that publish, or its wait's slice ends: a receiver cannot WAKE
+             * another, its end of the socket writes to the senders'.) */
+            atomic_store(&h->woken, 0);
             (void)recv(fd, head, 1, MSG_DONTWAIT);
             continue;
         }
@@ -348,7 +353,7 @@ ring_take(Ring *self, PyObject *arg)
             }
             uint64_t marker, seq = 0;
             memcpy(&marker, self->buffer + at + 8, 8);
-            Py_ssize_t length = peek_datagram(fd, &seq);
+            Py_ssize_t length = peek_datagram(h, fd, &seq);
             if (length == -2)
                 break;
             if (length >= 8 && seq <= marker) {
@@ -368,7 +373,7 @@ ring_take(Ring *self, PyObject *arg)
             continue;
         }
         uint64_t seq;
-        Py_ssize_t length = peek_datagram(fd, &seq);
+        Py_ssize_t length = peek_datagram(h, fd, &seq);
         if (length >= 8)
             result = receive_datagram(fd, length); /* an orphan */
         else if (length == 0)
@@ -381,7 +386,8 @@ ring_take(Ring *self, PyObject *arg)
     return result;
 }
 
-/* ``wake(fd)``: if a receiver waits (``sleepers``), send it a WAKE on the socket ``fd``. */
+/* ``wake(fd)``: WAKE the receivers waiting on the socket ``fd``, if any and if no WAKE was sent
+ * since they began to wait (``wake_sleepers``): whether one was sent. */
 static PyObject *
 ring_wake(Ring *self, PyObject *arg)
 {
@@ -390,23 +396,17 @@ ring_wake(Ring *self, PyObject *arg)
         return NULL;
     if (ring_open(self) < 0)
         return NULL;
-    if (atomic_load(&self->header->sleepers) > 0) {
-        char wake = WAKE_BYTE;
-        (void)send(fd, &wake, 1, MSG_DONTWAIT | MSG_NOSIGNAL); /* (a full socket is readable anyway) */
-        Py_RETURN_TRUE;
-    }
-    Py_RETURN_FALSE;
+    return PyBool_FromLong(wake_sleepers(self->header, fd));
 }
 
-/* ``sleep_begin()``: this receiver is about to wait on the socket: senders WAKE it from now on.
- * It must look at the ring again before it waits (what was published before it counted itself
- * came with no WAKE). ``sleep_end()`` undoes it. */
+/* ``sleep_begin()``: this receiver is about to wait on the socket (``sleep_begin`` in _ring.h);
+ * ``sleep_end()`` undoes it. */
 static PyObject *
 ring_sleep_begin(Ring *self, PyObject *unused)
 {
     if (ring_open(self) < 0)
         return NULL;
-    atomic_fetch_add(&self->header->sleepers, 1);
+    sleep_begin(self->header);
     Py_RETURN_TRUE; /* (stored by the caller as its record that it counts) */
 }
 

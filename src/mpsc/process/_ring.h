@@ -32,6 +32,7 @@ typedef struct {
     uint64_t seq;                /* the last marker's number */
     _Atomic uint64_t sleepers;   /* receivers waiting on the socket (see sleep_begin) */
     _Atomic uint64_t epoch;      /* bumped by each receiver's close (see bump_epoch) */
+    _Atomic uint64_t woken;      /* a WAKE was sent since a sleeper began or one was taken */
 } Header;
 
 typedef struct {
@@ -80,6 +81,27 @@ ring_trylock(Ring *self)
         err = pthread_mutex_consistent(&self->header->lock);
     }
     return err == 0;
+}
+
+/* ``ring_trylock``, trying again for up to about ``tries`` short pauses while the lock is busy:
+ * its holders keep it for a copy of a record, so it is most often free again within a
+ * microsecond (unless the holder was descheduled: then the caller goes the slow way). */
+static inline int
+ring_trylock_briefly(Ring *self, int tries)
+{
+    for (int i = 0;; i++) {
+        if (ring_trylock(self))
+            return 1;
+        if (i >= tries)
+            return 0;
+        /* (Waits reading the lock's word, glibc's owner id, 0 when free, as a hint: a try
+         * writes to the line the holder needs, which slowed it down.) */
+        for (int j = 0; j < 64 && __atomic_load_n((const int *)&self->header->lock, __ATOMIC_RELAXED) != 0; j++) {
+#if defined(__x86_64__) || defined(__i386__)
+            __builtin_ia32_pause();
+#endif
+        }
+    }
 }
 
 static inline void
@@ -139,6 +161,36 @@ static inline int
 write_record(Header *h, unsigned char *buffer, uint32_t kind, const char *data, Py_ssize_t length)
 {
     return write_record2(h, buffer, kind, "", 0, data, length);
+}
+
+/* After a publish: WAKE the receivers waiting on the socket, unless a WAKE was sent since the
+ * last of them began to wait (``woken``): one system call per wait, not one per push while a
+ * receiver sleeps. ``woken`` is cleared by every ``sleep_begin`` and by a receiver that takes a
+ * WAKE from the socket, so a sender killed between setting it and sending costs a waiting
+ * receiver at most one wait slice (``_waiting.SLICE``), never every wake-up after. The fence
+ * pairs with ``sleep_begin``'s: of a sleeper counting itself then looking at the ring, and a
+ * sender publishing then looking at ``sleepers``, one sees the other. */
+static inline int
+wake_sleepers(Header *h, int fd)
+{
+    atomic_thread_fence(memory_order_seq_cst);
+    if (atomic_load(&h->sleepers) == 0 || atomic_exchange(&h->woken, 1) != 0)
+        return 0;
+    char wake = WAKE_BYTE;
+    if (send(fd, &wake, 1, MSG_DONTWAIT | MSG_NOSIGNAL) == 1)
+        return 1;
+    atomic_store(&h->woken, 0); /* (a full socket is readable anyway) */
+    return 0;
+}
+
+/* A receiver is about to wait on the socket: senders WAKE it from now on (it looks at the ring
+ * again before it waits: what was published before it counted itself came with no WAKE). */
+static inline void
+sleep_begin(Header *h)
+{
+    atomic_fetch_add(&h->sleepers, 1);
+    atomic_store(&h->woken, 0);
+    atomic_thread_fence(memory_order_seq_cst);
 }
 
 /* Send one datagram on the socket ``fd`` — the next marker's number, then ``parts`` — with

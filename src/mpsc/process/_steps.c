@@ -62,6 +62,7 @@ static Py_ssize_t inline_max;
 #include <time.h>
 #include "_ring.h"
 #define LOOK_EVERY 0.001 /* _rings.LOOK_EVERY */
+#define BRIEFLY 8         /* tries of a busy ring lock before the pure code takes over */
 
 #define SLOT(obj, offset) (*(PyObject **)((char *)(obj) + (offset)))
 
@@ -278,20 +279,18 @@ fresh(PyObject *endpoint, Ring *ring, int fd)
     return 1;
 }
 
-/* Push a record (``head`` then ``data``) and wake a waiting receiver; 0 if the lock is busy (the
- * pure send waits for it, letting the GIL go) or the ring full. */
+/* Push a record (``head`` then ``data``) and wake a waiting receiver: 1; 0 if the ring has no
+ * room for it; -1 if the lock is busy (the pure send waits for it, letting the GIL go). */
 static int
 ring_push(Ring *ring, const void *head, Py_ssize_t head_length, const char *data, Py_ssize_t length,
           int fd)
 {
-    if (!ring_trylock(ring))
-        return 0;
+    if (!ring_trylock_briefly(ring, BRIEFLY))
+        return -1;
     int written = write_record2(ring->header, ring->buffer, KIND_PLAIN, head, head_length, data, length);
     ring_unlock(ring);
-    if (written && atomic_load(&ring->header->sleepers) > 0) {
-        char wake = WAKE_BYTE;
-        (void)send(fd, &wake, 1, MSG_DONTWAIT | MSG_NOSIGNAL);
-    }
+    if (written)
+        wake_sleepers(ring->header, fd);
     return written;
 }
 
@@ -367,10 +366,11 @@ send_body(PyObject *sender, PyObject *body, PyObject *carried)
             /* A plain record, or (fds, or no room for a plain record) a marked datagram, which
              * needs no WAKE: it makes the socket readable itself. A busy lock, no room for a
              * marker, a full socket: the pure send, which waits. */
+            int pushed = 0;
             if (fresh(SLOT(sender, off_ep), use.ring, use.fd)) {
-                if (nfds == 0 && ring_push(use.ring, header, HEADER, data, size, use.fd))
+                if (nfds == 0 && (pushed = ring_push(use.ring, header, HEADER, data, size, use.fd)) > 0)
                     sent = size;
-                else if (ring_trylock(use.ring)) {
+                else if (pushed == 0 && ring_trylock_briefly(use.ring, BRIEFLY)) {
                     sent = send_marked_locked(use.ring->header, use.ring->buffer, use.fd, iov,
                                               (int)msg.msg_iovlen, fds, nfds) > 0 ? size : -1;
                     ring_unlock(use.ring);
@@ -589,13 +589,42 @@ unpickled(PyObject *endpoint, PyObject *body)
 
 /* The ring's receive step: a plain record at the ring's head, taken and unpickled here; NOTHING
  * if the ring is empty, its lock busy, or its head a marker (the pure code takes those). */
+/* Nanoseconds on time.monotonic's clock. */
+static int64_t
+monotonic_ns(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
+}
+
+/* Look at an empty ring for up to ``spin_ns`` for a record to come: a receive that would wait
+ * stays in this step (the pure code's wait costs it microseconds each time the ring runs dry).
+ * The GIL is kept: no other thread can close the ring meanwhile (see ``Steps``). */
+static void
+spin_on(Header *h, int64_t spin_ns)
+{
+    if (spin_ns <= 0 || atomic_load_explicit(&h->published, memory_order_acquire) != *(volatile uint64_t *)&h->head)
+        return;
+    int64_t end = monotonic_ns() + spin_ns;
+    for (unsigned i = 1; atomic_load_explicit(&h->published, memory_order_acquire) == *(volatile uint64_t *)&h->head; i++) {
+        if (i % 64 == 0 && monotonic_ns() >= end)
+            return;
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_ia32_pause();
+#endif
+    }
+}
+
 static PyObject *
-ring_receive(PyObject *endpoint, Use *use)
+ring_receive(PyObject *endpoint, Use *use, int64_t spin_ns)
 {
     Ring *ring = use->ring;
     Header *h = ring->header;
     PyObject *body = NULL;
-    if (atomic_load_explicit(&h->published, memory_order_acquire) != h->head && ring_trylock(ring)) {
+    spin_on(h, spin_ns);
+    if (atomic_load_explicit(&h->published, memory_order_acquire) != h->head
+        && ring_trylock_briefly(ring, BRIEFLY)) {
         uint64_t size = h->size;
         while (h->head != h->tail) {
             uint64_t at = h->head & (size - 1);
@@ -631,7 +660,7 @@ ring_receive(PyObject *endpoint, Use *use)
 }
 
 static PyObject *
-receive(PyObject *receiver)
+receive(PyObject *receiver, int64_t spin_ns)
 {
     PyObject *endpoint = SLOT(receiver, off_ep);
     Use use;
@@ -639,7 +668,7 @@ receive(PyObject *receiver)
         return Py_NewRef(nothing);
     Py_INCREF(endpoint);
     if (use.ring != NULL)
-        return ring_receive(endpoint, &use);
+        return ring_receive(endpoint, &use, spin_ns);
     union {
         char space[CMSG_SPACE(MAX_FDS * sizeof(int))];
         struct cmsghdr align;
@@ -689,9 +718,12 @@ receive(PyObject *receiver)
 
 /* ``STEPS[rx]``: receive from ``rx`` if a datagram is there now, else NOTHING (also when the
  * pure code must decide). One subscript, with no check point in it and nothing kept between two
- * steps (a tracer's Python code can run between two lines: see ``mpsc/_accel.c``). */
+ * steps (a tracer's Python code can run between two lines: see ``mpsc/_accel.c``).
+ * ``Steps(spin)``: a receive from a ring channel whose ring is empty first looks at it for up
+ * to ``spin`` seconds (for the receives that would wait: 0 for the others). */
 typedef struct {
     PyObject_HEAD
+    int64_t spin_ns;
 } Steps;
 
 static PyObject *
@@ -702,11 +734,26 @@ steps_subscript(PyObject *self, PyObject *receiver)
         return NULL;
     }
 #if STEPS_BUILT
-    return receive(receiver);
+    return receive(receiver, ((Steps *)self)->spin_ns);
 #else
     PyErr_SetString(PyExc_RuntimeError, "mpsc.process._steps is not built for this interpreter");
     return NULL;
 #endif
+}
+
+static int
+steps_init(Steps *self, PyObject *args, PyObject *kwargs)
+{
+    double spin = 0.0;
+    static char *names[] = {"spin", NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|d:Steps", names, &spin))
+        return -1;
+    if (!(spin >= 0.0 && spin <= 0.01)) {
+        PyErr_SetString(PyExc_ValueError, "Steps(spin): spin must be within 0 and 0.01 seconds");
+        return -1;
+    }
+    self->spin_ns = (int64_t)(spin * 1e9);
+    return 0;
 }
 
 static PyMappingMethods steps_mapping = {.mp_subscript = steps_subscript};
@@ -714,10 +761,11 @@ static PyMappingMethods steps_mapping = {.mp_subscript = steps_subscript};
 static PyTypeObject StepsType = {
     PyVarObject_HEAD_INIT(NULL, 0)
     .tp_name = "mpsc.process._steps.Steps",
-    .tp_doc = "Steps(): the process Receiver's step, reached through a subscript (see _steps.c).",
+    .tp_doc = "Steps(spin=0): the process Receiver's step, reached through a subscript (see _steps.c).",
     .tp_basicsize = sizeof(Steps),
     .tp_flags = Py_TPFLAGS_DEFAULT,
     .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)steps_init,
     .tp_as_mapping = &steps_mapping,
 };
 
