@@ -6,9 +6,11 @@ on ring channels too: every ``mpp.channel()`` there has one where ``_ring`` is b
 
 from __future__ import annotations
 
+import asyncio
 import multiprocessing
 import os
 import signal
+import threading
 import time
 from typing import Any
 
@@ -116,3 +118,100 @@ def test_a_process_without_the_ring_refuses_a_ring_handle_clearly(procs: Childre
         rx.recv_timeout(WAIT)
     for handle in (rx, carrier_tx, results_rx):
         handle.close()
+
+
+def _fill(tx: mpp.Sender[Any]) -> int:
+    """Small messages until the ring has no room for one more: how many."""
+    count = 0
+    while True:
+        try:
+            tx.try_send(count)
+        except mpsc.Full:
+            return count
+        count += 1
+
+
+@pytest.mark.parametrize("how", ["send", "send_timeout", "send_async", "select", "select_async"])
+def test_a_sender_waits_on_a_full_ring_until_a_receiver_frees_room(how: str) -> None:
+    """A small message that finds the ring full waits (it does not go through the socket: a
+    receiver that fell behind would fall further behind), and goes once a receiver has taken
+    half the ring; every message arrives once, in order."""
+    tx, rx = mpp.channel()
+    filled = _fill(tx)
+    assert filled > 1000
+    done = threading.Event()
+    errors: list[BaseException] = []
+
+    def send_one() -> None:
+        try:
+            if how == "send":
+                tx.send(filled)
+            elif how == "send_timeout":
+                tx.send_timeout(filled, WAIT)
+            elif how == "send_async":
+                asyncio.run(asyncio.wait_for(tx.send_async(filled), WAIT))
+            elif how == "select_async":
+                assert asyncio.run(mpsc.select_async((tx, filled), timeout=WAIT)) == (0, None)
+            else:
+                assert mpsc.Select((tx, filled)).select(timeout=WAIT) == (0, None)
+        except BaseException as exc:
+            errors.append(exc)
+        done.set()
+
+    thread = threading.Thread(target=send_one)
+    cpu = time.process_time()
+    thread.start()
+    assert not done.wait(0.3), errors  # (it waits: nothing frees room)
+    # ... asleep, not trying again and again (a wait on an fd that is always ready would):
+    assert time.process_time() - cpu < 0.2
+    got = [rx.recv_timeout(WAIT) for _ in range(filled + 1)]
+    thread.join(WAIT)
+    assert done.is_set() and not errors, errors
+    assert got == list(range(filled + 1))
+    with pytest.raises(mpsc.Empty):
+        rx.try_recv()
+    tx.close()
+    rx.close()
+
+
+def test_a_large_message_that_finds_the_ring_full_goes_through_the_socket() -> None:
+    tx, rx = mpp.channel()
+    filled = _fill(tx)
+    big = b"b" * (_rings.MARKED_WHEN_FULL + 1)
+    tx.try_send(big)  # (no Full: a marked datagram)
+    assert [rx.recv_timeout(WAIT) for _ in range(filled + 1)] == [*range(filled), big]
+    tx.close()
+    rx.close()
+
+
+def test_a_sender_killed_while_it_waited_for_room_leaves_the_others_woken(procs: Children) -> None:
+    """A sender killed while it waited for room stays counted among the waiters, and a ROOM sent
+    for it stays unread: the next sender that waits for room is woken all the same."""
+    tx, rx = mpp.channel()
+    filled = _fill(tx)
+    ready_tx, ready_rx = mpp.channel()
+    child = procs.start(children.produce_forever, tx, ready_tx)
+    ready_tx.close()
+    pid = ready_rx.recv_timeout(WAIT)
+    os.kill(pid, signal.SIGKILL)  # (waiting for room, or about to)
+    assert procs.join(child) == -signal.SIGKILL
+    got = [rx.recv_timeout(WAIT) for _ in range(filled)]
+    assert got == list(range(filled))
+    rest = 0
+    while True:  # what the child sent before the ring was full again
+        try:
+            rx.try_recv()
+        except mpsc.Empty:
+            break
+        rest += 1
+    for _ in range(3):
+        filled = _fill(tx)
+        done = threading.Event()
+        thread = threading.Thread(target=lambda: (tx.send_timeout("last", WAIT), done.set()))
+        thread.start()
+        assert not done.wait(0.05)
+        got = [rx.recv_timeout(WAIT) for _ in range(filled + 1)]
+        thread.join(WAIT)
+        assert done.is_set() and got == [*range(filled), "last"]
+    tx.close()
+    rx.close()

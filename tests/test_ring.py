@@ -248,6 +248,38 @@ def test_one_wake_per_wait_not_one_per_push() -> None:
     os.close(rx)
 
 
+def test_a_sender_waiting_for_room_gets_one_room_once_the_ring_is_half_empty() -> None:
+    """A sender that found no room counts itself (``room_begin``) and waits on its end of the
+    socket; takes send a ROOM there once the ring is at most half full, once per wait;
+    ``room_end`` uncounts it and takes the ROOMs (else its next wait would end at once)."""
+    r = ring()
+    senders, receivers = _pair()  # (the senders' end, the receivers' end)
+    os.set_blocking(senders, False)
+    pushed = 0
+    while r.push(b"r%05d" % pushed):
+        pushed += 1
+    assert not r.room()
+    assert r.room_begin()
+    taken = 0
+    while not r.room():
+        assert r.take(receivers)[0] == b"r%05d" % taken
+        taken += 1
+        assert _datagrams(senders) == (1 if r.room() else 0)  # the ROOM comes with half the ring
+    assert taken < pushed
+    assert r.take(receivers) is not None and _datagrams(senders) == 0  # once per wait
+    assert not r.room_end(senders)
+    assert r.room_begin()  # a new wait: the next take sends a ROOM again
+    assert r.take(receivers) is not None and _datagrams(senders) == 1
+    r.room_end(senders)
+    assert r.take(receivers) is not None and _datagrams(senders) == 0  # nobody waits
+    r.room_begin()
+    r.take(receivers)
+    r.room_end(senders)  # (takes the ROOM sent meanwhile)
+    assert _datagrams(senders) == 0
+    os.close(senders)
+    os.close(receivers)
+
+
 def test_a_marked_datagram_carries_fds() -> None:
     r = ring()
     tx, rx = _pair()

@@ -83,7 +83,7 @@ from .._waiters import SPIN, SPINNING
 from . import _rendezvous, _travel, _wire
 from ._async import TRIO, cancelling, is_cancellation, ready, redeliver, refuse_in_event_loop, running_loop
 from ._endpoint import RECEIVER, SENDER, Endpoint, Use, endpoint_reaper
-from ._rings import LOOK_EVERY
+from ._rings import LOOK_EVERY, MARKED_WHEN_FULL
 from ._waiting import READABLE, WRITABLE, hung_up, pipe_bytes, wait_ready
 
 T = TypeVar("T")
@@ -301,7 +301,7 @@ class _Sending(Use):
     exactly: ``out`` (the datagram is in the socket; for a rendezvous, the offer's ``out`` and
     ``outcome``) says whether the send happened, ``credit`` whether it holds a credit."""
 
-    __slots__ = ("credit", "credit_back", "endpoint", "held", "hint", "message", "offer", "out")
+    __slots__ = ("credit", "credit_back", "endpoint", "held", "hint", "message", "offer", "out", "room")
 
     def __init__(self, endpoint: Endpoint) -> None:
         self.inside = False
@@ -313,6 +313,7 @@ class _Sending(Use):
         self.credit: bytes | bool = endpoint.credit_r < 0 or endpoint.capacity == 0
         self.credit_back: int | bool = False
         self.held = False  # the credit is counted in the ledger (from before it is taken)
+        self.room = False  # counted among its ring's senders that wait for room (_try_push)
 
     def decide(self) -> None:
         """After an exception: an offer that is out and undecided is withdrawn now (or found
@@ -356,7 +357,17 @@ class _Sending(Use):
             message.close()
         if self.out and endpoint.ring is not None:
             endpoint.ring.wake(endpoint.fd)  # (twice if this is run again: a spare wake-up)
+        self.waited_for_room()
         endpoint.leave(self)
+
+    def waited_for_room(self) -> None:
+        """Uncount it among its ring's senders that wait for room, taking the ROOMs sent
+        (restartable: the count and the record change with no check point)."""
+        if self.room:
+            endpoint = self.endpoint
+            ring = endpoint.ring
+            for self.room in map(type(ring).room_end, (ring,), (endpoint.fd,)):
+                break
 
 
 class _Receiving(_wire.Taking):
@@ -503,10 +514,11 @@ def _ring_spin(ring: Any, deadline: float | None) -> bool:
 
 def _try_push(call: _Sending, value: Any, ring: Any) -> list[tuple[int, int]] | None:
     """``_try_put`` on a channel with a ring (``_rings``): a message with no fd is pushed as a
-    record, any other sent as a marked datagram (in step with the ring); ``_Sending.end`` wakes
-    a receiver that waits. The system calls that would tell a datagram's sender that every
-    receiver is gone are not made: it asks the kernel when a receiver closed, and at least every
-    ``LOOK_EVERY`` seconds."""
+    record (with no room, a small one waits for a ROOM, a large one goes as below), any other
+    sent as a marked datagram (in step with the ring); ``_Sending.end`` wakes a receiver that
+    waits. The system calls that would tell a datagram's sender that every receiver is gone are
+    not made: it asks the kernel when a receiver closed, and at least every ``LOOK_EVERY``
+    seconds."""
     endpoint = call.endpoint
     epoch = ring.epoch
     now = monotonic()
@@ -516,24 +528,34 @@ def _try_push(call: _Sending, value: Any, ring: Any) -> list[tuple[int, int]] | 
         endpoint.ring_epoch, endpoint.ring_looked = epoch, now
     message = call.message
     assert message is not None
+    call.waited_for_room()
     if not message.fds:
         for call.out in map(ring.push, (message.data,)):
             break
-    if not call.out:  # fds, or no room for plain records: a marked datagram
-        try:
-            for call.out in map(ring.send_marked, (endpoint.fd,), (message.data,), (message.fds,)):
+        if call.out:
+            return None
+        if len(message.data) <= MARKED_WHEN_FULL:
+            # No room: counted among the senders that wait for it (a receiver that frees room
+            # sends them a ROOM on their end of the socket), then a look again (room freed
+            # before the count came with no ROOM). The last receiver's going is a hang-up there.
+            for call.room in map(type(ring).room_begin, (ring,)):
                 break
-        except BlockingIOError as exc:  # the kernel's buffer is full
-            return _writable(endpoint.sock, exc)
-        except _GONE:
-            raise SendError(value) from None
-        except OSError as exc:
-            if exc.errno == errno.ETOOMANYREFS:
-                return []
-            raise
-    if call.out:
-        return None
-    return []  # no room even for a marker: a short sleep (nothing tells when there is)
+            for call.out in map(ring.push, (message.data,)):
+                break
+            return None if call.out else [(endpoint.fd, READABLE)]
+    # Fds, or a large message with no room: a marked datagram.
+    try:
+        for call.out in map(ring.send_marked, (endpoint.fd,), (message.data,), (message.fds,)):
+            break
+    except BlockingIOError as exc:  # the kernel's buffer is full
+        return _writable(endpoint.sock, exc)
+    except _GONE:
+        raise SendError(value) from None
+    except OSError as exc:
+        if exc.errno == errno.ETOOMANYREFS:
+            return []
+        raise
+    return None if call.out else []  # (no room for a marker: a short sleep, nothing tells when)
 
 
 def _returned(result: R, step: Callable[[Any], object], call: Any, exc: BaseException, loop: Any) -> R:

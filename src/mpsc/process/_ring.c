@@ -382,7 +382,10 @@ ring_take(Ring *self, PyObject *arg)
             result = Py_NewRef(Py_None);
         break;
     }
+    int room = room_due(h);
     ring_unlock(self);
+    if (room)
+        send_room(h, fd);
     return result;
 }
 
@@ -408,6 +411,47 @@ ring_sleep_begin(Ring *self, PyObject *unused)
         return NULL;
     sleep_begin(self->header);
     Py_RETURN_TRUE; /* (stored by the caller as its record that it counts) */
+}
+
+/* ``room_begin()``: this sender is about to wait for room (on its end of the socket, for a
+ * ROOM from a receiver, see ``room_due``); it must look at the ring again first. */
+static PyObject *
+ring_room_begin(Ring *self, PyObject *unused)
+{
+    if (ring_open(self) < 0)
+        return NULL;
+    atomic_fetch_add(&self->header->room_waiters, 1);
+    atomic_store(&self->header->room_woken, 0);
+    Py_RETURN_TRUE; /* (stored by the caller as its record that it counts) */
+}
+
+/* ``room()``: whether the ring is at most half full (then no sender waits for a ROOM), looked
+ * at under the lock (see ``room_due``). */
+static PyObject *
+ring_room(Ring *self, PyObject *unused)
+{
+    if (ring_open(self) < 0 || ring_lock(self) < 0)
+        return NULL;
+    int room = roomy(self->header);
+    ring_unlock(self);
+    return PyBool_FromLong(room);
+}
+
+/* ``room_end(fd)``: uncount it, and take the ROOMs waiting on the senders' end ``fd`` (else the
+ * next wait would end at once): False. */
+static PyObject *
+ring_room_end(Ring *self, PyObject *arg)
+{
+    int fd = PyLong_AsLong(arg);
+    if (fd == -1 && PyErr_Occurred())
+        return NULL;
+    if (ring_open(self) < 0)
+        return NULL;
+    atomic_fetch_sub(&self->header->room_waiters, 1);
+    char room[16];
+    while (recv(fd, room, sizeof room, MSG_DONTWAIT) > 0)
+        atomic_store(&self->header->room_woken, 0);
+    Py_RETURN_FALSE;
 }
 
 static PyObject *
@@ -542,6 +586,9 @@ static PyMethodDef ring_methods[] = {
     {"sleep_begin", (PyCFunction)ring_sleep_begin, METH_NOARGS, "count this receiver as waiting"},
     {"sleep_end", (PyCFunction)ring_sleep_end, METH_NOARGS, "uncount it"},
     {"bump_epoch", (PyCFunction)ring_bump_epoch, METH_NOARGS, "a receiver closed: senders look"},
+    {"room_begin", (PyCFunction)ring_room_begin, METH_NOARGS, "count this sender as waiting for room"},
+    {"room_end", (PyCFunction)ring_room_end, METH_O, "room_end(fd): uncount it, take the ROOMs"},
+    {"room", (PyCFunction)ring_room, METH_NOARGS, "room(): whether the ring is at most half full"},
     {"_die_holding_lock", (PyCFunction)ring_die_holding_lock, METH_NOARGS, "for the tests"},
     {"_die_after_send", (PyCFunction)(void (*)(void))ring_die_after_send, METH_FASTCALL, "for the tests"},
     {"_die_after_receive", (PyCFunction)ring_die_after_receive, METH_O, "for the tests"},

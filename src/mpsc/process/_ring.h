@@ -17,6 +17,7 @@
 #define KIND_WRAP 2u
 #define KIND_MARKER 3u /* a datagram on the socket, sent under the lock: its payload is its seq */
 #define WAKE_BYTE 0x57 /* a one-byte datagram: "look at the ring" */
+#define ROOM_BYTE 0x52 /* a one-byte datagram from a receiver to the senders: "room again" */
 #ifndef MAX_FDS
 #define MAX_FDS 253
 #endif
@@ -33,6 +34,8 @@ typedef struct {
     _Atomic uint64_t sleepers;   /* receivers waiting on the socket (see sleep_begin) */
     _Atomic uint64_t epoch;      /* bumped by each receiver's close (see bump_epoch) */
     _Atomic uint64_t woken;      /* a WAKE was sent since a sleeper began or one was taken */
+    _Atomic uint64_t room_waiters; /* senders waiting for room for a plain record */
+    _Atomic uint64_t room_woken;   /* a ROOM was sent since one of them began or took one */
 } Header;
 
 typedef struct {
@@ -123,10 +126,10 @@ ring_open(Ring *self)
 /* Write a record of ``kind`` holding ``first`` (``first_length`` bytes) then ``data``
  * (``length`` bytes) at the tail, if it fits; the lock is held. 1 written, 0 no room.
  *
- * Plain records leave the last sixteenth of the buffer to markers: a sender that finds no room
- * for a plain record sends its message as a marked datagram, and once the socket is full too it
- * waits for the kernel to say the socket has room (as receivers take datagrams, they free
- * markers as well) — so no sender ever waits for a wake-up from a receiver. */
+ * Plain records leave the last sixteenth of the buffer to markers, so that a message with fds
+ * has room when small ones filled the ring (its sender then waits for the kernel to say the
+ * socket has room). A sender that finds no room for a plain record waits for a ROOM from a
+ * receiver (``room_due``). */
 static inline int
 write_record2(Header *h, unsigned char *buffer, uint32_t kind, const void *first,
               Py_ssize_t first_length, const char *data, Py_ssize_t length)
@@ -191,6 +194,45 @@ sleep_begin(Header *h)
     atomic_fetch_add(&h->sleepers, 1);
     atomic_store(&h->woken, 0);
     atomic_thread_fence(memory_order_seq_cst);
+}
+
+/* After a take freed room, the lock held: whether to send the senders that wait for room a
+ * ROOM (``send_room``, after the unlock). Only once the ring is half empty (a sender woken for
+ * every record freed would wake, push one and wait again), and once per wait (``room_woken``,
+ * as ``woken`` for WAKEs: cleared by ``room_begin`` and by a sender that takes a ROOM). A
+ * sender waiting for room counts itself, then looks at the ring under the lock: the take's look
+ * at ``room_waiters``, under the lock too, sees the count, or the sender's look sees the room. */
+/* Whether a plain record of ``length`` bytes for which the ring has no room goes as a marked
+ * datagram (through the socket's buffer, as on a channel without a ring) rather than wait for
+ * room: only a large one (a ring holds few of them). Small ones wait: a receiver takes marked
+ * datagrams the slow way, and one that falls behind producers would fall further behind. */
+static inline int
+marked_when_full(Header *h, Py_ssize_t length)
+{
+    return (uint64_t)length > h->size / 64;
+}
+
+/* Whether a sender that waits for room may go on: the ring is at most half full. */
+static inline int
+roomy(Header *h)
+{
+    return h->tail - h->head <= h->size / 2;
+}
+
+static inline int
+room_due(Header *h)
+{
+    return roomy(h) && atomic_load(&h->room_waiters) > 0 && atomic_exchange(&h->room_woken, 1) == 0;
+}
+
+/* Send a ROOM on a receiver's end ``fd`` of the socket: it arrives at the senders' end, which
+ * the senders that wait for room watch. */
+static inline void
+send_room(Header *h, int fd)
+{
+    char room = ROOM_BYTE;
+    if (send(fd, &room, 1, MSG_DONTWAIT | MSG_NOSIGNAL) != 1)
+        atomic_store(&h->room_woken, 0); /* (no sender left, or a full queue: readable anyway) */
 }
 
 /* Send one datagram on the socket ``fd`` — the next marker's number, then ``parts`` — with

@@ -27,6 +27,10 @@ else:
 RING_SIZE: Final = 1 << 18
 """Bytes of records a channel's ring holds (a small message takes 48)."""
 
+MARKED_WHEN_FULL: Final = RING_SIZE // 64
+"""A message longer than this (bytes) for which the ring has no room goes as a marked datagram
+through the socket's buffer; a shorter one waits for room (``_ring.h``: ``marked_when_full``)."""
+
 LOOK_EVERY: Final = 0.001
 """How often (seconds) a sender that only pushes asks the kernel whether every receiver is gone
 (a receiver's close tells it at once; a killed receiver only this way)."""

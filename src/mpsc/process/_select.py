@@ -47,13 +47,14 @@ if TYPE_CHECKING:
 class _Round(Use):
     """One waiter's round of waiting on a Source: inside the endpoint, and its hint if any."""
 
-    __slots__ = ("endpoint", "hinted", "sleeping")
+    __slots__ = ("endpoint", "hinted", "room", "sleeping")
 
     def __init__(self, endpoint: Endpoint) -> None:
         super().__init__()
         self.endpoint = endpoint  # (the handle may be closed by another thread meanwhile)
         self.hinted = False
         self.sleeping = False  # counted among its ring's sleepers
+        self.room = False  # counted among its ring's senders that wait for room
 
 
 class Source:
@@ -134,6 +135,17 @@ class Source:
                 if len(ring):
                     watch.append((_ready_now(), READABLE))
             return
+        ring = endpoint.ring
+        if ring is not None:
+            # The ring was full (a receiver that frees room sends a ROOM, which makes this end
+            # readable, as the last receiver's going does), or, for a message with fds, the
+            # kernel's buffer: counted among the senders that wait for room, then a look again.
+            for round_.room in map(type(ring).room_begin, (ring,)):
+                break
+            watch.append((sock, READABLE))
+            if ring.room():
+                watch.append((sock, WRITABLE))
+            return
         if endpoint.capacity is None:
             watch.append((sock, WRITABLE))  # the kernel's buffer was full
             return
@@ -156,6 +168,10 @@ class Source:
         if round_.sleeping:
             ring = endpoint.ring
             for round_.sleeping in map(type(ring).sleep_end, (ring,)):
+                break
+        if round_.room:
+            ring = endpoint.ring
+            for round_.room in map(type(ring).room_end, (ring,), (endpoint.fd,)):
                 break
         endpoint.leave(round_)
         del self._rounds[entry]

@@ -363,14 +363,15 @@ send_body(PyObject *sender, PyObject *body, PyObject *carried)
     Use use;
     if (usable(SLOT(sender, off_ep), &use)) {
         if (use.ring != NULL) {
-            /* A plain record, or (fds, or no room for a plain record) a marked datagram, which
-             * needs no WAKE: it makes the socket readable itself. A busy lock, no room for a
-             * marker, a full socket: the pure send, which waits. */
+            /* A plain record, or (fds, or a large one with no room) a marked datagram, which
+             * needs no WAKE: it makes the socket readable itself. A busy lock, a full ring, a
+             * full socket: the pure send, which waits. */
             int pushed = 0;
             if (fresh(SLOT(sender, off_ep), use.ring, use.fd)) {
                 if (nfds == 0 && (pushed = ring_push(use.ring, header, HEADER, data, size, use.fd)) > 0)
                     sent = size;
-                else if (pushed == 0 && ring_trylock_briefly(use.ring, BRIEFLY)) {
+                else if ((nfds > 0 || (pushed == 0 && marked_when_full(use.ring->header, HEADER + size)))
+                         && ring_trylock_briefly(use.ring, BRIEFLY)) {
                     sent = send_marked_locked(use.ring->header, use.ring->buffer, use.fd, iov,
                                               (int)msg.msg_iovlen, fds, nfds) > 0 ? size : -1;
                     ring_unlock(use.ring);
@@ -649,7 +650,10 @@ ring_receive(PyObject *endpoint, Use *use, int64_t spin_ns)
             }
             break;
         }
+        int room = room_due(h);
         ring_unlock(ring);
+        if (room)
+            send_room(h, use->fd);
     }
     let_go(use);
     if (body == NULL) {
