@@ -10,14 +10,16 @@ EXTRA = $(PY) -c 'import sys, tomllib; print(*tomllib.load(open("pyproject.toml"
 .PHONY: demo test suite lint bench asan packaging docs clean redis-server
 
 # venv + the package with its test and lint tools, rebuilt when the build files change. The
-# install compiles the C extensions (src/mpsc/_accel.c, src/mpsc/process/_steps.c) in place, on
-# CPython.
-$(VENV)/.installed: pyproject.toml setup.py src/mpsc/_accel.c src/mpsc/process/_steps.c src/mpsc/_compat.h
+# install compiles the C extensions (src/mpsc/_accel.c, src/mpsc/process/_steps.c,
+# src/mpsc/process/_ring.c) in place, on CPython.
+$(VENV)/.installed: pyproject.toml setup.py src/mpsc/_accel.c src/mpsc/process/_steps.c src/mpsc/_compat.h \
+		src/mpsc/process/_ring.c src/mpsc/process/_ring.h
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	@# A failed (optional) build must not leave an older build of the C pass in place.
 	rm -f src/mpsc/_accel$$($(PY) -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))') \
-		src/mpsc/process/_steps$$($(PY) -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))')
+		src/mpsc/process/_steps$$($(PY) -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))') \
+		src/mpsc/process/_ring$$($(PY) -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))')
 	@if $(PY) -c 'import sys; sys.exit(0 if getattr(sys, "_is_gil_enabled", lambda: True)() else 1)'; then \
 		$(PY) -m pip install -q -e '.[test,lint]'; \
 	else \
@@ -59,7 +61,8 @@ redis-server:
 # sanitizers' runtimes are preloaded, and objects come from malloc so that ASan sees them.
 ASAN_DIR := build/asan
 ASAN_TESTS ?= tests/test_accel.py tests/test_implementations.py tests/test_select_model.py tests/test_queues.py \
-	tests/test_interrupts.py tests/test_process_steps.py tests/test_process.py
+	tests/test_interrupts.py tests/test_process_steps.py tests/test_process.py tests/test_ring.py \
+	tests/test_process_ring.py
 ASAN_ENV = LD_PRELOAD="$$(gcc -print-file-name=libasan.so) $$(gcc -print-file-name=libubsan.so)" \
 	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	PYTHONMALLOC=malloc PYTHONPATH=$(ASAN_DIR)
@@ -72,8 +75,10 @@ asan: $(VENV)/.installed
 	cp -r src/mpsc $(ASAN_DIR)/ && find $(ASAN_DIR) -name '*.so' -delete
 	$(ASAN_CC) src/mpsc/_accel.c -o $(ASAN_DIR)/mpsc/_accel$(EXT_SUFFIX)
 	$(ASAN_CC) src/mpsc/process/_steps.c -o $(ASAN_DIR)/mpsc/process/_steps$(EXT_SUFFIX)
+	$(ASAN_CC) src/mpsc/process/_ring.c -o $(ASAN_DIR)/mpsc/process/_ring$(EXT_SUFFIX)
 	$(ASAN_ENV) $(PY) -c 'import mpsc._accel as a; assert "/$(ASAN_DIR)/" in a.__file__, a.__file__'
 	$(ASAN_ENV) $(PY) -c 'import mpsc.process._implementation as i; assert "/$(ASAN_DIR)/" in i.COMPILED.__file__'
+	$(ASAN_ENV) $(PY) -c 'import mpsc.process._rings as r; assert "/$(ASAN_DIR)/" in r.RING.__file__'
 	$(ASAN_ENV) $(PY) -m pytest -q -p no:cacheprovider $(ASAN_TESTS)
 
 # What users get: the sdist and the wheel (build), checked by twine; the sdist installed by pip

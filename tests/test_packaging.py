@@ -86,7 +86,8 @@ def test_the_distributions_carry_the_version_and_the_package(dists: dict[str, Pa
     assert "make docs" in metadata  # the README is the long description
     with tarfile.open(dists["sdist"]) as sdist:
         members = {name.split("/", 1)[1] for name in sdist.getnames() if "/" in name}
-    assert {"src/mpsc/_accel.c", "src/mpsc/process/_steps.c", "src/mpsc/_compat.h", "setup.py"} <= members
+    sources = {"src/mpsc/_accel.c", "src/mpsc/process/_steps.c", "src/mpsc/process/_ring.c"}
+    assert sources | {"src/mpsc/_compat.h", "src/mpsc/process/_ring.h", "setup.py"} <= members
     assert {"README.md", "pyproject.toml"} <= members
 
 

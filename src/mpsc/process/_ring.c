@@ -630,7 +630,7 @@ static PyMethodDef module_methods[] = {
 
 static struct PyModuleDef module_def = {
     PyModuleDef_HEAD_INIT, "mpsc.process._ring",
-    "A process-shared ring of messages (work in progress; see _ring.c).", -1, module_methods,
+    "A process-shared ring of messages for unbounded process channels (see _ring.c).", -1, module_methods,
 };
 
 PyMODINIT_FUNC
@@ -639,6 +639,14 @@ PyInit__ring(void)
     PyObject *module = PyModule_Create(&module_def);
     if (module == NULL)
         return NULL;
+#ifdef Py_GIL_DISABLED
+    /* (A Ring's state is in the shared mapping, under its process-shared lock, as for threads of
+     * other processes; the mapping goes only once no call is inside: Endpoint.enter/leave.) */
+    if (PyUnstable_Module_SetGIL(module, Py_MOD_GIL_NOT_USED) < 0) {
+        Py_DECREF(module);
+        return NULL;
+    }
+#endif
 #if defined(__linux__)
     if (PyType_Ready(&RingType) < 0 || PyModule_AddObjectRef(module, "Ring", (PyObject *)&RingType) < 0) {
         Py_DECREF(module);
