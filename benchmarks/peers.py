@@ -541,7 +541,7 @@ class MpscProcessPeer(ProcessPeer):
         self.capacity = capacity
         if capacity is None:
             self.name = "mpsc.process"
-            self.note = "channel(): one SOCK_SEQPACKET datagram per message"
+            self.note = "channel(): small messages through a shared-memory ring, others a datagram each"
             self.large_note = "pickle (1 copy) written to a memfd (2), mapped and unpickled (3): 3 copies"
         else:
             self.name = f"mpsc.process bounded({capacity})"

@@ -1,4 +1,4 @@
-"""Throughput of the bare ring (work in progress): P producer processes -> 1 consumer, a
+"""Throughput of the bare ring: P producer processes -> 1 consumer, a
 (i, str) tuple pickled per message, C calls straight from Python loops."""
 import os, pickle, sys, time
 from mpsc.process import _ring

@@ -1,4 +1,4 @@
-"""The process-shared ring (``mpsc.process._ring``, work in progress): records in order, no room
+"""The process-shared ring (``mpsc.process._ring``): records in order, no room
 reported, kill safety of its robust lock, conservation across processes."""
 
 from __future__ import annotations

@@ -17,16 +17,18 @@ collector. What differs, and why:
   Receiver is (what was queued is dropped then, as Rust drops it).
 * **Values are pickled at ``send``** (protocol 5): one that cannot be pickled raises there and
   nothing is sent. A message is one datagram of an AF_UNIX SOCK_SEQPACKET socket, atomic among
-  any number of writers, so there is no cross-process lock at all: a process killed at any
+  any number of writers; on an unbounded channel a small one is instead a record in a ring of
+  shared memory (a memfd), under a robust process-shared lock that a process killed holding it
+  leaves to the next one, nothing it half-wrote visible: either way a process killed at any
   instant leaves no lock held and no torn message. Values larger than 64 KiB travel in a memfd.
 * **Bounds**: ``sync_channel(n)`` holds at most ``n`` messages (credits in a pipe, at most
   [`MAX_CAPACITY`][mpsc.process.MAX_CAPACITY]), and never more, though processes using it
   are killed at any instant: a slot one held comes back, never twice (a ledger shared by the
   processes says who holds which: see the known limits); ``n == 0`` is a rendezvous whose ``send``
   returns only once a receiver has claimed the value. ``channel()`` has no bound, but a send
-  waits while the kernel's socket buffer is full (thousands of messages): a value ``send``
-  returned for is in the kernel, where neither a feeder thread nor the sender's death can lose
-  it.
+  waits while its ring is full (about 5000 small messages) or, for large values and handles,
+  the kernel's socket buffer: a value ``send`` returned for is in the ring or in the kernel,
+  where neither a feeder thread nor the sender's death can lose it.
 * **``len()``, ``is_empty()``, ``is_full()``** are answered on bounded channels (capacity minus
   free credits: queued messages plus those being moved right now); an unbounded channel raises
   ``TypeError``, its kernel buffer counting bytes, not messages.
@@ -74,9 +76,15 @@ handle's adoption, any exception counts as an interrupt); ``try_send`` on a rend
 is guided by hints of waiting receivers and may say ``Full`` in a race with one arriving or
 leaving; a call (or task) blocked on a handle that another thread (or task) closes notices
 within 0.1 s; Linux only (SOCK_SEQPACKET, memfd): elsewhere the module imports and making a
-channel raises ``NotImplementedError`` saying so.
+channel raises ``NotImplementedError`` saying so. The ring of an unbounded channel is the
+extension ``mpsc.process._ring``: a channel made where it is not (``MPSC_PURE`` set, no C
+compiler at install) has none, and a handle of a channel that has one, arriving in a process
+without it, is refused as it arrives (``RuntimeError`` saying so). A sender killed at the one
+instant between publishing a small message and waking a receiver that waits leaves that receiver
+asleep until the next message or for at most 0.1 s.
 
-File descriptors: a bounded channel's side holds four (the socket, the credit pipe's two ends,
+File descriptors: an unbounded channel's side holds two (the socket, the ring's memfd), a
+bounded channel's four (the socket, the credit pipe's two ends,
 the ledger's memfd) and a fifth once it is used (its own description of the ledger). A large
 value (a memfd) and a handle inside a value travel as fds, and the kernel lets an ordinary user
 have at most ``ulimit -n`` of them in flight (root is exempt); a send past that waits as on a
@@ -87,7 +95,8 @@ kernel drops them, the message is lost, and the receive raises ``OSError(EMFILE)
 Modules, one idea each: ``_channels`` (constructors), ``_handles`` (Sender, Receiver),
 ``_wire`` (the datagram format), ``_rendezvous`` (capacity 0), ``_travel`` (how handles pickle),
 ``_endpoint`` (one process's fds of one side, shared by clones; the fork rules), ``_ledger``
-(who holds a bounded channel's slots, so that those of killed processes come back), ``_waiting``
+(who holds a bounded channel's slots, so that those of killed processes come back), ``_rings``
+(the shared-memory ring of unbounded channels, ``_ring.c``), ``_waiting``
 (the one place a call sleeps), ``_async`` (the one place a task awaits).
 """
 

@@ -1,5 +1,5 @@
-/* A process-shared ring of messages, for mpsc.process (work in progress, branch ``ring``: not
- * used by the channels yet).
+/* A process-shared ring of messages, for the small messages of mpsc.process's unbounded channels
+ * (``_rings``; the protocol around it: DESIGN.md §10).
  *
  * One memfd per channel holds a header and a buffer of records. Every process of the channel
  * maps it. A robust, process-shared pthread mutex guards it: a process killed while holding it

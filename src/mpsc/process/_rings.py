@@ -5,7 +5,7 @@ its small messages through a ring of records in a memfd that every process of th
 under a robust process-shared lock, instead of one datagram each; the socket carries the rest
 (large values, handles), in step with the ring (see ``_ring.c``), and the wake-ups. Such a
 channel's handles cannot be used in a process without the ring: they are refused, clearly, as
-they arrive (work in progress: branch ``ring``, see RING-PLAN.md).
+they arrive. The repository's DESIGN.md (§10) says how it keeps the process channels' rules.
 """
 
 from __future__ import annotations
