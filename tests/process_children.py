@@ -237,3 +237,10 @@ def refuse_ring_handle(carrier: mpsc.process.Receiver[Any], results: mpsc.proces
         else:
             handle.close()
             results.send_timeout((_rings.RING is None, "arrived", ""), WAIT)
+
+
+def send_after_ready(tx: mpsc.process.Sender[Any], ready: mpsc.process.Sender[Any], value: Any) -> None:
+    """Say ready, then send ``value`` (and wait, if the channel is full, until killed)."""
+    ready.send(os.getpid())
+    ready.close()
+    tx.send_timeout(value, 60)

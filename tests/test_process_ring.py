@@ -215,3 +215,32 @@ def test_a_sender_killed_while_it_waited_for_room_leaves_the_others_woken(procs:
         assert done.is_set() and got == [*range(filled), "last"]
     tx.close()
     rx.close()
+
+
+def test_the_last_sender_killed_as_it_waited_for_room_leaves_every_message(procs: Children) -> None:
+    """The last Sender's process, waiting for room, stopped, then a ROOM sent to it, then killed:
+    its end of the socket goes with the ROOM unread, which the kernel reports to the receivers'
+    end as a reset. The receiver gets every message sent, then ``RecvError``."""
+    tx, rx = mpp.channel()
+    filled = _fill(tx)
+    ready_tx, ready_rx = mpp.channel()
+    child = procs.start(children.send_after_ready, tx, ready_tx, "never sent")
+    tx.close()
+    ready_tx.close()
+    pid = ready_rx.recv_timeout(WAIT)
+    ring = rx._ep.ring
+    deadline = time.monotonic() + WAIT
+    while ring.room_waiters == 0 and time.monotonic() < deadline:
+        time.sleep(0.001)  # (polling a count in shared memory, not ordering processes)
+    os.kill(pid, signal.SIGSTOP)
+    assert ring.room_waiters == 1
+    got = [rx.recv_timeout(WAIT) for _ in range(filled // 2 + 10)]  # a ROOM goes to it
+    os.kill(pid, signal.SIGKILL)
+    assert procs.join(child) == -signal.SIGKILL
+    while True:
+        try:
+            got.append(rx.recv_timeout(WAIT))
+        except mpsc.RecvError:
+            break
+    assert got == list(range(filled))
+    rx.close()

@@ -280,6 +280,22 @@ def test_a_sender_waiting_for_room_gets_one_room_once_the_ring_is_half_empty() -
     os.close(receivers)
 
 
+def test_the_senders_end_gone_with_rooms_unread_costs_the_receivers_nothing() -> None:
+    """The last sender gone (killed as it waited for room) with a ROOM unread in its end's
+    queue: the kernel reports ECONNRESET once to the receivers' end, ahead of what is queued
+    there. A take reads on: every message, then the end of the stream."""
+    r = ring()
+    senders, receivers = _pair()
+    assert r.send_marked(senders, b"marked", [])
+    assert r.push(b"plain")
+    os.write(receivers, b"R")  # a ROOM nobody took
+    os.close(senders)
+    assert r.take(receivers)[0] == b"marked"
+    assert r.take(receivers)[0] == b"plain"
+    assert r.take(receivers)[0] == b""
+    os.close(receivers)
+
+
 def test_a_marked_datagram_carries_fds() -> None:
     r = ring()
     tx, rx = _pair()

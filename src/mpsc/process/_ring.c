@@ -215,7 +215,10 @@ peek_datagram(Header *h, int fd, uint64_t *seq)
         if (n < 0) {
             if (errno == EAGAIN || errno == EWOULDBLOCK)
                 return -1;
-            if (errno == EINTR)
+            /* ECONNRESET: the senders' end was closed for good with ROOMs unread in its queue
+             * (the last sender killed as it waited for room); the kernel reports it once,
+             * ahead of the datagrams still queued here, which the next call reads. */
+            if (errno == EINTR || errno == ECONNRESET)
                 continue;
             PyErr_SetFromErrno(PyExc_OSError);
             return -2;
@@ -256,7 +259,7 @@ receive_datagram(int fd, Py_ssize_t length)
     ssize_t n;
     do
         n = recvmsg(fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-    while (n < 0 && errno == EINTR);
+    while (n < 0 && (errno == EINTR || errno == ECONNRESET)); /* (see peek_datagram) */
     if (n < 0) {
         Py_DECREF(data);
         return PyErr_SetFromErrno(PyExc_OSError);
@@ -482,6 +485,15 @@ ring_epoch(Ring *self, void *closure)
     return PyLong_FromUnsignedLongLong(atomic_load(&self->header->epoch));
 }
 
+/* ``room_waiters``: how many senders wait for room (for the tests and for looking). */
+static PyObject *
+ring_room_waiters(Ring *self, void *closure)
+{
+    if (ring_open(self) < 0)
+        return NULL;
+    return PyLong_FromUnsignedLongLong(atomic_load(&self->header->room_waiters));
+}
+
 /* ``_die_after_send(fd, data)``: for the tests: a marked send killed after its datagram went
  * and before its marker was published. */
 static PyObject *
@@ -599,6 +611,7 @@ static PyMethodDef ring_methods[] = {
 static PyGetSetDef ring_getset[] = {
     {"recovered", (getter)ring_recovered, NULL, "how often a dead holder's lock was recovered", NULL},
     {"epoch", (getter)ring_epoch, NULL, "how many receivers' closes (see bump_epoch)", NULL},
+    {"room_waiters", (getter)ring_room_waiters, NULL, "how many senders wait for room", NULL},
     {NULL},
 };
 
