@@ -125,12 +125,15 @@ def test_processes_killed_at_random_moments_leave_every_record_whole() -> None:
         time.sleep(rng.uniform(0.001, 0.01))
         os.kill(pid, signal.SIGKILL)
         _reap(pid)
+        # (review 14, 02: a count kept beside the records was left one too high by a kill
+        # between its two stores; len() counts the records themselves)
+        left = len(r)
         expected = 0
         while (body := r.pop()) is not None:
             value = pickle.loads(body)
             assert value == (round_, expected, b"z" * (expected % 97))
             expected += 1
-        assert len(r) == 0
+        assert expected == left and len(r) == 0
 
 
 def test_many_producers_and_consumers_across_processes_count_every_record(tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -317,14 +320,18 @@ def test_a_marked_datagram_carries_fds() -> None:
 
 
 def test_an_orphan_of_a_sender_killed_before_its_marker_is_delivered_in_order() -> None:
+    """Review 14, finding 01: a sender killed after its datagram went and before it stored the
+    marker's number left the next marked send the same number, so the orphan was taken for
+    that send's datagram and the send's own came after its later records."""
     r = ring()
     tx, rx = _pair()
     assert r.push(b"first")
-    _reap(_child(lambda: r._die_after_send(tx, b"orphan")))
+    assert _reap(_child(lambda: r._die_after_send(tx, b"orphan"))) == 0  # (it died after the send)
     assert r.send_marked(tx, b"second", [])
     assert r.push(b"third")
-    got = [r.take(rx) for _ in range(5)]
-    assert [g and g[0] for g in got] == [b"first", b"orphan", b"second", b"third", None]
+    assert r.send_marked(tx, b"fourth", [])
+    got = [r.take(rx) for _ in range(6)]
+    assert [g and g[0] for g in got] == [b"first", b"orphan", b"second", b"third", b"fourth", None]
     os.close(tx)
     os.close(rx)
 

@@ -526,9 +526,18 @@ def _try_push(call: _Sending, value: Any, ring: Any) -> list[tuple[int, int]] | 
         if hung_up(endpoint.fd):
             raise SendError(value)
         endpoint.ring_epoch, endpoint.ring_looked = epoch, now
+    call.waited_for_room()
+    try:
+        return _push_or_mark(call, value, ring)
+    except TimeoutError:  # the lock's holder does not run now (see _ring.h): a short sleep
+        return []
+
+
+def _push_or_mark(call: _Sending, value: Any, ring: Any) -> list[tuple[int, int]] | None:
+    """The ring's part of ``_try_push``."""
+    endpoint = call.endpoint
     message = call.message
     assert message is not None
-    call.waited_for_room()
     if not message.fds:
         for call.out in map(ring.push, (message.data,)):
             break

@@ -159,7 +159,6 @@ ring_pop(Ring *self, PyObject *unused)
         result = PyBytes_FromStringAndSize((const char *)self->buffer + at + 8, rec[0]);
         if (result != NULL) {
             h->head += (uint64_t)align8(8 + rec[0]); /* freed last */
-            h->count -= 1;
         }
         ring_unlock(self);
         return result;
@@ -351,7 +350,6 @@ ring_take(Ring *self, PyObject *arg)
                 if (result == NULL)
                     break;
                 h->head += (uint64_t)align8(8 + rec[0]); /* freed last */
-                h->count -= 1;
                 break;
             }
             uint64_t marker, seq = 0;
@@ -363,12 +361,10 @@ ring_take(Ring *self, PyObject *arg)
                 result = receive_datagram(fd, length);
                 if (result != NULL && seq == marker) {
                     h->head += 16;
-                    h->count -= 1;
                 }
                 break;
             }
             h->head += 16; /* its datagram is gone: no message */
-            h->count -= 1;
             continue;
         }
         if (h->head != h->tail) { /* too short for a record: skipped by the writer */
@@ -494,18 +490,20 @@ ring_room_waiters(Ring *self, void *closure)
     return PyLong_FromUnsignedLongLong(atomic_load(&self->header->room_waiters));
 }
 
-/* ``_die_after_send(fd, data)``: for the tests: a marked send killed after its datagram went
- * and before its marker was published. */
+/* ``_die_after_send(fd, data)``: for the tests: a marked send (``send_marked_locked``) killed
+ * after its datagram went and before its marker was published. */
 static PyObject *
 ring_die_after_send(Ring *self, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (ring_open(self) < 0 || ring_lock(self) < 0)
+    if (nargs != 2 || !PyBytes_Check(args[1]) || ring_open(self) < 0 || ring_lock(self) < 0) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_TypeError, "_die_after_send(fd, data: bytes)");
         return NULL;
-    uint64_t seq = ++self->header->seq;
-    struct iovec iov[2] = {{&seq, 8}, {PyBytes_AS_STRING(args[1]), (size_t)PyBytes_GET_SIZE(args[1])}};
-    struct msghdr msg = {.msg_iov = iov, .msg_iovlen = 2};
-    (void)sendmsg((int)PyLong_AsLong(args[0]), &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
-    _exit(0);
+    }
+    struct iovec data = {PyBytes_AS_STRING(args[1]), (size_t)PyBytes_GET_SIZE(args[1])};
+    die_after_sendmsg = 1;
+    (void)send_marked_locked(self->header, self->buffer, (int)PyLong_AsLong(args[0]), &data, 1, NULL, 0);
+    _exit(1); /* (the send failed) */
 }
 
 /* ``_die_after_receive(fd)``: for the tests: a take killed after it received a marker's
@@ -537,7 +535,22 @@ ring_len(Ring *self)
         return -1;
     if (ring_lock(self) < 0)
         return -1;
-    Py_ssize_t n = (Py_ssize_t)self->header->count;
+    /* Counted by walking the records: a count kept beside them would be left wrong by a
+     * process killed between the two stores. */
+    Header *h = self->header;
+    uint64_t size = h->size, pos = h->head;
+    Py_ssize_t n = 0;
+    while (pos != h->tail) {
+        uint64_t at = pos & (size - 1);
+        if (size - at < 8) {
+            pos += size - at;
+            continue;
+        }
+        uint32_t rec[2];
+        memcpy(rec, self->buffer + at, 8);
+        pos += rec[1] == KIND_WRAP ? 8 + (uint64_t)rec[0] : (uint64_t)align8(8 + rec[0]);
+        n += rec[1] != KIND_WRAP;
+    }
     ring_unlock(self);
     return n;
 }

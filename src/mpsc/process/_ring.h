@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <unistd.h>
 
 #define MAGIC 0x6d707363u /* "mpsc" */
 #define HEADER_SIZE 4096
@@ -27,7 +28,6 @@ typedef struct {
     uint32_t size; /* of the buffer: a power of two */
     pthread_mutex_t lock;
     uint64_t head, tail; /* byte positions, ever growing; the buffer's index is pos & (size - 1) */
-    uint64_t count;      /* records (not WRAP) between head and tail */
     _Atomic uint64_t published; /* tail, for readers that look without the lock */
     _Atomic uint64_t recovered; /* how often a locker found the last holder dead */
     uint64_t seq;                /* the last marker's number */
@@ -51,15 +51,35 @@ align8(Py_ssize_t n)
     return (n + 7) & ~(Py_ssize_t)7;
 }
 
-/* Lock the ring, letting the GIL go if the lock is taken (its holder may be stopped). */
+/* How long ``ring_lock`` waits for a busy lock. A holder keeps it for a copy of a record; one
+ * that does not run (stopped by SIGSTOP or a debugger, or descheduled on a loaded machine) must
+ * not hold up a caller's timeout, its try_* calls or its Ctrl-C: past this the caller gets
+ * ``TimeoutError`` and its Python code waits its own way (and sees signals) before it tries
+ * again. */
+#define LOCK_WAIT_NS 5000000
+
+/* Lock the ring, letting the GIL go if the lock is taken (for at most ``LOCK_WAIT_NS``). The
+ * caller is inside its endpoint (``Endpoint.enter``), so no other thread unmaps the ring
+ * meanwhile. */
 static inline int
 ring_lock(Ring *self)
 {
     int err = pthread_mutex_trylock(&self->header->lock);
     if (err == EBUSY) {
+        struct timespec until;
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        until.tv_nsec += LOCK_WAIT_NS;
+        if (until.tv_nsec >= 1000000000) {
+            until.tv_sec += 1;
+            until.tv_nsec -= 1000000000;
+        }
         Py_BEGIN_ALLOW_THREADS
-        err = pthread_mutex_lock(&self->header->lock);
+        err = pthread_mutex_clocklock(&self->header->lock, CLOCK_MONOTONIC, &until);
         Py_END_ALLOW_THREADS
+    }
+    if (err == ETIMEDOUT) {
+        PyErr_SetString(PyExc_TimeoutError, "the ring's lock is held by a process that does not run now");
+        return -1;
     }
     if (err == EOWNERDEAD) {
         /* The holder died inside: nothing it did was published, so the ring is as it left it. */
@@ -155,7 +175,6 @@ write_record2(Header *h, unsigned char *buffer, uint32_t kind, const void *first
     memcpy(buffer + at + 8, first, (size_t)first_length);
     memcpy(buffer + at + 8 + first_length, data, (size_t)(length - first_length));
     h->tail += skip + need; /* published last */
-    h->count += 1;
     atomic_store_explicit(&h->published, h->tail, memory_order_release);
     return 1;
 }
@@ -235,6 +254,10 @@ send_room(Header *h, int fd)
         atomic_store(&h->room_woken, 0); /* (no sender left, or a full queue: readable anyway) */
 }
 
+/* For the tests (``Ring._die_after_send``): end the process right after a marked datagram went,
+ * before its marker is published, in the real send below. */
+static int die_after_sendmsg;
+
 /* Send one datagram on the socket ``fd`` — the next marker's number, then ``parts`` — with
  * ``fds`` (SCM_RIGHTS), and publish its MARKER record; the lock is held, so the order of markers
  * in the ring is the order of their datagrams in the socket. 1 sent; 0 no room for the marker
@@ -244,12 +267,16 @@ static inline int
 send_marked_locked(Header *h, unsigned char *buffer, int fd, const struct iovec *parts, int nparts,
                    const int *fds, int nfds)
 {
-    uint64_t seq = h->seq + 1;
     /* Room first: the record is written (published) only once its datagram is sent. */
     uint64_t size = h->size, at = h->tail & (size - 1);
     uint64_t skip = 16 > size - at ? size - at : 0;
     if (h->tail - h->head + skip + 16 > size || nparts > 2 || nfds > MAX_FDS)
         return 0;
+    /* The number is taken before the datagram goes: a sender killed after it went leaves an
+     * orphan numbered below every later marker, never one whose number the next sender uses
+     * again (it would be taken for that sender's datagram, and the sender's own delivered after
+     * its later records). A send that fails leaves a number unused: harmless. */
+    uint64_t seq = ++h->seq;
     struct iovec iov[3] = {{&seq, 8}};
     for (int i = 0; i < nparts; i++)
         iov[i + 1] = parts[i];
@@ -270,7 +297,8 @@ send_marked_locked(Header *h, unsigned char *buffer, int fd, const struct iovec 
     }
     if (sendmsg(fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
         return -1;
-    h->seq = seq;
+    if (die_after_sendmsg)
+        _exit(0);
     write_record(h, buffer, KIND_MARKER, (const char *)&seq, 8); /* (room checked above) */
     return 1;
 }

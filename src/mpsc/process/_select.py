@@ -132,7 +132,7 @@ class Source:
                 # the select's look) came with no wake-up: then the wait must not sleep.
                 for round_.sleeping in map(type(ring).sleep_begin, (ring,)):
                     break
-                if len(ring):
+                if ring.ready():
                     watch.append((_ready_now(), READABLE))
             return
         ring = endpoint.ring
@@ -143,8 +143,11 @@ class Source:
             for round_.room in map(type(ring).room_begin, (ring,)):
                 break
             watch.append((sock, READABLE))
-            if ring.room():
-                watch.append((sock, WRITABLE))
+            try:
+                if ring.room():
+                    watch.append((sock, WRITABLE))
+            except TimeoutError:  # the lock's holder does not run now: its slice, then again
+                pass
             return
         if endpoint.capacity is None:
             watch.append((sock, WRITABLE))  # the kernel's buffer was full

@@ -645,7 +645,6 @@ ring_receive(PyObject *endpoint, Use *use, int64_t spin_ns)
                                                  rec[0] - HEADER);
                 if (body != NULL) {
                     h->head += (uint64_t)align8(8 + rec[0]); /* freed last */
-                    h->count -= 1;
                 }
             }
             break;

@@ -258,8 +258,11 @@ class Taking:
         datagram from the socket ``fd``, if one is there (into ``raw``, shaped as ``recvmsg``'s
         result); whether one was."""
         self.begin()
-        for self.raw in map(ring.take, (fd,)):
-            break
+        try:
+            for self.raw in map(ring.take, (fd,)):
+                break
+        except TimeoutError:  # the lock's holder does not run now (see _ring.h): nothing now
+            return False
         return self.raw is not None
 
     def begin(self) -> None:
