@@ -244,3 +244,38 @@ def test_the_last_sender_killed_as_it_waited_for_room_leaves_every_message(procs
             break
     assert got == list(range(filled))
     rx.close()
+
+
+def test_a_holder_of_the_rings_lock_that_does_not_run_holds_up_no_call() -> None:
+    """Review 14, finding 05: a process stopped (SIGSTOP, a debugger) holding the ring's lock
+    made every other process's try_recv, try_send, recv_timeout and send_timeout wait until it
+    ran again, and Ctrl-C with them. A busy lock is waited for 5 ms at most; then the call goes
+    on its own way: the try_* calls say Empty or Full, the others wait out their timeouts."""
+    tx, rx = mpp.channel()
+    filled = _fill(tx)  # (a full ring: try_send must say Full, not wait)
+    ring = rx._ep.ring
+    pid = os.fork()
+    if pid == 0:
+        try:
+            ring._stop_holding_lock()
+        finally:
+            os._exit(1)
+    try:
+        assert os.waitpid(pid, os.WUNTRACED)[1] & 0xFF == 0x7F  # stopped, holding the lock
+        for call, raised in [
+            (rx.try_recv, mpsc.Empty),
+            (lambda: rx.recv_timeout(0.2), mpsc.Timeout),
+            (lambda: tx.try_send("x"), mpsc.Full),
+            (lambda: tx.send_timeout("x", 0.2), mpsc.Timeout),
+        ]:
+            start = time.monotonic()
+            with pytest.raises(raised):
+                call()
+            assert time.monotonic() - start < 2.0
+    finally:
+        os.kill(pid, signal.SIGCONT)
+        _, status = os.waitpid(pid, 0)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0  # (it let the lock go)
+    assert [rx.recv_timeout(WAIT) for _ in range(filled)] == list(range(filled))
+    tx.close()
+    rx.close()

@@ -14,6 +14,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <signal.h>
 
 #if defined(__linux__)
 #include <errno.h>
@@ -581,6 +582,18 @@ ring_die_holding_lock(Ring *self, PyObject *unused)
     _exit(0);
 }
 
+/* ``_stop_holding_lock()``: for the tests: take the lock, stop this process (SIGSTOP) holding
+ * it, and once continued let it go and end the process (a holder that does not run). */
+static PyObject *
+ring_stop_holding_lock(Ring *self, PyObject *unused)
+{
+    if (ring_open(self) < 0 || ring_lock(self) < 0)
+        return NULL;
+    raise(SIGSTOP);
+    ring_unlock(self);
+    _exit(0);
+}
+
 /* ``_write_torn(body)``: for the tests: write ``body``'s record without publishing it and end the
  * process holding the lock (a writer killed between the two). */
 static PyObject *
@@ -615,6 +628,7 @@ static PyMethodDef ring_methods[] = {
     {"room_end", (PyCFunction)ring_room_end, METH_O, "room_end(fd): uncount it, take the ROOMs"},
     {"room", (PyCFunction)ring_room, METH_NOARGS, "room(): whether the ring is at most half full"},
     {"_die_holding_lock", (PyCFunction)ring_die_holding_lock, METH_NOARGS, "for the tests"},
+    {"_stop_holding_lock", (PyCFunction)ring_stop_holding_lock, METH_NOARGS, "for the tests"},
     {"_die_after_send", (PyCFunction)(void (*)(void))ring_die_after_send, METH_FASTCALL, "for the tests"},
     {"_die_after_receive", (PyCFunction)ring_die_after_receive, METH_O, "for the tests"},
     {"_write_torn", (PyCFunction)ring_write_torn, METH_O, "for the tests"},
