@@ -27,6 +27,7 @@ import gc
 import itertools
 import sys
 import threading
+import time
 from collections import Counter, deque
 from collections.abc import Callable
 from typing import Any
@@ -611,3 +612,29 @@ def test_an_exception_deferred_as_a_thread_it_started_is_not_running_yet_reaches
         assert ran.wait(WAIT), "the new thread died before its target ran"
         thread.join(WAIT)
     assert lost == 0
+
+
+def test_a_thread_left_unstarted_for_good_delays_deferred_exceptions_once_at_most() -> None:
+    """Review 13/07 and 13/09: on CPython 3.11 a deferral waits for the threads started and not
+    yet running (above); a start interrupted between ``_limbo`` and the thread's start leaves
+    one there for good, and every deferral after waited 50 ms for it — with interrupts landing
+    in that wait every millisecond, a receive that had its value never returned. Such a thread
+    is waited for 50 ms in all, then no more."""
+    from mpsc._interrupts import finish, nothing
+
+    stuck = threading.Thread(target=lambda: None)
+    limbo: dict[Any, Any] = getattr(threading, "_limbo", {})
+    limbo[stuck] = stuck
+    try:
+        took = []
+        for _ in range(20):
+            start = time.monotonic()
+            try:
+                finish("done", nothing, None, KeyboardInterrupt("deferred"))
+                checkpoint()
+            except KeyboardInterrupt:
+                pass
+            took.append(time.monotonic() - start)
+    finally:
+        limbo.pop(stuck, None)
+    assert sum(took[1:]) < 0.2, took  # (waiting 50 ms each: about 1 s)

@@ -1,7 +1,7 @@
-"""Hostile review 12's findings that were fixed, run as they were written: each script exits 1
-while its defect shows (``findings/review12/REPORT.md`` says what each breaks and how it was
-fixed). They run in a fresh interpreter each, with the implementation of this pass (compiled
-steps, or ``MPSC_PURE``), bounded in time.
+"""Hostile reviews' findings that were fixed, run as they were written: each script exits 1
+while its defect shows (``findings/review12/REPORT.md`` and ``findings/review13/REPORT.md`` say
+what each breaks and how it was fixed). They run in a fresh interpreter each, with the
+implementation of this pass (compiled steps, or ``MPSC_PURE``), bounded in time.
 
 The scripts inject exceptions at CPython's own check points (``tests/checkpoints.py``) into
 mpsc.process's adoption of carried handles, the release of a side's last handle, a ledger's
@@ -18,24 +18,28 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXED = [
-    "01_interrupt_in_joined_splits_clones_over_two_endpoints.py",
-    "02_half_made_endpoint_closes_new_endpoints_fds_after_fork.py",
-    "03_two_threads_adopt_same_side_two_endpoints.py",
-    "05_interrupt_before_finish_taken_pops_costs_a_retry.py",
-    "06_fork_while_half_made_adoption_is_closed_deadlocks_child.py",
-    "07_interrupt_after_ledger_reopen_leaks_fd.py",
-    "08_exception_at_large_messages_mapping_close_loses_it.py",
-    "09_interrupt_in_handle_release_leaks_endpoint_or_its_lock.py",
+    ("review12", "01_interrupt_in_joined_splits_clones_over_two_endpoints.py"),
+    ("review12", "02_half_made_endpoint_closes_new_endpoints_fds_after_fork.py"),
+    ("review12", "03_two_threads_adopt_same_side_two_endpoints.py"),
+    ("review12", "05_interrupt_before_finish_taken_pops_costs_a_retry.py"),
+    ("review12", "06_fork_while_half_made_adoption_is_closed_deadlocks_child.py"),
+    ("review12", "07_interrupt_after_ledger_reopen_leaks_fd.py"),
+    ("review12", "08_exception_at_large_messages_mapping_close_loses_it.py"),
+    ("review12", "09_interrupt_in_handle_release_leaks_endpoint_or_its_lock.py"),
+    ("review13", "03_two_interrupts_pickling_carried_handle_pin_its_side.py"),
+    ("review13", "09_periodic_interrupts_livelock_deferral_with_thread_in_limbo.py"),
+    # (every pair of check points of every closing path: half a minute; --stress)
+    pytest.param("review13", "02_two_interrupts_in_close_leave_side_open.py", marks=pytest.mark.stress),
 ]
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="mpsc.process is Linux only")
 
 
-@pytest.mark.parametrize("script", FIXED)
-def test_a_fixed_finding_stays_fixed(script: str) -> None:
+@pytest.mark.parametrize(("review", "script"), FIXED)
+def test_a_fixed_finding_stays_fixed(review: str, script: str) -> None:
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")]))
     done = subprocess.run(
-        [sys.executable, str(ROOT / "findings" / "review12" / script)],
+        [sys.executable, str(ROOT / "findings" / review / script)],
         check=False,
         capture_output=True,
         text=True,

@@ -40,6 +40,7 @@ from operator import attrgetter
 from time import monotonic, sleep
 from types import CodeType
 from typing import Any, TypeVar
+from weakref import WeakKeyDictionary
 
 T = TypeVar("T")
 
@@ -91,12 +92,23 @@ thread that started it, and ``PyThreadState_SetAsyncExc`` would arm the newest o
 the new thread, which would die of the exception meant for its creator (review 12/10)."""
 
 
+_SEEN: WeakKeyDictionary[Any, float] = WeakKeyDictionary()
+"""When a deferral first waited for each thread still unstarted: a thread is waited for at most
+``limit`` seconds in all, however many deferrals (or restarts of one, as interrupts land in the
+wait) look at it — a start interrupted between entering ``_limbo`` and starting the thread leaves
+it there for good (review 13/07, 13/09)."""
+
+
 def _wait_started(limit: float = 0.05) -> None:
-    """Wait (at most ``limit`` seconds) until every thread started is running: then no thread
-    state but this thread's carries its ident."""
-    deadline = monotonic() + limit
+    """Wait until every thread started is running (then no thread state but this thread's
+    carries its ident), each for at most ``limit`` seconds in all."""
     while True:  # (not ``while <condition>``: see ``mpsc._ops.recorded``)
-        if not _UNSTARTED or monotonic() > deadline:
+        now = monotonic()
+        waiting = False
+        for thread in tuple(_UNSTARTED or ()):
+            if now - _SEEN.setdefault(thread, now) < limit:
+                waiting = True
+        if not waiting:
             break
         sleep(0.0001)
 

@@ -188,7 +188,11 @@ class Endpoint:
                     try:
                         self._settle_locked()
                     except BaseException as exc:  # (its start is inside this try too)
-                        raise complete(Endpoint._settle_locked, self, exc) from None
+                        try:
+                            exc = complete(Endpoint._settle_locked, self, exc)
+                        except BaseException as landed:  # as complete() started
+                            exc = complete(Endpoint._settle_locked, self, landed)
+                        raise exc from None
 
     else:
         # Under the GIL another thread runs (and an interrupt lands) only at a check point, and
@@ -216,7 +220,11 @@ class Endpoint:
                     try:
                         self._settle_locked()
                     except BaseException as exc:  # (its start is inside this try too)
-                        raise complete(Endpoint._settle_locked, self, exc) from None
+                        try:
+                            exc = complete(Endpoint._settle_locked, self, exc)
+                        except BaseException as landed:  # as complete() started
+                            exc = complete(Endpoint._settle_locked, self, landed)
+                        raise exc from None
 
     def using(self, fn: Callable[..., R], *args: Any) -> R:
         """``fn(*args)`` between :meth:`enter` and :meth:`leave`, for a call that changes nothing
@@ -228,11 +236,19 @@ class Endpoint:
             self.enter(use)
             result = fn(*args)
         except BaseException as exc:
-            raise complete(self.leave, use, exc)
+            try:
+                exc = complete(self.leave, use, exc)
+            except BaseException as landed:  # as complete() started
+                exc = complete(self.leave, use, landed)
+            raise exc
         try:
             self.leave(use)
         except BaseException as exc:
-            raise complete(self.leave, use, exc)
+            try:
+                exc = complete(self.leave, use, exc)
+            except BaseException as landed:  # as complete() started
+                exc = complete(self.leave, use, landed)
+            raise exc
         return result
 
     def new_handle(self, cls: type[H]) -> H:
@@ -261,7 +277,11 @@ class Endpoint:
                 try:
                     self._settle_locked()
                 except BaseException as exc:  # (its start is inside this try too)
-                    raise complete(Endpoint._settle_locked, self, exc) from None
+                    try:
+                        exc = complete(Endpoint._settle_locked, self, exc)
+                    except BaseException as landed:  # as complete() started
+                        exc = complete(Endpoint._settle_locked, self, landed)
+                    raise exc from None
 
     def drop_collected(self, handle: Any) -> None:
         """:meth:`drop` for a finalizer: never waits for the lock (see the module doc). The lock
@@ -276,7 +296,11 @@ class Endpoint:
                 self._settle_locked()
         except BaseException as exc:
             if acquired:  # (only in _settle_locked, or as it started)
-                raise complete(Endpoint._settle_locked, self, exc) from None
+                try:
+                    exc = complete(Endpoint._settle_locked, self, exc)
+                except BaseException as landed:  # as complete() started
+                    exc = complete(Endpoint._settle_locked, self, landed)
+                raise exc from None
             raise
         finally:
             if acquired:
@@ -315,7 +339,11 @@ class Endpoint:
             try:
                 self._settle_locked()
             except BaseException as exc:  # (its start is inside this try too)
-                raise complete(Endpoint._settle_locked, self, exc) from None
+                try:
+                    exc = complete(Endpoint._settle_locked, self, exc)
+                except BaseException as landed:  # as complete() started
+                    exc = complete(Endpoint._settle_locked, self, landed)
+                raise exc from None
 
     def describe(self) -> str:
         """The channel's kind and identity, for reprs."""

@@ -175,7 +175,11 @@ def adopt(cls: Any, side: str, capacity: int | None, chan_id: bytes, fds: list[i
         try:
             adoption.make(cls, side, capacity, chan_id, fds, False)
         except BaseException as exc:
-            raise complete(Adoption.close, adoption, exc) from None
+            try:
+                exc = complete(Adoption.close, adoption, exc)
+            except BaseException as landed:  # as complete() started
+                exc = complete(Adoption.close, adoption, landed)
+            raise exc from None
         return adoption.handle
 
 
