@@ -249,7 +249,7 @@ def test_the_last_sender_killed_as_it_waited_for_room_leaves_every_message(procs
 def test_a_holder_of_the_rings_lock_that_does_not_run_holds_up_no_call() -> None:
     """Review 14, finding 05: a process stopped (SIGSTOP, a debugger) holding the ring's lock
     made every other process's try_recv, try_send, recv_timeout and send_timeout wait until it
-    ran again, and Ctrl-C with them. A busy lock is waited for 5 ms at most; then the call goes
+    ran again, and Ctrl-C with them. A busy lock is waited for 20 ms at most; then the call goes
     on its own way: the try_* calls say Empty or Full, the others wait out their timeouts."""
     tx, rx = mpp.channel()
     filled = _fill(tx)  # (a full ring: try_send must say Full, not wait)

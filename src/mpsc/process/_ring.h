@@ -56,7 +56,7 @@ align8(Py_ssize_t n)
  * not hold up a caller's timeout, its try_* calls or its Ctrl-C: past this the caller gets
  * ``TimeoutError`` and its Python code waits its own way (and sees signals) before it tries
  * again. */
-#define LOCK_WAIT_NS 5000000
+#define LOCK_WAIT_NS 20000000
 
 /* Lock the ring, letting the GIL go if the lock is taken (for at most ``LOCK_WAIT_NS``). The
  * caller is inside its endpoint (``Endpoint.enter``), so no other thread unmaps the ring
