@@ -250,10 +250,7 @@ receive_datagram(int fd, Py_ssize_t length)
         return NULL;
     uint64_t seq;
     struct iovec iov[2] = {{&seq, 8}, {PyBytes_AS_STRING(data), (size_t)(length - 8)}};
-    union {
-        char buf[CMSG_SPACE(MAX_FDS * sizeof(int))];
-        struct cmsghdr align;
-    } control;
+    union fds_space control;
     struct msghdr msg = {.msg_iov = iov, .msg_iovlen = 2, .msg_control = control.buf,
                          .msg_controllen = sizeof control.buf};
     ssize_t n;

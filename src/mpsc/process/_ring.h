@@ -254,6 +254,29 @@ send_room(Header *h, int fd)
         atomic_store(&h->room_woken, 0); /* (no sender left, or a full queue: readable anyway) */
 }
 
+/* Room for the control message of a datagram carrying up to MAX_FDS fds, aligned for it. */
+union fds_space {
+    char buf[CMSG_SPACE(MAX_FDS * sizeof(int))];
+    struct cmsghdr align;
+};
+
+/* Give ``msg`` the control message carrying ``fds`` (SCM_RIGHTS), in ``space``; none if there
+ * are none. (The one place both the ring's marked sends and _steps.c's sends build it.) */
+static inline void
+attach_fds(struct msghdr *msg, union fds_space *space, const int *fds, int nfds)
+{
+    if (nfds <= 0)
+        return;
+    memset(space, 0, sizeof *space);
+    msg->msg_control = space->buf;
+    msg->msg_controllen = CMSG_SPACE(nfds * sizeof(int));
+    struct cmsghdr *cmsg = CMSG_FIRSTHDR(msg);
+    cmsg->cmsg_level = SOL_SOCKET;
+    cmsg->cmsg_type = SCM_RIGHTS;
+    cmsg->cmsg_len = CMSG_LEN(nfds * sizeof(int));
+    memcpy(CMSG_DATA(cmsg), fds, nfds * sizeof(int));
+}
+
 /* For the tests (``Ring._die_after_send``): end the process right after a marked datagram went,
  * before its marker is published, in the real send below. */
 static int die_after_sendmsg;
@@ -280,21 +303,9 @@ send_marked_locked(Header *h, unsigned char *buffer, int fd, const struct iovec 
     struct iovec iov[3] = {{&seq, 8}};
     for (int i = 0; i < nparts; i++)
         iov[i + 1] = parts[i];
-    union {
-        char buf[CMSG_SPACE(MAX_FDS * sizeof(int))];
-        struct cmsghdr align;
-    } control;
+    union fds_space control;
     struct msghdr msg = {.msg_iov = iov, .msg_iovlen = (size_t)nparts + 1};
-    if (nfds > 0) {
-        memset(&control, 0, sizeof control);
-        msg.msg_control = control.buf;
-        msg.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
-        struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
-        cmsg->cmsg_level = SOL_SOCKET;
-        cmsg->cmsg_type = SCM_RIGHTS;
-        cmsg->cmsg_len = CMSG_LEN(nfds * sizeof(int));
-        memcpy(CMSG_DATA(cmsg), fds, nfds * sizeof(int));
-    }
+    attach_fds(&msg, &control, fds, nfds);
     if (sendmsg(fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
         return -1;
     if (die_after_sendmsg)

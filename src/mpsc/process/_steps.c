@@ -306,10 +306,7 @@ send_body(PyObject *sender, PyObject *body, PyObject *carried)
     struct msghdr msg;
     memset(&msg, 0, sizeof msg);
     int memfd = -1, fds[MAX_FDS], nfds = 0;
-    union {
-        char space[CMSG_SPACE(MAX_FDS * sizeof(int))];
-        struct cmsghdr align;
-    } control;
+    union fds_space control;
     if (size > inline_max) {
         memfd = memfd_create("mpsc-message", MFD_CLOEXEC);
         if (memfd < 0)
@@ -346,16 +343,7 @@ send_body(PyObject *sender, PyObject *body, PyObject *carried)
         }
         fds[nfds++] = (int)fd;
     }
-    if (nfds > 0) {
-        memset(&control, 0, sizeof control);
-        msg.msg_control = control.space;
-        msg.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
-        struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
-        cmsg->cmsg_level = SOL_SOCKET;
-        cmsg->cmsg_type = SCM_RIGHTS;
-        cmsg->cmsg_len = CMSG_LEN(nfds * sizeof(int));
-        memcpy(CMSG_DATA(cmsg), fds, nfds * sizeof(int));
-    }
+    attach_fds(&msg, &control, fds, nfds);
     msg.msg_iov = iov;
     /* The endpoint is looked at again: the pickling ran Python code, and the memfd's write may
      * have let the GIL go. From here to the end of sendmsg nothing lets it go. */
@@ -672,17 +660,14 @@ receive(PyObject *receiver, int64_t spin_ns)
     Py_INCREF(endpoint);
     if (use.ring != NULL)
         return ring_receive(endpoint, &use, spin_ns);
-    union {
-        char space[CMSG_SPACE(MAX_FDS * sizeof(int))];
-        struct cmsghdr align;
-    } control;
+    union fds_space control;
     struct iovec iov = {.iov_base = datagram, .iov_len = sizeof datagram};
     struct msghdr msg;
     memset(&msg, 0, sizeof msg);
     msg.msg_iov = &iov;
     msg.msg_iovlen = 1;
-    msg.msg_control = control.space;
-    msg.msg_controllen = sizeof control.space;
+    msg.msg_control = control.buf;
+    msg.msg_controllen = sizeof control.buf;
     if (use.bounded)
         count(use.takes); /* (before the message's credit may be taken: see _ledger) */
     ssize_t size = recvmsg(use.fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
