@@ -353,39 +353,52 @@ class Endpoint:
 
 
 class _Reaper:
-    """Drops handles whose finalizer found the endpoint's lock taken (one daemon thread)."""
+    """Drops handles whose finalizer found the endpoint's lock taken, or was interrupted (one
+    daemon thread). A handle to drop is recorded in ``pending`` by a dict store, which has no
+    check point: a finalizer's handler records it first, whatever lands after (review 13/04)."""
 
     def __init__(self) -> None:
-        self._queue: SimpleQueue[tuple[Endpoint, Any]] = SimpleQueue()
+        self.pending: dict[Any, Endpoint | None] = {}  # (it keeps each handle alive until then)
+        self._wake: SimpleQueue[None] = SimpleQueue()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
 
     def drop_later(self, endpoint: Endpoint, handle: Any) -> None:
-        self._queue.put((endpoint, handle))  # (it keeps the handle alive until then)
+        self.pending[handle] = endpoint
+        self.wake()
+
+    def wake(self) -> None:
+        """Have the thread drop what is pending (started here if it is not running).
+        Restartable: an interrupt between a start and its record starts a second thread, which
+        drops what is pending as well."""
+        self._wake.put(None)
+        if self._thread is not None:
+            return
         # Never wait for _lock here either: whoever holds it starts the thread, which then
-        # finds everything queued so far.
-        if self._thread is None and self._lock.acquire(False):
-            try:
-                if self._thread is None:
-                    thread = threading.Thread(target=self._run, name="mpsc-process-reaper", daemon=True)
-                    thread.start()
-                    self._thread = thread
-            finally:
+        # finds everything pending so far. (Its acquire recorded with no check point after it.)
+        acquired = False
+        try:
+            for acquired in map(self._lock.acquire, (False,)):
+                break
+            if acquired and self._thread is None:
+                thread = threading.Thread(target=self._run, name="mpsc-process-reaper", daemon=True)
+                thread.start()
+                self._thread = thread
+        finally:
+            if acquired:
                 self._lock.release()
 
     def _run(self) -> None:
         while True:
-            endpoint, handle = self._queue.get()
-            endpoint.drop(handle)
-            del endpoint, handle
+            self._wake.get()
+            while self.pending:
+                handle, endpoint = self.pending.popitem()
+                if endpoint is not None:
+                    endpoint.drop(handle)
+                del handle, endpoint
 
 
 _reaper = _Reaper()
-
-
-def endpoint_reaper(endpoint: Endpoint, handle: Any) -> None:
-    """Have the reaper thread release ``handle`` of ``endpoint``."""
-    _reaper.drop_later(endpoint, handle)
 
 
 _endpoints: weakref.WeakSet[Endpoint] = weakref.WeakSet()
@@ -468,8 +481,10 @@ def _after_fork_in_child() -> None:
         # fork from inside an operation, in a signal handler, is not supported).
         endpoint.busy = 0
         endpoint._settle_locked()  # a close that waited for one of them happens now
-    while not old._queue.empty():  # drops the parent had queued are this process's too
-        _reaper.drop_later(*old._queue.get())
+    for handle, its in list(old.pending.items()):  # the parent's pending drops are ours too
+        _reaper.pending[handle] = its
+    if _reaper.pending:
+        _reaper.wake()
 
 
 if hasattr(os, "register_at_fork"):

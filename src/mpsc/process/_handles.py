@@ -80,9 +80,9 @@ from .._interrupts import complete, finish, nothing
 from .._ops import trio_yield
 from .._ownership import Scoped
 from .._waiters import SPIN, SPINNING
-from . import _rendezvous, _travel, _wire
+from . import _endpoint, _rendezvous, _travel, _wire
 from ._async import TRIO, cancelling, is_cancellation, ready, redeliver, refuse_in_event_loop, running_loop
-from ._endpoint import RECEIVER, SENDER, Endpoint, Use, endpoint_reaper
+from ._endpoint import RECEIVER, SENDER, Endpoint, Use
 from ._rings import LOOK_EVERY, MARKED_WHEN_FULL
 from ._waiting import READABLE, WRITABLE, hung_up, pipe_bytes, wait_ready
 
@@ -271,11 +271,19 @@ class _Handle(Scoped, Generic[T]):
         except BaseException as exc:
             # An interrupt in the finalizer (wherever it landed, from the check point after
             # _finalizing() on): the reaper finishes the release (if it was not done), and the
-            # exception is raised after the finalizer, not reported and dropped.
-            endpoint = getattr(self, "_ep", None)
-            if endpoint is not None:
-                endpoint_reaper(endpoint, self)
-            finish(None, nothing, None, exc)
+            # exception is raised after the finalizer, not reported and dropped. Recorded first
+            # with no check point (a slot's read, a dict's store: review 13/04), so that another
+            # interrupt landing later leaves it recorded.
+            landed = exc
+            try:
+                _endpoint._reaper.pending[self] = self._ep
+            except AttributeError:  # never given an endpoint: nothing to release
+                pass
+            try:
+                _endpoint._reaper.wake()
+            except BaseException as again:
+                landed = complete(_endpoint._Reaper.wake, _endpoint._reaper, again)
+            finish(None, nothing, None, landed)
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
         return _travel.reduce_handle(self)
