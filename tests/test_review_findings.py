@@ -26,8 +26,11 @@ FIXED = [
     ("review12", "07_interrupt_after_ledger_reopen_leaks_fd.py"),
     ("review12", "08_exception_at_large_messages_mapping_close_loses_it.py"),
     ("review12", "09_interrupt_in_handle_release_leaks_endpoint_or_its_lock.py"),
+    ("review13", "01_retry_registers_over_other_threads_endpoint.py"),
     ("review13", "03_two_interrupts_pickling_carried_handle_pin_its_side.py"),
     ("review13", "04_two_interrupts_in_finalizer_release_nothing.py"),
+    ("review13", "06_fork_mid_adoption_child_keeps_ledger_mapping.py"),
+    ("review13", "08_finalizer_adopting_inside_adoption_splits.py"),
     ("review13", "09_periodic_interrupts_livelock_deferral_with_thread_in_limbo.py"),
     # (every pair of check points of every closing path: half a minute; --stress)
     pytest.param("review13", "02_two_interrupts_in_close_leave_side_open.py", marks=pytest.mark.stress),

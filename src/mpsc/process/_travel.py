@@ -128,7 +128,7 @@ def _from_message(cls: Any, side: str, capacity: int | None, chan_id: bytes, sta
         adopted[start] = adoption
     elif adoption.handle is not None:
         if adoption.endpoint is not None:  # (an interrupt may have cut its registration short)
-            joined(adoption.endpoint)
+            adoption.register(cls)
         return adoption.handle
     else:
         adoption.close()
@@ -139,6 +139,7 @@ def _from_message(cls: Any, side: str, capacity: int | None, chan_id: bytes, sta
             # A new endpoint of duplicates: the message keeps its own fds (and closes them with
             # it), so that it stays whole for the next unpickling, and no fd has two owners.
             adoption.make(cls, side, capacity, chan_id, incoming[start : start + count], True)
+            adoption.register(cls)
     # (else the message's fds are closed with it: this process holds that side already)
     return adoption.handle
 
@@ -155,12 +156,7 @@ def joining(cls: Any, side: str, chan_id: bytes) -> Any:
     or None if it has none open."""
     with _joined_lock:
         endpoint = _joined.get((chan_id, side))
-    if endpoint is None:
-        return None
-    try:
-        return endpoint.new_handle(cls)
-    except ClosedHandleError:
-        return None
+    return None if endpoint is None else _new_handle_or_none(endpoint, cls)
 
 
 def adopt(cls: Any, side: str, capacity: int | None, chan_id: bytes, fds: list[int]) -> Any:
@@ -174,6 +170,7 @@ def adopt(cls: Any, side: str, capacity: int | None, chan_id: bytes, fds: list[i
         adoption = Adoption()
         try:
             adoption.make(cls, side, capacity, chan_id, fds, False)
+            adoption.register(cls)
         except BaseException as exc:
             try:
                 exc = complete(Adoption.close, adoption, exc)
@@ -199,13 +196,16 @@ class Adoption:
     endpoint's list of fds to close. ``handle`` is stored last: from then on the endpoint is
     whole, and closed with its handles."""
 
-    __slots__ = ("endpoint", "handle", "mine", "sock")
+    __slots__ = ("endpoint", "handle", "ledger", "mine", "ring", "sock")
 
     def __init__(self) -> None:
         self.handle: Any = None
         self.endpoint: Endpoint | None = None
         self.sock: Any = None
         self.mine: list[int] = []
+        # Each as it is made: a child forked before the endpoint took them closes them here.
+        self.ledger: Ledger | None = None
+        self.ring: Any = None
 
     def make(
         self, cls: Any, side: str, capacity: int | None, chan_id: bytes, fds: list[int], duplicate: bool
@@ -225,16 +225,39 @@ class Adoption:
         for self.sock in map(_socket.socket, _UNIX, _SEQPACKET, _PROTO, map(list.pop, (mine,), (0,))):
             break
         pipes = dict(zip(names, mine[: len(names)], strict=True))
-        ledger = Ledger(mine[-1]) if capacity else None
-        ring = RING.Ring(mine[-1]) if ringed and RING is not None else None
+        if capacity:
+            for self.ledger in map(Ledger, mine[-1:]):
+                break
+        if ringed and RING is not None:
+            for self.ring in map(RING.Ring, mine[-1:]):
+                break
         sock = self.sock
         ring_fd = mine[-1] if ringed else -1
         endpoint = self.endpoint = Endpoint(
-            side, capacity, chan_id, sock, ledger=ledger, owned=mine, ring=ring, ring_fd=ring_fd, **pipes
+            side,
+            capacity,
+            chan_id,
+            sock,
+            ledger=self.ledger,
+            owned=mine,
+            ring=self.ring,
+            ring_fd=ring_fd,
+            **pipes,
         )
         for self.handle in map(endpoint.new_handle, (cls,)):
             break
-        joined(endpoint)
+
+    def register(self, cls: Any) -> None:
+        """Make the made endpoint its side's in this process, or move ``handle`` (not yet given
+        to anyone) to the endpoint of that side registered meanwhile: by another thread whose
+        adoption ran between this one's interrupt and its retry, or by a finalizer that received
+        a handle of this side inside this adoption. Restartable: once moved, ``handle`` is on
+        the registered endpoint, and registering it again changes nothing."""
+        made = self.handle
+        for self.handle in map(_registered, (made._ep,), (made,), (cls,)):
+            break
+        if self.handle is not made:
+            made.close()  # (the last handle of the endpoint made here: it closes its fds)
 
     def close(self) -> None:
         """Close what was made, unless it was made whole (restartable: each close is idempotent,
@@ -243,6 +266,11 @@ class Adoption:
             return
         if self.endpoint is not None:
             self.endpoint.force_close("mpsc.process: this handle was never made whole")
+        else:  # (else the endpoint closes them)
+            if self.ledger is not None:
+                self.ledger.close()
+            if self.ring is not None:
+                self.ring.close()
         if self.sock is not None:
             self.sock.close()
             _sockets.discard(self.sock)
@@ -262,3 +290,26 @@ def joined(endpoint: Endpoint) -> None:
     """Make ``endpoint`` the one handles of its side arriving in this process join."""
     with _joined_lock:
         _joined[endpoint.chan_id, endpoint.side] = endpoint
+
+
+def _registered(endpoint: Endpoint, handle: Any, cls: Any) -> Any:
+    """``handle`` (on ``endpoint``), with ``endpoint`` registered as its side's in this process,
+    unless another open endpoint of that side is registered: then a new handle on that one. One
+    step under the lock, so that no other registration comes between the look and either."""
+    with _joined_lock:
+        other = _joined.get((endpoint.chan_id, endpoint.side))
+        if other is not None and other is not endpoint:
+            for joining_handle in map(_new_handle_or_none, (other,), (cls,)):
+                break
+            if joining_handle is not None:
+                return joining_handle
+        _joined[endpoint.chan_id, endpoint.side] = endpoint
+        return handle
+
+
+def _new_handle_or_none(endpoint: Endpoint, cls: Any) -> Any:
+    """A new handle on ``endpoint``, or None if it is closed."""
+    try:
+        return endpoint.new_handle(cls)
+    except ClosedHandleError:
+        return None
