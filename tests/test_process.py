@@ -2077,6 +2077,55 @@ def test_a_child_forked_mid_send_closes_the_carried_handles_fds() -> None:
         rx.recv_timeout(WAIT)
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # (fork in a process with threads)
+@pytest.mark.parametrize("capacity", [None, 2, 0])
+def test_a_child_forked_while_a_send_pickles_after_a_handle_closes_its_fds(capacity: int | None) -> None:
+    """Hostile review 13/05 (the send's half): a child forked from another thread while a send
+    was still pickling its value, after a carried handle's duplicates were made and before the
+    message was noted (or, compiled, before the datagram left), kept them: the carried channel
+    stayed connected for the child's life. They are noted before they are made now."""
+    from mpsc.process import _travel
+
+    tx, rx = mpp.channel() if capacity is None else mpp.sync_channel(capacity)
+    carrier_tx, carrier_rx = mpp.channel()
+    asked, forked = threading.Event(), threading.Event()
+    carried: list[int] = []
+    verdict: list[int] = []
+
+    def forker() -> None:
+        assert asked.wait(WAIT)
+        pid = os.fork()
+        if pid == 0:
+            os._exit(1 if [fd for fd in carried if _open(fd)] else 0)
+        verdict.append(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
+        forked.set()
+
+    class ForksHere:
+        """Pickled after the handle: the fork comes while the send is in the middle."""
+
+        def __reduce__(self) -> tuple[Any, ...]:
+            carried.extend(_travel.local.outgoing or ())
+            asked.set()
+            assert forked.wait(WAIT)
+            return (int, ())
+
+    thread = threading.Thread(target=forker)
+    thread.start()
+    try:
+        carrier_tx.send(("h", tx, ForksHere()))
+    finally:
+        asked.set()
+        thread.join(WAIT)
+    assert carried and verdict == [0], f"the child kept the carried Sender's fds ({carried})"
+    _, got, _ = carrier_rx.recv_timeout(WAIT)
+    got.close()
+    tx.close()
+    with pytest.raises(mpsc.RecvError):
+        rx.recv_timeout(WAIT)
+    carrier_tx.close()
+    carrier_rx.close()
+
+
 def _open(fd: int) -> bool:
     try:
         os.fstat(fd)

@@ -41,8 +41,8 @@ collector. What differs, and why:
   channels connected until it closes them or exits;
   [`release_inherited`][mpsc.process.release_inherited] closes all but the ones it names.
   Handles that the parent's other threads had in flight inside messages are closed in the
-  child as it starts, except one caught in the few steps between its fds' arrival (or
-  duplication) and their being noted: that one the child holds until it exits.
+  child as it starts, except one received in the few steps between its fds' arrival and
+  their being noted: that one the child holds until it exits.
   spawn and forkserver children hold only what they were given.
 
 Interrupts: whatever exception lands in a call (Ctrl-C, a signal handler's), the call either

@@ -458,11 +458,40 @@ def carrying(record: Closing) -> None:
     """Note that ``record`` (a message, or a received datagram) holds handles' fds while its
     operation runs: a child forked meanwhile from another thread gets copies that nobody there
     would close (the operation is the parent thread's), and they would keep those channels
-    connected for the child's whole life. The child closes them as it starts. (Only messages
+    connected for the child's whole life. The child closes them as it starts (and those of
+    :func:`noting`, before a message being sent is noted). (Only messages
     carrying handles are noted: a weakref's callback, where an interrupt is dropped, runs as
     each record goes. Other fds a fork copies mid-operation hold memory, or, for a rendezvous
     offer, are made harmless: see _rendezvous.)"""
     _carrying.add(record)
+
+
+_noted: dict[int, list[int]] = {}
+"""The fds each thread is collecting for a message it is pickling (by thread ident), noted
+before the first handle's fds are duplicated into that list: the message itself is noted
+(``carrying``) only once its pickling is done, and a compiled send hands the datagram to the
+kernel with no message object at all. An entry left behind holds an emptied list (whoever owns
+the fds closes them by emptying it), harmless in a child."""
+_NOTED_PRUNED_PAST: Final = 64
+
+
+def noting(fds: list[int]) -> None:
+    """Note ``fds``, the list this thread is pickling handles' fds into (see ``_noted``)."""
+    if len(_noted) > _NOTED_PRUNED_PAST:  # (threads that ended left theirs)
+        _prune_noted()
+    _noted[threading.get_ident()] = fds
+
+
+def unnoting() -> None:
+    """This thread's message is noted itself now (``carrying``)."""
+    _noted.pop(threading.get_ident(), None)
+
+
+def _prune_noted() -> None:
+    alive = {thread.ident for thread in threading.enumerate()}
+    for ident in list(_noted):
+        if ident not in alive:
+            _noted.pop(ident, None)
 
 
 def _after_fork_in_child() -> None:
@@ -474,6 +503,9 @@ def _after_fork_in_child() -> None:
     for record in list(_carrying):
         record.close()
     _carrying.clear()
+    for fds in list(_noted.values()):  # (a message's list and its own are one list: closed once)
+        close_fds(fds)
+    _noted.clear()
     _endpoints_lock = threading.Lock()
     old, _reaper = _reaper, _Reaper()
     for endpoint in list(_endpoints):

@@ -37,7 +37,7 @@ from typing import Any
 
 from .._errors import ClosedHandleError
 from .._interrupts import complete
-from ._endpoint import RECEIVER, SENDER, Endpoint, _sockets, close_fds
+from ._endpoint import RECEIVER, SENDER, Endpoint, _sockets, close_fds, noting
 from ._ledger import Ledger
 from ._rings import MISSING, RING
 
@@ -88,6 +88,7 @@ def reduce_handle(handle: Any) -> tuple[Any, tuple[Any, ...]]:
     meta = (type(handle), endpoint.side, endpoint.capacity, endpoint.chan_id)
     if outgoing is not None:
         start = len(outgoing)
+        noting(outgoing)  # (before any fd is made: see _endpoint._noted)
         endpoint.using(_duplicate_into, outgoing, endpoint)
         return _from_message, (*meta, start, len(outgoing) - start)
     popen = context.get_spawning_popen()

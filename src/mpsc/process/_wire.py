@@ -39,7 +39,7 @@ from typing import Any, Final, NoReturn
 from .._errors import RecvError
 from .._interrupts import came_through
 from . import _travel
-from ._endpoint import carrying, close_fds
+from ._endpoint import carrying, close_fds, unnoting
 
 INLINE_MAX: Final = 64 * 1024
 """Pickles up to this size travel in the datagram itself; larger ones in a memfd."""
@@ -130,6 +130,7 @@ def encode(value: Any, message: Outgoing, pickled: bytes | None = None) -> None:
                 raise ValueError(f"a message can carry at most {MAX_FDS - 2} file descriptors of handles")
             if len(fds) > (data[0] & LARGE and 1):  # handles' fds: see _endpoint.carrying
                 carrying(message)
+                unnoting()
     except BaseException:
         close_fds(fds)
         raise
