@@ -1,6 +1,6 @@
 """Hostile reviews' findings that were fixed, run as they were written: each script exits 1
-while its defect shows (``findings/review12/REPORT.md`` and ``findings/review13/REPORT.md`` say
-what each breaks and how it was fixed). They run in a fresh interpreter each, with the
+while its defect shows (the REPORT.md of ``findings/review12``, ``review13`` and ``review15``
+say what each breaks and how it was fixed). They run in a fresh interpreter each, with the
 implementation of this pass (compiled steps, or ``MPSC_PURE``), bounded in time.
 
 The scripts inject exceptions at CPython's own check points (``tests/checkpoints.py``) into
@@ -32,9 +32,18 @@ FIXED = [
     ("review13", "06_fork_mid_adoption_child_keeps_ledger_mapping.py"),
     ("review13", "08_finalizer_adopting_inside_adoption_splits.py"),
     ("review13", "09_periodic_interrupts_livelock_deferral_with_thread_in_limbo.py"),
+    ("review15", "02_fork_while_reaper_mid_drop_child_keeps_side.py"),
+    ("review15", "03_gc_finalizer_runs_under_ring_lock.py"),
     # (every pair of check points of every closing path: half a minute; --stress)
     pytest.param("review13", "02_two_interrupts_in_close_leave_side_open.py", marks=pytest.mark.stress),
+    # (a handler's TimeoutError at every check point of a send and a receive: half a minute)
+    pytest.param("review15", "04_signal_handler_timeouterror_swallowed.py", marks=pytest.mark.stress),
+    # (an interrupt at each of the child's at-fork hook's check points: a minute)
+    pytest.param("review15", "07_interrupt_in_child_fork_hook_kills_reaper.py", marks=pytest.mark.stress),
 ]
+
+if not os.environ.get("MPSC_PURE"):  # (the shared-memory ring's: not in the pure pass, which has none)
+    FIXED.append(("review15", "01_stopped_holder_holds_event_loop.py"))
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="mpsc.process is Linux only")
 

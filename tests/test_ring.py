@@ -109,6 +109,31 @@ def test_a_writer_killed_before_publishing_leaves_nothing_torn() -> None:
     assert [r.pop(), r.pop(), r.pop()] == [b"one", b"two", None]
 
 
+def test_a_writer_killed_between_tail_and_its_copy_leaves_no_phantom_record() -> None:
+    """Review 15/05: ``published`` (``tail`` for looks without the lock) is stored after
+    ``tail``; a writer killed between the two left it behind, and once the record was taken,
+    ``ready()`` said a record was there on an empty ring for good (a select and a receive spun
+    at full CPU). The next locker sets it again as it recovers the lock."""
+    r = ring()
+    _reap(_child(lambda: r._write_unpublished(b"one")))
+    assert r.take(-1) == (b"one", [], 0, None)  # (a take locks first: it recovers the lock)
+    assert not r.ready() and r.pop() is None
+    assert r.push(b"two") and r.ready()
+    assert r.pop() == b"two" and not r.ready()
+    _reap(_child(lambda: r._write_unpublished(b"three")))
+    assert r.push(b"four")  # (a push recovers it too)
+    assert r.ready() and [r.pop(), r.pop()] == [b"three", b"four"]
+    assert not r.ready() and r.recovered == 2
+
+
+def test_a_busy_lock_is_its_own_exception_not_one_a_signal_handler_raises() -> None:
+    """Review 15/04: a busy lock was ``TimeoutError``, which the callers catch around code where
+    a signal handler's own ``TimeoutError`` may land (and was then taken for the lock's)."""
+    assert issubclass(_ring.Busy, Exception)
+    assert not issubclass(_ring.Busy, (OSError, TimeoutError))
+    assert not issubclass(TimeoutError, _ring.Busy)
+
+
 def test_processes_killed_at_random_moments_leave_every_record_whole() -> None:
     r = ring(1 << 16)
     rng = random.Random(2)
@@ -145,13 +170,13 @@ def test_many_producers_and_consumers_across_processes_count_every_record(tmp_pa
     def pushed(body: bytes) -> bool:
         try:
             return bool(r.push(body))
-        except TimeoutError:  # (the lock's holder was descheduled that long: 5 processes, 2 CPUs)
+        except _ring.Busy:  # (the lock's holder was descheduled that long: 5 processes, 2 CPUs)
             return False
 
     def popped() -> bytes | None:
         try:
             return r.pop()  # type: ignore[no-any-return]
-        except TimeoutError:
+        except _ring.Busy:
             return None
 
     def produce(p: int) -> None:

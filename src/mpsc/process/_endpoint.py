@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import _socket
 import os
+import sys
 import threading
 import weakref
 from collections.abc import Callable
@@ -111,6 +112,7 @@ class Endpoint:
         "pipes",
         "released_by",
         "ring",
+        "ring_busy",
         "ring_epoch",
         "ring_fd",
         "ring_looked",
@@ -145,6 +147,7 @@ class Endpoint:
         self.ring_fd = ring_fd
         self.ring_epoch = -1  # (a Sender's last look at whether every receiver is gone)
         self.ring_looked = 0.0
+        self.ring_busy = False  # (a receive's last take found the lock's holder not running)
         # To close: ``owned``, when given, is the list that holds exactly these (see
         # _travel.Adoption: the list itself changes hands, with nothing between).
         pipes = [fd for fd in (credit_r, credit_w, ledger_fd, ring_fd) if fd >= 0]
@@ -372,7 +375,7 @@ class _Reaper:
         Restartable: an interrupt between a start and its record starts a second thread, which
         drops what is pending as well."""
         self._wake.put(None)
-        if self._thread is not None:
+        if self._running():
             return
         # Never wait for _lock here either: whoever holds it starts the thread, which then
         # finds everything pending so far. (Its acquire recorded with no check point after it.)
@@ -380,7 +383,7 @@ class _Reaper:
         try:
             for acquired in map(self._lock.acquire, (False,)):
                 break
-            if acquired and self._thread is None:
+            if acquired and not self._running():
                 thread = threading.Thread(target=self._run, name="mpsc-process-reaper", daemon=True)
                 thread.start()
                 self._thread = thread
@@ -388,14 +391,36 @@ class _Reaper:
             if acquired:
                 self._lock.release()
 
+    def _running(self) -> bool:
+        # (Not alive: the parent's, in a forked child whose hook an interrupt stopped at its
+        # very start; see _after_fork_in_child.)
+        thread = self._thread
+        return thread is not None and thread.is_alive()
+
     def _run(self) -> None:
         while True:
             self._wake.get()
             while self.pending:
-                handle, endpoint = self.pending.popitem()
-                if endpoint is not None:
-                    endpoint.drop(handle)
+                # Forgotten only once dropped: a child forked meanwhile (from another thread)
+                # finds it still pending and drops it itself (a drop is idempotent).
+                handle = next(iter(self.pending))
+                endpoint = self.pending[handle]
+                try:
+                    if endpoint is not None:
+                        endpoint.drop(handle)
+                except BaseException:  # (reported: the thread must live on for the next ones)
+                    sys.excepthook(*sys.exc_info())
+                self.pending.pop(handle, None)
                 del handle, endpoint
+
+    def after_fork_in_child(self) -> None:
+        """The parent's thread is not in the child, but what it had pending is the child's to
+        drop. Restartable (see ``_after_fork_in_child``)."""
+        self._wake = SimpleQueue()
+        self._lock = threading.Lock()
+        self._thread = None
+        if self.pending:
+            self.wake()
 
 
 _reaper = _Reaper()
@@ -495,28 +520,38 @@ def _prune_noted() -> None:
 
 
 def _after_fork_in_child() -> None:
-    global _reaper, _endpoints_lock
+    # A signal may arrive as the child starts, and its handler's exception land anywhere here
+    # (CPython then reports and drops it): the work is finished whatever lands, each step being
+    # restartable, and the exception raised after it.
+    try:
+        _reset_in_child(None)
+    except BaseException as exc:
+        try:
+            exc = complete(_reset_in_child, None, exc)
+        except BaseException as landed:  # as complete() started
+            exc = complete(_reset_in_child, None, landed)
+        raise exc from None
+
+
+def _reset_in_child(_: None) -> None:
+    global _endpoints_lock
     # The locks first: closing a record may close a half-made endpoint (``_travel.Adoption``),
     # whose lock a parent thread may have held at the fork.
     for endpoint in list(_endpoints):
         endpoint.lock = threading.Lock()
+    _endpoints_lock = threading.Lock()
     for record in list(_carrying):
         record.close()
     _carrying.clear()
     for fds in list(_noted.values()):  # (a message's list and its own are one list: closed once)
         close_fds(fds)
     _noted.clear()
-    _endpoints_lock = threading.Lock()
-    old, _reaper = _reaper, _Reaper()
     for endpoint in list(_endpoints):
         # Operations in progress were the parent's threads', which the child does not have (a
         # fork from inside an operation, in a signal handler, is not supported).
         endpoint.busy = 0
         endpoint._settle_locked()  # a close that waited for one of them happens now
-    for handle, its in list(old.pending.items()):  # the parent's pending drops are ours too
-        _reaper.pending[handle] = its
-    if _reaper.pending:
-        _reaper.wake()
+    _reaper.after_fork_in_child()  # (the parent's pending drops are the child's too)
 
 
 if hasattr(os, "register_at_fork"):

@@ -83,7 +83,7 @@ from .._waiters import SPIN, SPINNING
 from . import _endpoint, _rendezvous, _travel, _wire
 from ._async import TRIO, cancelling, is_cancellation, ready, redeliver, refuse_in_event_loop, running_loop
 from ._endpoint import RECEIVER, SENDER, Endpoint, Use
-from ._rings import LOOK_EVERY, MARKED_WHEN_FULL
+from ._rings import BUSY, LOOK_EVERY, MARKED_WHEN_FULL, may_wait
 from ._waiting import READABLE, WRITABLE, hung_up, pipe_bytes, wait_ready
 
 T = TypeVar("T")
@@ -454,6 +454,7 @@ def _try_take(call: _Receiving) -> bool:
                 else:
                     _rendezvous.hint(endpoint.credit_w)
             return True
+    endpoint.ring_busy = call.busy  # (for a select's wait: see _select)
     return False
 
 
@@ -536,18 +537,18 @@ def _try_push(call: _Sending, value: Any, ring: Any) -> list[tuple[int, int]] | 
         endpoint.ring_epoch, endpoint.ring_looked = epoch, now
     call.waited_for_room()
     try:
-        return _push_or_mark(call, value, ring)
-    except TimeoutError:  # the lock's holder does not run now (see _ring.h): a short sleep
+        return _push_or_mark(call, value, ring, may_wait())
+    except BUSY:  # the lock's holder does not run now (see _ring.c): a short sleep
         return []
 
 
-def _push_or_mark(call: _Sending, value: Any, ring: Any) -> list[tuple[int, int]] | None:
-    """The ring's part of ``_try_push``."""
+def _push_or_mark(call: _Sending, value: Any, ring: Any, wait: bool) -> list[tuple[int, int]] | None:
+    """The ring's part of ``_try_push`` (``wait``: whether its lock may be waited for)."""
     endpoint = call.endpoint
     message = call.message
     assert message is not None
     if not message.fds:
-        for call.out in map(ring.push, (message.data,)):
+        for call.out in map(ring.push, (message.data,), (wait,)):
             break
         if call.out:
             return None
@@ -557,12 +558,12 @@ def _push_or_mark(call: _Sending, value: Any, ring: Any) -> list[tuple[int, int]
             # before the count came with no ROOM). The last receiver's going is a hang-up there.
             for call.room in map(type(ring).room_begin, (ring,)):
                 break
-            for call.out in map(ring.push, (message.data,)):
+            for call.out in map(ring.push, (message.data,), (wait,)):
                 break
             return None if call.out else [(endpoint.fd, READABLE)]
     # Fds, or a large message with no room: a marked datagram.
     try:
-        for call.out in map(ring.send_marked, (endpoint.fd,), (message.data,), (message.fds,)):
+        for call.out in map(ring.send_marked, (endpoint.fd,), (message.data,), (message.fds,), (wait,)):
             break
     except BlockingIOError as exc:  # the kernel's buffer is full
         return _writable(endpoint.sock, exc)
@@ -1148,7 +1149,8 @@ class Receiver(_Handle[T]):
                 if endpoint.ring is not None and not call.sleeping:
                     call.announce()
                     continue  # (what was pushed before it counted came with no wake-up)
-                if not await ready(loop, readable):
+                # (A ring's lock held by a process that does not run: a short sleep, then again.)
+                if not await ready(loop, () if call.busy else readable):
                     _recover(endpoint)  # a slice with nothing: senders may be short of slots
                 call.woken()
                 self._still_open(endpoint)

@@ -28,6 +28,60 @@
 
 #include "_ring.h"
 
+/* ``Busy``: the ring's lock is held by a process that does not run now. A class of its own, not
+ * ``TimeoutError``: the Python code catches it around code where a signal handler's exception
+ * may land, and must not take a handler's ``TimeoutError`` for it. */
+static PyObject *busy_error;
+
+/* How long ``ring_lock`` waits for a busy lock. A holder keeps it for a copy of a record; one
+ * that does not run (stopped by SIGSTOP or a debugger, or descheduled on a loaded machine) must
+ * not hold up a caller's timeout, its try_* calls or its Ctrl-C: past this the caller gets
+ * ``Busy`` and its Python code waits its own way (and sees signals) before it tries again. */
+#define LOCK_WAIT_NS 20000000
+
+/* Lock the ring; if it is taken, wait for it with the GIL let go (for at most ``LOCK_WAIT_NS``),
+ * or, without ``wait`` (an event loop's thread, which must not be held), only try briefly. The
+ * caller is inside its endpoint (``Endpoint.enter``), so no other thread unmaps the ring
+ * meanwhile. */
+static int
+ring_lock(Ring *self, int wait)
+{
+    int err = pthread_mutex_trylock(&self->header->lock);
+    if (err == EBUSY && !wait)
+        err = ring_trylock_briefly(self, 64) ? 0 : ETIMEDOUT;
+    else if (err == EBUSY) {
+        struct timespec until;
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        until.tv_nsec += LOCK_WAIT_NS;
+        if (until.tv_nsec >= 1000000000) {
+            until.tv_sec += 1;
+            until.tv_nsec -= 1000000000;
+        }
+        Py_BEGIN_ALLOW_THREADS
+        err = pthread_mutex_clocklock(&self->header->lock, CLOCK_MONOTONIC, &until);
+        Py_END_ALLOW_THREADS
+    }
+    if (err == ETIMEDOUT) {
+        PyErr_SetString(busy_error, "the ring's lock is held by a process that does not run now");
+        return -1;
+    }
+    if (err == EOWNERDEAD)
+        err = ring_recover(self->header);
+    if (err != 0) {
+        errno = err;
+        PyErr_SetFromErrno(PyExc_OSError);
+        return -1;
+    }
+    return 0;
+}
+
+/* The optional last argument ``wait`` of the locking methods (true when missing). */
+static int
+wait_argument(PyObject *const *args, Py_ssize_t nargs, Py_ssize_t at)
+{
+    return nargs <= at ? 1 : PyObject_IsTrue(args[at]);
+}
+
 /* ``create(size)``: a new memfd holding an empty ring with a buffer of ``size`` bytes (a power
  * of two, at least 4096). */
 static PyObject *
@@ -113,17 +167,20 @@ ring_dealloc(Ring *self)
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
-/* ``push(body)``: append ``body`` (bytes) as one record; False if the ring has no room for it. */
+/* ``push(body[, wait])``: append ``body`` (bytes) as one record; False if the ring has no room
+ * for it. (``wait``: see ``ring_lock``.) */
 static PyObject *
-ring_push(Ring *self, PyObject *body)
+ring_push(Ring *self, PyObject *const *args, Py_ssize_t nargs)
 {
     if (ring_open(self) < 0)
         return NULL;
-    if (!PyBytes_Check(body)) {
-        PyErr_Format(PyExc_TypeError, "push() takes bytes, not %.100s", Py_TYPE(body)->tp_name);
+    if (nargs < 1 || nargs > 2 || !PyBytes_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "push(body: bytes[, wait])");
         return NULL;
     }
-    if (ring_lock(self) < 0)
+    PyObject *body = args[0];
+    int wait = wait_argument(args, nargs, 1);
+    if (wait < 0 || ring_lock(self, wait) < 0)
         return NULL;
     int written = write_record(self->header, self->buffer, KIND_PLAIN, PyBytes_AS_STRING(body),
                                PyBytes_GET_SIZE(body));
@@ -138,9 +195,9 @@ ring_pop(Ring *self, PyObject *unused)
     if (ring_open(self) < 0)
         return NULL;
     Header *h = self->header;
-    if (atomic_load_explicit(&h->published, memory_order_acquire) == h->head)
+    if (!records_published(h))
         Py_RETURN_NONE; /* (a look without the lock: an empty ring costs no lock) */
-    if (ring_lock(self) < 0)
+    if (ring_lock(self, 1) < 0)
         return NULL;
     uint64_t size = h->size;
     PyObject *result = NULL;
@@ -168,19 +225,22 @@ ring_pop(Ring *self, PyObject *unused)
     Py_RETURN_NONE;
 }
 
-/* ``send_marked(fd, data, fds)``: send ``data`` (bytes) with ``fds`` as a marked datagram
- * (``send_marked_locked``). False if the ring has no room for the marker; BlockingIOError if the
- * socket's buffer is full. */
+/* ``send_marked(fd, data, fds[, wait])``: send ``data`` (bytes) with ``fds`` as a marked
+ * datagram (``send_marked_locked``). False if the ring has no room for the marker;
+ * BlockingIOError if the socket's buffer is full. */
 static PyObject *
 ring_send_marked(Ring *self, PyObject *const *args, Py_ssize_t nargs)
 {
     int fd;
-    if (nargs != 3 || (fd = PyLong_AsLong(args[0])) < 0 || !PyBytes_Check(args[1])
+    if (nargs < 3 || nargs > 4 || (fd = PyLong_AsLong(args[0])) < 0 || !PyBytes_Check(args[1])
         || !PyList_Check(args[2]) || PyList_GET_SIZE(args[2]) > MAX_FDS) {
         if (!PyErr_Occurred())
-            PyErr_SetString(PyExc_TypeError, "send_marked(fd, data: bytes, fds: list of ints)");
+            PyErr_SetString(PyExc_TypeError, "send_marked(fd, data: bytes, fds: list of ints[, wait])");
         return NULL;
     }
+    int wait = wait_argument(args, nargs, 3);
+    if (wait < 0)
+        return NULL;
     if (ring_open(self) < 0)
         return NULL;
     int fds[MAX_FDS];
@@ -191,7 +251,7 @@ ring_send_marked(Ring *self, PyObject *const *args, Py_ssize_t nargs)
             return NULL;
         fds[i] = (int)v;
     }
-    if (ring_lock(self) < 0)
+    if (ring_lock(self, wait) < 0)
         return NULL;
     struct iovec data = {PyBytes_AS_STRING(args[1]), (size_t)PyBytes_GET_SIZE(args[1])};
     int sent = send_marked_locked(self->header, self->buffer, fd, &data, 1, fds, (int)nfds);
@@ -205,7 +265,8 @@ ring_send_marked(Ring *self, PyObject *const *args, Py_ssize_t nargs)
 }
 
 /* Look at the socket's first datagram, dropping WAKEs: its length (0 at the end of the stream,
- * -1 if none is there now, -2 with an error set) and, for a data datagram, its seq. */
+ * -1 if none is there now, -2 on an error, in errno) and, for a data datagram, its seq. Makes
+ * no Python object: called under the lock (see ``Taken``). */
 static Py_ssize_t
 peek_datagram(Header *h, int fd, uint64_t *seq)
 {
@@ -220,7 +281,6 @@ peek_datagram(Header *h, int fd, uint64_t *seq)
              * ahead of the datagrams still queued here, which the next call reads. */
             if (errno == EINTR || errno == ECONNRESET)
                 continue;
-            PyErr_SetFromErrno(PyExc_OSError);
             return -2;
         }
         if (n == 0)
@@ -241,13 +301,28 @@ peek_datagram(Header *h, int fd, uint64_t *seq)
     }
 }
 
-/* Receive the datagram peek_datagram saw (``length`` bytes) as ``(data, fds, flags)``. */
-static PyObject *
-receive_datagram(int fd, Py_ssize_t length)
+/* What a take found, made under the lock with no object the collector tracks (on 3.11 making
+ * one may run a collection there, and with it any finalizer, which could call into this very
+ * ring and wait for the lock its own thread holds): a bytes object (untracked) and C values.
+ * The result's tuple and lists are made once the lock is let go (``taken_result``). */
+typedef struct {
+    enum { TAKEN_NOTHING, TAKEN_RECORD, TAKEN_DATAGRAM, TAKEN_END, TAKEN_FAILED } what;
+    PyObject *data; /* (TAKEN_RECORD, TAKEN_DATAGRAM) */
+    int flags;      /* (TAKEN_DATAGRAM) MSG_TRUNC | MSG_CTRUNC */
+    int nfds;
+    int fds[MAX_FDS];
+    int err; /* (TAKEN_FAILED, with no Python error set: errno's value) */
+} Taken;
+
+/* Receive the datagram peek_datagram saw (``length`` bytes) into ``taken``; the lock is held. */
+static void
+receive_datagram(int fd, Py_ssize_t length, Taken *taken)
 {
+    taken->what = TAKEN_FAILED;
+    taken->err = 0;
     PyObject *data = PyBytes_FromStringAndSize(NULL, length - 8);
     if (data == NULL)
-        return NULL;
+        return; /* (MemoryError set) */
     uint64_t seq;
     struct iovec iov[2] = {{&seq, 8}, {PyBytes_AS_STRING(data), (size_t)(length - 8)}};
     union fds_space control;
@@ -258,74 +333,91 @@ receive_datagram(int fd, Py_ssize_t length)
         n = recvmsg(fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
     while (n < 0 && (errno == EINTR || errno == ECONNRESET)); /* (see peek_datagram) */
     if (n < 0) {
+        taken->err = errno;
         Py_DECREF(data);
-        return PyErr_SetFromErrno(PyExc_OSError);
+        return;
     }
-    PyObject *fds = PyList_New(0);
-    if (fds == NULL) {
-        Py_DECREF(data);
-        return NULL; /* (the fds received leak: out of memory) */
-    }
+    taken->nfds = 0;
     for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c)) {
         if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
             continue;
         size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-        int *got = (int *)CMSG_DATA(c);
         for (size_t i = 0; i < count; i++) {
-            PyObject *v = PyLong_FromLong(got[i]);
-            if (v == NULL || PyList_Append(fds, v) < 0) {
-                Py_XDECREF(v);
-                for (size_t j = i; j < count; j++)
-                    close(got[j]);
-                Py_DECREF(fds);
-                Py_DECREF(data);
-                return NULL;
-            }
-            Py_DECREF(v);
+            int got;
+            memcpy(&got, CMSG_DATA(c) + i * sizeof(int), sizeof got);
+            if (taken->nfds < MAX_FDS)
+                taken->fds[taken->nfds++] = got;
+            else
+                close(got); /* (never: the buffer takes MAX_FDS, and a sender sends no more) */
         }
     }
-    /* Shaped as socket.recvmsg's result, for _wire.settle: the fds as one SCM_RIGHTS item. */
-    PyObject *ancillary = PyList_New(0);
-    if (ancillary != NULL && PyList_GET_SIZE(fds) > 0) {
-        PyObject *raw = PyBytes_FromStringAndSize(NULL, PyList_GET_SIZE(fds) * (Py_ssize_t)sizeof(int));
-        PyObject *item = NULL;
-        if (raw != NULL) {
-            int *out = (int *)PyBytes_AS_STRING(raw);
-            for (Py_ssize_t i = 0; i < PyList_GET_SIZE(fds); i++)
-                out[i] = (int)PyLong_AsLong(PyList_GET_ITEM(fds, i));
-            item = Py_BuildValue("(iiN)", SOL_SOCKET, SCM_RIGHTS, raw);
+    taken->what = TAKEN_DATAGRAM;
+    taken->data = data;
+    taken->flags = msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC);
+}
+
+/* ``taken`` as ``socket.recvmsg``'s result ``(data, ancillary, flags, None)`` (the fds as one
+ * SCM_RIGHTS item), None for nothing; made after the lock is let go. Takes ``taken->data``; the
+ * fds are closed if this fails. */
+static PyObject *
+taken_result(Taken *taken)
+{
+    switch (taken->what) {
+    case TAKEN_NOTHING:
+        Py_RETURN_NONE;
+    case TAKEN_FAILED:
+        if (taken->err != 0) {
+            errno = taken->err;
+            PyErr_SetFromErrno(PyExc_OSError);
         }
+        return NULL;
+    case TAKEN_END:
+        return Py_BuildValue("(yNiO)", "", PyList_New(0), 0, Py_None);
+    default:
+        break;
+    }
+    PyObject *ancillary = PyList_New(0);
+    if (ancillary != NULL && taken->nfds > 0) {
+        PyObject *item = Py_BuildValue("(iiy#)", SOL_SOCKET, SCM_RIGHTS, (const char *)taken->fds,
+                                       (Py_ssize_t)(taken->nfds * sizeof(int)));
         if (item == NULL || PyList_Append(ancillary, item) < 0)
             Py_CLEAR(ancillary);
         Py_XDECREF(item);
     }
-    Py_DECREF(fds);
     if (ancillary == NULL) {
-        Py_DECREF(data);
+        for (int i = 0; i < taken->nfds; i++)
+            close(taken->fds[i]);
+        Py_DECREF(taken->data);
         return NULL;
     }
-    return Py_BuildValue("(NNiO)", data, ancillary, msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC), Py_None);
+    return Py_BuildValue("(NNiO)", taken->data, ancillary, taken->flags, Py_None); /* (N: taken even on failure) */
 }
 
-/* ``take(fd)``: the next message, shaped as ``socket.recvmsg``'s result ``(data, ancillary,
- * flags, None)``: a plain record's payload, or a marked datagram taken from the socket ``fd``
- * (its fds as one SCM_RIGHTS item); ``b""`` at the end of the stream; None if there is none. Under the lock, a
- * MARKER at the ring's head is matched with the socket's first data datagram by number: the
- * same, it is taken; a lower one is an orphan (its sender was killed before it published its
- * marker): it is taken and the marker stays; a higher one, or none, means the marker's
- * datagram was never sent or was taken by a receiver killed before it freed the marker: the
- * marker is dropped. With the ring empty, a data datagram in the socket is an orphan. */
+/* ``take(fd[, wait])``: the next message, shaped as ``socket.recvmsg``'s result ``(data,
+ * ancillary, flags, None)``: a plain record's payload, or a marked datagram taken from the
+ * socket ``fd`` (its fds as one SCM_RIGHTS item); ``b""`` at the end of the stream; None if
+ * there is none. Under the lock, a MARKER at the ring's head is matched with the socket's first
+ * data datagram by number: the same, it is taken; a lower one is an orphan (its sender was
+ * killed before it published its marker): it is taken and the marker stays; a higher one, or
+ * none, means the marker's datagram was never sent or was taken by a receiver killed before it
+ * freed the marker: the marker is dropped. With the ring empty, a data datagram in the socket
+ * is an orphan. (``wait``: see ``ring_lock``.) */
 static PyObject *
-ring_take(Ring *self, PyObject *arg)
+ring_take(Ring *self, PyObject *const *args, Py_ssize_t nargs)
 {
-    int fd = PyLong_AsLong(arg);
+    if (nargs < 1 || nargs > 2) {
+        PyErr_SetString(PyExc_TypeError, "take(fd[, wait])");
+        return NULL;
+    }
+    int fd = PyLong_AsLong(args[0]);
     if (fd == -1 && PyErr_Occurred())
         return NULL;
-    if (ring_open(self) < 0 || ring_lock(self) < 0)
+    int wait = wait_argument(args, nargs, 1);
+    if (wait < 0 || ring_open(self) < 0 || ring_lock(self, wait) < 0)
         return NULL;
     Header *h = self->header;
     uint64_t size = h->size;
-    PyObject *result = NULL;
+    Taken taken = {.what = TAKEN_NOTHING};
     for (;;) {
         uint64_t at = h->head & (size - 1);
         if (h->head != h->tail && size - at >= 8) {
@@ -336,30 +428,31 @@ ring_take(Ring *self, PyObject *arg)
                 continue;
             }
             if (rec[1] == KIND_PLAIN) {
-                PyObject *data = PyBytes_FromStringAndSize((const char *)self->buffer + at + 8, rec[0]);
-                if (data == NULL)
-                    break;
-                PyObject *ancillary = PyList_New(0);
-                if (ancillary == NULL) {
-                    Py_DECREF(data);
+                /* (A bytes object is not tracked by the collector: see Taken.) */
+                taken.data = PyBytes_FromStringAndSize((const char *)self->buffer + at + 8, rec[0]);
+                if (taken.data == NULL) {
+                    taken.what = TAKEN_FAILED;
+                    taken.err = 0;
                     break;
                 }
-                result = Py_BuildValue("(NNiO)", data, ancillary, 0, Py_None); /* (N: taken even on failure) */
-                if (result == NULL)
-                    break;
+                taken.what = TAKEN_RECORD;
+                taken.flags = 0;
+                taken.nfds = 0;
                 h->head += (uint64_t)align8(8 + rec[0]); /* freed last */
                 break;
             }
             uint64_t marker, seq = 0;
             memcpy(&marker, self->buffer + at + 8, 8);
             Py_ssize_t length = peek_datagram(h, fd, &seq);
-            if (length == -2)
+            if (length == -2) {
+                taken.what = TAKEN_FAILED;
+                taken.err = errno;
                 break;
+            }
             if (length >= 8 && seq <= marker) {
-                result = receive_datagram(fd, length);
-                if (result != NULL && seq == marker) {
+                receive_datagram(fd, length, &taken);
+                if (taken.what == TAKEN_DATAGRAM && seq == marker)
                     h->head += 16;
-                }
                 break;
             }
             h->head += 16; /* its datagram is gone: no message */
@@ -372,18 +465,20 @@ ring_take(Ring *self, PyObject *arg)
         uint64_t seq;
         Py_ssize_t length = peek_datagram(h, fd, &seq);
         if (length >= 8)
-            result = receive_datagram(fd, length); /* an orphan */
+            receive_datagram(fd, length, &taken); /* an orphan */
         else if (length == 0)
-            result = Py_BuildValue("(yNiO)", "", PyList_New(0), 0, Py_None); /* end of stream */
-        else if (length == -1)
-            result = Py_NewRef(Py_None);
+            taken.what = TAKEN_END;
+        else if (length == -2) {
+            taken.what = TAKEN_FAILED;
+            taken.err = errno;
+        }
         break;
     }
     int room = room_due(h);
     ring_unlock(self);
     if (room)
         send_room(h, fd);
-    return result;
+    return taken_result(&taken);
 }
 
 /* ``wake(fd)``: WAKE the receivers waiting on the socket ``fd``, if any and if no WAKE was sent
@@ -422,12 +517,17 @@ ring_room_begin(Ring *self, PyObject *unused)
     Py_RETURN_TRUE; /* (stored by the caller as its record that it counts) */
 }
 
-/* ``room()``: whether the ring is at most half full (then no sender waits for a ROOM), looked
- * at under the lock (see ``room_due``). */
+/* ``room([wait])``: whether the ring is at most half full (then no sender waits for a ROOM),
+ * looked at under the lock (see ``room_due``; ``wait``: see ``ring_lock``). */
 static PyObject *
-ring_room(Ring *self, PyObject *unused)
+ring_room(Ring *self, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (ring_open(self) < 0 || ring_lock(self) < 0)
+    if (nargs > 1) {
+        PyErr_SetString(PyExc_TypeError, "room([wait])");
+        return NULL;
+    }
+    int wait = wait_argument(args, nargs, 0);
+    if (wait < 0 || ring_open(self) < 0 || ring_lock(self, wait) < 0)
         return NULL;
     int room = roomy(self->header);
     ring_unlock(self);
@@ -493,7 +593,7 @@ ring_room_waiters(Ring *self, void *closure)
 static PyObject *
 ring_die_after_send(Ring *self, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 2 || !PyBytes_Check(args[1]) || ring_open(self) < 0 || ring_lock(self) < 0) {
+    if (nargs != 2 || !PyBytes_Check(args[1]) || ring_open(self) < 0 || ring_lock(self, 1) < 0) {
         if (!PyErr_Occurred())
             PyErr_SetString(PyExc_TypeError, "_die_after_send(fd, data: bytes)");
         return NULL;
@@ -509,7 +609,7 @@ ring_die_after_send(Ring *self, PyObject *const *args, Py_ssize_t nargs)
 static PyObject *
 ring_die_after_receive(Ring *self, PyObject *arg)
 {
-    if (ring_open(self) < 0 || ring_lock(self) < 0)
+    if (ring_open(self) < 0 || ring_lock(self, 1) < 0)
         return NULL;
     char buffer[70000];
     (void)recv((int)PyLong_AsLong(arg), buffer, sizeof buffer, MSG_DONTWAIT);
@@ -523,7 +623,7 @@ ring_ready(Ring *self, PyObject *unused)
     if (ring_open(self) < 0)
         return NULL;
     Header *h = self->header;
-    return PyBool_FromLong(atomic_load_explicit(&h->published, memory_order_acquire) != h->head);
+    return PyBool_FromLong(records_published(h));
 }
 
 static Py_ssize_t
@@ -531,7 +631,7 @@ ring_len(Ring *self)
 {
     if (ring_open(self) < 0)
         return -1;
-    if (ring_lock(self) < 0)
+    if (ring_lock(self, 1) < 0)
         return -1;
     /* Counted by walking the records: a count kept beside them would be left wrong by a
      * process killed between the two stores. */
@@ -574,7 +674,7 @@ ring_recovered(Ring *self, void *closure)
 static PyObject *
 ring_die_holding_lock(Ring *self, PyObject *unused)
 {
-    if (ring_open(self) < 0 || ring_lock(self) < 0)
+    if (ring_open(self) < 0 || ring_lock(self, 1) < 0)
         return NULL;
     _exit(0);
 }
@@ -584,7 +684,7 @@ ring_die_holding_lock(Ring *self, PyObject *unused)
 static PyObject *
 ring_stop_holding_lock(Ring *self, PyObject *unused)
 {
-    if (ring_open(self) < 0 || ring_lock(self) < 0)
+    if (ring_open(self) < 0 || ring_lock(self, 1) < 0)
         return NULL;
     raise(SIGSTOP);
     ring_unlock(self);
@@ -596,7 +696,7 @@ ring_stop_holding_lock(Ring *self, PyObject *unused)
 static PyObject *
 ring_write_torn(Ring *self, PyObject *body)
 {
-    if (ring_open(self) < 0 || !PyBytes_Check(body) || ring_lock(self) < 0)
+    if (ring_open(self) < 0 || !PyBytes_Check(body) || ring_lock(self, 1) < 0)
         return NULL;
     Header *h = self->header;
     uint64_t at = h->tail & (h->size - 1);
@@ -609,13 +709,29 @@ ring_write_torn(Ring *self, PyObject *body)
     _exit(0);
 }
 
+/* ``_write_unpublished(body)``: for the tests: write ``body``'s record and advance ``tail``, then
+ * end the process holding the lock before ``published`` follows (a writer killed between the
+ * two stores: ``ring_recover``). */
+static PyObject *
+ring_write_unpublished(Ring *self, PyObject *body)
+{
+    if (ring_open(self) < 0 || !PyBytes_Check(body) || ring_lock(self, 1) < 0)
+        return NULL;
+    Header *h = self->header;
+    uint64_t published = atomic_load(&h->published);
+    if (write_record(h, self->buffer, KIND_PLAIN, PyBytes_AS_STRING(body), PyBytes_GET_SIZE(body)))
+        atomic_store(&h->published, published);
+    _exit(0);
+}
+
 static PyMethodDef ring_methods[] = {
-    {"push", (PyCFunction)ring_push, METH_O, "push(body): append a record; False if no room."},
+    {"push", (PyCFunction)(void (*)(void))ring_push, METH_FASTCALL,
+     "push(body[, wait]): append a record; False if no room."},
     {"pop", (PyCFunction)ring_pop, METH_NOARGS, "pop(): the oldest record, or None."},
     {"close", (PyCFunction)ring_close, METH_NOARGS, "close(): unmap (idempotent)."},
     {"send_marked", (PyCFunction)(void (*)(void))ring_send_marked, METH_FASTCALL,
      "send_marked(fd, data, fds): send a datagram and publish its marker."},
-    {"take", (PyCFunction)ring_take, METH_O, "take(fd): the next message, or None."},
+    {"take", (PyCFunction)(void (*)(void))ring_take, METH_FASTCALL, "take(fd[, wait]): the next message, or None."},
     {"ready", (PyCFunction)ring_ready, METH_NOARGS, "ready(): whether a record may be there."},
     {"wake", (PyCFunction)ring_wake, METH_O, "wake(fd): WAKE a waiting receiver, if any."},
     {"sleep_begin", (PyCFunction)ring_sleep_begin, METH_NOARGS, "count this receiver as waiting"},
@@ -623,12 +739,14 @@ static PyMethodDef ring_methods[] = {
     {"bump_epoch", (PyCFunction)ring_bump_epoch, METH_NOARGS, "a receiver closed: senders look"},
     {"room_begin", (PyCFunction)ring_room_begin, METH_NOARGS, "count this sender as waiting for room"},
     {"room_end", (PyCFunction)ring_room_end, METH_O, "room_end(fd): uncount it, take the ROOMs"},
-    {"room", (PyCFunction)ring_room, METH_NOARGS, "room(): whether the ring is at most half full"},
+    {"room", (PyCFunction)(void (*)(void))ring_room, METH_FASTCALL,
+     "room([wait]): whether the ring is at most half full"},
     {"_die_holding_lock", (PyCFunction)ring_die_holding_lock, METH_NOARGS, "for the tests"},
     {"_stop_holding_lock", (PyCFunction)ring_stop_holding_lock, METH_NOARGS, "for the tests"},
     {"_die_after_send", (PyCFunction)(void (*)(void))ring_die_after_send, METH_FASTCALL, "for the tests"},
     {"_die_after_receive", (PyCFunction)ring_die_after_receive, METH_O, "for the tests"},
     {"_write_torn", (PyCFunction)ring_write_torn, METH_O, "for the tests"},
+    {"_write_unpublished", (PyCFunction)ring_write_unpublished, METH_O, "for the tests"},
     {NULL},
 };
 
@@ -685,7 +803,12 @@ PyInit__ring(void)
     }
 #endif
 #if defined(__linux__)
-    if (PyType_Ready(&RingType) < 0 || PyModule_AddObjectRef(module, "Ring", (PyObject *)&RingType) < 0) {
+    busy_error = PyErr_NewExceptionWithDoc(
+        "mpsc.process._ring.Busy",
+        "The ring's lock is held by a process that does not run now (see ring_lock in _ring.c).",
+        PyExc_Exception, NULL);
+    if (busy_error == NULL || PyModule_AddObjectRef(module, "Busy", busy_error) < 0
+        || PyType_Ready(&RingType) < 0 || PyModule_AddObjectRef(module, "Ring", (PyObject *)&RingType) < 0) {
         Py_DECREF(module);
         return NULL;
     }

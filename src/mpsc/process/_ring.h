@@ -51,47 +51,24 @@ align8(Py_ssize_t n)
     return (n + 7) & ~(Py_ssize_t)7;
 }
 
-/* How long ``ring_lock`` waits for a busy lock. A holder keeps it for a copy of a record; one
- * that does not run (stopped by SIGSTOP or a debugger, or descheduled on a loaded machine) must
- * not hold up a caller's timeout, its try_* calls or its Ctrl-C: past this the caller gets
- * ``TimeoutError`` and its Python code waits its own way (and sees signals) before it tries
- * again. */
-#define LOCK_WAIT_NS 20000000
-
-/* Lock the ring, letting the GIL go if the lock is taken (for at most ``LOCK_WAIT_NS``). The
- * caller is inside its endpoint (``Endpoint.enter``), so no other thread unmaps the ring
- * meanwhile. */
+/* The lock's holder died inside: nothing it did was published — except, if it was killed
+ * between a record's two stores, ``tail`` without its copy ``published``, which is set again
+ * here (else a look without the lock would see a record that is not there, or none that is). */
 static inline int
-ring_lock(Ring *self)
+ring_recover(Header *h)
 {
-    int err = pthread_mutex_trylock(&self->header->lock);
-    if (err == EBUSY) {
-        struct timespec until;
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        until.tv_nsec += LOCK_WAIT_NS;
-        if (until.tv_nsec >= 1000000000) {
-            until.tv_sec += 1;
-            until.tv_nsec -= 1000000000;
-        }
-        Py_BEGIN_ALLOW_THREADS
-        err = pthread_mutex_clocklock(&self->header->lock, CLOCK_MONOTONIC, &until);
-        Py_END_ALLOW_THREADS
-    }
-    if (err == ETIMEDOUT) {
-        PyErr_SetString(PyExc_TimeoutError, "the ring's lock is held by a process that does not run now");
-        return -1;
-    }
-    if (err == EOWNERDEAD) {
-        /* The holder died inside: nothing it did was published, so the ring is as it left it. */
-        atomic_fetch_add(&self->header->recovered, 1);
-        err = pthread_mutex_consistent(&self->header->lock);
-    }
-    if (err != 0) {
-        errno = err;
-        PyErr_SetFromErrno(PyExc_OSError);
-        return -1;
-    }
-    return 0;
+    atomic_fetch_add(&h->recovered, 1);
+    atomic_store_explicit(&h->published, h->tail, memory_order_release);
+    return pthread_mutex_consistent(&h->lock);
+}
+
+/* Whether a record may be there, looked at without the lock (no system call). ``published``
+ * is never behind ``head`` but after a kill between a record's two stores (then it reads as
+ * none, until a locker recovers the lock: ``ring_recover``). */
+static inline int
+records_published(Header *h)
+{
+    return atomic_load_explicit(&h->published, memory_order_acquire) > *(volatile uint64_t *)&h->head;
 }
 
 /* Lock the ring if nobody holds it: 1 locked, 0 not (busy, or an error: none is set). */
@@ -99,10 +76,8 @@ static inline int
 ring_trylock(Ring *self)
 {
     int err = pthread_mutex_trylock(&self->header->lock);
-    if (err == EOWNERDEAD) {
-        atomic_fetch_add(&self->header->recovered, 1);
-        err = pthread_mutex_consistent(&self->header->lock);
-    }
+    if (err == EOWNERDEAD)
+        err = ring_recover(self->header);
     return err == 0;
 }
 
@@ -174,7 +149,7 @@ write_record2(Header *h, unsigned char *buffer, uint32_t kind, const void *first
     memcpy(buffer + at, head, 8);
     memcpy(buffer + at + 8, first, (size_t)first_length);
     memcpy(buffer + at + 8 + first_length, data, (size_t)(length - first_length));
-    h->tail += skip + need; /* published last */
+    h->tail += skip + need; /* published last (a kill between the two: ring_recover) */
     atomic_store_explicit(&h->published, h->tail, memory_order_release);
     return 1;
 }

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib
 import os
+from asyncio import _get_running_loop
 from types import ModuleType
 from typing import Final
 
@@ -23,6 +24,22 @@ else:
         RING = importlib.import_module("mpsc.process._ring")
     except ImportError:
         RING = None
+
+
+class _NeverRaised(Exception):
+    """Stands for ``_ring.Busy`` where there is no ring (nothing raises it)."""
+
+
+BUSY: type[Exception] = _NeverRaised if RING is None else RING.Busy
+"""What a ring's method raises when its lock's holder does not run now (``ring_lock`` in
+``_ring.c``): a class of its own, never a handler's ``TimeoutError`` taken for it."""
+
+
+def may_wait() -> bool:
+    """Whether a ring's lock may be waited for here (``wait``, see ``ring_lock``): not on an
+    event loop's thread, which must not be held (its call then waits on the loop, for a timer)."""
+    return _get_running_loop() is None
+
 
 RING_SIZE: Final = 1 << 18
 """Bytes of records a channel's ring holds (a small message takes 48)."""

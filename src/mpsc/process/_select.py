@@ -37,6 +37,7 @@ from .._errors import Empty, Full
 from .._ownership import CLOSED
 from . import _rendezvous
 from ._endpoint import Endpoint, Use
+from ._rings import BUSY, may_wait
 from ._waiting import READABLE, WRITABLE, pipe_bytes
 
 if TYPE_CHECKING:
@@ -132,7 +133,9 @@ class Source:
                 # the select's look) came with no wake-up: then the wait must not sleep.
                 for round_.sleeping in map(type(ring).sleep_begin, (ring,)):
                     break
-                if ring.ready():
+                # (Not while its lock's holder does not run: the look would find it busy again,
+                # at once. A publish WAKEs this sleeper; else its slice, then again.)
+                if ring.ready() and not endpoint.ring_busy:
                     watch.append((_ready_now(), READABLE))
             return
         ring = endpoint.ring
@@ -144,9 +147,9 @@ class Source:
                 break
             watch.append((sock, READABLE))
             try:
-                if ring.room():
+                if ring.room(may_wait()):
                     watch.append((sock, WRITABLE))
-            except TimeoutError:  # the lock's holder does not run now: its slice, then again
+            except BUSY:  # the lock's holder does not run now: its slice, then again
                 pass
             return
         if endpoint.capacity is None:

@@ -593,10 +593,10 @@ monotonic_ns(void)
 static void
 spin_on(Header *h, int64_t spin_ns)
 {
-    if (spin_ns <= 0 || atomic_load_explicit(&h->published, memory_order_acquire) != *(volatile uint64_t *)&h->head)
+    if (spin_ns <= 0 || records_published(h))
         return;
     int64_t end = monotonic_ns() + spin_ns;
-    for (unsigned i = 1; atomic_load_explicit(&h->published, memory_order_acquire) == *(volatile uint64_t *)&h->head; i++) {
+    for (unsigned i = 1; !records_published(h); i++) {
         if (i % 64 == 0 && monotonic_ns() >= end)
             return;
 #if defined(__x86_64__) || defined(__i386__)
@@ -612,8 +612,7 @@ ring_receive(PyObject *endpoint, Use *use, int64_t spin_ns)
     Header *h = ring->header;
     PyObject *body = NULL;
     spin_on(h, spin_ns);
-    if (atomic_load_explicit(&h->published, memory_order_acquire) != h->head
-        && ring_trylock_briefly(ring, BRIEFLY)) {
+    if (records_published(h) && ring_trylock_briefly(ring, BRIEFLY)) {
         uint64_t size = h->size;
         while (h->head != h->tail) {
             uint64_t at = h->head & (size - 1);

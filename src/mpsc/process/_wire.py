@@ -40,6 +40,7 @@ from .._errors import RecvError
 from .._interrupts import came_through
 from . import _travel
 from ._endpoint import carrying, close_fds, unnoting
+from ._rings import BUSY, may_wait
 
 INLINE_MAX: Final = 64 * 1024
 """Pickles up to this size travel in the datagram itself; larger ones in a memfd."""
@@ -199,6 +200,7 @@ class Taking:
     __slots__ = (
         "__weakref__",
         "adopted",
+        "busy",
         "claimed",
         "credited",
         "credits",
@@ -213,6 +215,7 @@ class Taking:
         "value",
     )
     adopted: dict[int, Any] | None  # its handles' adoptions (_travel.Adoption), by their first fd's index
+    busy: bool  # the last take found the ring's lock held by a process that does not run now
     claimed: bytes | None
     credited: Any
     failures: int  # how often an interrupt landed in the value's own unpickling code; or UNREADABLE
@@ -260,9 +263,10 @@ class Taking:
         result); whether one was."""
         self.begin()
         try:
-            for self.raw in map(ring.take, (fd,)):
+            for self.raw in map(ring.take, (fd,), (may_wait(),)):
                 break
-        except TimeoutError:  # the lock's holder does not run now (see _ring.h): nothing now
+        except BUSY:  # the lock's holder does not run now (see _ring.c): nothing now
+            self.busy = True
             return False
         return self.raw is not None
 
@@ -274,6 +278,7 @@ class Taking:
         self.value = NOTHING
         self.failures = 0
         self.feed = self.interrupted = self.adopted = None
+        self.busy = False
 
     @property
     def failed(self) -> bool:
