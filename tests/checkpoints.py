@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import _thread
 import dis
+import gc
 import inspect
 import os
 import signal
@@ -91,6 +92,9 @@ class Injector:
         self._last: dict[FrameType, int] = {}
         self._child_ran: dict[FrameType, bool] = {}
         self._inside: set[FrameType] = set()  # frames of mpsc, or called by them
+        # The trace function, kept: ``sys.settrace(None)`` in ``_tick`` must not free the object
+        # a trace event still being dispatched is about to call (see ``call``).
+        self._tracer = self._trace
 
     def _tick(self, frame: FrameType) -> None:
         self.points += 1
@@ -118,7 +122,7 @@ class Injector:
             self._inside.add(frame)
             frame.f_trace_opcodes = True
             frame.f_trace_lines = False
-            frame.f_trace = self._trace  # (3.12 wants it set, besides being returned)
+            frame.f_trace = self._tracer  # (3.12 wants it set, besides being returned)
             self._child_ran[frame] = False
             resumed = frame.f_lasti > 0 and frame.f_code.co_flags & _COROUTINE
             if not resumed or frame.f_code in _AWAITING:
@@ -146,10 +150,21 @@ class Injector:
         return self._trace
 
     def call(self, fn: Callable[[], Any]) -> tuple[Any, BaseException | None]:
-        """Run ``fn()`` traced; return (its result or NOT_RETURNED, the exception seen)."""
+        """Run ``fn()`` traced; return (its result or NOT_RETURNED, the exception seen).
+
+        The cyclic collector is off meanwhile: a finalizer it ran inside the call (a handle an
+        earlier test left in a cycle) would run mpsc's code, whose check points would be counted
+        as the call's and could take the injection. On CPython 3.11 that can also crash the
+        interpreter: a 'call' event makes the callee's frame object (an allocation that may
+        collect) after reading the trace function and before marking the thread as tracing, so
+        the finalizer is traced there; firing in it (``sys.settrace(None)``) freed the trace
+        function that event then called, when only the thread state held it (``_tracer`` now
+        holds it too)."""
         result = NOT_RETURNED
+        collecting = gc.isenabled()
+        gc.disable()
         try:
-            sys.settrace(self._trace)
+            sys.settrace(self._tracer)
             result = fn()
             sys.settrace(None)  # a call into C: an exception deferred by fn lands here
             checkpoint()
@@ -158,6 +173,8 @@ class Injector:
             sys.settrace(None)
             return result, exc
         finally:
+            if collecting:
+                gc.enable()
             self._last.clear()
             self._child_ran.clear()
             self._inside.clear()

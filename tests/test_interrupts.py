@@ -344,6 +344,44 @@ def test_a_value_taken_after_the_last_sender_left_is_never_dropped_whatever_land
     every_point(lambda n: _last_value_after_the_last_sender(cap, n))
 
 
+def _points_with_a_collected_handle(chan: Any, kept: list[Any], threshold: int) -> int:
+    """How many check points the injector counts in ``chan.settle`` while a Sender of another
+    channel, in a reference cycle, waits for the collector, which collects at the
+    ``threshold``-th allocation (a small one: inside the traced call)."""
+    gc.collect()
+    injector = Injector(10**9)  # (never fires: counting only)
+    tx, rx = make(0)
+    kept.append(rx)  # the sender's release settles a channel that has a receiver
+    cycle: list[Any] = [tx]
+    cycle.append(cycle)
+    del tx
+    old = gc.get_threshold()
+    gc.set_threshold(threshold)
+    del cycle  # now only the collector frees it, running Sender.__del__: mpsc's code
+    try:
+        injector.call(chan.settle)
+    finally:
+        gc.set_threshold(*old)
+    gc.collect()
+    return injector.points
+
+
+def test_the_injector_counts_no_finalizer_the_collector_runs_inside_the_call() -> None:
+    """The check points ``Injector(n).call(fn)`` tries are the call's own. A handle an earlier
+    test left in a cycle, finalized by the collector inside the call, ran mpsc's code that the
+    injector counted (and fired in); on CPython 3.11 firing there could crash the interpreter
+    (findings/segv/01): the segmentation fault of the white-box tests above after the process
+    tests."""
+    _, rx = make(None)
+    kept: list[Any] = []
+    _points_with_a_collected_handle(rx._chan, kept, 10**9)  # (3.12 instruments on first use)
+    own = _points_with_a_collected_handle(rx._chan, kept, 10**9)
+    counted = {}
+    for threshold in range(1, 40):
+        counted[threshold] = _points_with_a_collected_handle(rx._chan, kept, threshold)
+    assert set(counted.values()) == {own}, f"the call's own {own} check points, counted: {counted}"
+
+
 # -- closing, cloning --------------------------------------------------------------------------
 
 
