@@ -1,5 +1,5 @@
 """Hostile reviews' findings that were fixed, run as they were written: each script exits 1
-while its defect shows (the REPORT.md of ``findings/review12``, ``review13`` and ``review15``
+while its defect shows (the REPORT.md of ``findings/review12``, ``review13``, ``review15`` and ``review16``
 say what each breaks and how it was fixed). They run in a fresh interpreter each, with the
 implementation of this pass (compiled steps, or ``MPSC_PURE``), bounded in time.
 
@@ -34,6 +34,8 @@ FIXED = [
     ("review13", "09_periodic_interrupts_livelock_deferral_with_thread_in_limbo.py"),
     ("review15", "02_fork_while_reaper_mid_drop_child_keeps_side.py"),
     ("review15", "03_gc_finalizer_runs_under_ring_lock.py"),
+    ("review16", "01_nested_send_unnotes_outer_send.py"),
+    ("review16", "03_prune_drops_live_raw_threads_noted_list.py"),
     # (every pair of check points of every closing path: half a minute; --stress)
     pytest.param("review13", "02_two_interrupts_in_close_leave_side_open.py", marks=pytest.mark.stress),
     # (a handler's TimeoutError at every check point of a send and a receive: half a minute)

@@ -24,10 +24,14 @@ PyErr_GetRaisedException(void)
     return value;
 }
 
-/* Raise ``exc`` (a reference stolen), with its traceback. */
+/* Raise ``exc`` (a reference stolen), with its traceback; NULL clears the error (as 3.12's). */
 static inline void
 PyErr_SetRaisedException(PyObject *exc)
 {
+    if (exc == NULL) {
+        PyErr_Clear();
+        return;
+    }
     PyErr_Restore(Py_NewRef((PyObject *)Py_TYPE(exc)), exc, PyException_GetTraceback(exc));
 }
 #endif

@@ -492,31 +492,23 @@ def carrying(record: Closing) -> None:
 
 
 _noted: dict[int, list[int]] = {}
-"""The fds each thread is collecting for a message it is pickling (by thread ident), noted
-before the first handle's fds are duplicated into that list: the message itself is noted
-(``carrying``) only once its pickling is done, and a compiled send hands the datagram to the
-kernel with no message object at all. An entry left behind holds an emptied list (whoever owns
-the fds closes them by emptying it), harmless in a child."""
-_NOTED_PRUNED_PAST: Final = 64
+"""The lists of fds that messages being pickled collect (by the list's ``id``: the entry keeps
+it alive, so no other list has that id meanwhile), noted before the first handle's fds are
+duplicated into one: the message itself is noted (``carrying``) only once its pickling is done,
+and a compiled send hands the datagram to the kernel with no message object at all. Each list
+is forgotten once its message is noted or its fds are closed (``unnoting``, here and in
+``_steps.c``); one an interrupt left behind is empty (whoever owns the fds closes them by
+emptying the list), harmless in a child."""
 
 
 def noting(fds: list[int]) -> None:
-    """Note ``fds``, the list this thread is pickling handles' fds into (see ``_noted``)."""
-    if len(_noted) > _NOTED_PRUNED_PAST:  # (threads that ended left theirs)
-        _prune_noted()
-    _noted[threading.get_ident()] = fds
+    """Note ``fds``, a list a message being pickled collects handles' fds into (see ``_noted``)."""
+    _noted[id(fds)] = fds
 
 
-def unnoting() -> None:
-    """This thread's message is noted itself now (``carrying``)."""
-    _noted.pop(threading.get_ident(), None)
-
-
-def _prune_noted() -> None:
-    alive = {thread.ident for thread in threading.enumerate()}
-    for ident in list(_noted):
-        if ident not in alive:
-            _noted.pop(ident, None)
+def unnoting(fds: list[int]) -> None:
+    """Forget ``fds`` (see ``_noted``): its message is noted itself, or its fds are closed."""
+    _noted.pop(id(fds), None)
 
 
 def _after_fork_in_child() -> None:

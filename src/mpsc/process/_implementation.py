@@ -21,7 +21,7 @@ from types import ModuleType
 from typing import Any, TypeVar
 
 from .._waiters import SPIN, SPINNING
-from . import _handles, _travel, _wire
+from . import _endpoint, _handles, _travel, _wire
 from ._async import TRIO, running_loop
 from ._endpoint import Endpoint
 from ._gil import NO_GIL
@@ -166,6 +166,7 @@ def _load() -> ModuleType | None:
         _handles._finish_taken,
         _wire.INLINE_MAX,
         None if RING is None else RING.Ring,
+        _endpoint._noted,
     ):
         return None
     return _steps  # type: ignore[no-any-return]

@@ -174,6 +174,24 @@ close_listed(PyObject *fds)
     PyList_SetSlice(fds, 0, PyList_GET_SIZE(fds), NULL);
 }
 
+static PyObject *noted; /* _endpoint._noted */
+
+/* Forget ``fds``, a list of carried handles' fds that ``_travel.reduce_handle`` noted
+ * (``_endpoint._noted``, by the list's id) before it made the first: emptied now (closed, or in
+ * flight), or never filled. Keeps whatever error is set. */
+static void
+unnote(PyObject *fds)
+{
+    if (noted == NULL)
+        return;
+    PyObject *exc = PyErr_GetRaisedException();
+    PyObject *key = PyLong_FromVoidPtr(fds);
+    if (key == NULL || PyDict_DelItem(noted, key) < 0)
+        PyErr_Clear(); /* (not noted: no handle was pickled into it) */
+    Py_XDECREF(key);
+    PyErr_SetRaisedException(exc);
+}
+
 /* The value pickled as ``_wire.encode`` pickles it (``_travel.local.outgoing`` collecting the
  * fds of handles inside it, in ``*carried``: a new list, for the caller to close). NULL with
  * the error pickling raised; NULL with no error when the pure code must pickle it (pickling
@@ -199,11 +217,13 @@ pickled(PyObject *value, PyObject **carried)
         Py_XDECREF(exc);
         Py_XDECREF(body);
         close_listed(fds);
+        unnote(fds);
         Py_DECREF(fds);
         return NULL;
     }
     if (exc != NULL) {
         close_listed(fds);
+        unnote(fds);
         Py_DECREF(fds);
         if (PyErr_GivenExceptionMatches(exc, PyExc_AttributeError)) {
             Py_DECREF(exc);
@@ -410,6 +430,8 @@ sender_set_sent(PyObject *self, PyObject *value, void *closure)
     int sent = send_body(self, body, carried);
     int handles = PyList_GET_SIZE(carried) > 0;
     close_listed(carried); /* (sent: the kernel holds copies in flight; else not needed) */
+    if (handles)
+        unnote(carried);
     Py_DECREF(carried);
     if (sent) {
         Py_DECREF(body);
@@ -772,18 +794,19 @@ take(PyObject **where, PyObject *value)
 }
 #endif
 
-/* ``setup(Sender, Receiver, Endpoint, Ledger, ROWS, NOTHING, local, finish_taken, inline_max)``:
+/* ``setup(Sender, Receiver, Endpoint, Ledger, ROWS, NOTHING, local, finish_taken, inline_max[, Ring, noted])``:
  * True once the steps are ready (``install`` may be called), False where they are not built (a free-threaded
  * build, not Linux) or in a second interpreter. */
 static PyObject *
 setup(PyObject *module, PyObject *args)
 {
     PyObject *sender, *receiver, *endpoint, *ledger, *nothing_, *local_, *finish, *ring = Py_None;
+    PyObject *noted_ = NULL;
     Py_ssize_t max;
     int rows;
-    if (!PyArg_ParseTuple(args, "O!O!O!O!iOOOn|O:setup", &PyType_Type, &sender, &PyType_Type,
+    if (!PyArg_ParseTuple(args, "O!O!O!O!iOOOn|OO!:setup", &PyType_Type, &sender, &PyType_Type,
                           &receiver, &PyType_Type, &endpoint, &PyType_Type, &ledger, &rows,
-                          &nothing_, &local_, &finish, &max, &ring))
+                          &nothing_, &local_, &finish, &max, &ring, &PyDict_Type, &noted_))
         return NULL;
 #if STEPS_BUILT
     static PyInterpreterState *owner;
@@ -843,6 +866,8 @@ setup(PyObject *module, PyObject *args)
     take(&nothing, nothing_);
     take(&local, local_);
     take(&finish_taken, finish);
+    if (noted_ != NULL)
+        take(&noted, noted_);
     inline_max = max;
     owner = here;
     ready_to_use = 1;
@@ -876,7 +901,7 @@ install(PyObject *module, PyObject *sender)
 
 static PyMethodDef methods[] = {
     {"setup", setup, METH_VARARGS,
-     "setup(Sender, Receiver, Endpoint, Ledger, ROWS, NOTHING, local, finish_taken, inline_max) "
+     "setup(Sender, Receiver, Endpoint, Ledger, ROWS, NOTHING, local, finish_taken, inline_max[, Ring, noted]) "
      "-> bool: "
      "whether the "
      "steps can be used here."},

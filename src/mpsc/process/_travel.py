@@ -197,7 +197,7 @@ class Adoption:
     endpoint's list of fds to close. ``handle`` is stored last: from then on the endpoint is
     whole, and closed with its handles."""
 
-    __slots__ = ("endpoint", "handle", "ledger", "mine", "ring", "sock")
+    __slots__ = ("endpoint", "handle", "ledger", "mine", "replaced", "ring", "sock")
 
     def __init__(self) -> None:
         self.handle: Any = None
@@ -207,6 +207,7 @@ class Adoption:
         # Each as it is made: a child forked before the endpoint took them closes them here.
         self.ledger: Ledger | None = None
         self.ring: Any = None
+        self.replaced: Any = None  # the handle made here, once register moved to another endpoint
 
     def make(
         self, cls: Any, side: str, capacity: int | None, chan_id: bytes, fds: list[int], duplicate: bool
@@ -255,10 +256,15 @@ class Adoption:
         a handle of this side inside this adoption. Restartable: once moved, ``handle`` is on
         the registered endpoint, and registering it again changes nothing."""
         made = self.handle
-        for self.handle in map(_registered, (made._ep,), (made,), (cls,)):
+        for moved in map(_registered, (made._ep,), (made,), (cls,)):
             break
-        if self.handle is not made:
-            made.close()  # (the last handle of the endpoint made here: it closes its fds)
+        if moved is not made:
+            # Kept until it is closed: a retry after an interrupt here finds it (review 16/04).
+            self.replaced = made
+            self.handle = moved
+        if self.replaced is not None:
+            self.replaced.close()  # (the last handle of the endpoint made here: it closes its fds)
+            self.replaced = None
 
     def close(self) -> None:
         """Close what was made, unless it was made whole (restartable: each close is idempotent,

@@ -115,8 +115,8 @@ def encode(value: Any, message: Outgoing, pickled: bytes | None = None) -> None:
     Every fd made here (a handle's duplicates, a large value's memfd) is in ``message.fds``
     from the instant it exists, so an exception landing anywhere leaks none."""
     fds = message.fds
-    body = _pickled(value, fds) if pickled is None else pickled
     try:
+        body = _pickled(value, fds) if pickled is None else pickled
         if len(body) <= INLINE_MAX:
             data = _PLAIN + body
         else:
@@ -131,9 +131,10 @@ def encode(value: Any, message: Outgoing, pickled: bytes | None = None) -> None:
                 raise ValueError(f"a message can carry at most {MAX_FDS - 2} file descriptors of handles")
             if len(fds) > (data[0] & LARGE and 1):  # handles' fds: see _endpoint.carrying
                 carrying(message)
-                unnoting()
+                unnoting(fds)
     except BaseException:
         close_fds(fds)
+        unnoting(fds)
         raise
     message.data = data
 
